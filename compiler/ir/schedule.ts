@@ -1,0 +1,86 @@
+/**
+ * Schedule IR: a schedule resolved against a lowered graph into plain data, one entry per sampling
+ * step. This is what the reference executor interprets and what the GPU compiler specialises.
+ *
+ * Step indexing: `k` = 0 .. steps−1 in sampling order (k = 0 is the first, noisiest step). The
+ * count-down index used by the DiT / EB-Cache code is i = steps − 1 − k. The trajectory fraction
+ * used by `t > 0.4` predicates and b(t) is t = i / steps (the code's stage test `i > 0.4·S`).
+ *
+ * Targets: an action applies to a *target*, which is either a bound node path (`blocks[3].attn`:
+ * reuse / forecast that node's output) or a block instance path (`blocks[3]`: reuse its residual).
+ * A target absent from a step's map computes.
+ */
+
+export type Action =
+  | { kind: 'compute' }
+  /** The node's value is the one stored at the last step where it was computed. */
+  | { kind: 'reuse' }
+  /** Block output = block input + (output − input) stored at the block's last compute step. */
+  | { kind: 'reuse_residual' }
+  /** Taylor extrapolation of order `order` from the last order+1 computed values (finite
+   *  differences over step distance). With fewer stored values than order+1 it uses the order
+   *  the history allows (the checker warns when that can happen). */
+  | { kind: 'forecast'; order: number }
+  /** Decided at run time by dynamic rule `rule` (index into ScheduleIR.dynamic). */
+  | { kind: 'dynamic'; rule: number };
+
+export type ActionKind = Action['kind'];
+
+/** Classifier-free guidance runs the batch as [cond; uncond]; each half may follow its own rule. */
+export interface BranchActions {
+  readonly cond: Action;
+  readonly uncond: Action;
+}
+
+/**
+ * A dynamic rule: at steps where a target's action is `{kind:'dynamic', rule}`, the target is
+ * reused (with `then`) when the accumulated signal is under `threshold`, else computed.
+ *
+ * Signal: relative L1 change of node `signal` between consecutive steps,
+ *   s_k = mean|v_k − v_{k−1}| / mean|v_{k−1}|,
+ * accumulated since the last step on which the targets were computed (acc += s_k). Decision at step k:
+ * reuse iff k ≥ warmup and acc < threshold and the number of consecutive reuses so far < maxConsecutive;
+ * on compute, acc resets to 0. The signal node itself must compute at every step. The decision is
+ * taken once per step for the whole batch (the signal is the mean over the batch), per CFG branch
+ * both branches follow the same decision.
+ */
+export interface DynamicRule {
+  readonly signal: string;
+  readonly metric: 'rel_l1';
+  readonly threshold: number;
+  readonly warmup: number;
+  readonly maxConsecutive: number;
+  readonly then: 'reuse' | 'reuse_residual';
+}
+
+export interface ScheduleIR {
+  readonly name: string;
+  readonly model: string;
+  readonly steps: number;
+  /** `steps` entries, sampling order; each maps target path → actions for the two CFG branches. */
+  readonly table: readonly Readonly<Record<string, BranchActions>>[];
+  /** `steps` entries: the multiplier applied to the predicted noise (eps channels, after CFG) at
+   *  step k. 1 everywhere unless the schedule sets an exposure-bias scale. */
+  readonly epsScale: readonly number[];
+  readonly dynamic: readonly DynamicRule[];
+}
+
+export const COMPUTE: Action = Object.freeze({ kind: 'compute' });
+
+/** The all-compute schedule for `steps` steps (what "no schedule" means). */
+export function computeEverything(model: string, steps: number): ScheduleIR {
+  return {
+    name: 'none',
+    model,
+    steps,
+    table: Array.from({ length: steps }, () => ({})),
+    epsScale: Array.from({ length: steps }, () => 1),
+    dynamic: [],
+  };
+}
+
+/** The action of `target` at step k for one branch. */
+export function actionAt(s: ScheduleIR, k: number, target: string, branch: 'cond' | 'uncond'): Action {
+  const entry = s.table[k]?.[target];
+  return entry ? entry[branch] : COMPUTE;
+}

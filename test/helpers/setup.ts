@@ -1,0 +1,1 @@
+import './allclose.ts';
