@@ -9,6 +9,7 @@
  *   software adapter needs: `awaitGpu` routes those polls through a 1 ms timer after a few fast ones.
  */
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { DittoError } from '../core/errors.ts';
 
 const require = createRequire(import.meta.url);
@@ -131,6 +132,8 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
   if (options.backend !== undefined && !KNOWN_BACKENDS.includes(options.backend)) {
     throw new DittoError('E_USAGE', `unknown backend '${options.backend}'; use one of ${KNOWN_BACKENDS.join(', ')}`);
   }
+  // The Vulkan loader wants XDG_RUNTIME_DIR; a shell without a session (CI, containers) lacks it.
+  process.env.XDG_RUNTIME_DIR ??= tmpdir();
   const dawn = loadDawn();
   if (!globalsInstalled) {
     Object.assign(globalThis, dawn.globals);

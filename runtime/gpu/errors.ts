@@ -1,0 +1,30 @@
+/**
+ * Turns Dawn's asynchronous error reporting into DittoErrors: out-of-memory at buffer creation,
+ * validation errors (a bad shader, a binding mismatch) and device loss each get a message that says
+ * what ditto was doing when it happened.
+ */
+import { DittoError } from '../../core/errors.ts';
+import { awaitGpu } from '../device.ts';
+
+/** Runs `fn` inside out-of-memory and validation error scopes and rethrows what they caught. */
+export async function withGpuErrors<T>(device: GPUDevice, what: string, fn: () => T): Promise<T> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    const validation = await awaitGpu(device.popErrorScope());
+    const oom = await awaitGpu(device.popErrorScope());
+    if (oom) throw new DittoError('E_GPU', `out of GPU memory while ${what}: ${oom.message}. Try a smaller --batch or --f16.`);
+    if (validation) throw new DittoError('E_GPU', `the GPU rejected ${what}: ${validation.message.trim()}`);
+  }
+  return result;
+}
+
+/** Resolves with a DittoError when the device is lost, so a run can race against it. */
+export function watchDeviceLoss(device: GPUDevice): Promise<never> {
+  return device.lost.then((info) => {
+    throw new DittoError('E_GPU', `the GPU device was lost (${info.reason}): ${info.message || 'no detail'}`);
+  });
+}
