@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USER, reportError } from './exit.ts';
 import { registerInfo } from './commands/info.ts';
+import { registerWeights } from './commands/weights.ts';
 import { dittoVersion } from './version.ts';
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerInfo(program);
+  registerWeights(program);
   // Hidden: lets the tests check the exit-code contract for internal errors on the real process.
   program
     .command('internal-error-selftest', { hidden: true })

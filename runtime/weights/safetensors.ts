@@ -100,14 +100,20 @@ function parseEntry(file: string, name: string, raw: unknown, dataSize: number):
   if (end > dataSize) {
     fail(file, `${where}: data_offsets [${begin}, ${end}] are out of range: the data area holds ${dataSize} bytes`);
   }
-  // Multiply step by step so an absurd shape cannot overflow into a plausible size.
-  let bytes = DTYPE_BYTES[dtype];
+  // Multiply step by step, stopping once past the file size, so an absurd shape cannot overflow
+  // into a plausible size.
+  let bytes = (shape as number[]).includes(0) ? 0 : DTYPE_BYTES[dtype];
+  let exact = true;
   for (const d of shape as number[]) {
+    if (bytes > dataSize) {
+      exact = false;
+      break;
+    }
     bytes *= d;
-    if (bytes > dataSize + 1) break;
   }
-  if (bytes !== end - begin) {
-    fail(file, `${where}: shape ${shapeString(shape as number[])} of ${dtype} needs ${bytes > dataSize ? `more than ${dataSize}` : bytes} bytes but data_offsets [${begin}, ${end}] give ${end - begin}`);
+  if (!exact || bytes !== end - begin) {
+    const need = exact && bytes <= Number.MAX_SAFE_INTEGER ? `${bytes}` : `more than ${dataSize}`;
+    fail(file, `${where}: shape ${shapeString(shape as number[])} of ${dtype} needs ${need} bytes but data_offsets [${begin}, ${end}] give ${end - begin}`);
   }
   return { name, dtype, shape: shape as number[], begin, end };
 }

@@ -1,0 +1,48 @@
+/**
+ * Pass `dead-code`: per step and CFG branch, the state of every graph node. Walking back from the
+ * outputs, a reused or forecast node needs none of its inputs, a residual-reused block needs only
+ * its input, and whatever is reached by nothing is dead at that step — at a FORA reuse step that is
+ * every block's attention and MLP, leaving adaLN, the embeddings and the final layer. A node whose
+ * value the schedule stores at this step stays live (the schedule said "compute" there).
+ */
+import type { Graph, NodeId } from '../ir/graph.ts';
+import { BRANCHES, type Branch, type NodeState, type StepSpec, type TargetInfo } from './ir.ts';
+import type { Specialised } from './specialise.ts';
+
+export function eliminateDeadCode(graph: Graph, sp: Specialised): StepSpec[] {
+  return sp.steps.map((step) => {
+    const states = {} as Record<Branch, NodeState[]>;
+    for (const b of BRANCHES) states[b] = branchStates(graph, sp.targets, step, b);
+    const split = states.cond.some((s, i) => s !== states.uncond[i]);
+    return { ...step, states, split };
+  });
+}
+
+function branchStates(graph: Graph, targets: Map<string, TargetInfo>, step: StepSpec, branch: Branch): NodeState[] {
+  const n = graph.nodes.length;
+  /** What provides a node's value at this step when it is not computed. */
+  const provided = new Map<NodeId, { state: NodeState; needs: NodeId[] }>();
+  const live = new Uint8Array(n);
+  for (const o of graph.outputs) live[o.node] = 1;
+  for (const t of step.targets[branch]) {
+    const info = targets.get(t.target)!;
+    if (t.action === 'compute') {
+      live[info.node] = 1;
+      if (info.kind === 'block') live[info.blockInput!] = 1; // the residual store reads the input
+    } else if (t.action === 'reuse_residual') provided.set(info.node, { state: 'residual', needs: [info.blockInput!] });
+    else provided.set(info.node, { state: t.action === 'reuse' ? 'reuse' : 'forecast', needs: [] });
+  }
+  const states: NodeState[] = new Array(n).fill('dead');
+  for (let id = n - 1; id >= 0; id--) {
+    if (!live[id]) continue;
+    const p = provided.get(id);
+    if (p) {
+      states[id] = p.state;
+      for (const i of p.needs) live[i] = 1;
+      continue;
+    }
+    states[id] = 'compute';
+    for (const i of graph.nodes[id]!.inputs) live[i] = 1;
+  }
+  return states;
+}

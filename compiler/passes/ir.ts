@@ -1,0 +1,167 @@
+/**
+ * The middle end's own IR, between the Graph IR + Schedule IR and the plan.
+ *
+ *  - StepSpec: per sampling step and CFG branch, what each cache target does (compute and maybe
+ *    store, reuse, reuse residual, forecast) and, after dead-code elimination, the state of every
+ *    graph node (compute / reuse / forecast / residual / dead / hoisted).
+ *  - Body: a straight-line list of instructions over named values (one per future dispatch).
+ *    Values are whole buffers; instructions address them through strided views, which is how
+ *    `chunk`, broadcasting, concatenated outputs and CFG batch halves are expressed without copies.
+ *
+ * Everything here is plain data, so every pass's result can be printed (`--dump-after`).
+ */
+import type { NodeId } from '../ir/graph.ts';
+
+export type Branch = 'cond' | 'uncond';
+export const BRANCHES: readonly Branch[] = ['cond', 'uncond'];
+
+/** The state of a graph node at one step for one CFG branch. */
+export type NodeState = 'compute' | 'reuse' | 'forecast' | 'residual' | 'dead' | 'hoisted';
+
+/** Taylor bookkeeping: the cache keeps d0 (last value) … d_order (finite differences per step). */
+export interface TaylorUpdate {
+  /** Highest difference refreshed at this compute (limited by the computes seen so far). */
+  orders: number;
+  /** 1 / (steps since the previous compute of this target). */
+  invDelta: number;
+}
+
+export interface TargetStep {
+  target: string;
+  action: 'compute' | 'reuse' | 'reuse_residual' | 'forecast';
+  /** At a compute: store the value (or the residual) because a later step reads it. */
+  write: boolean;
+  /** At a compute of a forecast target: refresh the stored differences. */
+  taylor?: TaylorUpdate;
+  /** At a forecast: steps since the last compute, and the order the history allows. */
+  forecast?: { m: number; order: number };
+}
+
+/** What a cache target is: a bound node (reuse/forecast its value) or a block (reuse its residual). */
+export interface TargetInfo {
+  path: string;
+  kind: 'node' | 'block';
+  /** The node whose value the target provides (for a block: its output). */
+  node: NodeId;
+  /** For a block: its input node. */
+  blockInput?: NodeId;
+  /** Highest Taylor order any step forecasts with (0 when never forecast). */
+  taylorOrder: number;
+  /** Stored at some step (a value, residual or Taylor slot exists). */
+  cached: boolean;
+}
+
+export interface StepSpec {
+  k: number;
+  /** Per branch, the targets with a non-trivial entry at this step (compute without write omitted). */
+  targets: Record<Branch, TargetStep[]>;
+  /** Filled by dead-code elimination: one state per graph node, per branch. */
+  states?: Record<Branch, NodeState[]>;
+  /** True when the two branches have different node states (the step runs the halves separately). */
+  split?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies
+
+/** A strided window into a value's buffer, in elements. A stride 0 broadcasts. */
+export interface View {
+  offset: number;
+  shape: number[];
+  strides: number[];
+}
+
+export interface Operand {
+  value: string;
+  view: View;
+}
+
+export type StorageKind =
+  | 'transient' // lives inside one step body; the memory plan assigns it a pooled buffer
+  | 'weight'
+  | 'fused_weight' // concatenation of several weights (rows), built at load time
+  | 'cache' // persistent between steps: reuse / residual / Taylor slots
+  | 'hoisted' // computed once per sampling run (prologue)
+  | 'input' // model inputs x, t (written every step), y (written once by the runtime)
+  | 'latent' // sampler state x_t [B, C, H, W]
+  | 'noise' // per-step Gaussian noise rows, bound at a per-step offset
+  | 'params'; // per-step scalars (timestep, sampler coefficients), bound at a per-step offset
+
+export type ValueDType = 'f32' | 'f16' | 'i32';
+
+export interface WeightSource {
+  name: string;
+  shape: number[];
+  /** Element offset of this source inside the fused buffer. */
+  offset: number;
+}
+
+export interface ValueInfo {
+  name: string;
+  shape: number[];
+  dtype: ValueDType;
+  storage: StorageKind;
+  /** For fused weights: the sources, concatenated along the first axis. */
+  sources?: WeightSource[];
+}
+
+/** Elementwise expression tree over an instruction's inputs (all viewed at the output's shape). */
+export type Expr =
+  | { k: 'in'; i: number }
+  | { k: 'const'; v: number }
+  | { k: 'param'; name: string }
+  | { k: 'coord'; axis: number }
+  | { k: 'un'; fn: 'neg' | 'silu' | 'gelu_tanh' | 'exp' | 'sqrt' | 'log'; a: Expr }
+  | { k: 'bin'; fn: 'add' | 'sub' | 'mul' | 'div' | 'lt'; a: Expr; b: Expr }
+  | { k: 'select'; c: Expr; a: Expr; b: Expr };
+
+export type InstrOp =
+  /** out = act(a·Wᵀ + bias); epilogue `residual + gate ⊙ out`, optionally storing the raw value too.
+   *  ins: a [m,k], w [n,k], bias? [n], residual? [m,n], gate? [m,n]; outs: out [m,n], raw? [m,n]. */
+  | { kind: 'matmul'; m: number; k: number; n: number; bias: boolean; act?: 'gelu_tanh' | 'silu'; gateResidual: boolean; rawOut: boolean }
+  | { kind: 'layernorm'; rows: number; dim: number; eps: number }
+  /** LN(x)·(1 + scale) + shift; ins: x, shift, scale. */
+  | { kind: 'ln_modulate'; rows: number; dim: number; eps: number }
+  | { kind: 'attention'; batch: number; tokens: number; heads: number; headDim: number }
+  | { kind: 'patch_embed'; batch: number; channels: number; height: number; width: number; patch: number; dim: number }
+  | { kind: 'pos_embed'; grid: number; dim: number }
+  | { kind: 'timestep_embed'; batch: number; dim: number; maxPeriod: number }
+  | { kind: 'embedding'; batch: number; rows: number; dim: number }
+  | { kind: 'unpatchify'; batch: number; patch: number; channels: number; grid: number }
+  /** One output per expression; an operand present in both ins and outs is updated in place. */
+  | { kind: 'elementwise'; shape: number[]; exprs: Expr[] };
+
+export type InstrKind = InstrOp['kind'];
+
+/** What an instruction is for, beyond its op: shown by explain and kept in the plan. */
+export type InstrRole =
+  | 'model' // graph work
+  | 'reuse' // brings a cached value into place (half-batch copies, reuse-and-gate)
+  | 'residual' // block out = in + stored residual
+  | 'forecast'
+  | 'cache_write' // stores a residual / refreshes Taylor differences
+  | 'sampler' // input staging, CFG combine + eps scale + sampler update
+  | 'hoisted';
+
+export interface Instr {
+  op: InstrOp;
+  ins: Operand[];
+  outs: Operand[];
+  /** Graph nodes this instruction computes (or provides). */
+  covers: NodeId[];
+  role: InstrRole;
+  /** Cache slots read / written (value names of storage 'cache'). */
+  cacheReads: string[];
+  cacheWrites: string[];
+  /** Reads the per-step params row. */
+  usesParams?: boolean;
+  /** Which CFG half it runs on, when the step is split. */
+  branch?: Branch;
+  note?: string;
+}
+
+export interface Body {
+  instrs: Instr[];
+  /** Filled by the memory plan: transient value → pooled activation buffer index. */
+  buffers?: Record<string, number>;
+}

@@ -1,0 +1,127 @@
+/**
+ * The lexer of the ditto language. Keywords are real tokens (with `longer_alt: Identifier`, so
+ * `reuse_x` stays an identifier); everything else a user writes is an identifier, a number or a
+ * string. Comments are `// …` and `/* … *\/`.
+ */
+import { createToken, Lexer, type TokenType } from 'chevrotain';
+
+export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
+
+function kw(word: string): TokenType {
+  return createToken({ name: `Kw_${word}`, pattern: word, longer_alt: Identifier, label: `'${word}'` });
+}
+
+export const Kw = {
+  use: kw('use'),
+  model: kw('model'),
+  variant: kw('variant'),
+  schedule: kw('schedule'),
+  input: kw('input'),
+  output: kw('output'),
+  let: kw('let'),
+  for: kw('for'),
+  in: kw('in'),
+  as: kw('as'),
+  steps: kw('steps'),
+  every: kw('every'),
+  offset: kw('offset'),
+  at: kw('at'),
+  when: kw('when'),
+  warmup: kw('warmup'),
+  max: kw('max'),
+  table: kw('table'),
+  json: kw('json'),
+  order: kw('order'),
+  countdown: kw('countdown'),
+  sampling: kw('sampling'),
+  map: kw('map'),
+  compute: kw('compute'),
+  reuse: kw('reuse'),
+  residual: kw('residual'),
+  forecast: kw('forecast'),
+  taylor: kw('taylor'),
+  eps_scale: kw('eps_scale'),
+  piecewise: kw('piecewise'),
+  rel_l1: kw('rel_l1'),
+  cond: kw('cond'),
+  uncond: kw('uncond'),
+  and: kw('and'),
+  or: kw('or'),
+  not: kw('not'),
+  always: kw('always'),
+} as const;
+
+export type KeywordName = keyof typeof Kw;
+
+export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
+export const LineComment = createToken({ name: 'LineComment', pattern: /\/\/[^\n]*/, group: Lexer.SKIPPED });
+export const BlockComment = createToken({ name: 'BlockComment', pattern: /\/\*[\s\S]*?\*\//, group: Lexer.SKIPPED, line_breaks: true });
+
+export const NumberLit = createToken({ name: 'NumberLit', pattern: /\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/, label: 'a number' });
+export const StringLit = createToken({ name: 'StringLit', pattern: /"(?:[^"\\\n]|\\.)*"/, label: 'a string' });
+
+function punct(name: string, pattern: RegExp | string, label: string): TokenType {
+  return createToken({ name, pattern, label: `'${label}'` });
+}
+
+export const DotDot = punct('DotDot', '..', '..');
+export const Dot = punct('Dot', '.', '.');
+export const LParen = punct('LParen', '(', '(');
+export const RParen = punct('RParen', ')', ')');
+export const LBrace = punct('LBrace', '{', '{');
+export const RBrace = punct('RBrace', '}', '}');
+export const LBracket = punct('LBracket', '[', '[');
+export const RBracket = punct('RBracket', ']', ']');
+export const Comma = punct('Comma', ',', ',');
+export const Colon = punct('Colon', ':', ':');
+export const At = punct('At', '@', '@');
+export const EqEq = punct('EqEq', '==', '==');
+export const NotEq = punct('NotEq', '!=', '!=');
+export const LtEq = punct('LtEq', '<=', '<=');
+export const GtEq = punct('GtEq', '>=', '>=');
+export const Lt = punct('Lt', '<', '<');
+export const Gt = punct('Gt', '>', '>');
+export const Equals = punct('Equals', '=', '=');
+export const Plus = punct('Plus', '+', '+');
+export const Minus = punct('Minus', '-', '-');
+export const Star = punct('Star', '*', '*');
+export const Slash = punct('Slash', '/', '/');
+export const Percent = punct('Percent', '%', '%');
+
+export const allTokens: TokenType[] = [
+  WhiteSpace,
+  BlockComment,
+  LineComment,
+  ...Object.values(Kw),
+  Identifier,
+  NumberLit,
+  StringLit,
+  DotDot,
+  Dot,
+  LParen,
+  RParen,
+  LBrace,
+  RBrace,
+  LBracket,
+  RBracket,
+  Comma,
+  Colon,
+  At,
+  EqEq,
+  NotEq,
+  LtEq,
+  GtEq,
+  Lt,
+  Gt,
+  Equals,
+  Plus,
+  Minus,
+  Star,
+  Slash,
+  Percent,
+];
+
+export const dittoLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });
+
+/** All keyword spellings (the checker uses them to explain "`order` is a keyword"). */
+export const KEYWORDS: ReadonlySet<string> = new Set(Object.keys(Kw));

@@ -1,0 +1,259 @@
+/**
+ * The cached sampling loop of the reference executor: the definition of what a schedule does
+ * (DESIGN §4, compiler/ir/schedule.ts, reference/ebcache.md §A.10, docs/reference-executor.md).
+ *
+ * Per sampling step k (countdown i = S−1−k): build the model batch ([cond; uncond] under CFG),
+ * evaluate the graph with every schedule target intercepted, guide, scale eps, take one DDPM or
+ * DDIM step on the B conditional latents.
+ *
+ * A target is a node path (its ungated output is cached) or a block instance path (its residual
+ * output − input is cached). Per branch and step its action is compute (evaluate, store), reuse /
+ * reuse_residual (the value stored at the last compute), forecast (Taylor from the stored
+ * history) or dynamic (a rule decides compute or its `then`). Evaluation is demand-driven, so what
+ * only feeds non-computing targets never runs and stores nothing.
+ */
+import { DittoError } from '../../core/errors.ts';
+import { intTensor, numel, sameShape, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
+import { nodeByPath, type BlockInstance, type Graph, type NodeId } from '../../compiler/ir/graph.ts';
+import type { Action, ScheduleIR } from '../../compiler/ir/schedule.ts';
+import { Evaluation, type Intercept, type Weights } from './forward.ts';
+import { forecast, History } from './cacheStore.ts';
+import { DynamicRuleState, type Decision, type DecisionTrace } from './dynamicRule.ts';
+import { makeDiffusion } from '../sampler/diffusion.ts';
+import { ddimStep, ddpmStep, type VarianceKind } from '../sampler/steps.ts';
+import { epsFromModelOutput, type GuideChannels } from '../sampler/guidance.ts';
+import { noiseForRun, type RunNoise } from '../sampler/noise.ts';
+
+export type Branch = 'cond' | 'uncond';
+
+export interface SampleOptions {
+  sampler: 'ddpm' | 'ddim';
+  /** Classifier-free guidance scale. Given → the graph batch is 2·classes ([cond; uncond]); absent → no CFG. */
+  cfgScale?: number;
+  guide?: GuideChannels;
+  /** Class id of each of the B samples. */
+  classes: readonly number[];
+  seed: number;
+  /** Initial latent and per-step noise; default noiseForRun(seed, B, [C, H, W], steps). */
+  noise?: RunNoise;
+  /** DDPM variance; default learned_range when the model outputs variance channels, else fixed_large. */
+  variance?: VarianceKind;
+}
+
+export interface ActionCounts {
+  compute: number;
+  reuse: number;
+  forecast: number;
+}
+
+export interface SampleStats {
+  /** Per target and branch: how many steps it computed, reused (reuse / reuse_residual) or forecast.
+   *  A target that was not needed at a step (dead under a reused block) counts nothing there. */
+  targets: Record<string, Record<Branch, ActionCounts>>;
+  /** Per dynamic rule: decisions at the steps that used it, and the per-step trace. */
+  dynamic: { rule: number; signal: string; reused: number; computed: number; trace: DecisionTrace[] }[];
+  /** Graph nodes evaluated at each step (smaller when reuse makes work dead). */
+  nodesEvaluated: number[];
+}
+
+export interface SampleResult {
+  /** Final latents [B, C, H, W] (the conditional half). */
+  latents: Tensor;
+  stats: SampleStats;
+}
+
+interface Target {
+  path: string;
+  node: NodeId;
+  block?: BlockInstance;
+  history: Record<Branch, History>;
+}
+
+type Resolved = { kind: 'compute' } | { kind: 'reuse' } | { kind: 'forecast'; order: number };
+
+function checkErr(schedule: ScheduleIR, msg: string): DittoError {
+  return new DittoError('E_CHECK', `schedule ${schedule.name}: ${msg}`);
+}
+
+/** Resolves every target of the schedule against the graph and checks the actions fit them. */
+function resolveTargets(graph: Graph, schedule: ScheduleIR): Map<string, Target> {
+  const keep = new Map<string, number>();
+  schedule.table.forEach((entry, k) => {
+    for (const [path, acts] of Object.entries(entry)) {
+      let need = keep.get(path) ?? 1;
+      for (const a of [acts.cond, acts.uncond]) {
+        if (a.kind === 'forecast') {
+          if (!Number.isInteger(a.order) || a.order < 0) throw checkErr(schedule, `${path} at step ${k}: forecast order must be a non-negative integer, got ${a.order}`);
+          need = Math.max(need, a.order + 1);
+        }
+        if (a.kind === 'dynamic' && !schedule.dynamic[a.rule]) {
+          throw checkErr(schedule, `${path} at step ${k} refers to dynamic rule ${a.rule}, which does not exist`);
+        }
+      }
+      keep.set(path, need);
+    }
+  });
+  const targets = new Map<string, Target>();
+  const byNode = new Set<NodeId>();
+  for (const [path, n] of keep) {
+    const block = graph.blocks.find((b) => b.path === path);
+    const node = block ? block.output : nodeByPath(graph, path)?.id;
+    if (node === undefined) {
+      throw checkErr(schedule, `'${path}' is neither a named node nor a block of model ${graph.model}`);
+    }
+    if (graph.nodes[node]!.shape[0] !== graph.batch) {
+      throw checkErr(schedule, `'${path}' ${shapeString(graph.nodes[node]!.shape)} has no batch axis, so it cannot be cached per sample`);
+    }
+    if (byNode.has(node)) throw checkErr(schedule, `'${path}' names the same value as another target`);
+    byNode.add(node);
+    targets.set(path, { path, node, block, history: { cond: new History(n), uncond: new History(n) } });
+  }
+  // Actions must fit the kind of target (block residual vs node output).
+  schedule.table.forEach((entry, k) => {
+    for (const [path, acts] of Object.entries(entry)) {
+      const isBlock = targets.get(path)!.block !== undefined;
+      for (const a of [acts.cond, acts.uncond]) {
+        const kind = a.kind === 'dynamic' ? schedule.dynamic[a.rule]!.then : a.kind;
+        if (isBlock && kind === 'reuse') throw checkErr(schedule, `${path} is a block: at step ${k} use reuse_residual, not reuse`);
+        if (!isBlock && kind === 'reuse_residual') throw checkErr(schedule, `${path} is not a block: at step ${k} reuse_residual needs a block such as blocks[0]`);
+      }
+    }
+  });
+  return targets;
+}
+
+/** The value a dynamic rule watches: a named node, or `<block>.residual` (output − input). */
+function signalOf(graph: Graph, schedule: ScheduleIR, signal: string): (ev: Evaluation) => Float32Array {
+  const node = nodeByPath(graph, signal);
+  if (node) return (ev) => ev.value(node.id).data as Float32Array;
+  const block = signal.endsWith('.residual') ? graph.blocks.find((b) => `${b.path}.residual` === signal) : undefined;
+  if (!block) throw checkErr(schedule, `dynamic rule signal '${signal}' is neither a named node nor <block>.residual`);
+  return (ev) => {
+    const out = ev.value(block.output).data as Float32Array;
+    const inp = ev.value(block.input).data as Float32Array;
+    return out.map((v, i) => v - inp[i]!);
+  };
+}
+
+export function sampleReference(graph: Graph, weights: Weights, schedule: ScheduleIR, opts: SampleOptions): SampleResult {
+  const S = schedule.steps;
+  if (schedule.table.length !== S || schedule.epsScale.length !== S) {
+    throw checkErr(schedule, `has ${S} steps but ${schedule.table.length} table entries and ${schedule.epsScale.length} eps scales`);
+  }
+  const cfg = opts.cfgScale !== undefined;
+  const B = opts.classes.length;
+  const N = cfg ? 2 * B : B;
+  if (B === 0) throw new DittoError('E_INPUT', 'sampling needs at least one class id');
+  if (graph.batch !== N) {
+    throw new DittoError('E_INPUT', `the graph was built for batch ${graph.batch}, but ${B} samples${cfg ? ' with CFG' : ''} need ${N}`);
+  }
+  const xIn = graph.inputs.find((i) => i.name === 'x');
+  if (!xIn) throw new DittoError('E_INPUT', `model ${graph.model} has no input 'x' to sample`);
+  const [, C, H, W] = graph.nodes[xIn.node]!.shape as [number, number, number, number];
+  const outRef = graph.outputs.find((o) => o.name === 'out') ?? graph.outputs[0];
+  if (!outRef) throw new DittoError('E_INPUT', `model ${graph.model} has no output`);
+  const outCh = graph.nodes[outRef.node]!.shape[1]!;
+  const variance: VarianceKind = opts.variance ?? (outCh === 2 * C ? 'learned_range' : 'fixed_large');
+
+  const numClasses = graph.params.classes ?? graph.nodes.find((n) => n.op.kind === 'embedding')!.shape[1]! - 1;
+  for (const [b, c] of opts.classes.entries()) {
+    if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
+      throw new DittoError('E_INPUT', `class id ${c} of sample ${b} is outside 0..${numClasses - 1}`);
+    }
+  }
+  const y = intTensor([N], cfg ? [...opts.classes, ...opts.classes.map(() => numClasses)] : [...opts.classes]);
+
+  const noise = opts.noise ?? noiseForRun(opts.seed, B, [C, H, W], S);
+  const latentShape = [B, C, H, W];
+  if (!sameShape(noise.initial.shape, latentShape) || noise.steps.length < S || noise.steps.some((z, k) => k < S && !sameShape(z.shape, latentShape))) {
+    throw new DittoError('E_INPUT', `supplied noise must be an initial latent and ${S} step tensors of shape ${shapeString(latentShape)}`);
+  }
+
+  const diffusion = makeDiffusion(S);
+  const targets = resolveTargets(graph, schedule);
+  const byNode = new Map([...targets.values()].map((t) => [t.node, t]));
+  const rules = schedule.dynamic.map((r) => new DynamicRuleState(r));
+  const signals = schedule.dynamic.map((r) => signalOf(graph, schedule, r.signal));
+  const branches: Branch[] = cfg ? ['cond', 'uncond'] : ['cond'];
+  const stats: SampleStats = {
+    targets: Object.fromEntries(
+      [...targets.keys()].map((p) => [p, { cond: { compute: 0, reuse: 0, forecast: 0 }, uncond: { compute: 0, reuse: 0, forecast: 0 } }]),
+    ),
+    dynamic: [],
+    nodesEvaluated: [],
+  };
+
+  let x: Float32Array = new Float32Array(noise.initial.data);
+  for (let k = 0; k < S; k++) {
+    const i = S - 1 - k;
+    const decisions = new Map<number, Decision>();
+    const resolve = (t: Target, branch: Branch): Resolved => {
+      const a: Action = schedule.table[k]![t.path]?.[branch] ?? { kind: 'compute' };
+      if (a.kind === 'dynamic') {
+        const d = decisions.get(a.rule);
+        if (d === undefined) {
+          throw checkErr(schedule, `the signal of dynamic rule ${a.rule} depends on ${t.path}, which the rule itself decides`);
+        }
+        return d === 'compute' ? { kind: 'compute' } : { kind: 'reuse' };
+      }
+      if (a.kind === 'reuse_residual') return { kind: 'reuse' };
+      return a;
+    };
+
+    const intercept: Intercept = (node, compute, value) => {
+      const t = byNode.get(node.id)!;
+      const acts = branches.map((b) => resolve(t, b));
+      const full = acts.some((a) => a.kind === 'compute') ? (compute().data as Float32Array) : undefined;
+      const input = t.block ? (value(t.block.input).data as Float32Array) : undefined;
+      const out = new Float32Array(numel(node.shape));
+      const per = out.length / branches.length;
+      branches.forEach((branch, bi) => {
+        const lo = bi * per;
+        const a = acts[bi]!;
+        const h = t.history[branch];
+        const count = stats.targets[t.path]![branch];
+        if (a.kind === 'compute') {
+          const rows = full!.subarray(lo, lo + per);
+          out.set(rows, lo);
+          h.push(k, input ? rows.map((v, e) => v - input[lo + e]!) : rows.slice());
+          count.compute++;
+          return;
+        }
+        if (h.size === 0) {
+          const what = a.kind === 'forecast' ? 'forecast' : 'reused';
+          throw checkErr(schedule, `${t.path} (${branch}) is ${what} at step ${k} before it was ever computed`);
+        }
+        const stored = a.kind === 'forecast' ? forecast(h, a.order, k) : h.last()!.value;
+        if (input) for (let e = 0; e < per; e++) out[lo + e] = input[lo + e]! + stored[e]!;
+        else out.set(stored, lo);
+        if (a.kind === 'forecast') count.forecast++;
+        else count.reuse++;
+      });
+      return tensor(node.shape, out);
+    };
+
+    const t = new Float32Array(N).fill(diffusion.timesteps[i]!);
+    const xin = new Float32Array(N * C * H * W);
+    xin.set(x);
+    if (cfg) xin.set(x, x.length);
+    const ev = new Evaluation(graph, weights, { x: tensor([N, C, H, W], xin), t: tensor([N], t), y }, new Set(byNode.keys()), intercept);
+
+    // Dynamic rules decide from their signal at this step, before the nodes they govern are evaluated.
+    const used = new Set<number>();
+    for (const acts of Object.values(schedule.table[k]!)) {
+      for (const a of [acts.cond, acts.uncond]) if (a.kind === 'dynamic') used.add(a.rule);
+    }
+    rules.forEach((r, ri) => decisions.set(ri, r.step(k, signals[ri]!(ev), used.has(ri))));
+
+    const out = ev.value(outRef.node);
+    stats.nodesEvaluated.push(ev.values.size);
+    const { eps, v } = epsFromModelOutput(out, { channels: C, cfgScale: opts.cfgScale, guide: opts.guide, epsScale: schedule.epsScale[k] });
+    x =
+      opts.sampler === 'ddim'
+        ? ddimStep(diffusion, i, x, eps)
+        : ddpmStep(diffusion, i, x, eps, v, noise.steps[k]!.data as Float32Array, variance);
+  }
+
+  stats.dynamic = rules.map((r, ri) => ({ rule: ri, signal: r.rule.signal, reused: r.reused, computed: r.computed, trace: r.trace }));
+  return { latents: tensor([B, C, H, W], x), stats };
+}
