@@ -92,7 +92,9 @@ export const allTokens: TokenType[] = [
   WhiteSpace,
   BlockComment,
   LineComment,
-  ...Object.values(Kw),
+  // Longest keywords first: `for` must not win over `forecast` (longer_alt only falls back to
+  // Identifier, not to another keyword).
+  ...Object.values(Kw).sort((a, b) => String(b.PATTERN).length - String(a.PATTERN).length),
   Identifier,
   NumberLit,
   StringLit,

@@ -9,8 +9,8 @@
  *
  * Two variants, picked by `selectMatmul` from the adapter:
  * - `subgroup` (software adapters, reference/lavapipe.md §4): no workgroup memory, no barriers;
- *   each invocation owns S rows × 4 columns (S = subgroup width, 8 on lavapipe); each lane loads
- *   one A row per 8-wide K block and the subgroup shares it with subgroupBroadcast.
+ *   each invocation owns R rows × 4 columns (R = min(8, subgroup width, M); 8 on lavapipe); lane
+ *   l loads A row r0+l per 8-wide K block and the subgroup shares it with subgroupBroadcast.
  * - `tiled` (hardware): 64×64 or 32×32 output tiles staged through workgroup memory, 4×4 outputs
  *   per thread.
  * Ragged edges (M, N, K not multiples of the tile) are GUARDED, not padded, so callers never pad:
@@ -119,9 +119,12 @@ export function selectMatmul(p: MatmulProblem, caps: AdapterCaps): MatmulConfig 
   if (g) assertPositiveInts('matmul', { tokens: g.tokens });
   let variant: MatmulVariant;
   if (caps.isSoftware && caps.hasSubgroups && caps.subgroupMinSize >= 4) {
-    const rows = Math.min(8, caps.subgroupMinSize);
+    // Fewer rows than the subgroup when M is small (adaLN GEMV, M = batch): lanes past `rows`
+    // load a clamped row that is never broadcast, and no FMAs are spent on absent rows.
+    const rows = Math.min(8, caps.subgroupMinSize, p.M);
     // Two subgroups per workgroup (lavapipe.md §4); one when N is narrow, to waste fewer columns.
-    const lanes = Math.min(caps.maxInvocations, p.N <= 4 * rows ? rows : 2 * rows);
+    const sg = Math.min(8, caps.subgroupMinSize);
+    const lanes = Math.min(caps.maxInvocations, p.N <= 4 * sg ? sg : 2 * sg);
     variant = { kind: 'subgroup', rows, lanes };
   } else {
     const big = p.M >= 64 && p.N >= 64 && caps.maxInvocations >= 256;

@@ -28,7 +28,7 @@ function branchStates(graph: Graph, targets: Map<string, TargetInfo>, step: Step
     const info = targets.get(t.target)!;
     if (t.action === 'compute') {
       live[info.node] = 1;
-      if (info.kind === 'block') live[info.blockInput!] = 1; // the residual store reads the input
+      if (t.storeResidual) live[info.blockInput!] = 1; // the residual store reads the input
     } else if (t.action === 'reuse_residual') provided.set(info.node, { state: 'residual', needs: [info.blockInput!] });
     else provided.set(info.node, { state: t.action === 'reuse' ? 'reuse' : 'forecast', needs: [] });
   }

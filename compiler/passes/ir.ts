@@ -29,8 +29,10 @@ export interface TaylorUpdate {
 export interface TargetStep {
   target: string;
   action: 'compute' | 'reuse' | 'reuse_residual' | 'forecast';
-  /** At a compute: store the value (or the residual) because a later step reads it. */
-  write: boolean;
+  /** At a compute: store the value because a later step reuses or forecasts it. */
+  storeValue: boolean;
+  /** At a compute of a block target: store its residual (out − in) because a later step reuses it. */
+  storeResidual: boolean;
   /** At a compute of a forecast target: refresh the stored differences. */
   taylor?: TaylorUpdate;
   /** At a forecast: steps since the last compute, and the order the history allows. */
@@ -103,33 +105,29 @@ export interface ValueInfo {
   storage: StorageKind;
   /** For fused weights: the sources, concatenated along the first axis. */
   sources?: WeightSource[];
+  /** A weight the runtime computes when the file lacks it (DiT's fixed sin-cos position table). */
+  derived?: { kind: 'pos_embed_2d'; grid: number; dim: number };
 }
 
-/** Elementwise expression tree over an instruction's inputs (all viewed at the output's shape). */
-export type Expr =
-  | { k: 'in'; i: number }
-  | { k: 'const'; v: number }
-  | { k: 'param'; name: string }
-  | { k: 'coord'; axis: number }
-  | { k: 'un'; fn: 'neg' | 'silu' | 'gelu_tanh' | 'exp' | 'sqrt' | 'log'; a: Expr }
-  | { k: 'bin'; fn: 'add' | 'sub' | 'mul' | 'div' | 'lt'; a: Expr; b: Expr }
-  | { k: 'select'; c: Expr; a: Expr; b: Expr };
+/** Elementwise expressions are the kernel family's own trees (inputs by index, `output` leaves read
+ *  an output in place, `uniform` j reads field j of the step's params row). */
+export type { Expr } from '../kernels/elementwise.ts';
+import type { Expr } from '../kernels/elementwise.ts';
 
 export type InstrOp =
-  /** out = act(a·Wᵀ + bias); epilogue `residual + gate ⊙ out`, optionally storing the raw value too.
-   *  ins: a [m,k], w [n,k], bias? [n], residual? [m,n], gate? [m,n]; outs: out [m,n], raw? [m,n]. */
-  | { kind: 'matmul'; m: number; k: number; n: number; bias: boolean; act?: 'gelu_tanh' | 'silu'; gateResidual: boolean; rawOut: boolean }
-  | { kind: 'layernorm'; rows: number; dim: number; eps: number }
-  /** LN(x)·(1 + scale) + shift; ins: x, shift, scale. */
-  | { kind: 'ln_modulate'; rows: number; dim: number; eps: number }
+  /** out = (a or silu(a))·Wᵀ + bias, then GELU, then `residual + gate ⊙ out` (gate per sample,
+   *  rows of `gate.tokens`). ins: a [m,k], w [n,k], bias? [n], gate? [samples,n], residual? [m,n]; outs: c [m,n]. */
+  | { kind: 'matmul'; m: number; k: number; n: number; bias: boolean; gelu: boolean; siluInput: boolean; gate: { tokens: number } | null }
+  | { kind: 'layernorm'; rows: number; dim: number; eps: number; tokens: number }
+  /** LN(x)·(1 + scale) + shift; ins: x, shift, scale (chunks of one modulation tensor). */
+  | { kind: 'ln_modulate'; rows: number; dim: number; eps: number; tokens: number }
   | { kind: 'attention'; batch: number; tokens: number; heads: number; headDim: number }
   | { kind: 'patch_embed'; batch: number; channels: number; height: number; width: number; patch: number; dim: number }
-  | { kind: 'pos_embed'; grid: number; dim: number }
   | { kind: 'timestep_embed'; batch: number; dim: number; maxPeriod: number }
   | { kind: 'embedding'; batch: number; rows: number; dim: number }
   | { kind: 'unpatchify'; batch: number; patch: number; channels: number; grid: number }
-  /** One output per expression; an operand present in both ins and outs is updated in place. */
-  | { kind: 'elementwise'; shape: number[]; exprs: Expr[] };
+  /** One output per expression, iterating `shape`; `label` names the chain in the WGSL header. */
+  | { kind: 'elementwise'; shape: number[]; exprs: Expr[]; label: string };
 
 export type InstrKind = InstrOp['kind'];
 

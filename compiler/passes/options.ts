@@ -1,6 +1,6 @@
 /** Compile options, and their normalisation/validation (bad values are the user's: E_USAGE). */
 import { DittoError } from '../../core/errors.ts';
-import { type AdapterCaps, HARDWARE_CAPS } from '../plan/caps.ts';
+import { type CompileCaps, HARDWARE_CAPS } from '../plan/caps.ts';
 
 export type SamplerKind = 'ddpm' | 'ddim';
 
@@ -15,7 +15,7 @@ export interface CompileOptions {
   f16: boolean;
   /** Which eps channels CFG guides: DiT's first 3 (its reproducibility quirk) or all. */
   guide: 'first3' | 'all';
-  caps: AdapterCaps;
+  caps: CompileCaps;
   /** Name of a pass whose IR to dump (see PASS_NAMES). */
   dumpAfter?: string;
   /** Merge identical step bodies (default true; false keeps one body per step, for tests). */
@@ -36,7 +36,7 @@ export function normaliseOptions(o: CompileOptionsInput): CompileOptions {
   if (guide !== 'first3' && guide !== 'all') throw new DittoError('E_USAGE', `guide must be first3 or all, got '${String(guide)}'`);
   const caps = o.caps ?? HARDWARE_CAPS;
   const f16 = o.f16 ?? false;
-  if (f16 && !caps.shaderF16) {
+  if (f16 && !caps.hasF16) {
     throw new DittoError('E_USAGE', `--f16 needs the adapter feature shader-f16, which the '${caps.name}' profile does not have`);
   }
   return {

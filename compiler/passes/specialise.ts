@@ -98,10 +98,16 @@ function planTarget(info: TargetInfo, acts: { kind: StaticKind; order: number }[
   for (let k = 0; k < S; k++) {
     const { kind, order } = acts[k]!;
     if (kind === 'compute') {
-      const next = acts[k + 1]?.kind;
+      // What reads this value before the next compute decides what is stored.
+      let storeValue = false;
+      let storeResidual = false;
+      for (let j = k + 1; j < S && acts[j]!.kind !== 'compute'; j++) {
+        if (acts[j]!.kind === 'reuse_residual') storeResidual = true;
+        else storeValue = true;
+      }
       const taylor = k < lastForecast;
-      const write = taylor || (next !== undefined && next !== 'compute');
-      const entry: TargetStep = { target: info.path, action: 'compute', write };
+      const write = taylor || storeValue || storeResidual;
+      const entry: TargetStep = { target: info.path, action: 'compute', storeValue: storeValue || taylor, storeResidual };
       if (taylor) {
         const prev = computes[computes.length - 1];
         entry.taylor = { orders: Math.min(branchOrder, computes.length), invDelta: prev === undefined ? 0 : 1 / (k - prev) };
@@ -118,7 +124,7 @@ function planTarget(info: TargetInfo, acts: { kind: StaticKind; order: number }[
       const what = kind === 'reuse_residual' ? 'reuses the residual of' : kind === 'forecast' ? 'forecasts' : 'reuses';
       throw new DittoError('E_CHECK', `schedule '${schedule}' ${what} ${info.path} at step ${k} (${branch} branch), before any step computed it`);
     }
-    const entry: TargetStep = { target: info.path, action: kind, write: false };
+    const entry: TargetStep = { target: info.path, action: kind, storeValue: false, storeResidual: false };
     if (kind === 'forecast') {
       entry.forecast = { m: k - last, order: Math.min(order, computes.length - 1) };
     }

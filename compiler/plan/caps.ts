@@ -1,23 +1,18 @@
 /**
- * What the compiler needs to know about an adapter: binding limits (they bound fusion and the size
- * of the concatenated adaLN weight), `shader-f16`, and a rough roofline (peak FLOP/s, memory
- * bandwidth, per-dispatch overhead) for the predicted speed-up. Compile works without a GPU: the
- * default profile 'hardware' describes a generic discrete GPU; `ditto run` may pass the real
- * adapter's limits instead.
+ * What the compiler needs to know about an adapter: the kernel families' caps (they pick configs
+ * and bound binding sizes), plus the limits that bound fusion and the concatenated adaLN weight,
+ * buffer offset alignment, and a rough roofline (peak FLOP/s, memory bandwidth, per-dispatch
+ * overhead) for the predicted speed-up. Compile works without a GPU: the default profile
+ * 'hardware' describes a generic discrete GPU; `ditto run` may pass the real adapter's limits.
  */
-export interface AdapterCaps {
+import type { AdapterCaps as KernelCaps } from '../kernels/types.ts';
+import { LAVAPIPE_CAPS as LAVAPIPE_KERNEL_CAPS } from '../kernels/types.ts';
+
+export interface CompileCaps extends KernelCaps {
   /** A name for the profile ('hardware', 'lavapipe', or the adapter's description). */
   name: string;
-  shaderF16: boolean;
-  subgroups: boolean;
   maxStorageBuffersPerShaderStage: number;
-  maxStorageBufferBindingSize: number;
-  maxBufferSize: number;
-  maxComputeWorkgroupsPerDimension: number;
-  maxComputeInvocationsPerWorkgroup: number;
-  maxComputeWorkgroupStorageSize: number;
   minStorageBufferOffsetAlignment: number;
-  minUniformBufferOffsetAlignment: number;
   /** Roofline of the cost model. */
   peakFlops: number;
   bandwidthBytesPerSec: number;
@@ -25,39 +20,33 @@ export interface AdapterCaps {
 }
 
 /** A generic discrete GPU as Dawn exposes it when the device asks for the adapter's limits. */
-export const HARDWARE_CAPS: AdapterCaps = Object.freeze({
+export const HARDWARE_CAPS: CompileCaps = Object.freeze({
   name: 'hardware',
-  shaderF16: true,
-  subgroups: true,
-  maxStorageBuffersPerShaderStage: 8,
+  isSoftware: false,
+  hasF16: true,
+  hasSubgroups: false,
+  subgroupMinSize: 0,
+  subgroupMaxSize: 0,
+  maxWorkgroupStorage: 32768,
+  maxInvocations: 1024,
   maxStorageBufferBindingSize: 2 ** 31 - 4,
-  maxBufferSize: 2 ** 31 - 4,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupStorageSize: 16384,
+  maxWorkgroupsPerDimension: 65535,
+  maxStorageBuffersPerShaderStage: 8,
   minStorageBufferOffsetAlignment: 256,
-  minUniformBufferOffsetAlignment: 256,
   peakFlops: 20e12,
   bandwidthBytesPerSec: 800e9,
   dispatchOverheadSec: 4e-6,
 });
 
-/** Mesa's lavapipe (software Vulkan): WebGPU default limits, CPU-class throughput. */
-export const LAVAPIPE_CAPS: AdapterCaps = Object.freeze({
+/** Mesa's lavapipe (software Vulkan): WebGPU default binding limits, CPU-class throughput. */
+export const LAVAPIPE_CAPS: CompileCaps = Object.freeze({
+  ...LAVAPIPE_KERNEL_CAPS,
   name: 'lavapipe',
-  shaderF16: false,
-  subgroups: true,
   maxStorageBuffersPerShaderStage: 8,
-  maxStorageBufferBindingSize: 134217728,
-  maxBufferSize: 268435456,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupStorageSize: 16384,
   minStorageBufferOffsetAlignment: 256,
-  minUniformBufferOffsetAlignment: 256,
   peakFlops: 50e9,
   bandwidthBytesPerSec: 10e9,
   dispatchOverheadSec: 30e-6,
 });
 
-export const CAPS_PROFILES: Readonly<Record<string, AdapterCaps>> = { hardware: HARDWARE_CAPS, lavapipe: LAVAPIPE_CAPS };
+export const CAPS_PROFILES: Readonly<Record<string, CompileCaps>> = { hardware: HARDWARE_CAPS, lavapipe: LAVAPIPE_CAPS };

@@ -38,6 +38,9 @@ export interface SampleOptions {
   noise?: RunNoise;
   /** DDPM variance; default learned_range when the model outputs variance channels, else fixed_large. */
   variance?: VarianceKind;
+  /** Called at each step with every node value the forward evaluated and the guided, scaled eps
+   *  [B, C, H, W] the sampler update used (tests, debugging). */
+  observe?: (step: { k: number; values: ReadonlyMap<NodeId, Tensor>; eps: Float32Array }) => void;
 }
 
 export interface ActionCounts {
@@ -248,6 +251,7 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
     const out = ev.value(outRef.node);
     stats.nodesEvaluated.push(ev.values.size);
     const { eps, v } = epsFromModelOutput(out, { channels: C, cfgScale: opts.cfgScale, guide: opts.guide, epsScale: schedule.epsScale[k] });
+    opts.observe?.({ k, values: ev.values, eps });
     x =
       opts.sampler === 'ddim'
         ? ddimStep(diffusion, i, x, eps)

@@ -27,6 +27,9 @@ export const DIT_XL_2: DiTConfig = {
   depth: 28, hidden: 1152, heads: 16, patch: 2, latent: 32, channels: 4, classes: 1000, mlp_ratio: 4, learn_sigma: 1, freq: 256,
 };
 
+/** Names models/dit.ditto binds the six adaLN chunks of a block to (paths `blocks[i].<name>`). */
+const ADA_NAMES = ['shift_msa', 'scale_msa', 'gate_msa', 'shift_mlp', 'scale_mlp', 'gate_mlp'];
+
 export function buildDiTGraph(cfg: DiTConfig, batch: number): Graph {
   const D = cfg.hidden;
   const grid = cfg.latent / cfg.patch;
@@ -46,21 +49,21 @@ export function buildDiTGraph(cfg: DiTConfig, batch: number): Graph {
   };
 
   const xe = g.op({ kind: 'patch_embed', patch: cfg.patch, dim: D }, [x], { weights: 'x_embedder.proj' });
-  const pos = g.op({ kind: 'pos_embed_2d', grid, dim: D }, [], { weights: 'pos_embed', path: 'pos' });
+  const pos = g.op({ kind: 'pos_embed_2d', grid, dim: D }, [], { weights: 'pos_embed' });
   let h = add(xe, pos, 'h');
   const tf = g.op({ kind: 'timestep_embed', dim: cfg.freq, maxPeriod: 10000 }, [t]);
   const t1 = silu(lin(tf, cfg.freq, D, 't_embedder.mlp.0'));
   const temb = lin(t1, D, D, 't_embedder.mlp.2', 't_emb');
   const yemb = g.op({ kind: 'embedding', rows: cfg.classes + 1, dim: D }, [y], { weights: 'y_embedder.embedding_table', path: 'y_emb' });
   const c = add(temb, yemb, 'c');
-  const sc = silu(c);
+  const sc = g.op({ kind: 'unary', fn: 'silu' }, [c], { path: 'c_silu' });
 
   for (let i = 0; i < cfg.depth; i++) {
     const p = `blocks[${i}]`;
     const first = g.size;
     const input = h;
     const ada = lin(sc, D, 6 * D, `blocks.${i}.adaLN_modulation.1`, `${p}.ada`);
-    const m = Array.from({ length: 6 }, (_, k) => g.op({ kind: 'chunk', parts: 6, index: k }, [ada]));
+    const m = ADA_NAMES.map((name, k) => g.op({ kind: 'chunk', parts: 6, index: k }, [ada], { path: `${p}.${name}` }));
     const ln1 = g.op({ kind: 'layernorm', eps: 1e-6 }, [h]);
     const mod1 = g.op({ kind: 'modulate' }, [ln1, m[0]!, m[1]!]);
     const qkv = lin(mod1, D, 3 * D, `blocks.${i}.attn.qkv`, `${p}.qkv`);
@@ -79,8 +82,8 @@ export function buildDiTGraph(cfg: DiTConfig, batch: number): Graph {
   }
 
   const fada = lin(sc, D, 2 * D, 'final_layer.adaLN_modulation.1');
-  const shift = g.op({ kind: 'chunk', parts: 2, index: 0 }, [fada]);
-  const scale = g.op({ kind: 'chunk', parts: 2, index: 1 }, [fada]);
+  const shift = g.op({ kind: 'chunk', parts: 2, index: 0 }, [fada], { path: 'final_shift' });
+  const scale = g.op({ kind: 'chunk', parts: 2, index: 1 }, [fada], { path: 'final_scale' });
   const lnf = g.op({ kind: 'layernorm', eps: 1e-6 }, [h]);
   const modf = g.op({ kind: 'modulate' }, [lnf, shift, scale]);
   const fin = lin(modf, D, cfg.patch * cfg.patch * outCh, 'final_layer.linear');

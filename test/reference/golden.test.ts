@@ -18,11 +18,11 @@ const st = loadWeights(goldenPath('dit_tiny.safetensors')).tensors;
 const pt = loadWeights(goldenPath('dit_tiny.pt')).tensors;
 
 /** rel 1e-5 with an absolute floor at 1e-5 of the tensor's scale (values that cancel to ~0). */
-function close(actual: Tensor, expected: Tensor, rtol = 1e-5) {
+function close(actual: Tensor, expected: Tensor, rtol = 1e-5, floor = rtol) {
   expect(actual.shape).toEqual(expected.shape);
   let scale = 0;
   for (const v of expected.data) scale = Math.max(scale, Math.abs(v));
-  expect(actual.data).toAllClose(expected.data, { rtol, atol: rtol * scale });
+  expect(actual.data).toAllClose(expected.data, { rtol, atol: floor * scale });
 }
 
 const ids = (t: Tensor) => intTensor(t.shape, Array.from(t.data, (v) => Math.round(v)));
@@ -65,20 +65,36 @@ describe('forward vs torch (rel 1e-5)', () => {
 describe('10-step DDPM CFG runs vs torch (rel 1e-4)', () => {
   const g = buildDiTGraph(TINY_DIT, 4);
   const steps = Number(io.meta['run.steps']);
-  const noiseAll = io.f32('run.noise');
-  const plane = noiseAll.data.length / steps;
-  const noise = {
-    initial: io.f32('run.x0'),
-    steps: Array.from({ length: steps }, (_, k) => tensor(io.f32('run.x0').shape, (noiseAll.data as Float32Array).slice(k * plane, (k + 1) * plane))),
+  const latentShape = io.f32('run.x0').shape;
+  const perStep = (name: string) => {
+    const all = io.f32(name).data as Float32Array;
+    const n = all.length / steps;
+    return Array.from({ length: steps }, (_, k) => tensor(latentShape, all.slice(k * n, (k + 1) * n)));
   };
+  const noise = { initial: io.f32('run.x0'), steps: perStep('run.noise') };
   const classes = Array.from(io.f32('run.classes').data);
   const epsScale = Number(io.meta['run.eps_scale']);
-  const opts = { sampler: 'ddpm' as const, cfgScale: Number(io.meta['run.cfg_scale']), classes, seed: 0, noise };
   const base = computeEverything('DiT', steps);
 
+  /** Runs, checking the guided eps of every step (O(1), so the sensitive check: the latents of a
+   *  random-weight model grow to ~1e3) and the final latents elementwise. */
+  function check(schedule: ScheduleIR, golden: 'run' | 'run_cached') {
+    const eps: Tensor[] = [];
+    const r = sampleReference(g, st, schedule, {
+      sampler: 'ddpm', cfgScale: Number(io.meta['run.cfg_scale']), classes, seed: 0, noise,
+      observe: (s) => eps.push(tensor(latentShape, s.eps)),
+    });
+    const want = perStep(`${golden}.eps`);
+    eps.forEach((e, k) => {
+      expect(e.data, `eps at step ${k}`).toAllClose(want[k]!.data, { rtol: 1e-4, atol: 1e-5 });
+    });
+    // The latents reach ~1e3, where one f32 ulp is ~1e-4: an absolute floor at 1e-5 of their scale.
+    close(r.latents, io.f32(`${golden}.out`), 1e-4, 1e-5);
+    return { r, eps };
+  }
+
   it('no caching', () => {
-    const r = sampleReference(g, st, { ...base, epsScale: base.epsScale.map(() => epsScale) }, opts);
-    close(r.latents, io.f32('run.out'), 1e-4);
+    check({ ...base, epsScale: base.epsScale.map(() => epsScale) }, 'run');
   });
 
   it('cached: reuse, per-branch reuse, residual reuse (the schedule of cached_acts in the script)', () => {
@@ -96,10 +112,11 @@ describe('10-step DDPM CFG runs vs torch (rel 1e-4)', () => {
       return e;
     });
     const schedule: ScheduleIR = { ...base, name: 'golden-cached', table, epsScale: base.epsScale.map(() => epsScale) };
-    const r = sampleReference(g, st, schedule, opts);
-    close(r.latents, io.f32('run_cached.out'), 1e-4);
-    // The cache really changed the result (the schedule is not a no-op).
-    expect(r.latents.data).not.toAllClose(io.f32('run.out').data, { rtol: 1e-3, atol: 1e-3 });
+    const { r, eps } = check(schedule, 'run_cached');
+    // The cache really changed the eps from step 3 on (the schedule is not a no-op).
+    const plain = perStep('run.eps');
+    expect(eps[2]!.data).toAllClose(plain[2]!.data, { rtol: 1e-4, atol: 1e-5 });
+    expect(eps[3]!.data).not.toAllClose(plain[3]!.data, { rtol: 1e-3, atol: 1e-3 });
     expect(r.stats.targets['blocks[0].attn']).toEqual({ cond: { compute: 7, reuse: 3, forecast: 0 }, uncond: { compute: 7, reuse: 3, forecast: 0 } });
     // Dead under the residual reuse of blocks[1] at steps 4 and 8: neither computed nor reused there.
     expect(r.stats.targets['blocks[1].attn']!.cond).toEqual({ compute: 5, reuse: 3, forecast: 0 });

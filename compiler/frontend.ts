@@ -1,0 +1,157 @@
+/**
+ * The front end's public API: load and check .ditto files, lower a model to Graph IR, resolve a
+ * schedule to Schedule IR. User errors are DittoErrors whose `detail` holds every diagnostic,
+ * rendered with file:line:col, the source line and a caret.
+ */
+import { existsSync } from 'node:fs';
+import { DittoError } from '../core/errors.ts';
+import { type Diagnostic, DiagnosticBag, listSome, renderDiagnostics, didYouMean } from '../grammar/diagnostics.ts';
+import { checkProgram } from './check/checkProgram.ts';
+import { configNames, resolveConfig } from './check/config.ts';
+import { type LoadOptions, type Program, parseProgram } from './check/program.ts';
+import type { Graph } from './ir/graph.ts';
+import type { ScheduleIR } from './ir/schedule.ts';
+import { lowerModelDecl } from './lower/lowerModel.ts';
+import { resolveScheduleDecl } from './schedule/resolve.ts';
+
+export type { Program } from './check/program.ts';
+export type { Diagnostic } from '../grammar/diagnostics.ts';
+
+function render(p: Pick<Program, 'sources'> | undefined, ds: readonly Diagnostic[]): string {
+  return renderDiagnostics(ds, (f) => p?.sources.get(f));
+}
+
+function fail(p: Pick<Program, 'sources'>, diags: DiagnosticBag): never {
+  const errors = diags.items.filter((d) => d.severity === 'error');
+  const first = errors[0]!;
+  // One code when all errors agree (E_SYNTAX, E_TABLE, E_USAGE, …), else the checker's.
+  const code = errors.every((d) => d.code === first.code) ? first.code : 'E_CHECK';
+  const summary = errors.length === 1 ? first.message : `${errors.length} errors; the first: ${first.message}`;
+  throw new DittoError(code, summary, first.span, render(p, diags.items));
+}
+
+/** Parses and checks a set of files (and what they `use`); diagnostics only, never throws for bad source. */
+export function checkSources(paths: readonly string[], opts: LoadOptions = {}): { program: Program; diagnostics: Diagnostic[] } {
+  const diags = new DiagnosticBag();
+  const program = parseProgram(paths, diags, opts);
+  if (!diags.hasErrors) checkProgram(program, diags);
+  return { program: { ...program, diagnostics: diags.items.filter((d) => d.severity === 'warning') }, diagnostics: diags.items };
+}
+
+/** Parse + resolve `use` imports + check. Throws a DittoError carrying all diagnostics rendered in `.detail`. */
+export function loadProgram(path: string, opts: LoadOptions = {}): Program {
+  const { program, diagnostics } = checkSources([path], opts);
+  if (diagnostics.some((d) => d.severity === 'error')) {
+    const bag = new DiagnosticBag();
+    for (const d of diagnostics) bag.add(d);
+    fail(program, bag);
+  }
+  return program;
+}
+
+/** For `ditto check`: all diagnostics of all files, and their rendering ("ok" lines when clean). */
+export function checkFiles(paths: string[], opts: LoadOptions = {}): { diagnostics: Diagnostic[]; rendered: string } {
+  const { program, diagnostics } = checkSources(paths, opts);
+  return { diagnostics, rendered: diagnostics.length ? render(program, diagnostics) : '' };
+}
+
+export interface LowerOptions {
+  /** Model or variant name ('DiT', 'DiT-S/2'); default: the only model of the program. */
+  model?: string;
+  set?: Record<string, number>;
+  batch: number;
+}
+
+export function lowerModel(program: Program, opts: LowerOptions): Graph {
+  if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new DittoError('E_USAGE', `batch must be a whole number ≥ 1, got ${opts.batch}`);
+  const names = configNames(program);
+  let name = opts.model;
+  if (name === undefined) {
+    if (program.models.size !== 1) {
+      throw new DittoError('E_USAGE', `the program declares ${program.models.size} models; name one of: ${names.join(', ') || '(none)'}`);
+    }
+    name = [...program.models.keys()][0]!;
+  }
+  if (!program.models.has(name) && !program.variants.has(name)) {
+    const s = didYouMean(name, names);
+    throw new DittoError('E_USAGE', `unknown model \`${name}\`${s ? `; ${s}` : ''}; valid models and variants: ${listSome(names, 60)}`);
+  }
+  const diags = new DiagnosticBag();
+  const cfg = resolveConfig(program, name, opts.set ?? {}, diags);
+  const graph = cfg ? lowerModelDecl(cfg.model.decl, { graphName: cfg.model.decl.name.name, params: cfg.params, batch: opts.batch }, diags) : undefined;
+  if (!graph) fail(program, diags);
+  return graph;
+}
+
+export interface ResolveOptions {
+  steps?: number;
+  /** Schedule parameter overrides (`N=3`). */
+  set?: Record<string, number>;
+}
+
+/** `schedule` is a schedule name in the program, or the path of a .ditto file with one schedule. */
+export function resolveSchedule(program: Program, schedule: string, graph: Graph, opts: ResolveOptions = {}): ScheduleIR {
+  let prog = program;
+  let name = schedule;
+  if (!program.schedules.has(schedule) && (schedule.endsWith('.ditto') || existsSync(schedule))) {
+    prog = loadProgram(schedule);
+    const mine = [...prog.schedules.values()].filter((s) => s.file === schedule);
+    const pool = mine.length ? mine : [...prog.schedules.values()];
+    if (pool.length !== 1) {
+      throw new DittoError('E_USAGE', `'${schedule}' declares ${pool.length} schedules; name one of: ${pool.map((s) => s.decl.name.name).join(', ')}`);
+    }
+    name = pool[0]!.decl.name.name;
+  }
+  const loc = prog.schedules.get(name);
+  if (!loc) {
+    const names = [...prog.schedules.keys()];
+    const s = didYouMean(name, names);
+    throw new DittoError('E_USAGE', `unknown schedule \`${name}\`${s ? `; ${s}` : ''}; valid schedules: ${names.join(', ') || '(none)'}`);
+  }
+  const target = loc.decl.model.value;
+  const base = baseModel(prog, target);
+  if (base !== graph.model) {
+    throw new DittoError('E_USAGE', `schedule \`${name}\` is written for model \`${target}\`, but the graph is \`${graph.model}\``);
+  }
+  const diags = new DiagnosticBag();
+  if (opts.steps !== undefined && (!Number.isInteger(opts.steps) || opts.steps < 1)) throw new DittoError('E_USAGE', `steps must be a whole number ≥ 1, got ${opts.steps}`);
+  const ir = resolveScheduleDecl(loc, graph, { ...(opts.steps !== undefined ? { steps: opts.steps } : {}), ...(opts.set ? { set: opts.set } : {}) }, diags);
+  if (!ir) fail(prog, diags);
+  return ir;
+}
+
+/** The model a model-or-variant name is built from. */
+function baseModel(p: Program, name: string): string {
+  let cur = name;
+  for (let hops = 0; hops < 100 && !p.models.has(cur); hops++) {
+    const v = p.variants.get(cur);
+    if (!v) return cur;
+    cur = v.decl.base.value;
+  }
+  return cur;
+}
+
+export function listModels(program: Program): { name: string; kind: 'model' | 'variant'; base?: string }[] {
+  return [
+    ...[...program.models.keys()].map((name) => ({ name, kind: 'model' as const })),
+    ...[...program.variants.entries()].map(([name, v]) => ({ name, kind: 'variant' as const, base: v.decl.base.value })),
+  ];
+}
+
+export function listSchedules(program: Program): { name: string; model: string; params: string[]; file: string }[] {
+  return [...program.schedules.values()].map((s) => ({ name: s.decl.name.name, model: s.decl.model.value, params: s.decl.params.map((p) => p.name.name), file: s.file }));
+}
+
+/** Parses `latent=8,patch=2` (also `a=1 b=2`, `x=1e-3`) with errors naming the bad part. */
+export function parseSetFlag(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(/[,\s]+/).filter(Boolean)) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(part);
+    if (!m) throw new DittoError('E_USAGE', `--set expects name=value pairs separated by commas (e.g. latent=8,patch=2), got '${part}'`);
+    const v = Number(m[2]);
+    if (m[2]!.trim() === '' || !Number.isFinite(v)) throw new DittoError('E_USAGE', `--set ${m[1]}: '${m[2]}' is not a number`);
+    if (m[1]! in out) throw new DittoError('E_USAGE', `--set ${m[1]} is given twice`);
+    out[m[1]!] = v;
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+/** Pure (no GPU) checks of the selectors: adapter limits, variant choice, errors, cache keys. */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  DEFAULT_CAPS, LAVAPIPE_CAPS, cacheKey, emitAttention, emitElementwise, emitLayerNormModulate, emitMatmul, ex, selectAttention,
+  selectElementwise, selectLayerNormModulate, selectMatmul, type AdapterCaps, type EmittedKernel,
+} from '../../compiler/kernels/index.ts';
+import { isDittoError } from '../../core/errors.ts';
+
+/** Workgroup memory a shader declares, read from its text (independent of the family's own accounting). */
+function workgroupBytes(wgsl: string): number {
+  let total = 0;
+  for (const m of wgsl.matchAll(/var<workgroup>\s+\w+\s*:\s*array<(f32|vec4<f32>),\s*(\d+)>/g)) total += Number(m[2]) * (m[1] === 'f32' ? 4 : 16);
+  return total;
+}
+
+const capsArb: fc.Arbitrary<AdapterCaps> = fc.record({
+  isSoftware: fc.boolean(),
+  hasF16: fc.boolean(),
+  hasSubgroups: fc.boolean(),
+  subgroupMinSize: fc.constantFrom(0, 4, 8, 32),
+  subgroupMaxSize: fc.constantFrom(8, 32, 64),
+  maxWorkgroupStorage: fc.constantFrom(4096, 8192, 16384, 32768),
+  maxInvocations: fc.constantFrom(64, 128, 256, 1024),
+  maxStorageBufferBindingSize: fc.constant(1 << 27),
+  maxWorkgroupsPerDimension: fc.constant(65535),
+});
+
+function respectsLimits(k: EmittedKernel, caps: AdapterCaps): void {
+  const [x, y, z] = k.workgroupSize;
+  expect(x * y * z).toBeLessThanOrEqual(caps.maxInvocations);
+  expect(workgroupBytes(k.wgsl)).toBeLessThanOrEqual(caps.maxWorkgroupStorage);
+  for (const d of k.dispatch) {
+    expect(d).toBeGreaterThanOrEqual(1);
+    expect(d).toBeLessThanOrEqual(caps.maxWorkgroupsPerDimension);
+  }
+  expect(k.wgsl.includes('subgroup')).toBe(k.wgsl.includes('enable subgroups;'));
+  if (k.wgsl.includes('enable subgroups;')) expect(caps.hasSubgroups).toBe(true);
+  expect(k.wgsl.includes('f16')).toBe(caps.hasF16 && k.wgsl.includes('enable f16;'));
+}
+
+describe('kernel selectors', () => {
+  it('respect workgroup storage, invocation and dispatch limits for random shapes and adapters', () => {
+    fc.assert(
+      fc.property(
+        capsArb,
+        fc.record({ M: fc.integer({ min: 1, max: 600 }), N: fc.integer({ min: 1, max: 5000 }), K: fc.integer({ min: 1, max: 1200 }) }),
+        fc.record({ T: fc.integer({ min: 1, max: 1024 }), heads: fc.integer({ min: 1, max: 16 }), headDim: fc.integer({ min: 1, max: 128 }) }),
+        fc.integer({ min: 1, max: 2000 }),
+        (caps, mm, at, D) => {
+          respectsLimits(emitMatmul(selectMatmul({ ...mm, bias: true, wDtype: caps.hasF16 ? 'f16' : 'f32' }, caps)), caps);
+          respectsLimits(emitAttention(selectAttention({ B: 2, ...at }, caps)), caps);
+          respectsLimits(emitLayerNormModulate(selectLayerNormModulate({ rows: 3, D, tokens: 3, eps: 1e-6, modulation: null }, caps)), caps);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('pick the subgroup matmul on software adapters with subgroups, tiles otherwise', () => {
+    const p = { M: 512, N: 384, K: 384 };
+    expect(selectMatmul(p, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', rows: 8, lanes: 16 });
+    expect(selectMatmul({ ...p, M: 2 }, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', rows: 2, lanes: 16 });
+    expect(selectMatmul(p, { ...LAVAPIPE_CAPS, hasSubgroups: false }).variant.kind).toBe('tiled');
+    expect(selectMatmul(p, DEFAULT_CAPS).variant).toEqual({ kind: 'tiled', tile: 64, tileK: 16 });
+    expect(selectMatmul({ ...p, M: 40 }, DEFAULT_CAPS).variant).toEqual({ kind: 'tiled', tile: 32, tileK: 16 });
+    expect(selectMatmul(p, { ...DEFAULT_CAPS, maxWorkgroupStorage: 4096 }).variant).toEqual({ kind: 'tiled', tile: 64, tileK: 8 });
+  });
+
+  it('shrink the attention K/V tile to fit workgroup memory', () => {
+    const big = selectAttention({ B: 1, T: 256, heads: 16, headDim: 72 }, DEFAULT_CAPS);
+    expect(big.kTile).toBe(16); // 2·32·18·16 B = 18 KiB > 16 KiB
+    expect(selectAttention({ B: 1, T: 256, heads: 16, headDim: 72 }, LAVAPIPE_CAPS).kTile).toBe(32);
+  });
+
+  it('reject bindings larger than maxStorageBufferBindingSize with E_GPU naming the tensor', () => {
+    const caps = { ...DEFAULT_CAPS, maxStorageBufferBindingSize: 1 << 20 };
+    try {
+      selectMatmul({ M: 8, N: 1024, K: 1024 }, caps);
+      expect.unreachable();
+    } catch (e) {
+      expect(isDittoError(e) && e.code).toBe('E_GPU');
+      expect((e as Error).message).toContain("'w'");
+      expect((e as Error).message).toContain('maxStorageBufferBindingSize');
+    }
+  });
+
+  it('reject f16 storage on adapters without shader-f16', () => {
+    expect(() => selectMatmul({ M: 4, N: 4, K: 4, wDtype: 'f16' }, DEFAULT_CAPS)).toThrow(/shader-f16/);
+  });
+
+  it('fold elementwise dispatches larger than 65535 workgroups into y and still cover every element', () => {
+    const shape = [5, 1 << 22]; // 21M elements: 81920 workgroups of 256
+    const k = emitElementwise(selectElementwise({ shape, inputs: [], outputs: [{ name: 'o', view: { offset: 0, strides: [1 << 22, 1] }, expr: ex.c(1) }] }, DEFAULT_CAPS));
+    expect(k.dispatch[1]).toBeGreaterThan(1);
+    expect(k.dispatch[0]).toBeLessThanOrEqual(65535);
+    expect(k.dispatch[0] * k.dispatch[1] * k.workgroupSize[0]).toBeGreaterThanOrEqual(5 << 22);
+  });
+
+  it('give equal configs equal keys whatever the key order, and different configs different keys', () => {
+    expect(cacheKey('f', { a: 1, b: { c: [1, 2], d: 'x' } })).toBe(cacheKey('f', { b: { d: 'x', c: [1, 2] }, a: 1 }));
+    const base = selectMatmul({ M: 5, N: 6, K: 7, bias: true }, DEFAULT_CAPS);
+    const same = selectMatmul({ K: 7, N: 6, bias: true, M: 5, gelu: false }, DEFAULT_CAPS);
+    expect(emitMatmul(same).key).toBe(emitMatmul(base).key);
+    expect(emitMatmul(same).wgsl).toBe(emitMatmul(base).wgsl);
+    expect(emitMatmul(selectMatmul({ M: 5, N: 6, K: 7, bias: true, gelu: true }, DEFAULT_CAPS)).key).not.toBe(emitMatmul(base).key);
+  });
+
+  it('reject malformed problems as internal errors, not crashes', () => {
+    expect(() => selectMatmul({ M: 0, N: 1, K: 1 }, DEFAULT_CAPS)).toThrow(/M must be a positive integer/);
+    expect(() => selectMatmul({ M: 2, N: 2, K: 4, a: { kind: 'rows', offset: 0, rowStride: 3, batchStride: 0 } }, DEFAULT_CAPS)).toThrow(/row stride/);
+    expect(() => selectElementwise({ shape: [4], inputs: [], outputs: [{ name: 'o', view: { offset: 0, strides: [1] }, expr: ex.input(0) }] }, DEFAULT_CAPS)).toThrow(/input 0 does not exist/);
+    expect(() => selectElementwise({ shape: [4], inputs: [], outputs: [{ name: 'o', view: { offset: 0, strides: [1, 1] }, expr: ex.c(0) }] }, DEFAULT_CAPS)).toThrow(/strides/);
+  });
+});
