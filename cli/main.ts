@@ -7,6 +7,8 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USER, reportError } from './exit.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerWeights } from './commands/weights.ts';
+import { registerForward } from './commands/forward.ts';
+import { registerCheck } from './commands/check.ts';
 import { dittoVersion } from './version.ts';
 
 export function buildProgram(): Command {
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerInfo(program);
   registerWeights(program);
+  registerCheck(program);
+  registerForward(program);
   // Hidden: lets the tests check the exit-code contract for internal errors on the real process.
   program
     .command('internal-error-selftest', { hidden: true })

@@ -35,8 +35,8 @@ export type Expr =
   | { readonly kind: 'unary'; readonly op: UnaryOp; readonly operand: Expr; readonly span: Span }
   /** `expr @ "weight.prefix"`: the weight name of the operator call `expr`. */
   | { readonly kind: 'weights'; readonly expr: Expr; readonly weights: StringLit; readonly span: Span }
-  /** Step predicate `steps a..b` (sampling order, half-open; `b` absent = to the end). */
-  | { readonly kind: 'steps'; readonly from: Expr; readonly to?: Expr; readonly span: Span }
+  /** Step predicate `steps a..b` (sampling order k, half-open; `steps a..S` runs to the end). */
+  | { readonly kind: 'steps'; readonly from: Expr; readonly to: Expr; readonly span: Span }
   /** Step predicate `every n [offset o]`: k mod n == o mod n. */
   | { readonly kind: 'every'; readonly n: Expr; readonly offset?: Expr; readonly span: Span }
   /** Step predicate `always`. */

@@ -310,7 +310,7 @@ export class CstToAst {
       return { kind: 'name', name: id.name, span };
     }
     if (has(n, 'open')) return this.expr(node(n, 'expr'));
-    if (has(n, 'Kw_steps')) return { kind: 'steps', from: this.addExpr(node(n, 'from')), ...(has(n, 'to') ? { to: this.addExpr(node(n, 'to')) } : {}), span };
+    if (has(n, 'Kw_steps')) return { kind: 'steps', from: this.addExpr(node(n, 'from')), to: this.addExpr(node(n, 'to')), span };
     if (has(n, 'Kw_every')) return { kind: 'every', n: this.addExpr(node(n, 'n')), ...(has(n, 'offset') ? { offset: this.addExpr(node(n, 'offset')) } : {}), span };
     return { kind: 'always', span };
   }

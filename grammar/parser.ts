@@ -433,7 +433,9 @@ class DittoParser extends CstParser {
           this.CONSUME(K.steps);
           this.SUBRULE(this.addExpr, { LABEL: 'from' });
           this.CONSUME(T.DotDot);
-          this.OPTION2(() => this.SUBRULE2(this.addExpr, { LABEL: 'to' }));
+          // The end is required: an open `steps 5..` would swallow the name that starts the
+          // next rule (`steps 5..S` is the open range).
+          this.SUBRULE2(this.addExpr, { LABEL: 'to' });
         },
       },
       {

@@ -76,7 +76,7 @@ export function printExpr(e: A.Expr): string {
     case 'weights':
       return `${wrap(e.expr, 9)} @ ${printString(e.weights.value)}`;
     case 'steps':
-      return `steps ${wrap(e.from, 5)}..${e.to ? wrap(e.to, 5) : ''}`;
+      return `steps ${wrap(e.from, 5)}..${wrap(e.to, 5)}`;
     case 'every':
       return `every ${wrap(e.n, 5)}${e.offset ? ` offset ${wrap(e.offset, 5)}` : ''}`;
     case 'always':

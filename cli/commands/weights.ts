@@ -9,6 +9,7 @@ import { numel, shapeString, type Tensor } from '../../core/tensor.ts';
 import { graphWeights, type Graph } from '../../compiler/ir/graph.ts';
 import { loadWeights, openWeights, randomWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { parseIntFlag } from '../options.ts';
+import { lowerModelFile } from '../modelArgs.ts';
 
 /** Lowers `--model` of a model file (with `--set` overrides) to a Graph. */
 export type LowerModelGraph = (file: string, opts: { model?: string; set?: string }) => Graph | Promise<Graph>;
@@ -17,23 +18,8 @@ export interface WeightsCommandDeps {
   lowerModelGraph?: LowerModelGraph;
 }
 
-/**
- * The default lowering goes through the language front end (compiler/frontend.ts:
- * `loadProgram(path)`, `lowerModel(program, {model, set, batch})`). It is imported when first
- * needed, so this command works without the front end for `inspect` and `convert`.
- */
-const frontEndLowering: LowerModelGraph = async (file, opts) => {
-  const url = new URL('../../compiler/frontend.ts', import.meta.url).href;
-  let fe: { loadProgram?: (p: string) => unknown; lowerModel?: (p: unknown, o: object) => Graph };
-  try {
-    fe = (await import(url)) as typeof fe;
-  } catch (e) {
-    throw new DittoError('E_INTERNAL', `the language front end (compiler/frontend.ts) could not be loaded: ${(e as Error).message}`);
-  }
-  if (!fe.loadProgram || !fe.lowerModel) throw new DittoError('E_INTERNAL', 'compiler/frontend.ts does not export loadProgram and lowerModel');
-  const program = await fe.loadProgram(file);
-  return fe.lowerModel(program, { model: opts.model, set: opts.set, batch: 1 });
-};
+/** The default lowering: the language front end, at batch 1 (weights do not depend on the batch). */
+const frontEndLowering: LowerModelGraph = (file, opts) => lowerModelFile(file, opts, 1);
 
 function fmtInt(n: number): string {
   return n.toLocaleString('en-US');

@@ -57,10 +57,12 @@ export function evalConst(e: Expr, env: ConstEnv, diags: DiagnosticBag): ConstVa
       const v = env.values.get(e.name);
       if (v !== undefined) return v;
       const hint = env.unknownHint?.(e.name);
-      diags.error(`unknown name \`${e.name}\` in ${env.what}`, e.span, {
-        ...(hint ? { notes: [hint] } : {}),
-        ...(didYouMean(e.name, env.values.keys()) ? { suggestion: didYouMean(e.name, env.values.keys())! } : {}),
-      });
+      if (hint) {
+        diags.error(hint, e.span);
+        return undefined;
+      }
+      const s = didYouMean(e.name, env.values.keys());
+      diags.error(`unknown name \`${e.name}\` in ${env.what}`, e.span, s ? { suggestion: s } : {});
       return undefined;
     }
     case 'unary': {
@@ -122,7 +124,7 @@ export function evalConst(e: Expr, env: ConstEnv, diags: DiagnosticBag): ConstVa
       if (e.kind === 'always') return true;
       if (e.kind === 'steps') {
         const from = num(e.from);
-        const to = e.to ? num(e.to) : S;
+        const to = num(e.to);
         if (from === undefined || to === undefined) return undefined;
         if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > S || from > to) {
           diags.error(`step range ${from}..${to} is outside 0..${S} (steps are counted 0..${S - 1} in sampling order)`, e.span);

@@ -43,6 +43,23 @@ describe('ops on hand-checkable inputs', () => {
     expect(Array.from(y.data)).toEqual([11, 22, 33]);
   });
 
+  it('linear: the blocked loops equal a plain f64 dot product for ragged sizes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 7 }), fc.boolean(), (R, O, I, withBias) => {
+        const x = seq([R, I], (i) => Math.sin(i * 1.7));
+        const w = seq([O, I], (i) => Math.cos(i * 0.3));
+        const b = withBias ? seq([O], (i) => i - 2.5) : undefined;
+        const y = ops.linear(x, w, b);
+        for (let r = 0; r < R; r++)
+          for (let o = 0; o < O; o++) {
+            let s = 0;
+            for (let i = 0; i < I; i++) s += x.data[r * I + i]! * w.data[o * I + i]!;
+            expect(y.data[r * O + o]).toBe(Math.fround(s + (b ? b.data[o]! : 0)));
+          }
+      }),
+    );
+  });
+
   it('patch embed: conv with kernel = stride = patch, tokens row-major', () => {
     // One channel, 4×4 image, patch 2, dim 1 with weight = [[1,0],[0,0]]: each token is its patch's top-left pixel.
     const x = seq([1, 1, 4, 4]);

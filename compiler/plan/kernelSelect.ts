@@ -1,0 +1,154 @@
+/**
+ * From an IR instruction to a kernel of compiler/kernels plus its bindings. Every operand is bound
+ * at the largest aligned byte offset at or below its view's start, and the rest of the offset goes
+ * into the kernel config where the family takes offsets (matmul rows, elementwise views, the
+ * modulation chunks of layernorm): so the 28 blocks' kernels, which differ only in which adaLN
+ * chunk they read, come out as one pipeline. Families without offsets need the view to start on an
+ * aligned byte (CFG halves of activations do for the DiT family).
+ */
+import { DittoError, invariant } from '../../core/errors.ts';
+import {
+  emitAttention, emitElementwise, emitLabelEmbed, emitLayerNormModulate, emitMatmul, emitTimestepEmbed, emitUnpatchify,
+  selectAttention, selectElementwise, selectLabelEmbed, selectLayerNormModulate, selectMatmul, selectPatchEmbed,
+  selectTimestepEmbed, selectUnpatchify, type EmittedKernel,
+} from '../kernels/index.ts';
+import type { Instr, Operand, ValueInfo, View } from '../passes/ir.ts';
+import type { CompileCaps } from './caps.ts';
+import { PARAM_FIELDS } from './sampler.ts';
+
+export interface BoundOperand {
+  value: string;
+  /** Element offset left for the kernel config. */
+  rest: number;
+  /** Byte offset of the binding. */
+  byteOffset: number;
+}
+
+export interface SelectedKernel {
+  family: string;
+  config: unknown;
+  kernel: EmittedKernel;
+  /** Kernel binding name → value bound and its byte offset ('u' → params). */
+  binds: Map<string, BoundOperand>;
+}
+
+function elemBytes(v: ValueInfo): number {
+  return v.dtype === 'f16' ? 2 : 4;
+}
+
+function bind(o: Operand, values: Map<string, ValueInfo>, caps: CompileCaps, from = o.view.offset): BoundOperand {
+  const bytes = elemBytes(values.get(o.value)!);
+  const perAlign = caps.minStorageBufferOffsetAlignment / bytes;
+  const base = Math.floor(from / perAlign) * perAlign;
+  return { value: o.value, rest: o.view.offset - base, byteOffset: base * bytes };
+}
+
+function exact(name: string, b: BoundOperand, family: string): BoundOperand {
+  if (b.rest !== 0) {
+    throw new DittoError('E_INTERNAL', `${family}: operand '${name}' (${b.value}) starts at a byte offset that is not a multiple of the storage alignment; this family takes no offset`);
+  }
+  return b;
+}
+
+/** Rows layout of an N-D view: [rows, last] with one row stride. */
+function rowStride(v: View): number {
+  const r = v.shape.length;
+  const rows = v.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  return r >= 2 && rows > 1 ? v.strides[r - 2]! : v.shape[r - 1]!;
+}
+
+export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: CompileCaps): SelectedKernel {
+  const op = ins.op;
+  const binds = new Map<string, BoundOperand>();
+  const b = (o: Operand, from?: number) => bind(o, values, caps, from);
+  const dt = (o: Operand) => (values.get(o.value)!.dtype === 'f16' ? 'f16' : 'f32') as 'f16' | 'f32';
+  switch (op.kind) {
+    case 'matmul': {
+      const [a, w, ...rest] = ins.ins as [Operand, Operand, ...Operand[]];
+      const c = ins.outs[0]!;
+      const ab = b(a);
+      const cb = b(c);
+      binds.set('a', ab).set('w', exact('w', b(w), 'matmul'));
+      let k = 0;
+      if (op.bias) binds.set('bias', exact('bias', b(rest[k++]!), 'matmul'));
+      let gatedResidual;
+      if (op.gate) {
+        const gate = rest[k++]!;
+        const residual = rest[k++]!;
+        const gb = b(gate);
+        const rb = b(residual, residual.view.offset - cb.rest);
+        invariant(rb.rest === cb.rest, 'residual laid out like C');
+        binds.set('gate', gb).set('residual', rb);
+        gatedResidual = { tokens: op.gate.tokens, gateOffset: gb.rest, gateRowStride: gate.view.strides[0]!, inPlace: false };
+      }
+      binds.set('c', cb);
+      const aStride = rowStride(a.view);
+      const config = selectMatmul({
+        M: op.m, N: op.n, K: op.k,
+        a: { kind: 'rows', offset: ab.rest, rowStride: aStride, batchStride: op.m * aStride },
+        cOffset: cb.rest, cRowStride: rowStride(c.view), wDtype: dt(w),
+        siluInput: op.siluInput, bias: op.bias, gelu: op.gelu, ...(gatedResidual ? { gatedResidual } : {}),
+      }, caps);
+      return { family: 'matmul', config, kernel: emitMatmul(config), binds };
+    }
+    case 'patch_embed': {
+      if (op.height !== op.width) throw new DittoError('E_CHECK', `patch_embed: only square latents are supported, got ${op.height}×${op.width}`);
+      const [x, w, bias] = ins.ins as [Operand, Operand, Operand];
+      binds.set('a', exact('x', b(x), 'patch_embed')).set('w', exact('w', b(w), 'patch_embed')).set('bias', exact('bias', b(bias), 'patch_embed'));
+      binds.set('c', exact('out', b(ins.outs[0]!), 'patch_embed'));
+      const config = selectPatchEmbed({ B: op.batch, channels: op.channels, size: op.height, patch: op.patch, dim: op.dim, wDtype: dt(w) }, caps);
+      return { family: 'matmul', config, kernel: emitMatmul(config), binds };
+    }
+    case 'layernorm':
+    case 'ln_modulate': {
+      const x = ins.ins[0]!;
+      binds.set('x', exact('x', b(x), 'layernorm_modulate'));
+      let modulation = null;
+      if (op.kind === 'ln_modulate') {
+        const [shift, scale] = [ins.ins[1]!, ins.ins[2]!];
+        const mb = b(shift, Math.min(shift.view.offset, scale.view.offset));
+        binds.set('modulation', mb);
+        modulation = { rowStride: shift.view.strides[0]!, shiftOffset: mb.rest, scaleOffset: scale.view.offset - (shift.view.offset - mb.rest) };
+      }
+      binds.set('y', exact('y', b(ins.outs[0]!), 'layernorm_modulate'));
+      const config = selectLayerNormModulate({ rows: op.rows, D: op.dim, tokens: op.tokens, eps: op.eps, modulation, xDtype: dt(x) }, caps);
+      return { family: 'layernorm_modulate', config, kernel: emitLayerNormModulate(config), binds };
+    }
+    case 'attention': {
+      binds.set('qkv', exact('qkv', b(ins.ins[0]!), 'attention')).set('out', exact('out', b(ins.outs[0]!), 'attention'));
+      const config = selectAttention({ B: op.batch, T: op.tokens, heads: op.heads, headDim: op.headDim }, caps);
+      return { family: 'attention', config, kernel: emitAttention(config), binds };
+    }
+    case 'timestep_embed': {
+      binds.set('t', exact('t', b(ins.ins[0]!), 'timestep_embed')).set('out', exact('out', b(ins.outs[0]!), 'timestep_embed'));
+      const config = selectTimestepEmbed({ B: op.batch, dim: op.dim, maxPeriod: op.maxPeriod }, caps);
+      return { family: 'timestep_embed', config, kernel: emitTimestepEmbed(config), binds };
+    }
+    case 'embedding': {
+      const [ids, table] = ins.ins as [Operand, Operand];
+      binds.set('ids', exact('ids', b(ids), 'label_embed')).set('table', exact('table', b(table), 'label_embed')).set('out', exact('out', b(ins.outs[0]!), 'label_embed'));
+      const config = selectLabelEmbed({ B: op.batch, rows: op.rows, dim: op.dim, tableDtype: dt(table) }, caps);
+      return { family: 'label_embed', config, kernel: emitLabelEmbed(config), binds };
+    }
+    case 'unpatchify': {
+      binds.set('x', exact('x', b(ins.ins[0]!), 'unpatchify')).set('out', exact('out', b(ins.outs[0]!), 'unpatchify'));
+      const config = selectUnpatchify({ B: op.batch, grid: op.grid, patch: op.patch, channels: op.channels }, caps);
+      return { family: 'unpatchify', config, kernel: emitUnpatchify(config), binds };
+    }
+    case 'elementwise': {
+      const inputs = ins.ins.map((o, i) => {
+        const bo = b(o);
+        binds.set(`i${i}`, bo);
+        return { name: `i${i}`, view: { offset: bo.rest, strides: o.view.strides.map((s, k) => (o.view.shape[k] === 1 ? 0 : s)) }, dtype: dt(o) };
+      });
+      const outputs = ins.outs.map((o, j) => {
+        const bo = b(o);
+        binds.set(`o${j}`, bo);
+        return { name: `o${j}`, view: { offset: bo.rest, strides: o.view.strides.map((s, k) => (o.view.shape[k] === 1 ? 0 : s)) }, expr: op.exprs[j]! };
+      });
+      if (ins.usesParams) binds.set('u', { value: 'params', rest: 0, byteOffset: 0 });
+      const config = selectElementwise({ shape: op.shape, inputs, outputs, uniforms: ins.usesParams ? PARAM_FIELDS.length : 0, label: op.label.replace(/[^a-z0-9_+]/gi, '_') }, caps);
+      return { family: 'elementwise', config, kernel: emitElementwise(config), binds };
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The plan: what `ditto compile` writes and `ditto run` executes. Plain, versioned JSON; the runtime
+ * interprets it without re-deriving anything. See docs/plan.md for every field.
+ */
+export const PLAN_FORMAT = 'ditto-plan';
+export const PLAN_VERSION = 1;
+
+export type BufferKind = 'weight' | 'fused_weight' | 'input' | 'latent' | 'noise' | 'params' | 'hoisted' | 'cache' | 'activation';
+
+export interface PlanBuffer {
+  id: number;
+  name: string;
+  kind: BufferKind;
+  bytes: number;
+  dtype: 'f32' | 'f16' | 'i32';
+  /** Logical shape (weights, inputs, latent, hoisted); per-step row shape for noise and params. */
+  shape?: number[];
+  /** fused_weight: rows of these tensors, in order; `offset` in elements of the fused buffer. */
+  sources?: { name: string; shape: number[]; offset: number }[];
+  /** weight: computed by the runtime when the weight file lacks it. */
+  derived?: { kind: 'pos_embed_2d'; grid: number; dim: number };
+  /** noise, params: one row per sampling step, `rowStride` bytes apart (bound at k·rowStride). */
+  rows?: number;
+  rowStride?: number;
+  /** cache: the slots stored in it, and the steps [first, last] it is live. */
+  slots?: string[];
+  lifetime?: [number, number];
+}
+
+export interface PlanKernel {
+  id: number;
+  family: string;
+  key: string;
+  config: unknown;
+  wgsl: string;
+  entryPoint: string;
+  workgroupSize: [number, number, number];
+  bindings: { name: string; access: 'read' | 'read_write' | 'uniform'; elemType: 'f32' | 'f16' | 'i32' }[];
+}
+
+export interface PlanBinding {
+  /** Binding index in group 0 (the kernel's binding order). */
+  binding: number;
+  buffer: number;
+  /** Byte offset into the buffer (a multiple of the storage offset alignment). */
+  offset: number;
+  /** Bytes bound; absent = to the end of the buffer. */
+  size?: number;
+  /** When present, the runtime adds k·perStep to `offset` at step k (dynamic offset). */
+  perStep?: number;
+}
+
+export interface PlanDispatch {
+  kernel: number;
+  bindings: PlanBinding[];
+  workgroups: [number, number, number];
+  /** Graph node ids this dispatch computes or provides. */
+  covers: number[];
+  role: 'model' | 'reuse' | 'residual' | 'forecast' | 'cache_write' | 'sampler' | 'hoisted';
+  cacheReads: string[];
+  cacheWrites: string[];
+  branch?: 'cond' | 'uncond';
+  note?: string;
+  flops: number;
+  bytes: number;
+}
+
+export interface PlanBody {
+  dispatches: PlanDispatch[];
+  cacheReads: string[];
+  cacheWrites: string[];
+}
+
+export interface StepCost {
+  flops: number;
+  bytes: number;
+  dispatches: number;
+  /** Roofline estimate of the step on the caps profile, seconds. */
+  seconds: number;
+}
+
+export interface Plan {
+  format: typeof PLAN_FORMAT;
+  version: typeof PLAN_VERSION;
+  /** sha256 of the plan without this field. */
+  hash: string;
+  compiler: { ditto: string };
+  model: { name: string; params: Record<string, number>; modelBatch: number; graphHash: string };
+  schedule: { name: string; steps: number; hash: string };
+  options: {
+    steps: number; sampler: 'ddpm' | 'ddim'; cfgScale: number | null; batch: number; f16: boolean; guide: 'first3' | 'all'; caps: string;
+  };
+  /** Graph nodes, so covers and the heatmap can be named. */
+  nodes: { id: number; op: string; path?: string }[];
+  io: {
+    /** Latent [batch, C, H, W], the sampler state; the runtime fills it with x_T before step 0 and reads it after the last step. */
+    latent: number;
+    /** Model inputs the runtime writes once (class labels y: [labels…, null class × batch] under CFG). */
+    labels?: { buffer: number; nullClass: number | null };
+    outChannels: number;
+    learnSigma: boolean;
+  };
+  sampler: {
+    kind: 'ddpm' | 'ddim';
+    /** Names of the per-step params row, in order (kernels read field j as uniform j). */
+    fields: string[];
+    /** One row per sampling step k (sampling order). */
+    rows: number[][];
+    params: number;
+  };
+  cfg: null | { scale: number; condSamples: [number, number]; uncondSamples: [number, number]; guidedChannels: number[]; nullClass: number | null };
+  noise: null | {
+    buffer: number;
+    /** x_T first (into the latent buffer), then one row per step k = 0..S−1 in sampling order; each [batch, C, H, W] row-major. Row S−1 is never used (no noise at the last step). */
+    order: 'initial-then-steps';
+    rowShape: number[];
+  };
+  buffers: PlanBuffer[];
+  kernels: PlanKernel[];
+  prologue: PlanBody;
+  bodies: PlanBody[];
+  /** steps entries: the body each sampling step k runs. */
+  stepBody: number[];
+  /** Per step, per heatmap row: c compute · r reuse · f forecast · s residual · d dead · h hoisted; uncond only where it differs. */
+  heatmap: { rows: { label: string; node: number }[]; cond: string[]; uncond: (string | null)[] };
+  cost: {
+    perStep: StepCost[];
+    prologue: StepCost;
+    allCompute: StepCost;
+    flopsRatio: number;
+    predictedSpeedup: number;
+    peakMemoryBytes: number;
+    memory: Record<BufferKind, number>;
+  };
+}
