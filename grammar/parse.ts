@@ -61,7 +61,8 @@ export function parseSource(file: string, text: string): ParseResult {
       const kw = closest(tok.image, KEYWORDS);
       if (kw && expectedText.includes(`'${kw}'`)) suggestion = `did you mean \`${kw}\`?`;
     }
-    if (!atEnd && KEYWORDS.has(tok.image) && expectedText.includes('a name')) {
+    // A keyword where it cannot go is most often meant as a name (`model M(order = 2)`).
+    if (!atEnd && KEYWORDS.has(tok.image) && !expectedText.includes(`'${tok.image}'`)) {
       suggestion = `\`${tok.image}\` is a keyword and cannot be used as a name`;
     }
     diagnostics.push({

@@ -245,9 +245,8 @@ function lowerStep(ctx: Ctx, step: StepSpec): Body {
   const states = step.states!;
   const cfg = opts.cfgScale !== undefined;
   const split = cfg && step.split === true;
-  const halves: [Branch, Range][] = split
-    ? [['cond', { start: 0, count: io.batch }], ['uncond', { start: io.batch, count: io.batch }]]
-    : [['cond', full(ctx)]];
+  const halfOf = (br: Branch): Range => (br === 'cond' ? { start: 0, count: io.batch } : { start: io.batch, count: io.batch });
+  const live = (id: number) => states.cond[id] !== 'dead' || (cfg && states.uncond[id] !== 'dead');
   const entry = (branch: Branch, target: string): TargetStep | undefined => step.targets[branch].find((t) => t.target === target);
 
   bindInputs(b);
@@ -257,31 +256,40 @@ function lowerStep(ctx: Ctx, step: StepSpec): Body {
       b.valueOf.set(id, n.op.kind === 'pos_embed_2d' ? declarePosEmbed(ctx, n) : `hoist:${id}`);
       continue;
     }
-    if (halves.every(([br]) => states[br][id] === 'dead')) continue;
+    if (!live(id)) continue;
     if (n.op.kind === 'const' || n.op.kind === 'chunk') continue;
     if (n.op.kind === 'input') {
       stageInput(b, n);
       continue;
     }
     const info = ctx.nodeTarget.get(id);
-    const active = halves.map(([br, R]) => ({ br, R, st: states[br][id]!, ts: info ? entry(br, info.path) : undefined }));
+    // Per CFG branch (both without a split too: their stores and forecast distances may differ).
+    const perBranch = (cfg ? (['cond', 'uncond'] as Branch[]) : (['cond'] as Branch[])).map((br) => ({
+      br, R: cfg ? halfOf(br) : full(ctx), st: states[br][id]!, ts: info ? entry(br, info.path) : undefined,
+    }));
     const slot = info ? slotName(ctx, info, n) : undefined;
-    // The cache slot can be the value itself when every half either reads it unchanged or computes
-    // a plain value into it (a half that computes without storing may overwrite it: nothing reads
+    // The cache slot can be the value itself when every branch either reads it unchanged or computes
+    // a plain value into it (a branch that computes without storing may overwrite it: nothing reads
     // that branch's stored value again before its next store).
     const direct =
       info !== undefined && info.taylorOrder === 0 &&
-      active.every((a) => a.st === 'reuse' || a.st === 'compute' || a.st === 'dead') &&
-      active.some((a) => a.st === 'reuse' || a.ts?.storeValue === true);
+      perBranch.every((a) => a.st === 'reuse' || a.st === 'compute' || a.st === 'dead') &&
+      perBranch.some((a) => a.st === 'reuse' || a.ts?.storeValue === true);
     const value = direct ? slot! : declare(ctx, { name: `v${id}`, shape: [...n.shape], dtype: 'f32', storage: 'transient' });
     b.valueOf.set(id, value);
-    for (const { br, R, st, ts } of active) {
-      const tag = split ? { branch: br } : {};
+    // Work units: one per half when the step is split or the branches' cache work differs, else one.
+    const sameWork = perBranch.length === 1 || JSON.stringify(perBranch[0]!.ts ?? null) === JSON.stringify(perBranch[1]!.ts ?? null);
+    const differ = split && perBranch[0]!.st !== perBranch[1]!.st;
+    const units = differ || !sameWork ? perBranch : [{ ...perBranch[0]!, R: full(ctx) }];
+    const computeUnits = differ ? perBranch : [{ ...perBranch[0]!, R: full(ctx) }];
+    for (const u of computeUnits) if (u.st === 'compute') emitNode(b, n, u.R, value, 'model', differ ? { branch: u.br } : {});
+    for (const { br, R, st, ts } of units) {
+      const tag = differ || !sameWork ? { branch: br } : {};
       switch (st) {
         case 'dead':
+        case 'hoisted':
           break;
         case 'compute':
-          emitNode(b, n, R, value, 'model', tag);
           if (info && ts?.storeValue && !direct) storeValue(b, info, n, R, value, ts, tag);
           if (info && ts?.storeResidual) storeResidual(b, info, n, R, tag);
           break;
@@ -294,8 +302,6 @@ function lowerStep(ctx: Ctx, step: StepSpec): Body {
         case 'residual':
           residual(b, info!, n, R, value, tag);
           break;
-        case 'hoisted':
-          invariant(false, 'hoisted handled above');
       }
     }
   }

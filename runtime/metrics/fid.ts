@@ -67,11 +67,13 @@ function checkStats(s: FeatureStats, what: string): void {
   }
 }
 
-/**
- * The Fréchet distance between the Gaussians N(μ₁, Σ₁) and N(μ₂, Σ₂). Rounding can leave the exact
- * answer 0 as a tiny negative number; the result is clamped at 0.
- */
-export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
+/** The two terms of the Fréchet distance: ‖μ₁ − μ₂‖² and Tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^{1/2}). */
+export interface FrechetParts {
+  mean: number;
+  covariance: number;
+}
+
+export function frechetParts(a: FeatureStats, b: FeatureStats): FrechetParts {
   checkStats(a, 'first statistics');
   checkStats(b, 'second statistics');
   if (a.dim !== b.dim) throw new DittoError('E_INPUT', `Fréchet distance of ${a.dim}-d and ${b.dim}-d statistics: the dimensions must match`);
@@ -93,9 +95,18 @@ export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
   }
   let traceRoot = 0;
   for (const l of symmetricEigen(m, n).values) traceRoot += Math.sqrt(Math.max(l, 0));
-  const d = meanTerm + trace(a.cov, n) + trace(b.cov, n) - 2 * traceRoot;
-  if (!Number.isFinite(d)) throw new DittoError('E_NUMERIC', 'the Fréchet distance is not finite (non-finite statistics?)');
-  return Math.max(d, 0);
+  const covariance = trace(a.cov, n) + trace(b.cov, n) - 2 * traceRoot;
+  if (!Number.isFinite(meanTerm) || !Number.isFinite(covariance)) throw new DittoError('E_NUMERIC', 'the Fréchet distance is not finite (non-finite statistics?)');
+  return { mean: meanTerm, covariance };
+}
+
+/**
+ * The Fréchet distance between the Gaussians N(μ₁, Σ₁) and N(μ₂, Σ₂). Rounding can leave the exact
+ * answer 0 as a tiny negative number; the result is clamped at 0.
+ */
+export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
+  const p = frechetParts(a, b);
+  return Math.max(p.mean + p.covariance, 0);
 }
 
 /**

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { DittoError } from '../../core/errors.ts';
 import { tensor } from '../../core/tensor.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { computeFid, featureStats, frechetDistance, loadReferenceStats, type FeatureStats } from '../../runtime/metrics/fid.ts';
+import { computeFid, featureStats, frechetDistance, frechetParts, loadReferenceStats, type FeatureStats } from '../../runtime/metrics/fid.ts';
 import { fromEigen, matmul, symmetricEigen } from '../../runtime/metrics/linalg.ts';
 
 /** Seeded normal samples (mulberry32 + Box–Muller), so properties shrink to reproducible cases. */
@@ -87,6 +87,9 @@ describe('Fréchet distance', () => {
     const m2 = [1, 1, 0, 3];
     const expected = 1 + 0 + 4 + 0 + (1 + 1 + 1 + 0.25);
     expect(frechetDistance(stats(m1, diag(a)), stats(m2, diag(b)))).toBeCloseTo(expected, 12);
+    const parts = frechetParts(stats(m1, diag(a)), stats(m2, diag(b)));
+    expect(parts.mean).toBeCloseTo(5, 12);
+    expect(parts.covariance).toBeCloseTo(3.25, 12);
   });
 
   it('is invariant under a common rotation of both Gaussians (closed form through a dense basis)', () => {

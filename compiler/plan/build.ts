@@ -1,0 +1,213 @@
+/**
+ * Plan assembly: the pipeline's final IR → the plan JSON. Builds the buffer table (weights, fused
+ * weights, inputs, sampler state, noise and params rows, hoisted values, cache buffers, the
+ * activation pool), selects and emits one kernel per distinct config, turns each instruction into
+ * a dispatch with its bindings and workgroup counts, and adds the cost model and the heatmap.
+ */
+import { createHash } from 'node:crypto';
+import { DittoError, invariant } from '../../core/errors.ts';
+import { numel } from '../../core/tensor.ts';
+import { canonicalJson } from '../kernels/common.ts';
+import type { Graph } from '../ir/graph.ts';
+import type { Body, NodeState, ValueInfo } from '../passes/ir.ts';
+import { valueBytes } from '../passes/memory.ts';
+import { stepVariant } from '../passes/hoist.ts';
+import type { PipelineState } from '../pipeline.ts';
+import { bodyCost, dispatchSeconds, instrBytes, instrFlops } from './cost.ts';
+import { selectKernel } from './kernelSelect.ts';
+import { PARAM_FIELDS, samplerParamRows } from './sampler.ts';
+import { PLAN_FORMAT, PLAN_VERSION, type BufferKind, type Plan, type PlanBody, type PlanBuffer, type PlanKernel, type StepCost } from './types.ts';
+
+const DITTO_VERSION = '0.1.0';
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function graphHash(g: Graph): string {
+  return sha256(canonicalJson({ model: g.model, params: g.params, batch: g.batch, nodes: g.nodes.map(({ span: _span, ...n }) => n), inputs: g.inputs, outputs: g.outputs, blocks: g.blocks }));
+}
+
+function align(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
+  const { graph, opts } = s;
+  const lowered = s.lowered!;
+  const values = lowered.values;
+  const io = lowered.io;
+  const memory = s.memory!;
+  const S = opts.steps;
+  const A = opts.caps.minStorageBufferOffsetAlignment;
+
+  // ---- buffers
+  const buffers: PlanBuffer[] = [];
+  const byValue = new Map<string, number>();
+  const add = (b: Omit<PlanBuffer, 'id'>): number => {
+    buffers.push({ id: buffers.length, ...b });
+    return buffers.length - 1;
+  };
+  const used = new Set<string>();
+  for (const b of [s.prologue!, ...s.bodies!]) for (const i of b.instrs) for (const o of [...i.ins, ...i.outs]) used.add(o.value);
+  used.add('latent');
+  const kindOf: Record<string, BufferKind> = { weight: 'weight', fused_weight: 'fused_weight', input: 'input', latent: 'latent', hoisted: 'hoisted' };
+  for (const v of values.values()) {
+    if (!used.has(v.name)) continue;
+    const kind = kindOf[v.storage];
+    if (kind) {
+      byValue.set(v.name, add({
+        name: v.name.replace(/^(w|wcat|in|hoist):/, ''), kind, bytes: valueBytes(v), dtype: v.dtype, shape: [...v.shape],
+        ...(v.sources ? { sources: v.sources } : {}), ...(v.derived ? { derived: v.derived } : {}),
+      }));
+    }
+  }
+  const rowBytes = (v: ValueInfo) => numel(v.shape) * 4;
+  const paramsStride = align(rowBytes(values.get('params')!), A);
+  byValue.set('params', add({ name: 'params', kind: 'params', bytes: S * paramsStride, dtype: 'f32', shape: [PARAM_FIELDS.length], rows: S, rowStride: paramsStride }));
+  let noiseStride = 0;
+  if (values.has('noise')) {
+    noiseStride = align(rowBytes(values.get('noise')!), A);
+    byValue.set('noise', add({ name: 'noise', kind: 'noise', bytes: S * noiseStride, dtype: 'f32', shape: [...values.get('noise')!.shape], rows: S, rowStride: noiseStride }));
+  }
+  memory.caches.forEach((c, j) => {
+    const lives = c.slots.map((x) => memory.slotLife.get(x)!);
+    const id = add({ name: `cache${j}`, kind: 'cache', bytes: c.bytes, dtype: 'f32', slots: c.slots, lifetime: [Math.min(...lives.map((l) => l[0])), Math.max(...lives.map((l) => l[1]))] });
+    for (const slot of c.slots) byValue.set(slot, id);
+  });
+  const pool = memory.pool.map((bytes, j) => add({ name: `act${j}`, kind: 'activation', bytes, dtype: 'f32' }));
+
+  // ---- kernels and dispatches
+  const kernels: PlanKernel[] = [];
+  const kernelIndex = new Map<string, number>();
+  const bufferOf = (body: Body, value: string): number => {
+    const v = values.get(value)!;
+    if (v.storage === 'transient') return pool[body.buffers![value]!]!;
+    const id = byValue.get(value);
+    invariant(id !== undefined, `no buffer for value ${value}`);
+    return id;
+  };
+  const planBody = (body: Body): PlanBody => {
+    const reads = new Set<string>();
+    const writes = new Set<string>();
+    const dispatches = body.instrs.map((ins) => {
+      const sel = selectKernel(ins, values, opts.caps);
+      let k = kernelIndex.get(sel.kernel.key);
+      if (k === undefined) {
+        k = kernels.length;
+        kernelIndex.set(sel.kernel.key, k);
+        kernels.push({
+          id: k, family: sel.family, key: sel.kernel.key, config: sel.config, wgsl: sel.kernel.wgsl, entryPoint: sel.kernel.entryPoint,
+          workgroupSize: sel.kernel.workgroupSize, bindings: sel.kernel.bindings.map((b) => ({ name: b.name, access: b.access, elemType: b.elemType })),
+        });
+      }
+      const bindings = sel.kernel.bindings.map((kb, binding) => {
+        const bo = sel.binds.get(kb.name);
+        if (!bo) throw new DittoError('E_INTERNAL', `${sel.family} kernel binding '${kb.name}' has no operand`);
+        const buffer = bufferOf(body, bo.value);
+        if (bo.value === 'params') return { binding, buffer, offset: 0, size: paramsStride, perStep: paramsStride };
+        if (bo.value === 'noise') return { binding, buffer, offset: bo.byteOffset, size: noiseStride - bo.byteOffset, perStep: noiseStride };
+        return { binding, buffer, offset: bo.byteOffset };
+      });
+      for (const r of ins.cacheReads) reads.add(r);
+      for (const w of ins.cacheWrites) writes.add(w);
+      const flops = instrFlops(ins);
+      return {
+        kernel: k, bindings, workgroups: sel.kernel.dispatch, covers: ins.covers, role: ins.role, cacheReads: ins.cacheReads, cacheWrites: ins.cacheWrites,
+        ...(ins.branch ? { branch: ins.branch } : {}), ...(ins.note ? { note: ins.note } : {}), flops, bytes: instrBytes(ins, values),
+      };
+    });
+    return { dispatches, cacheReads: [...reads], cacheWrites: [...writes] };
+  };
+  const prologue = planBody(s.prologue!);
+  const bodies = s.bodies!.map(planBody);
+
+  // ---- cost
+  const costOf = (b: PlanBody): StepCost => {
+    let flops = 0, bytes = 0, seconds = 0;
+    for (const d of b.dispatches) {
+      flops += d.flops;
+      bytes += d.bytes;
+      seconds += dispatchSeconds(d.flops, d.bytes, opts.caps);
+    }
+    return { flops, bytes, dispatches: b.dispatches.length, seconds };
+  };
+  const bodyCosts = bodies.map(costOf);
+  const perStep = s.stepBody!.map((b) => bodyCosts[b]!);
+  const base = baseline.bodies![baseline.stepBody![0]!]!;
+  const allCompute = bodyCost(base.instrs, baseline.lowered!.values, opts.caps);
+  const totalFlops = perStep.reduce((a, c) => a + c.flops, 0);
+  const totalSeconds = perStep.reduce((a, c) => a + c.seconds, 0);
+  const memoryByKind = { weight: 0, fused_weight: 0, input: 0, latent: 0, noise: 0, params: 0, hoisted: 0, cache: 0, activation: 0 } as Record<BufferKind, number>;
+  for (const b of buffers) memoryByKind[b.kind] += b.bytes;
+
+  const cfg = opts.cfgScale !== undefined;
+  const yInput = graph.inputs.find((i) => i.name === 'y');
+  const nullClass = nullClassOf(graph);
+  const [Cl] = io.latent as [number];
+  const guided = !cfg ? [] : Array.from({ length: opts.guide === 'all' ? Cl : Math.min(3, Cl) }, (_, c) => c);
+
+  const body: Omit<Plan, 'hash'> = {
+    format: PLAN_FORMAT,
+    version: PLAN_VERSION,
+    compiler: { ditto: DITTO_VERSION },
+    model: { name: graph.model, params: { ...graph.params }, modelBatch: io.modelBatch, graphHash: graphHash(graph) },
+    schedule: { name: s.schedule.name, steps: s.schedule.steps, hash: sha256(canonicalJson(s.schedule)) },
+    options: { steps: S, sampler: opts.sampler, cfgScale: opts.cfgScale ?? null, batch: opts.batch, f16: opts.f16, guide: opts.guide, caps: opts.caps.name },
+    nodes: graph.nodes.map((n) => ({ id: n.id, op: n.op.kind, ...(n.path !== undefined ? { path: n.path } : {}) })),
+    io: {
+      latent: byValue.get('latent')!,
+      ...(yInput && byValue.has('in:y') ? { labels: { buffer: byValue.get('in:y')!, nullClass: cfg ? nullClass : null } } : {}),
+      outChannels: io.outChannels,
+      learnSigma: io.learnSigma,
+    },
+    sampler: { kind: opts.sampler, fields: [...PARAM_FIELDS], rows: samplerParamRows(S, s.schedule.epsScale), params: byValue.get('params')! },
+    cfg: cfg ? { scale: opts.cfgScale!, condSamples: [0, opts.batch], uncondSamples: [opts.batch, 2 * opts.batch], guidedChannels: guided, nullClass } : null,
+    noise: values.has('noise') ? { buffer: byValue.get('noise')!, order: 'initial-then-steps', rowShape: [...values.get('noise')!.shape] } : null,
+    buffers,
+    kernels,
+    prologue,
+    bodies,
+    stepBody: [...s.stepBody!],
+    heatmap: heatmap(s),
+    cost: {
+      perStep,
+      prologue: costOf(prologue),
+      allCompute,
+      flopsRatio: totalFlops / (S * allCompute.flops),
+      predictedSpeedup: (S * allCompute.seconds) / totalSeconds,
+      peakMemoryBytes: buffers.reduce((a, b) => a + b.bytes, 0),
+      memory: memoryByKind,
+    },
+  };
+  return { ...body, hash: sha256(canonicalJson(body)) } as Plan;
+}
+
+/** The label table's last row is the CFG null class (DiT: 1000 classes + null). */
+function nullClassOf(g: Graph): number | null {
+  const y = g.inputs.find((i) => i.name === 'y');
+  if (!y) return null;
+  const emb = g.nodes.find((n) => n.inputs.includes(y.node) && n.op.kind === 'embedding');
+  return emb && emb.op.kind === 'embedding' ? emb.op.rows - 1 : null;
+}
+
+const STATE_CHAR: Record<NodeState, string> = { compute: 'c', reuse: 'r', forecast: 'f', residual: 's', dead: 'd', hoisted: 'h' };
+
+/** Rows: the schedule's targets and every named x-dependent linear/attention node, in graph order. */
+function heatmap(s: PipelineState): Plan['heatmap'] {
+  const g = s.graph;
+  const variant = stepVariant(g);
+  const rowNodes = new Map<number, string>();
+  for (const n of g.nodes) {
+    if (n.path && variant[n.id] && (n.op.kind === 'linear' || n.op.kind === 'attention')) rowNodes.set(n.id, n.path);
+  }
+  for (const t of s.targets!.values()) rowNodes.set(t.node, t.path);
+  const rows = [...rowNodes].sort((a, b) => a[0] - b[0]).map(([node, label]) => ({ label, node }));
+  const code = (st: NodeState[]) => rows.map((r) => STATE_CHAR[st[r.node]!]).join('');
+  const cond = s.steps!.map((st) => code(st.states!.cond));
+  const uncond = s.steps!.map((st, k) => {
+    const u = code(st.states!.uncond);
+    return u === cond[k] ? null : u;
+  });
+  return { rows, cond, uncond };
+}

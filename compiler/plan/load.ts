@@ -1,0 +1,119 @@
+/**
+ * `loadPlan`: the schema check a plan passes before anything runs it. A plan of another format or
+ * version, or one whose structure is broken (missing fields, a dispatch naming a kernel or buffer
+ * that does not exist, a step table of the wrong length), is an E_PLAN error naming the field.
+ */
+import { DittoError } from '../../core/errors.ts';
+import { PLAN_FORMAT, PLAN_VERSION, type Plan } from './types.ts';
+
+function bad(field: string, what: string): never {
+  throw new DittoError('E_PLAN', `plan: ${field} ${what}`);
+}
+
+function obj(v: unknown, field: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) bad(field, 'must be an object');
+  return v as Record<string, unknown>;
+}
+
+function arr(v: unknown, field: string): unknown[] {
+  if (!Array.isArray(v)) bad(field, 'must be an array');
+  return v;
+}
+
+function int(v: unknown, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(field, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function num(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) bad(field, `must be a finite number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== 'string') bad(field, `must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Parses (when given text) and checks a plan. */
+export function loadPlan(json: string | unknown): Plan {
+  let data: unknown = json;
+  if (typeof json === 'string') {
+    try {
+      data = JSON.parse(json);
+    } catch (e) {
+      throw new DittoError('E_PLAN', `plan: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const p = obj(data, '(top level)');
+  if (p.format !== PLAN_FORMAT) bad('format', `must be '${PLAN_FORMAT}', got ${JSON.stringify(p.format)} — this is not a ditto plan`);
+  if (p.version !== PLAN_VERSION) bad('version', `is ${JSON.stringify(p.version)}, but this ditto reads version ${PLAN_VERSION}; recompile the plan with 'ditto compile'`);
+  str(p.hash, 'hash');
+  const model = obj(p.model, 'model');
+  str(model.name, 'model.name');
+  int(model.modelBatch, 'model.modelBatch', 1);
+  const schedule = obj(p.schedule, 'schedule');
+  str(schedule.name, 'schedule.name');
+  const options = obj(p.options, 'options');
+  const S = int(options.steps, 'options.steps', 1);
+  if (options.sampler !== 'ddpm' && options.sampler !== 'ddim') bad('options.sampler', `must be ddpm or ddim, got ${JSON.stringify(options.sampler)}`);
+
+  const buffers = arr(p.buffers, 'buffers');
+  buffers.forEach((b, i) => {
+    const o = obj(b, `buffers[${i}]`);
+    if (o.id !== i) bad(`buffers[${i}].id`, `must be ${i}, got ${JSON.stringify(o.id)}`);
+    str(o.name, `buffers[${i}].name`);
+    str(o.kind, `buffers[${i}].kind`);
+    int(o.bytes, `buffers[${i}].bytes`, 0);
+  });
+  const kernels = arr(p.kernels, 'kernels');
+  kernels.forEach((k, i) => {
+    const o = obj(k, `kernels[${i}]`);
+    str(o.family, `kernels[${i}].family`);
+    str(o.wgsl, `kernels[${i}].wgsl`);
+    str(o.entryPoint, `kernels[${i}].entryPoint`);
+    arr(o.bindings, `kernels[${i}].bindings`);
+  });
+  const checkBody = (b: unknown, field: string) => {
+    const o = obj(b, field);
+    arr(o.dispatches, `${field}.dispatches`).forEach((d, j) => {
+      const f = `${field}.dispatches[${j}]`;
+      const dd = obj(d, f);
+      const k = int(dd.kernel, `${f}.kernel`, 0, kernels.length - 1);
+      const nb = (kernels[k] as { bindings: unknown[] }).bindings.length;
+      const binds = arr(dd.bindings, `${f}.bindings`);
+      if (binds.length !== nb) bad(`${f}.bindings`, `has ${binds.length} entries but kernel ${k} declares ${nb}`);
+      binds.forEach((x, m) => {
+        const bo = obj(x, `${f}.bindings[${m}]`);
+        int(bo.binding, `${f}.bindings[${m}].binding`, 0, nb - 1);
+        int(bo.buffer, `${f}.bindings[${m}].buffer`, 0, buffers.length - 1);
+        int(bo.offset, `${f}.bindings[${m}].offset`, 0);
+      });
+      const wg = arr(dd.workgroups, `${f}.workgroups`);
+      if (wg.length !== 3) bad(`${f}.workgroups`, 'must have 3 entries');
+      wg.forEach((w, m) => int(w, `${f}.workgroups[${m}]`, 1));
+    });
+  };
+  checkBody(p.prologue, 'prologue');
+  const bodies = arr(p.bodies, 'bodies');
+  bodies.forEach((b, i) => checkBody(b, `bodies[${i}]`));
+  const stepBody = arr(p.stepBody, 'stepBody');
+  if (stepBody.length !== S) bad('stepBody', `has ${stepBody.length} entries, expected one per step (${S})`);
+  stepBody.forEach((b, k) => int(b, `stepBody[${k}]`, 0, bodies.length - 1));
+  const sampler = obj(p.sampler, 'sampler');
+  const rows = arr(sampler.rows, 'sampler.rows');
+  if (rows.length !== S) bad('sampler.rows', `has ${rows.length} rows, expected ${S}`);
+  const nf = arr(sampler.fields, 'sampler.fields').length;
+  rows.forEach((r, k) => {
+    const rr = arr(r, `sampler.rows[${k}]`);
+    if (rr.length !== nf) bad(`sampler.rows[${k}]`, `has ${rr.length} values for ${nf} fields`);
+    rr.forEach((v, j) => num(v, `sampler.rows[${k}][${j}]`));
+  });
+  const cost = obj(p.cost, 'cost');
+  if (arr(cost.perStep, 'cost.perStep').length !== S) bad('cost.perStep', `must have ${S} entries`);
+  num(cost.predictedSpeedup, 'cost.predictedSpeedup');
+  int(cost.peakMemoryBytes, 'cost.peakMemoryBytes', 0);
+  const hm = obj(p.heatmap, 'heatmap');
+  if (arr(hm.cond, 'heatmap.cond').length !== S) bad('heatmap.cond', `must have ${S} entries`);
+  return p as unknown as Plan;
+}
