@@ -9,6 +9,8 @@ import { registerInfo } from './commands/info.ts';
 import { registerWeights } from './commands/weights.ts';
 import { registerForward } from './commands/forward.ts';
 import { registerCheck } from './commands/check.ts';
+import { registerCompile } from './commands/compile.ts';
+import { registerExplain } from './commands/explain.ts';
 import { dittoVersion } from './version.ts';
 
 export function buildProgram(): Command {
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerWeights(program);
   registerCheck(program);
   registerForward(program);
+  registerCompile(program);
+  registerExplain(program);
   // Hidden: lets the tests check the exit-code contract for internal errors on the real process.
   program
     .command('internal-error-selftest', { hidden: true })

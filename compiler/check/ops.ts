@@ -118,6 +118,65 @@ export const OPS: ReadonlyMap<string, OpSpec> = new Map<string, OpSpec>(
           return { kind: 'unpatchify', patch: a.patch!, channels: a.channels!, grid: g };
         },
       },
+      // ---- image ops (the VAE decoder, docs/vae.md) ----
+      {
+        name: 'conv2d',
+        tensors: ['x'],
+        attrs: [
+          int('out', 'output channels'),
+          { name: 'kernel', type: 'int', min: 1, default: 3, doc: 'kernel size (k×k)' },
+          { name: 'padding', type: 'int', min: 0, inferred: true, doc: 'zeros on each side; leave out for (kernel − 1)/2 ("same")' },
+          { name: 'bias', type: 'flag', default: 1, doc: '1 = with bias' },
+        ],
+        weights: 'required',
+        doc: 'Conv2d, stride 1: [B,Cin,H,W] → [B,out,H′,W′] (input channels from x)',
+        build: (a, ins) => {
+          const k = a.kernel!;
+          if (a.padding === undefined && k % 2 === 0) return `conv2d with an even kernel (${k}) has no "same" padding; pass padding: explicitly`;
+          return { kind: 'conv2d', inChannels: ins[0]!.shape[1] ?? 0, outChannels: a.out!, kernel: k, padding: a.padding ?? (k - 1) / 2, bias: a.bias === 1 };
+        },
+      },
+      {
+        name: 'group_norm',
+        tensors: ['x'],
+        attrs: [
+          { name: 'groups', type: 'int', min: 1, default: 32, doc: 'channel groups' },
+          { name: 'eps', type: 'number', default: 1e-6, doc: 'variance epsilon' },
+        ],
+        weights: 'required',
+        doc: 'GroupNorm over channel groups × pixels, affine per channel (.weight, .bias)',
+        build: (a) => ({ kind: 'group_norm', groups: a.groups!, eps: a.eps! }),
+      },
+      {
+        name: 'upsample_nearest',
+        tensors: ['x'],
+        attrs: [{ name: 'factor', type: 'int', min: 1, default: 2, doc: 'scale factor of both sides' }],
+        weights: 'none',
+        doc: 'nearest-neighbour upsampling [B,C,H,W] → [B,C,fH,fW]',
+        build: (a) => ({ kind: 'upsample_nearest', factor: a.factor! }),
+      },
+      { name: 'to_tokens', tensors: ['x'], attrs: [], weights: 'none', doc: 'image [B,C,H,W] → tokens [B,H·W,C]', build: () => ({ kind: 'to_tokens' }) },
+      {
+        name: 'to_image',
+        tensors: ['x'],
+        attrs: [int('height', 'image rows'), int('width', 'image columns', { inferred: true })],
+        weights: 'none',
+        doc: 'tokens [B,H·W,C] → image [B,C,H,W]',
+        build: (a, ins) => {
+          const t = ins[0]!.shape[1] ?? 0;
+          const width = a.width ?? t / a.height!;
+          if (!Number.isInteger(width)) return `to_image cannot infer \`width\`: ${t} tokens is not a multiple of height ${a.height}`;
+          return { kind: 'to_image', height: a.height!, width };
+        },
+      },
+      {
+        name: 'concat',
+        tensors: ['a', 'b'],
+        attrs: [],
+        weights: 'none',
+        doc: 'concatenation along the last axis (nest it for more: concat(concat(q, k), v))',
+        build: () => ({ kind: 'concat' }),
+      },
     ] satisfies OpSpec[]
   ).map((o) => [o.name, o]),
 );

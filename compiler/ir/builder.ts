@@ -242,5 +242,59 @@ function infer(op: Op, ins: Node[], prefix: string | undefined): { shape: number
       }
       return { shape: [b, op.channels, op.grid * op.patch, op.grid * op.patch], dtype: 'f32', weights: [] };
     }
+    case 'conv2d': {
+      need(1);
+      expectRank(x!, [4], 'conv2d');
+      expectF32(x!, 'conv2d');
+      const [b, c, h, wd] = x!.shape as [number, number, number, number];
+      if (c !== op.inChannels) throw new ShapeError(`conv2d expects ${op.inChannels} input channels, got ${shapeString(x!.shape)}`);
+      if (op.kernel < 1 || op.padding < 0) throw new ShapeError(`conv2d: kernel ${op.kernel} / padding ${op.padding} out of range`);
+      const oh = h + 2 * op.padding - op.kernel + 1;
+      const ow = wd + 2 * op.padding - op.kernel + 1;
+      if (oh < 1 || ow < 1) throw new ShapeError(`conv2d: a ${op.kernel}×${op.kernel} kernel with padding ${op.padding} does not fit the image ${shapeString(x!.shape)}`);
+      const weights = [w(prefix, 'weight', [op.outChannels, op.inChannels, op.kernel, op.kernel], 'conv2d')];
+      if (op.bias) weights.push(w(prefix, 'bias', [op.outChannels], 'conv2d'));
+      return { shape: [b, op.outChannels, oh, ow], dtype: 'f32', weights };
+    }
+    case 'group_norm': {
+      need(1);
+      expectRank(x!, [3, 4], 'group_norm');
+      expectF32(x!, 'group_norm');
+      const c = x!.shape[1]!;
+      if (op.groups < 1 || c % op.groups !== 0) throw new ShapeError(`group_norm: ${c} channels of ${shapeString(x!.shape)} are not divisible into ${op.groups} groups`);
+      if (!(op.eps > 0)) throw new ShapeError(`group_norm: eps must be positive, got ${op.eps}`);
+      return { shape: [...x!.shape], dtype: 'f32', weights: [w(prefix, 'weight', [c], 'group_norm'), w(prefix, 'bias', [c], 'group_norm')] };
+    }
+    case 'upsample_nearest': {
+      need(1);
+      expectRank(x!, [4], 'upsample_nearest');
+      expectF32(x!, 'upsample_nearest');
+      const [b, c, h, wd] = x!.shape as [number, number, number, number];
+      if (!Number.isInteger(op.factor) || op.factor < 1) throw new ShapeError(`upsample_nearest: factor must be a whole number ≥ 1, got ${op.factor}`);
+      return { shape: [b, c, h * op.factor, wd * op.factor], dtype: 'f32', weights: [] };
+    }
+    case 'to_tokens': {
+      need(1);
+      expectRank(x!, [4], 'to_tokens');
+      const [b, c, h, wd] = x!.shape as [number, number, number, number];
+      return { shape: [b, h * wd, c], dtype: x!.dtype, weights: [] };
+    }
+    case 'to_image': {
+      need(1);
+      expectRank(x!, [3], 'to_image');
+      const [b, t, c] = x!.shape as [number, number, number];
+      if (t !== op.height * op.width) throw new ShapeError(`to_image: ${t} tokens is not a ${op.height}×${op.width} image`);
+      return { shape: [b, c, op.height, op.width], dtype: x!.dtype, weights: [] };
+    }
+    case 'concat': {
+      if (ins.length < 2) throw new ShapeError(`concat takes at least 2 inputs, got ${ins.length}`);
+      const lead = x!.shape.slice(0, -1);
+      for (const n of ins) {
+        if (n.dtype !== x!.dtype || n.shape.length !== x!.shape.length || n.shape.slice(0, -1).some((d, i) => d !== lead[i])) {
+          throw new ShapeError(`concat: ${n.dtype}${shapeString(n.shape)} does not match ${x!.dtype}${shapeString(x!.shape)} except in the last axis`);
+        }
+      }
+      return { shape: [...lead, ins.reduce((s, n) => s + last(n.shape), 0)], dtype: x!.dtype, weights: [] };
+    }
   }
 }

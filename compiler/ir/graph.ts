@@ -54,7 +54,24 @@ export type Op =
   /** The `index`-th of `parts` equal slices along the last axis. */
   | { kind: 'chunk'; parts: number; index: number }
   /** [B, T, p·p·C] → [B, C, g·p, g·p]; token (gi, gj) element (u·p + v)·C + c → pixel (gi·p+u, gj·p+v). */
-  | { kind: 'unpatchify'; patch: number; channels: number; grid: number };
+  | { kind: 'unpatchify'; patch: number; channels: number; grid: number }
+  // ---- image ops (the VAE decoder, docs/vae.md) ----
+  /** 2-D convolution, stride 1, `padding` zeros on every side: [B, Cin, H, W] → [B, Cout, H + 2p − k + 1, W + 2p − k + 1].
+   *  out[b,o,y,x] = bias[o] + Σ_{c,u,v} w[o,c,u,v] · in[b, c, y + u − p, x + v − p].
+   *  Weights `.weight` [Cout, Cin, k, k], `.bias` [Cout] when bias. */
+  | { kind: 'conv2d'; inChannels: number; outChannels: number; kernel: number; padding: number; bias: boolean }
+  /** GroupNorm: per sample, channels split into `groups` consecutive groups; each group is normalised over
+   *  its channels × all spatial positions (biased variance), then y = n·weight[c] + bias[c].
+   *  [B, C, …] → same shape. Weights `.weight` [C], `.bias` [C]. */
+  | { kind: 'group_norm'; groups: number; eps: number }
+  /** Nearest-neighbour upsampling: [B, C, H, W] → [B, C, f·H, f·W], out[y, x] = in[⌊y/f⌋, ⌊x/f⌋]. */
+  | { kind: 'upsample_nearest'; factor: number }
+  /** Image to tokens: [B, C, H, W] → [B, H·W, C], token y·W + x holds the C values of pixel (y, x). */
+  | { kind: 'to_tokens' }
+  /** Tokens to image (inverse of to_tokens): [B, height·width, C] → [B, C, height, width]. */
+  | { kind: 'to_image'; height: number; width: number }
+  /** Concatenation of all inputs along the last axis (equal leading dims): q, k, v → a fused qkv. */
+  | { kind: 'concat' };
 
 export type OpKind = Op['kind'];
 

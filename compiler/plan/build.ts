@@ -11,7 +11,6 @@ import { canonicalJson } from '../kernels/common.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { Body, NodeState, ValueInfo } from '../passes/ir.ts';
 import { valueBytes } from '../passes/memory.ts';
-import { stepVariant } from '../passes/hoist.ts';
 import type { PipelineState } from '../pipeline.ts';
 import { bodyCost, dispatchSeconds, instrBytes, instrFlops } from './cost.ts';
 import { selectKernel } from './kernelSelect.ts';
@@ -193,10 +192,12 @@ function nullClassOf(g: Graph): number | null {
 
 const STATE_CHAR: Record<NodeState, string> = { compute: 'c', reuse: 'r', forecast: 'f', residual: 's', dead: 'd', hoisted: 'h' };
 
-/** Rows: the schedule's targets and every named x-dependent linear/attention node, in graph order. */
+/** Rows: the schedule's targets and every named linear/attention node on the latent's path, in graph order. */
 function heatmap(s: PipelineState): Plan['heatmap'] {
   const g = s.graph;
-  const variant = stepVariant(g);
+  // Nodes downstream of the latent x (so not the conditioning path: t_emb, adaLN projections).
+  const variant = new Uint8Array(g.nodes.length);
+  for (const n of g.nodes) variant[n.id] = (n.op.kind === 'input' && n.op.name === 'x') || n.inputs.some((i) => variant[i]) ? 1 : 0;
   const rowNodes = new Map<number, string>();
   for (const n of g.nodes) {
     if (n.path && variant[n.id] && (n.op.kind === 'linear' || n.op.kind === 'attention')) rowNodes.set(n.id, n.path);

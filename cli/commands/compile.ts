@@ -1,0 +1,68 @@
+/**
+ * `ditto compile MODEL.ditto --schedule NAME|FILE --steps N …`: front end → middle end → plan JSON.
+ * Thin: flag parsing, then compiler/frontend.ts and compiler/pipeline.ts.
+ */
+import { Option, type Command } from 'commander';
+import { DittoError } from '../../core/errors.ts';
+import { writeFileAtomic } from '../../core/files.ts';
+import { loadProgram, lowerModel, parseSetFlag, resolveSchedule } from '../../compiler/frontend.ts';
+import { compile, PASS_NAMES } from '../../compiler/pipeline.ts';
+import { CAPS_PROFILES } from '../../compiler/plan/caps.ts';
+import { planSummary } from '../../compiler/plan/summary.ts';
+import { parseFloatFlag, parseIntFlag } from '../options.ts';
+
+interface CompileFlags {
+  schedule?: string;
+  steps: string;
+  model?: string;
+  set?: string;
+  sampler: string;
+  cfg?: string;
+  batch: string;
+  f16?: boolean;
+  guide: string;
+  caps: string;
+  dumpAfter?: string;
+  json?: boolean;
+  output?: string;
+}
+
+export function registerCompile(program: Command): void {
+  program
+    .command('compile')
+    .description('compile a model and a cache schedule into a step-indexed plan (JSON)')
+    .argument('<model-file>', 'the .ditto file declaring the model (and usually its schedules)')
+    .option('--schedule <name|file>', 'a schedule of the program, or a .ditto file with one schedule; default: none (every step computes)')
+    .requiredOption('--steps <n>', 'sampling steps')
+    .option('--model <name>', "the model or variant (e.g. DiT-XL/2); default: the file's only model")
+    .option('--set <key=value,…>', 'override model parameters')
+    .addOption(new Option('--sampler <kind>', 'sampler').choices(['ddpm', 'ddim']).default('ddpm'))
+    .option('--cfg <scale>', 'classifier-free guidance scale (absent: no CFG)')
+    .option('--batch <n>', 'images per run', '1')
+    .option('--f16', 'f16 weight storage (needs shader-f16)')
+    .addOption(new Option('--guide <channels>', 'CFG-guided eps channels').choices(['first3', 'all']).default('first3'))
+    .addOption(new Option('--caps <profile>', 'adapter profile for kernel selection and the cost model').choices(Object.keys(CAPS_PROFILES)).default('hardware'))
+    .addOption(new Option('--dump-after <pass>', `print the IR after a pass (${PASS_NAMES.join(', ')})`))
+    .option('--json', 'print the plan summary as JSON')
+    .option('-o, --output <file>', 'where to write the plan')
+    .action((file: string, flags: CompileFlags) => {
+      const steps = parseIntFlag('--steps', flags.steps, 1, 1000);
+      const batch = parseIntFlag('--batch', flags.batch, 1, 4096);
+      const cfgScale = flags.cfg !== undefined ? parseFloatFlag('--cfg', flags.cfg) : undefined;
+      if (!flags.output && !flags.json && !flags.dumpAfter) throw new DittoError('E_USAGE', 'compile: give -o plan.json (or --json / --dump-after to only print)');
+      const prog = loadProgram(file);
+      const graph = lowerModel(prog, { model: flags.model, set: flags.set ? parseSetFlag(flags.set) : undefined, batch: cfgScale !== undefined ? 2 * batch : batch });
+      const schedule = flags.schedule ? resolveSchedule(prog, flags.schedule, graph, { steps }) : undefined;
+      const r = compile(graph, schedule, {
+        steps, batch, sampler: flags.sampler as 'ddpm' | 'ddim', f16: flags.f16 ?? false, guide: flags.guide as 'first3' | 'all',
+        caps: CAPS_PROFILES[flags.caps]!, ...(cfgScale !== undefined ? { cfgScale } : {}), ...(flags.dumpAfter ? { dumpAfter: flags.dumpAfter } : {}),
+      });
+      if (r.dump) process.stdout.write(r.dump);
+      if (flags.output) writeFileAtomic(flags.output, JSON.stringify(r.plan));
+      if (flags.json) process.stdout.write(JSON.stringify(planSummary(r.plan), null, 2) + '\n');
+      else if (flags.output) {
+        const p = r.plan;
+        process.stdout.write(`wrote ${flags.output}: ${p.kernels.length} kernels, ${p.bodies.length} step bodies, FLOPs ratio ${p.cost.flopsRatio.toFixed(3)}, predicted ${p.cost.predictedSpeedup.toFixed(2)}x, peak ${(p.cost.peakMemoryBytes / 2 ** 20).toFixed(0)} MiB\n`);
+      }
+    });
+}

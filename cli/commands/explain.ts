@@ -1,0 +1,21 @@
+/** `ditto explain plan.json [--svg out.svg] [--json]`: what a plan does per step, and the heatmap. */
+import type { Command } from 'commander';
+import { readTextOrThrow, writeFileAtomic } from '../../core/files.ts';
+import { explainSvg } from '../../compiler/explain/svg.ts';
+import { explainText } from '../../compiler/explain/text.ts';
+import { loadPlan } from '../../compiler/plan/load.ts';
+import { planSummary } from '../../compiler/plan/summary.ts';
+
+export function registerExplain(program: Command): void {
+  program
+    .command('explain')
+    .description('show per-step work, dispatches, FLOPs, memory and the predicted speed-up of a plan')
+    .argument('<plan>', 'a plan written by ditto compile')
+    .option('--svg <file>', 'also draw the schedule as a heatmap (steps × nodes)')
+    .option('--json', 'print the plan summary as JSON instead of the table')
+    .action((file: string, flags: { svg?: string; json?: boolean }) => {
+      const plan = loadPlan(readTextOrThrow(file, 'plan'));
+      if (flags.svg) writeFileAtomic(flags.svg, explainSvg(plan));
+      process.stdout.write(flags.json ? JSON.stringify(planSummary(plan), null, 2) + '\n' : explainText(plan));
+    });
+}

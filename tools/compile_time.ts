@@ -1,0 +1,48 @@
+/**
+ * Compile time of DiT-XL/2 (CFG, batch 1) at 50 and 250 steps, and the predicted FLOPs ratio and
+ * speed-up of every shipped schedule. Not a test (timings are never asserted): run it with
+ *   npx tsx tools/compile_time.ts [--steps 50,250]
+ * Each compile is run twice; the second (warm JIT) time is the one reported, the first in brackets.
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadProgram, lowerModel, resolveSchedule } from '../compiler/frontend.ts';
+import type { Graph } from '../compiler/ir/graph.ts';
+import type { ScheduleIR } from '../compiler/ir/schedule.ts';
+import { compile } from '../compiler/pipeline.ts';
+import { isDittoError } from '../core/errors.ts';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const stepsArg = process.argv.indexOf('--steps');
+const stepList = stepsArg > 0 ? process.argv[stepsArg + 1]!.split(',').map(Number) : [50, 250];
+
+const dir = path.join(root, 'models/schedules');
+const files = readdirSync(dir).filter((f) => f.endsWith('.ditto')).sort();
+
+function time(graph: Graph, schedule: ScheduleIR | undefined, steps: number) {
+  const t0 = performance.now();
+  compile(graph, schedule, { steps, cfgScale: 1.5, batch: 1 });
+  const cold = performance.now() - t0;
+  const t1 = performance.now();
+  const r = compile(graph, schedule, { steps, cfgScale: 1.5, batch: 1 });
+  return { warm: performance.now() - t1, cold, plan: r.plan };
+}
+
+console.log('schedule'.padEnd(34) + 'steps  compile ms (cold)   kernels bodies  FLOPs ratio  pred. speed-up  peak MiB');
+for (const file of files) {
+  const prog = loadProgram(path.join(dir, file));
+  for (const name of [...prog.schedules.keys()].filter((n) => prog.schedules.get(n)!.file.endsWith(file))) {
+    for (const steps of stepList) {
+      const label = `${file}:${name}`.padEnd(34) + String(steps).padEnd(7);
+      try {
+        const graph = lowerModel(prog, { model: 'DiT', batch: 2 });
+        const schedule = resolveSchedule(prog, name, graph, { steps });
+        const r = time(graph, schedule, steps);
+        const p = r.plan;
+        console.log(label + `${r.warm.toFixed(0).padStart(6)} (${r.cold.toFixed(0).padStart(5)})      ${String(p.kernels.length).padStart(4)} ${String(p.bodies.length).padStart(6)}  ${p.cost.flopsRatio.toFixed(3).padStart(11)}  ${p.cost.predictedSpeedup.toFixed(2).padStart(13)}x  ${(p.cost.peakMemoryBytes / 2 ** 20).toFixed(0).padStart(8)}`);
+      } catch (e) {
+        console.log(label + `not compiled: ${isDittoError(e) ? `[${e.code}] ${e.message.split('\n')[0]}` : String(e)}`);
+      }
+    }
+  }
+}
