@@ -8,6 +8,8 @@ import { EXIT_OK, EXIT_USER, reportError } from './exit.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerWeights } from './commands/weights.ts';
 import { registerForward } from './commands/forward.ts';
+import { registerRun } from './commands/run.ts';
+import { registerFid } from './commands/fid.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerCompile } from './commands/compile.ts';
 import { registerExplain } from './commands/explain.ts';
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerWeights(program);
   registerCheck(program);
   registerForward(program);
+  registerRun(program);
+  registerFid(program);
   registerCompile(program);
   registerExplain(program);
   // Hidden: lets the tests check the exit-code contract for internal errors on the real process.

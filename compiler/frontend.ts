@@ -3,7 +3,9 @@
  * schedule to Schedule IR. User errors are DittoErrors whose `detail` holds every diagnostic,
  * rendered with file:line:col, the source line and a caret.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DittoError } from '../core/errors.ts';
 import { type Diagnostic, DiagnosticBag, listSome, renderDiagnostics, didYouMean } from '../grammar/diagnostics.ts';
 import { checkProgram } from './check/checkProgram.ts';
@@ -89,24 +91,57 @@ export interface ResolveOptions {
   set?: Record<string, number>;
 }
 
-/** `schedule` is a schedule name in the program, or the path of a .ditto file with one schedule. */
+/** The shipped schedule library (FORA, EB-Cache, Δ-DiT, …): searched by name when the program lacks one. */
+export const SCHEDULE_LIBRARY = fileURLToPath(new URL('../models/schedules/', import.meta.url));
+
+/** Splits `fora(N=2)` into a name and parameter overrides; a bare name has none. */
+export function parseScheduleSpec(spec: string): { name: string; set: Record<string, number> } {
+  const m = /^\s*([^()]+?)\s*(?:\((.*)\))?\s*$/.exec(spec);
+  if (!m) throw new DittoError('E_USAGE', `--schedule: cannot read '${spec}'; write NAME, NAME(k=v,…), FILE.ditto or FILE.ditto:NAME`);
+  return { name: m[1]!, set: m[2] !== undefined && m[2].trim() !== '' ? parseSetFlag(m[2]) : {} };
+}
+
+function librarySchedule(name: string): string | undefined {
+  if (!existsSync(SCHEDULE_LIBRARY)) return undefined;
+  for (const f of readdirSync(SCHEDULE_LIBRARY).filter((x) => x.endsWith('.ditto')).sort()) {
+    const file = path.join(SCHEDULE_LIBRARY, f);
+    if (new RegExp(`^\\s*schedule\\s+${name.replace(/[^A-Za-z0-9_]/g, '')}\\b`, 'm').test(readFileSync(file, 'utf8'))) return file;
+  }
+  return undefined;
+}
+
+/**
+ * `schedule` is a schedule name in the program, a name in the shipped library, the path of a
+ * .ditto file with one schedule, or `FILE.ditto:NAME`; any of them may carry parameters,
+ * `fora(N=2)`.
+ */
 export function resolveSchedule(program: Program, schedule: string, graph: Graph, opts: ResolveOptions = {}): ScheduleIR {
+  const spec = parseScheduleSpec(schedule);
+  opts = { ...opts, set: { ...spec.set, ...(opts.set ?? {}) } };
   let prog = program;
-  let name = schedule;
-  if (!program.schedules.has(schedule) && (schedule.endsWith('.ditto') || existsSync(schedule))) {
-    prog = loadProgram(schedule);
-    const mine = [...prog.schedules.values()].filter((s) => s.file === schedule);
+  let name = spec.name;
+  const colon = /^(.*\.ditto):([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec.name);
+  if (colon) {
+    prog = loadProgram(colon[1]!);
+    name = colon[2]!;
+  } else if (!program.schedules.has(name) && (name.endsWith('.ditto') || existsSync(name))) {
+    const file = name;
+    prog = loadProgram(file);
+    const mine = [...prog.schedules.values()].filter((s) => s.file === file);
     const pool = mine.length ? mine : [...prog.schedules.values()];
     if (pool.length !== 1) {
-      throw new DittoError('E_USAGE', `'${schedule}' declares ${pool.length} schedules; name one of: ${pool.map((s) => s.decl.name.name).join(', ')}`);
+      throw new DittoError('E_USAGE', `'${file}' declares ${pool.length} schedules; name one with ${file}:NAME, one of: ${pool.map((s) => s.decl.name.name).join(', ')}`);
     }
     name = pool[0]!.decl.name.name;
+  } else if (!program.schedules.has(name)) {
+    const lib = librarySchedule(name);
+    if (lib) prog = loadProgram(lib);
   }
   const loc = prog.schedules.get(name);
   if (!loc) {
     const names = [...prog.schedules.keys()];
     const s = didYouMean(name, names);
-    throw new DittoError('E_USAGE', `unknown schedule \`${name}\`${s ? `; ${s}` : ''}; valid schedules: ${names.join(', ') || '(none)'}`);
+    throw new DittoError('E_USAGE', `unknown schedule \`${name}\`${s ? `; ${s}` : ''}; schedules of the program: ${names.join(', ') || '(none)'}; the shipped library is in models/schedules/ (ditto schedules lists it)`);
   }
   const target = loc.decl.model.value;
   const base = baseModel(prog, target);

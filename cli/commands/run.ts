@@ -13,9 +13,8 @@ import { createRunner, type RunOutput } from '../../runtime/run/runner.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
-import { fidelity } from '../../runtime/metrics/fidelity.ts';
 import { backendOption, parseIntFlag } from '../options.ts';
-import { formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
+import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 
 interface RunFlags {
   weights: string;
@@ -104,7 +103,7 @@ export function registerRun(program: Command): void {
       if (flags.saveLatents) writeSafetensors(flags.saveLatents, new Map([['latents', out.latents]]), { plan: plan.hash, seed: String(seed) });
       if (flags.out) writeFileAtomic(flags.out, encodeGridPng(out.latents));
       const summary: RunSummary = runSummary(plan, out, {
-        ...(baseline ? { baseline: { plan: baseline.plan, seconds: baseline.out.seconds, fidelity: fidelity(out.latents, baseline.out.latents) } } : {}),
+        ...(baseline ? { baseline: { plan: baseline.plan, seconds: baseline.out.seconds, fidelity: fidelityOf(out.latents, baseline.out.latents) } } : {}),
         outputs: { ...(flags.out ? { png: flags.out } : {}), ...(flags.saveLatents ? { latents: flags.saveLatents } : {}) },
         adapter: gpu.report.name,
       });

@@ -10,6 +10,7 @@ import { DittoError } from '../../core/errors.ts';
 import { sameShape, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
 import type { Graph, Node, NodeId, WeightRef } from '../../compiler/ir/graph.ts';
 import * as ops from './ops.ts';
+import * as img from './imageOps.ts';
 
 export type Weights = ReadonlyMap<string, Tensor>;
 
@@ -112,6 +113,18 @@ export class Evaluation {
         return ops.chunk(inp(0), op.parts, op.index);
       case 'unpatchify':
         return ops.unpatchify(inp(0), op.patch, op.channels, op.grid);
+      case 'conv2d':
+        return img.conv2d(inp(0), wt(0), op.bias ? wt(1) : undefined, op.padding);
+      case 'group_norm':
+        return img.groupNorm(inp(0), wt(0), wt(1), op.groups, op.eps);
+      case 'upsample_nearest':
+        return img.upsampleNearest(inp(0), op.factor);
+      case 'to_tokens':
+        return img.toTokens(inp(0));
+      case 'to_image':
+        return img.toImage(inp(0), op.height, op.width);
+      case 'concat':
+        return img.concat(node.inputs.map((_, k) => inp(k)));
     }
   }
 }
