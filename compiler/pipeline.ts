@@ -12,7 +12,7 @@ import { dedupBodies } from './passes/dedup.ts';
 import { dumpBodies, dumpSteps } from './passes/dump.ts';
 import { fuseBody } from './passes/fuse.ts';
 import { hoistInvariants } from './passes/hoist.ts';
-import type { Body, StepSpec, TargetInfo } from './passes/ir.ts';
+import type { Body, DynamicSignal, StepSpec, TargetInfo } from './passes/ir.ts';
 import { lowerSteps, type Lowered } from './passes/lower.ts';
 import { planMemory, type MemoryPlan } from './passes/memory.ts';
 import { normaliseOptions, type CompileOptions, type CompileOptionsInput } from './passes/options.ts';
@@ -28,6 +28,8 @@ export interface PipelineState {
   opts: CompileOptions;
   targets?: Map<string, TargetInfo>;
   steps?: StepSpec[];
+  /** Dynamic rules with their signal nodes (empty for static schedules). */
+  dynamic?: DynamicSignal[];
   prologueNodes?: number[];
   lowered?: Lowered;
   prologue?: Body;
@@ -60,6 +62,7 @@ export const PASSES: readonly Pass[] = [
       const sp = specialise(s.graph, s.schedule, s.opts);
       s.targets = sp.targets;
       s.steps = sp.steps;
+      s.dynamic = sp.dynamic;
     },
     dump: (s) => dumpSteps(s.graph, s.steps!, false),
     verify: () => {},
@@ -68,7 +71,7 @@ export const PASSES: readonly Pass[] = [
     name: 'dead-code',
     what: 'per-step node states: what only feeds reused nodes does not run',
     run: (s) => {
-      s.steps = eliminateDeadCode(s.graph, { targets: s.targets!, steps: s.steps! });
+      s.steps = eliminateDeadCode(s.graph, { targets: s.targets!, steps: s.steps!, dynamic: s.dynamic! });
     },
     dump: (s) => dumpSteps(s.graph, s.steps!, true),
     verify: (s) => verifySteps('dead-code', s.graph, s.steps!),
@@ -88,7 +91,7 @@ export const PASSES: readonly Pass[] = [
     name: 'lower',
     what: 'one instruction per running node, cache traffic, sampler; one body per distinct step',
     run: (s) => {
-      s.lowered = lowerSteps(s.graph, s.targets!, { steps: s.steps!, prologue: s.prologueNodes! }, s.opts);
+      s.lowered = lowerSteps(s.graph, s.targets!, { steps: s.steps!, prologue: s.prologueNodes! }, s.opts, s.dynamic!);
       s.prologue = s.lowered.prologue;
       s.bodies = s.lowered.bodies;
       s.stepBody = s.lowered.stepBody;

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../../core/files.ts';
 import { loadProgram, lowerModel, parseSetFlag, resolveSchedule } from '../../compiler/frontend.ts';
 import { compile, PASS_NAMES } from '../../compiler/pipeline.ts';
 import { CAPS_PROFILES } from '../../compiler/plan/caps.ts';
+import { detectCompileCaps } from '../../runtime/detectCaps.ts';
 import { planSummary } from '../../compiler/plan/summary.ts';
 import { parseFloatFlag, parseIntFlag } from '../options.ts';
 
@@ -41,11 +42,11 @@ export function registerCompile(program: Command): void {
     .option('--batch <n>', 'images per run', '1')
     .option('--f16', 'f16 weight storage (needs shader-f16)')
     .addOption(new Option('--guide <channels>', 'CFG-guided eps channels').choices(['first3', 'all']).default('first3'))
-    .addOption(new Option('--caps <profile>', 'adapter profile for kernel selection and the cost model').choices(Object.keys(CAPS_PROFILES)).default('hardware'))
+    .addOption(new Option('--caps <profile>', 'adapter profile for kernel selection and the cost model (auto: this machine\'s adapter, else hardware)').choices(['auto', ...Object.keys(CAPS_PROFILES)]).default('auto'))
     .addOption(new Option('--dump-after <pass>', `print the IR after a pass (${PASS_NAMES.join(', ')})`))
     .option('--json', 'print the plan summary as JSON')
     .option('-o, --output <file>', 'where to write the plan')
-    .action((file: string, flags: CompileFlags) => {
+    .action(async (file: string, flags: CompileFlags) => {
       const steps = parseIntFlag('--steps', flags.steps, 1, 1000);
       const batch = parseIntFlag('--batch', flags.batch, 1, 4096);
       const cfgScale = flags.cfg !== undefined ? parseFloatFlag('--cfg', flags.cfg) : undefined;
@@ -55,7 +56,7 @@ export function registerCompile(program: Command): void {
       const schedule = flags.schedule ? resolveSchedule(prog, flags.schedule, graph, { steps }) : undefined;
       const r = compile(graph, schedule, {
         steps, batch, sampler: flags.sampler as 'ddpm' | 'ddim', f16: flags.f16 ?? false, guide: flags.guide as 'first3' | 'all',
-        caps: CAPS_PROFILES[flags.caps]!, ...(cfgScale !== undefined ? { cfgScale } : {}), ...(flags.dumpAfter ? { dumpAfter: flags.dumpAfter } : {}),
+        caps: await detectCompileCaps(flags.caps), ...(cfgScale !== undefined ? { cfgScale } : {}), ...(flags.dumpAfter ? { dumpAfter: flags.dumpAfter } : {}),
       });
       if (r.dump) process.stdout.write(r.dump);
       if (flags.output) writeFileAtomic(flags.output, JSON.stringify(r.plan));

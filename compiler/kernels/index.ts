@@ -10,3 +10,7 @@ export * from './layernorm.ts';
 export * from './attention.ts';
 export * from './elementwise.ts';
 export * from './embeddings.ts';
+export * from './conv2d.ts';
+export * from './groupnorm.ts';
+export * from './upsample.ts';
+export * from './dynamic.ts';

@@ -10,20 +10,29 @@ import { BRANCHES, type Branch, type NodeState, type StepSpec, type TargetInfo }
 import type { Specialised } from './specialise.ts';
 
 export function eliminateDeadCode(graph: Graph, sp: Specialised): StepSpec[] {
-  return sp.steps.map((step) => {
+  // Dynamic-rule signals are measured at every step, so they stay live at every step.
+  const keep = sp.dynamic.flatMap((d) => d.nodes);
+  const withStates = (step: StepSpec): StepSpec => {
     const states = {} as Record<Branch, NodeState[]>;
-    for (const b of BRANCHES) states[b] = branchStates(graph, sp.targets, step, b);
+    for (const b of BRANCHES) states[b] = branchStates(graph, sp.targets, step, b, keep);
     const split = states.cond.some((s, i) => s !== states.uncond[i]);
     return { ...step, states, split };
+  };
+  return sp.steps.map((step) => {
+    const out = withStates(step);
+    // A dynamic step: the reuse world gets its own states.
+    if (step.dynamic) out.dynamic = { rule: step.dynamic.rule, reuse: withStates(step.dynamic.reuse) };
+    return out;
   });
 }
 
-function branchStates(graph: Graph, targets: Map<string, TargetInfo>, step: StepSpec, branch: Branch): NodeState[] {
+function branchStates(graph: Graph, targets: Map<string, TargetInfo>, step: StepSpec, branch: Branch, keep: readonly NodeId[]): NodeState[] {
   const n = graph.nodes.length;
   /** What provides a node's value at this step when it is not computed. */
   const provided = new Map<NodeId, { state: NodeState; needs: NodeId[] }>();
   const live = new Uint8Array(n);
   for (const o of graph.outputs) live[o.node] = 1;
+  for (const id of keep) live[id] = 1;
   for (const t of step.targets[branch]) {
     const info = targets.get(t.target)!;
     if (t.action === 'compute') {

@@ -29,7 +29,7 @@ export function hoistInvariants(graph: Graph, steps: StepSpec[]): Hoisted {
   const variant = stepVariant(graph);
   const hoistable = (id: NodeId) => !variant[id] && graph.nodes[id]!.op.kind !== 'input' && graph.nodes[id]!.op.kind !== 'const';
   const used = new Uint8Array(graph.nodes.length);
-  const out = steps.map((s) => {
+  const hoist = (s: StepSpec): StepSpec => {
     const states = { cond: [...s.states!.cond], uncond: [...s.states!.uncond] };
     for (const b of ['cond', 'uncond'] as const) {
       const st = states[b];
@@ -41,6 +41,11 @@ export function hoistInvariants(graph: Graph, steps: StepSpec[]): Hoisted {
       }
     }
     return { ...s, states };
+  };
+  const out = steps.map((s) => {
+    const h = hoist(s);
+    if (s.dynamic) h.dynamic = { rule: s.dynamic.rule, reuse: hoist(s.dynamic.reuse) };
+    return h;
   });
   const prologue: NodeId[] = [];
   for (let id = 0; id < used.length; id++) if (used[id]) prologue.push(id);

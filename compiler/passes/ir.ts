@@ -61,6 +61,31 @@ export interface StepSpec {
   states?: Record<Branch, NodeState[]>;
   /** True when the two branches have different node states (the step runs the halves separately). */
   split?: boolean;
+  /**
+   * At a step where targets follow a dynamic rule: the rule and the *reuse world* — the same step
+   * as if the rule decided to reuse (its own targets, states, split). The step itself (targets,
+   * states above) is the *compute world*. Lowering emits both and guards what differs.
+   */
+  dynamic?: { rule: number; reuse: StepSpec };
+}
+
+/** A dynamic rule as the compiler plans it: its signal nodes (the value, or a block's output and
+ *  input when the signal is `<block>.residual`) and the rule itself. */
+export interface DynamicSignal {
+  rule: number;
+  signal: string;
+  /** [node] or [block output, block input] (signal = output − input). */
+  nodes: NodeId[];
+  threshold: number;
+  warmup: number;
+  maxConsecutive: number;
+  then: 'reuse' | 'reuse_residual';
+}
+
+/** Which path of a dynamic step an instruction belongs to (absent: it always runs). */
+export interface Guard {
+  rule: number;
+  when: 'compute' | 'reuse';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -87,7 +112,9 @@ export type StorageKind =
   | 'input' // model inputs x, t (written every step), y (written once by the runtime)
   | 'latent' // sampler state x_t [B, C, H, W]
   | 'noise' // per-step Gaussian noise rows, bound at a per-step offset
-  | 'params'; // per-step scalars (timestep, sampler coefficients), bound at a per-step offset
+  | 'params' // per-step scalars (timestep, sampler coefficients), bound at a per-step offset
+  | 'dynamic' // dynamic-rule state and previous signal values: persistent, written only by the GPU
+  | 'indirect'; // indirect-dispatch argument triples written by the dynamic_decide kernel
 
 export type ValueDType = 'f32' | 'f16' | 'i32';
 
@@ -127,7 +154,12 @@ export type InstrOp =
   | { kind: 'embedding'; batch: number; rows: number; dim: number }
   | { kind: 'unpatchify'; batch: number; patch: number; channels: number; grid: number }
   /** One output per expression, iterating `shape`; `label` names the chain in the WGSL header. */
-  | { kind: 'elementwise'; shape: number[]; exprs: Expr[]; label: string };
+  | { kind: 'elementwise'; shape: number[]; exprs: Expr[]; label: string }
+  /** Measures a dynamic rule's rel-L1 signal, updates its state, and (when `used`) writes the
+   *  indirect arguments of the step's guarded dispatches. ins: signal [, block input]; outs: prev, state, args. */
+  | { kind: 'dynamic_decide'; rule: number; elements: number; used: boolean; threshold: number; warmup: number; maxConsecutive: number }
+  /** Zeroes the state of every dynamic rule (prologue). outs: state. */
+  | { kind: 'dynamic_reset'; rules: number };
 
 export type InstrKind = InstrOp['kind'];
 
@@ -155,6 +187,8 @@ export interface Instr {
   usesParams?: boolean;
   /** Which CFG half it runs on, when the step is split. */
   branch?: Branch;
+  /** Runs only on one path of a dynamic step (dispatched indirectly). */
+  guard?: Guard;
   note?: string;
 }
 

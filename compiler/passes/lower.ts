@@ -18,7 +18,8 @@ import type { Graph, Node, NodeId } from '../ir/graph.ts';
 import type { Expr } from '../kernels/elementwise.ts';
 import { paramIndex, PARAM_FIELDS, type ParamField } from '../plan/sampler.ts';
 import type { Hoisted } from './hoist.ts';
-import type { Body, Branch, Instr, InstrRole, NodeState, Operand, StepSpec, TargetInfo, TargetStep, ValueInfo, View } from './ir.ts';
+import type { Body, Branch, DynamicSignal, Guard, Instr, InstrRole, NodeState, Operand, StepSpec, TargetInfo, TargetStep, ValueInfo, View } from './ir.ts';
+import { DYNAMIC_STATE_STRIDE } from '../kernels/dynamic.ts';
 import type { CompileOptions } from './options.ts';
 import { broadcastView, contiguous, isContiguous, restrict } from './views.ts';
 
@@ -72,12 +73,12 @@ export function modelIO(graph: Graph, opts: CompileOptions): ModelIO {
   return { modelBatch: N, batch: opts.batch, latent: xs.slice(1), outChannels: Co, learnSigma: Co === 2 * Cl, output: out.id };
 }
 
-export function lowerSteps(graph: Graph, targets: Map<string, TargetInfo>, hoisted: Hoisted, opts: CompileOptions): Lowered {
+export function lowerSteps(graph: Graph, targets: Map<string, TargetInfo>, hoisted: Hoisted, opts: CompileOptions, dynamic: DynamicSignal[] = []): Lowered {
   const io = modelIO(graph, opts);
   const values = new Map<string, ValueInfo>();
   const nodeTarget = new Map<NodeId, TargetInfo>();
   for (const t of targets.values()) nodeTarget.set(t.node, t);
-  const ctx: Ctx = { graph, opts, io, values, nodeTarget, consumers: consumerCounts(graph) };
+  const ctx: Ctx = { graph, opts, io, values, nodeTarget, consumers: consumerCounts(graph), dynamic };
   declareFixedValues(ctx);
 
   const prologue = lowerPrologue(ctx, hoisted.prologue);
@@ -100,7 +101,8 @@ export function lowerSteps(graph: Graph, targets: Map<string, TargetInfo>, hoist
 /** Two steps with equal signatures lower to the same body. */
 function stepSignature(s: StepSpec): string {
   const code = (st: NodeState[]) => st.map((x) => x[0]).join('');
-  return `${code(s.states!.cond)}|${code(s.states!.uncond)}|${JSON.stringify(s.targets)}`;
+  const one = (w: StepSpec) => `${code(w.states!.cond)}|${code(w.states!.uncond)}|${JSON.stringify(w.targets)}`;
+  return s.dynamic ? `${one(s)}|rule ${s.dynamic.rule}|${one(s.dynamic.reuse)}` : one(s);
 }
 
 interface Ctx {
@@ -110,6 +112,7 @@ interface Ctx {
   values: Map<string, ValueInfo>;
   nodeTarget: Map<NodeId, TargetInfo>;
   consumers: Uint32Array;
+  dynamic: DynamicSignal[];
 }
 
 function consumerCounts(g: Graph): Uint32Array {
@@ -142,6 +145,8 @@ class BodyBuilder {
   /** Value holding each node's result in this body (undefined: not materialised, e.g. const). */
   readonly valueOf = new Map<NodeId, string>();
   private temps = 0;
+  /** The path of a dynamic step the instructions emitted now belong to (undefined: both). */
+  guard: Guard | undefined;
 
   constructor(readonly ctx: Ctx) {}
 
@@ -150,7 +155,7 @@ class BodyBuilder {
     const writes = new Set<string>();
     for (const o of i.ins) if (this.ctx.values.get(o.value)?.storage === 'cache') reads.add(o.value);
     for (const o of i.outs) if (this.ctx.values.get(o.value)?.storage === 'cache') writes.add(o.value);
-    this.instrs.push({ ...i, cacheReads: [...reads], cacheWrites: [...writes] });
+    this.instrs.push({ ...i, cacheReads: [...reads], cacheWrites: [...writes], ...(this.guard ? { guard: { ...this.guard } } : {}) });
   }
 
   temp(shape: number[]): string {
@@ -213,6 +218,10 @@ function full(ctx: Ctx): Range {
 function lowerPrologue(ctx: Ctx, nodes: NodeId[]): Body {
   const b = new BodyBuilder(ctx);
   bindInputs(b);
+  if (ctx.dynamic.length > 0) {
+    // Every run starts the dynamic rules afresh: no previous signal, nothing accumulated.
+    b.emit({ op: { kind: 'dynamic_reset', rules: ctx.dynamic.length }, ins: [], outs: [{ value: dynamicState(ctx), view: contiguous([ctx.dynamic.length * DYNAMIC_STATE_STRIDE]) }], covers: [], role: 'sampler', note: 'reset the dynamic rules' });
+  }
   const R = full(ctx);
   for (const id of nodes) {
     const n = ctx.graph.nodes[id]!;
@@ -239,74 +248,172 @@ function bindInputs(b: BodyBuilder): void {
   for (const inp of b.ctx.graph.inputs) b.valueOf.set(inp.node, `in:${inp.name}`);
 }
 
+/** One world of a step (the step itself, or the reuse world of a dynamic step). */
+interface World {
+  states: Record<Branch, NodeState[]>;
+  step: StepSpec;
+}
+
+/** What a node does in one world: per branch its state and its cache work. Equal → same instructions. */
+function nodeWork(ctx: Ctx, w: World, id: NodeId): string {
+  const info = ctx.nodeTarget.get(id);
+  const cfg = ctx.opts.cfgScale !== undefined;
+  const brs: Branch[] = cfg ? ['cond', 'uncond'] : ['cond'];
+  return JSON.stringify(brs.map((br) => [w.states[br][id], info ? (w.step.targets[br].find((t) => t.target === info.path) ?? null) : null]));
+}
+
 function lowerStep(ctx: Ctx, step: StepSpec): Body {
   const b = new BodyBuilder(ctx);
-  const { graph, io, opts } = ctx;
-  const states = step.states!;
-  const cfg = opts.cfgScale !== undefined;
-  const split = cfg && step.split === true;
-  const halfOf = (br: Branch): Range => (br === 'cond' ? { start: 0, count: io.batch } : { start: io.batch, count: io.batch });
-  const live = (id: number) => states.cond[id] !== 'dead' || (cfg && states.uncond[id] !== 'dead');
-  const entry = (branch: Branch, target: string): TargetStep | undefined => step.targets[branch].find((t) => t.target === target);
+  const { graph } = ctx;
+  const cfg = ctx.opts.cfgScale !== undefined;
+  const worlds: World[] = [{ states: step.states!, step }];
+  if (step.dynamic) worlds.push({ states: step.dynamic.reuse.states!, step: step.dynamic.reuse });
+  const live = (w: World, id: number) => w.states.cond[id] !== 'dead' || (cfg && w.states.uncond[id] !== 'dead');
+  // Each rule's signal is measured (and the step decided) right after its last signal node.
+  const decideAfter = ctx.dynamic.map((d) => Math.max(...d.nodes));
+  const decided = ctx.dynamic.map(() => false);
+  const decideUpTo = (id: number) => {
+    ctx.dynamic.forEach((d, r) => {
+      if (decided[r] || decideAfter[r]! >= id) return;
+      decided[r] = true;
+      emitDecide(b, d, step.dynamic?.rule === r);
+    });
+  };
 
   bindInputs(b);
   for (const n of graph.nodes) {
     const id = n.id;
-    if (states.cond[id] === 'hoisted' || states.uncond[id] === 'hoisted') {
+    decideUpTo(id);
+    if (worlds.some((w) => w.states.cond[id] === 'hoisted' || w.states.uncond[id] === 'hoisted')) {
       b.valueOf.set(id, n.op.kind === 'pos_embed_2d' ? declarePosEmbed(ctx, n) : `hoist:${id}`);
       continue;
     }
-    if (!live(id)) continue;
+    const liveIn = worlds.filter((w) => live(w, id));
+    if (liveIn.length === 0) continue;
     if (n.op.kind === 'const' || n.op.kind === 'chunk') continue;
     if (n.op.kind === 'input') {
       stageInput(b, n);
       continue;
     }
     const info = ctx.nodeTarget.get(id);
-    // Per CFG branch (both without a split too: their stores and forecast distances may differ).
-    const perBranch = (cfg ? (['cond', 'uncond'] as Branch[]) : (['cond'] as Branch[])).map((br) => ({
-      br, R: cfg ? halfOf(br) : full(ctx), st: states[br][id]!, ts: info ? entry(br, info.path) : undefined,
-    }));
     const slot = info ? slotName(ctx, info, n) : undefined;
-    // The cache slot can be the value itself when every branch either reads it unchanged or computes
-    // a plain value into it (a branch that computes without storing may overwrite it: nothing reads
-    // that branch's stored value again before its next store).
-    const direct =
-      info !== undefined && info.taylorOrder === 0 &&
-      perBranch.every((a) => a.st === 'reuse' || a.st === 'compute' || a.st === 'dead') &&
-      perBranch.some((a) => a.st === 'reuse' || a.ts?.storeValue === true);
+    const directs = liveIn.map((w) => isDirect(ctx, w, id, info));
+    const direct = directs.every((d) => d);
     const value = direct ? slot! : declare(ctx, { name: `v${id}`, shape: [...n.shape], dtype: 'f32', storage: 'transient' });
     b.valueOf.set(id, value);
-    // Work units: one per half when the step is split or the branches' cache work differs, else one.
-    const sameWork = perBranch.length === 1 || JSON.stringify(perBranch[0]!.ts ?? null) === JSON.stringify(perBranch[1]!.ts ?? null);
-    const differ = split && perBranch[0]!.st !== perBranch[1]!.st;
-    const units = differ || !sameWork ? perBranch : [{ ...perBranch[0]!, R: full(ctx) }];
-    const computeUnits = differ ? perBranch : [{ ...perBranch[0]!, R: full(ctx) }];
-    for (const u of computeUnits) if (u.st === 'compute') emitNode(b, n, u.R, value, 'model', differ ? { branch: u.br } : {});
-    for (const { br, R, st, ts } of units) {
-      const tag = differ || !sameWork ? { branch: br } : {};
-      switch (st) {
-        case 'dead':
-        case 'hoisted':
-          break;
-        case 'compute':
-          if (info && ts?.storeValue && !direct) storeValue(b, info, n, R, value, ts, tag);
-          if (info && ts?.storeResidual) storeResidual(b, info, n, R, tag);
-          break;
-        case 'reuse':
-          if (!direct) copyHalf(b, slot!, value, n, R, 'reuse', tag);
-          break;
-        case 'forecast':
-          forecast(b, info!, n, R, value, ts!, tag);
-          break;
-        case 'residual':
-          residual(b, info!, n, R, value, tag);
-          break;
-      }
+    if (worlds.length === 1 || (liveIn.length === 2 && nodeWork(ctx, worlds[0]!, id) === nodeWork(ctx, worlds[1]!, id))) {
+      lowerNode(b, liveIn[0]!, n, value, direct);
+      continue;
     }
+    // The two paths of a dynamic step differ at this node.
+    const rule = step.dynamic!.rule;
+    if (!decided[rule]) {
+      // Before the decision: only plain work needed on one path can run on both (a superset).
+      const only = liveIn.length === 1 ? liveIn[0]! : undefined;
+      const plain = only !== undefined && !info && (cfg ? (['cond', 'uncond'] as Branch[]) : (['cond'] as Branch[])).every((br) => only.states[br][id] === 'compute' || only.states[br][id] === 'dead');
+      if (!plain) {
+        const d = ctx.dynamic[rule]!;
+        throw new DittoError('E_CHECK', `dynamic rule ${rule}: ${n.path ?? `node %${id} (${n.op.kind})`} depends on the rule's decision but comes before its signal ${d.signal} in the model; a dynamic rule can only govern work after its signal`);
+      }
+      lowerNode(b, only, n, value, direct);
+      continue;
+    }
+    worlds.forEach((w, wi) => {
+      if (!live(w, id)) return;
+      b.guard = { rule, when: wi === 0 ? 'compute' : 'reuse' };
+      lowerNode(b, w, n, value, direct);
+      b.guard = undefined;
+    });
   }
+  decideUpTo(Number.POSITIVE_INFINITY);
   sampler(b);
   return { instrs: b.instrs };
+}
+
+/** The cache slot can be the value itself when every branch either reads it unchanged or computes
+ *  a plain value into it (a branch that computes without storing may overwrite it: nothing reads
+ *  that branch's stored value again before its next store). */
+function isDirect(ctx: Ctx, w: World, id: NodeId, info: TargetInfo | undefined): boolean {
+  if (info === undefined || info.taylorOrder !== 0) return false;
+  const brs: Branch[] = ctx.opts.cfgScale !== undefined ? ['cond', 'uncond'] : ['cond'];
+  const per = brs.map((br) => ({ st: w.states[br][id]!, ts: w.step.targets[br].find((t) => t.target === info.path) }));
+  return per.every((a) => a.st === 'reuse' || a.st === 'compute' || a.st === 'dead') && per.some((a) => a.st === 'reuse' || a.ts?.storeValue === true);
+}
+
+/** The instructions of node `n` in world `w`, writing `value`. */
+function lowerNode(b: BodyBuilder, w: World, n: Node, value: string, direct: boolean): void {
+  const ctx = b.ctx;
+  const { io, opts } = ctx;
+  const id = n.id;
+  const states = w.states;
+  const cfg = opts.cfgScale !== undefined;
+  const halfOf = (br: Branch): Range => (br === 'cond' ? { start: 0, count: io.batch } : { start: io.batch, count: io.batch });
+  const info = ctx.nodeTarget.get(id);
+  const entry = (branch: Branch, target: string): TargetStep | undefined => w.step.targets[branch].find((t) => t.target === target);
+  // Per CFG branch (both without a split too: their stores and forecast distances may differ).
+  const perBranch = (cfg ? (['cond', 'uncond'] as Branch[]) : (['cond'] as Branch[])).map((br) => ({
+    br, R: cfg ? halfOf(br) : full(ctx), st: states[br][id]!, ts: info ? entry(br, info.path) : undefined,
+  }));
+  const slot = info ? slotName(ctx, info, n) : undefined;
+  // Work units: one per half when the branches' states or cache work differ, else one.
+  const sameWork = perBranch.length === 1 || JSON.stringify(perBranch[0]!.ts ?? null) === JSON.stringify(perBranch[1]!.ts ?? null);
+  const differ = perBranch.length === 2 && perBranch[0]!.st !== perBranch[1]!.st;
+  const units = differ || !sameWork ? perBranch : [{ ...perBranch[0]!, R: full(ctx) }];
+  const computeUnits = differ ? perBranch : [{ ...perBranch[0]!, R: full(ctx) }];
+  for (const u of computeUnits) if (u.st === 'compute') emitNode(b, n, u.R, value, 'model', differ ? { branch: u.br } : {});
+  for (const { br, R, st, ts } of units) {
+    const tag = differ || !sameWork ? { branch: br } : {};
+    switch (st) {
+      case 'dead':
+      case 'hoisted':
+        break;
+      case 'compute':
+        if (info && ts?.storeValue && !direct) storeValue(b, info, n, R, value, ts, tag);
+        if (info && ts?.storeResidual) storeResidual(b, info, n, R, tag);
+        break;
+      case 'reuse':
+        if (!direct) copyHalf(b, slot!, value, n, R, 'reuse', tag);
+        break;
+      case 'forecast':
+        forecast(b, info!, n, R, value, ts!, tag);
+        break;
+      case 'residual':
+        residual(b, info!, n, R, value, tag);
+        break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dynamic rules
+
+function dynamicState(ctx: Ctx): string {
+  return declare(ctx, { name: 'dyn:state', shape: [ctx.dynamic.length * DYNAMIC_STATE_STRIDE], dtype: 'f32', storage: 'dynamic' });
+}
+
+/** Measures rule `d`'s signal, updates its state and, when `used`, decides this step's guarded work. */
+function emitDecide(b: BodyBuilder, d: DynamicSignal, used: boolean): void {
+  const ctx = b.ctx;
+  const whole = (id: NodeId): Operand => {
+    const o = b.operand(id);
+    if (isContiguous(o.view) && o.view.offset === 0) return o;
+    const shape = [...ctx.graph.nodes[id]!.shape];
+    const t = b.temp(shape);
+    b.emit({ op: { kind: 'elementwise', shape, exprs: [IN(0)], label: 'copy' }, ins: [o], outs: [{ value: t, view: contiguous(shape) }], covers: [], role: 'sampler', note: 'signal made contiguous' });
+    return { value: t, view: contiguous(shape) };
+  };
+  const ins = d.nodes.map(whole);
+  const shape = [...ctx.graph.nodes[d.nodes[0]!]!.shape];
+  const elements = numel(shape);
+  const prev = declare(ctx, { name: `dyn:prev${d.rule}`, shape, dtype: 'f32', storage: 'dynamic' });
+  const state = dynamicState(ctx);
+  const outs: Operand[] = [{ value: prev, view: contiguous(shape) }, { value: state, view: contiguous([ctx.dynamic.length * DYNAMIC_STATE_STRIDE]) }];
+  if (used) outs.push({ value: declare(ctx, { name: 'dyn:args', shape: [3], dtype: 'i32', storage: 'indirect' }), view: contiguous([3]) });
+  b.emit({
+    op: { kind: 'dynamic_decide', rule: d.rule, elements, used, threshold: d.threshold, warmup: d.warmup, maxConsecutive: d.maxConsecutive },
+    ins, outs, covers: [...d.nodes], role: 'sampler',
+    note: used ? `dynamic rule ${d.rule}: rel_l1(${d.signal}) decides compute or ${d.then}` : `dynamic rule ${d.rule}: measure rel_l1(${d.signal}) (not used at this step)`,
+  });
 }
 
 function slotName(ctx: Ctx, info: TargetInfo, n: Node, suffix = ''): string {

@@ -6,7 +6,7 @@
  * 'hardware' describes a generic discrete GPU; `ditto run` may pass the real adapter's limits.
  */
 import type { AdapterCaps as KernelCaps } from '../kernels/types.ts';
-import { LAVAPIPE_CAPS as LAVAPIPE_KERNEL_CAPS } from '../kernels/types.ts';
+import { LAVAPIPE_CAPS as LAVAPIPE_KERNEL_CAPS, capsFromReport } from '../kernels/types.ts';
 
 export interface CompileCaps extends KernelCaps {
   /** A name for the profile ('hardware', 'lavapipe', or the adapter's description). */
@@ -50,3 +50,18 @@ export const LAVAPIPE_CAPS: CompileCaps = Object.freeze({
 });
 
 export const CAPS_PROFILES: Readonly<Record<string, CompileCaps>> = { hardware: HARDWARE_CAPS, lavapipe: LAVAPIPE_CAPS };
+
+/**
+ * The profile for a real adapter: lavapipe's or the generic hardware one (by whether the adapter is
+ * a CPU implementation), with the adapter's own limits and features.
+ */
+export function compileCapsFor(report: import('../../runtime/device.ts').AdapterReport): CompileCaps {
+  const base = report.isSoftware ? LAVAPIPE_CAPS : HARDWARE_CAPS;
+  const lim = (k: string, d: number) => (Number.isFinite(report.limits[k]) ? report.limits[k]! : d);
+  return {
+    ...base,
+    ...capsFromReport(report),
+    name: report.isSoftware ? 'lavapipe' : 'hardware',
+    maxStorageBuffersPerShaderStage: lim('maxStorageBuffersPerShaderStage', base.maxStorageBuffersPerShaderStage),
+  };
+}

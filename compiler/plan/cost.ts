@@ -39,7 +39,11 @@ export function instrFlops(i: Instr): number {
       return 20 * op.batch * op.dim;
     case 'embedding':
     case 'unpatchify':
+    case 'dynamic_reset':
       return 0;
+    case 'dynamic_decide':
+      // |cur − prev|, |prev| and the two sums per element.
+      return 4 * op.elements;
     case 'elementwise': {
       const n = op.shape.reduce((a, b) => a * b, 1);
       return n * op.exprs.reduce((s, e) => s + exprOps(e), 0);

@@ -12,6 +12,7 @@ import {
   selectAttention, selectElementwise, selectLabelEmbed, selectLayerNormModulate, selectMatmul, selectPatchEmbed,
   selectTimestepEmbed, selectUnpatchify, type EmittedKernel,
 } from '../kernels/index.ts';
+import { emitDynamicDecide, emitDynamicReset, selectDynamicDecide, type GuardedDispatch } from '../kernels/dynamic.ts';
 import type { Instr, Operand, ValueInfo, View } from '../passes/ir.ts';
 import type { CompileCaps } from './caps.ts';
 import { PARAM_FIELDS } from './sampler.ts';
@@ -57,7 +58,8 @@ function rowStride(v: View): number {
   return r >= 2 && rows > 1 ? v.strides[r - 2]! : v.shape[r - 1]!;
 }
 
-export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: CompileCaps): SelectedKernel {
+/** `guarded`: for a dynamic_decide instruction, the guarded dispatches of its body it decides. */
+export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: CompileCaps, guarded: GuardedDispatch[] = []): SelectedKernel {
   const op = ins.op;
   const binds = new Map<string, BoundOperand>();
   const b = (o: Operand, from?: number) => bind(o, values, caps, from);
@@ -134,6 +136,24 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
       binds.set('x', exact('x', b(ins.ins[0]!), 'unpatchify')).set('out', exact('out', b(ins.outs[0]!), 'unpatchify'));
       const config = selectUnpatchify({ B: op.batch, grid: op.grid, patch: op.patch, channels: op.channels }, caps);
       return { family: 'unpatchify', config, kernel: emitUnpatchify(config), binds };
+    }
+    case 'dynamic_decide': {
+      const [signal, input] = ins.ins as [Operand, Operand | undefined];
+      binds.set('signal', exact('signal', b(signal), 'dynamic_decide'));
+      if (input) binds.set('input', exact('input', b(input), 'dynamic_decide'));
+      const [prev, state, args] = ins.outs as [Operand, Operand, Operand | undefined];
+      binds.set('prev', exact('prev', b(prev), 'dynamic_decide')).set('state', exact('state', b(state), 'dynamic_decide'));
+      if (args) binds.set('args', exact('args', b(args), 'dynamic_decide'));
+      const config = selectDynamicDecide({
+        rule: op.rule, elements: op.elements, residual: input !== undefined, threshold: op.threshold, warmup: op.warmup,
+        maxConsecutive: op.maxConsecutive, used: op.used, guarded: op.used ? guarded : [],
+      });
+      return { family: 'dynamic_decide', config, kernel: emitDynamicDecide(config), binds };
+    }
+    case 'dynamic_reset': {
+      binds.set('state', exact('state', b(ins.outs[0]!), 'dynamic_reset'));
+      const config = { rules: op.rules };
+      return { family: 'dynamic_decide', config, kernel: emitDynamicReset(config), binds };
     }
     case 'elementwise': {
       const inputs = ins.ins.map((o, i) => {

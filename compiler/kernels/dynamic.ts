@@ -1,0 +1,150 @@
+/**
+ * Kernel family `dynamic_decide`: a dynamic cache rule decided on the GPU (compiler/ir/schedule.ts
+ * DynamicRule; the reference is runtime/reference/dynamicRule.ts).
+ *
+ * One workgroup. Every invocation walks a strided share of the signal, summing |cur − prev| and
+ * |prev| and storing cur as the next step's prev; a tree reduction gives the two sums; invocation 0
+ * then updates the rule's state (accumulated signal, consecutive reuses, counters) and, at a step
+ * whose targets follow the rule, writes the indirect-dispatch argument triple of every guarded
+ * dispatch of the step: its real workgroup counts on the chosen path, (0, 0, 0) on the other.
+ * Nothing goes back to the host during sampling; the counters are read once at the end.
+ *
+ * `dynamic_reset` zeroes the state of all rules (the plan's prologue runs it once per run).
+ */
+import { cacheKey, declareBindings, f32Lit } from './common.ts';
+import type { EmittedKernel, KernelBinding } from './types.ts';
+
+/** f32 fields of one rule's state, in order (the plan's `dynamic.stateFields`). */
+export const DYNAMIC_STATE_FIELDS = ['step', 'has_prev', 'acc', 'consecutive', 'reused', 'computed', 'decision', 'signal'] as const;
+export const DYNAMIC_STATE_STRIDE = DYNAMIC_STATE_FIELDS.length;
+const F = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => DYNAMIC_STATE_FIELDS.indexOf(name);
+
+/** A guarded dispatch whose indirect arguments the decide kernel writes. */
+export interface GuardedDispatch {
+  /** Index of its argument triple in the args buffer (u32 offset 3·slot). */
+  slot: number;
+  workgroups: [number, number, number];
+  /** The path it belongs to: it runs when the decision is this. */
+  when: 'compute' | 'reuse';
+}
+
+export interface DynamicDecideConfig {
+  /** Which rule (its state starts at rule · DYNAMIC_STATE_STRIDE). */
+  rule: number;
+  /** Elements of the signal (the whole model batch). */
+  elements: number;
+  /** The signal is output − input of a block (two bindings) rather than one node. */
+  residual: boolean;
+  threshold: number;
+  warmup: number;
+  /** Consecutive reuses allowed (a huge value for "no limit"). */
+  maxConsecutive: number;
+  /** Whether targets follow the rule at this step (otherwise the state is updated and reset). */
+  used: boolean;
+  guarded: GuardedDispatch[];
+  workgroupSize: number;
+}
+
+/** Large enough to never limit, small enough to be an f32 literal. */
+const UNLIMITED = 1e9;
+
+export function selectDynamicDecide(p: Omit<DynamicDecideConfig, 'workgroupSize'>): DynamicDecideConfig {
+  return { ...p, maxConsecutive: Number.isFinite(p.maxConsecutive) ? Math.min(p.maxConsecutive, UNLIMITED) : UNLIMITED, workgroupSize: 256 };
+}
+
+export function emitDynamicDecide(c: DynamicDecideConfig): EmittedKernel {
+  const WG = c.workgroupSize;
+  const bindings: KernelBinding[] = [{ name: 'signal', access: 'read', elemType: 'f32', elements: c.elements }];
+  if (c.residual) bindings.push({ name: 'input', access: 'read', elemType: 'f32', elements: c.elements });
+  bindings.push({ name: 'prev', access: 'read_write', elemType: 'f32', elements: c.elements });
+  bindings.push({ name: 'state', access: 'read_write', elemType: 'f32', elements: (c.rule + 1) * DYNAMIC_STATE_STRIDE });
+  const maxSlot = c.guarded.reduce((m, g) => Math.max(m, g.slot), -1);
+  if (c.used) bindings.push({ name: 'args', access: 'read_write', elemType: 'i32', elements: Math.max(3, 3 * (maxSlot + 1)) });
+  const base = c.rule * DYNAMIC_STATE_STRIDE;
+  const s = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => `state[${base + F(name)}u]`;
+  const cur = c.residual ? 'signal[i] - input[i]' : 'signal[i]';
+  const args = c.guarded
+    .map((g) => {
+      const on = g.when === 'compute' ? '!reuse' : 'reuse';
+      return g.workgroups.map((w, a) => `    args[${3 * g.slot + a}u] = select(0, ${w}, ${on});`).join('\n');
+    })
+    .join('\n');
+  const wgsl = `// dynamic_decide: rule ${c.rule}, rel-L1 of ${c.elements} signal values${c.used ? `, decides ${c.guarded.length} dispatches` : ' (rule not used at this step)'}
+${declareBindings(bindings)}
+
+const N: u32 = ${c.elements}u;
+const WG: u32 = ${WG}u;
+var<workgroup> sNum: array<f32, ${WG}>;
+var<workgroup> sDen: array<f32, ${WG}>;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) li: u32) {
+  var num = 0.0;
+  var den = 0.0;
+  for (var i = li; i < N; i += WG) {
+    let cur = ${cur};
+    let p = prev[i];
+    num += abs(cur - p);
+    den += abs(p);
+    prev[i] = cur;
+  }
+  sNum[li] = num;
+  sDen[li] = den;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h = h / 2u) {
+    if (li < h) {
+      sNum[li] += sNum[li + h];
+      sDen[li] += sDen[li + h];
+    }
+    workgroupBarrier();
+  }
+  if (li != 0u) { return; }
+  let k = ${s('step')};
+  let hasPrev = ${s('has_prev')} > 0.5;
+  var acc = ${s('acc')};
+  var consecutive = ${s('consecutive')};
+  var sig = 0.0;
+  if (hasPrev) {
+    // mean|cur − prev| / mean|prev|; 0/0 is no change, x/0 is an infinite change.
+    let n = sNum[0];
+    let d = sDen[0];
+    sig = select(select(3.0e38, 0.0, n == 0.0), n / d, d > 0.0);
+    acc += sig;
+  }
+  let reuse = ${c.used ? 'true' : 'false'} && hasPrev && k >= ${f32Lit(c.warmup)} && acc < ${f32Lit(c.threshold)} && consecutive < ${f32Lit(c.maxConsecutive)};
+  if (reuse) {
+    consecutive += 1.0;
+    ${s('reused')} += 1.0;
+  } else {
+    acc = 0.0;
+    consecutive = 0.0;${c.used ? `\n    ${s('computed')} += 1.0;` : ''}
+  }
+  ${s('step')} = k + 1.0;
+  ${s('has_prev')} = 1.0;
+  ${s('acc')} = acc;
+  ${s('consecutive')} = consecutive;
+  ${s('decision')} = select(0.0, 1.0, reuse);
+  ${s('signal')} = sig;
+${args}
+}
+`;
+  return { family: 'dynamic_decide', key: cacheKey('dynamic_decide', c), wgsl, entryPoint: 'main', workgroupSize: [WG, 1, 1], bindings, dispatch: [1, 1, 1] };
+}
+
+export interface DynamicResetConfig {
+  rules: number;
+}
+
+export function emitDynamicReset(c: DynamicResetConfig): EmittedKernel {
+  const n = c.rules * DYNAMIC_STATE_STRIDE;
+  const bindings: KernelBinding[] = [{ name: 'state', access: 'read_write', elemType: 'f32', elements: n }];
+  const wgsl = `// dynamic_reset: the state of ${c.rules} dynamic rule(s) back to zero at the start of a run
+${declareBindings(bindings)}
+
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) li: u32) {
+  for (var i = li; i < ${n}u; i += 64u) { state[i] = 0.0; }
+}
+`;
+  return { family: 'dynamic_decide', key: cacheKey('dynamic_reset', c), wgsl, entryPoint: 'main', workgroupSize: [64, 1, 1], bindings, dispatch: [1, 1, 1] };
+}

@@ -1,0 +1,89 @@
+/**
+ * The two ways an evaluation turns (schedule, seed, classes) into images: the compiled plan on the
+ * GPU, or the CPU reference executor. Both draw the noise from `noiseForRun(seed, …)`, so a seed
+ * means the same x_T and step noise on either, and for every schedule.
+ */
+import type { Tensor } from '../../core/tensor.ts';
+import { graphWeights, type Graph } from '../../compiler/ir/graph.ts';
+import { computeEverything, type ScheduleIR } from '../../compiler/ir/schedule.ts';
+import { compile } from '../../compiler/pipeline.ts';
+import { HARDWARE_CAPS, LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
+import type { GpuContext } from '../device.ts';
+import { createRunner } from '../run/runner.ts';
+import { sampleReference } from '../reference/sample.ts';
+import { validateWeights } from '../weights/index.ts';
+
+export interface SampleSettings {
+  steps: number;
+  batch: number;
+  sampler: 'ddpm' | 'ddim';
+  cfgScale?: number;
+}
+
+/** One schedule, ready to sample batches. */
+export interface PreparedSampler {
+  /** From the plan's cost model (GPU); null on the reference executor. */
+  predictedSpeedup: number | null;
+  flopsRatio: number | null;
+  /** `batch` images [batch, C, H, W] and the wall-clock seconds the run took. */
+  sample(seed: number, classes: number[]): Promise<{ images: Tensor; seconds: number }>;
+  destroy(): void;
+}
+
+export interface SamplerBackend {
+  /** Shown in reports: 'gpu: <adapter>' or 'reference executor (CPU)'. */
+  readonly label: string;
+  readonly needsWarmup: boolean;
+  prepare(graph: Graph, schedule: ScheduleIR | undefined, s: SampleSettings): Promise<PreparedSampler>;
+}
+
+/**
+ * Plans compiled with the profile of the adapter's kind (lavapipe's kernels on a software adapter,
+ * the generic hardware profile otherwise).
+ */
+export function gpuBackend(gpu: GpuContext, weights: ReadonlyMap<string, Tensor>, weightsFile: string): SamplerBackend {
+  const caps = gpu.report.isSoftware ? LAVAPIPE_CAPS : HARDWARE_CAPS;
+  return {
+    label: `gpu: ${gpu.report.name}`,
+    needsWarmup: true,
+    async prepare(graph, schedule, s) {
+      const { plan } = compile(graph, schedule, { steps: s.steps, batch: s.batch, sampler: s.sampler, caps, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}) });
+      const runner = await createRunner(plan, weights, { gpu, weightsFile });
+      return {
+        predictedSpeedup: plan.cost.predictedSpeedup,
+        flopsRatio: plan.cost.flopsRatio,
+        async sample(seed, classes) {
+          const t0 = performance.now();
+          const out = await runner.run({ seed, classes });
+          return { images: out.latents, seconds: (performance.now() - t0) / 1000 };
+        },
+        destroy: () => runner.destroy(),
+      };
+    },
+  };
+}
+
+export function referenceBackend(weights: ReadonlyMap<string, Tensor>, weightsFile: string): SamplerBackend {
+  let validated = false;
+  return {
+    label: 'reference executor (CPU)',
+    needsWarmup: false,
+    async prepare(graph, schedule, s) {
+      if (!validated) {
+        validateWeights({ tensors: new Map(weights), format: 'safetensors', path: weightsFile }, graphWeights(graph));
+        validated = true;
+      }
+      const ir = schedule ?? computeEverything(graph.model, s.steps);
+      return {
+        predictedSpeedup: null,
+        flopsRatio: null,
+        async sample(seed, classes) {
+          const t0 = performance.now();
+          const r = sampleReference(graph, weights, ir, { sampler: s.sampler, classes, seed, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}) });
+          return { images: r.latents, seconds: (performance.now() - t0) / 1000 };
+        },
+        destroy: () => undefined,
+      };
+    },
+  };
+}

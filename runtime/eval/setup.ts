@@ -1,0 +1,71 @@
+/**
+ * The front half of an evaluation: lower the model for the requested batch, check that it makes
+ * pictures, and resolve every schedule for the requested step count, with errors that say which
+ * `--schedules` entry is wrong and why.
+ */
+import { DittoError, isDittoError } from '../../core/errors.ts';
+import { loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
+import type { Graph } from '../../compiler/ir/graph.ts';
+import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
+
+export const BASELINE_NAME = 'no cache';
+
+export interface EvalSetup {
+  graph: Graph;
+  /** [C, H, W] of one image. */
+  imageShape: [number, number, number];
+  /** The model's class count (0: unconditional). */
+  classes: number;
+  /** Row 0 is the baseline (no schedule: every node computes at every step). */
+  rows: { name: string; schedule?: ScheduleIR }[];
+}
+
+export interface SetupRequest {
+  modelFile: string;
+  model?: string;
+  set?: Record<string, number>;
+  schedules: readonly string[];
+  steps: number;
+  batch: number;
+  cfg: boolean;
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new DittoError('E_USAGE', message);
+}
+
+/** [C, H, W] of the model's image input `x`. */
+export function imageShapeOf(graph: Graph): [number, number, number] {
+  const x = graph.inputs.find((i) => i.name === 'x');
+  const shape = x ? graph.nodes[x.node]!.shape : [];
+  if (shape.length !== 4) throw new DittoError('E_USAGE', `model ${graph.model} has no image input x [B, C, H, W]; eval samples images`);
+  return [shape[1]!, shape[2]!, shape[3]!];
+}
+
+export function setupEval(req: SetupRequest): EvalSetup {
+  check(Number.isInteger(req.steps) && req.steps >= 1, `steps must be a whole number ≥ 1, got ${req.steps}`);
+  check(Number.isInteger(req.batch) && req.batch >= 1, `batch must be a whole number ≥ 1, got ${req.batch}`);
+  const program = loadProgram(req.modelFile);
+  const graph = lowerModel(program, { model: req.model, set: req.set, batch: req.cfg ? 2 * req.batch : req.batch });
+  const imageShape = imageShapeOf(graph);
+  const c = imageShape[0];
+  if (c !== 1 && c !== 3) {
+    throw new DittoError(
+      'E_USAGE',
+      `model ${req.model ?? graph.model} samples ${c}-channel latents, not pictures: eval measures images (1 or 3 channels), so it takes pixel-space models only (e.g. models/fmnist.ditto); decode latents with a VAE and use ditto fid instead`,
+    );
+  }
+  const rows: EvalSetup['rows'] = [{ name: BASELINE_NAME }];
+  for (const spec of req.schedules) {
+    check(spec !== BASELINE_NAME, `--schedules: '${BASELINE_NAME}' is the baseline every eval runs; list only cache schedules`);
+    try {
+      rows.push({ name: spec, schedule: resolveSchedule(program, spec, graph, { steps: req.steps }) });
+    } catch (e) {
+      if (!isDittoError(e)) throw e;
+      // A table (EB-Cache's 50 entries) fixes the step count; say so rather than only "50 ≠ 20".
+      const hint = e.code === 'E_TABLE' && /entries/.test(e.message) ? ` — this schedule is written for a fixed number of steps; rerun with --steps equal to the table length, or drop it from --schedules` : '';
+      throw new DittoError(e.code, `--schedules '${spec}' at ${req.steps} steps: ${e.message}${hint}`, e.span, e.detail);
+    }
+  }
+  return { graph, imageShape, classes: graph.params['classes'] ?? 0, rows };
+}

@@ -1,0 +1,91 @@
+/** The contract of `ditto eval` and `ditto demo`: what a caller asks for and what comes back. */
+import type { Tensor } from '../../core/tensor.ts';
+import type { GpuContext } from '../device.ts';
+import type { Classifier } from '../metrics/classifier.ts';
+import type { FeatureStats } from '../metrics/fid.ts';
+
+/** gpu: the compiled plan on Dawn; reference: the CPU reference executor (slow, no adapter needed). */
+export type EvalDevice = 'gpu' | 'reference';
+
+export interface EvalConfig {
+  /** The .ditto file with the model (schedules are looked up there, then in the shipped library). */
+  modelFile: string;
+  model?: string;
+  set?: Record<string, number>;
+  weights: ReadonlyMap<string, Tensor>;
+  /** Named in weight errors. */
+  weightsFile: string;
+  /** Schedule specs (`fora(N=2)`, `ebcache_table`, `file.ditto`), compared with the no-cache baseline. */
+  schedules: readonly string[];
+  samples: number;
+  steps: number;
+  sampler: 'ddpm' | 'ddim';
+  /** Classifier-free guidance scale; absent: no CFG. */
+  cfgScale?: number;
+  /** Images per sampling run (the plan's batch). */
+  batch: number;
+  /** Batch j of every schedule uses seed + j: the same noise for every schedule. */
+  seed: number;
+  device: EvalDevice;
+  /** The adapter to run on (device gpu); default: one is opened and closed. */
+  gpu?: GpuContext;
+  /** Compute FID (default true; needs ≥ 2 samples of the classifier's 1×28×28 domain). */
+  fid?: boolean;
+  classifier?: Classifier;
+  referenceStats?: FeatureStats;
+  /** One untimed run of each plan before timing (default true on the GPU; the CPU executor has no JIT to warm). */
+  warmup?: boolean;
+  onProgress?: (p: EvalProgress) => void;
+}
+
+export interface EvalProgress {
+  phase: 'compile' | 'warmup' | 'sample' | 'metrics';
+  /** Finished units of the phase and their total (sampling: batch runs over all schedules). */
+  done: number;
+  total: number;
+  row?: string;
+}
+
+/** One line of the result table. */
+export interface EvalRow {
+  /** 'no cache' for the baseline, else the spec as given. */
+  name: string;
+  /** The resolved schedule's name ('none' for the baseline). */
+  schedule: string;
+  /** The first `samples` images [N, C, H, W], in [-1, 1] after sampling (not clamped). */
+  images: Tensor;
+  classes: number[];
+  /** Wall-clock seconds of all timed batch runs. */
+  seconds: number;
+  /** Baseline seconds / these seconds. */
+  speedup: number;
+  /** The plan's cost model against the all-compute plan (GPU only; null on the reference executor). */
+  predictedSpeedup: number | null;
+  /** Fraction of the baseline's FLOPs that run (GPU only). */
+  flopsRatio: number | null;
+  fid: number | null;
+  /** Fraction the classifier assigns to the requested class. */
+  accuracy: number | null;
+  /** Against the baseline from the same noise; +Infinity when identical. */
+  psnr: number;
+  /** null where images are smaller than the 11×11 window. */
+  ssim: number | null;
+  relativeL2: number;
+}
+
+export interface EvalReport {
+  model: string;
+  modelFile: string;
+  steps: number;
+  sampler: 'ddpm' | 'ddim';
+  cfgScale: number | null;
+  samples: number;
+  batch: number;
+  seed: number;
+  /** 'gpu: <adapter name>' or 'reference executor (CPU)'. */
+  device: string;
+  warmup: boolean;
+  rows: EvalRow[];
+  /** Why a metric is missing, and other caveats worth printing under the table. */
+  notes: string[];
+}
