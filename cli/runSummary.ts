@@ -21,6 +21,8 @@ export interface RunSummary {
   seconds: number;
   secondsPerImage: number;
   work: RunOutput['work'];
+  /** Per dynamic rule: steps that reused / computed, as decided on the GPU (dynamic plans only). */
+  dynamic?: NonNullable<RunOutput['dynamic']>;
   predictedSpeedup: number;
   flopsRatio: number;
   peakMemoryBytes: number;
@@ -53,6 +55,7 @@ export function runSummary(
     seconds: out.seconds,
     secondsPerImage: images ? out.seconds / images : 0,
     work: out.work,
+    ...(out.dynamic ? { dynamic: out.dynamic } : {}),
     predictedSpeedup: plan.cost.predictedSpeedup,
     flopsRatio: plan.cost.flopsRatio,
     peakMemoryBytes: plan.cost.peakMemoryBytes,
@@ -83,6 +86,9 @@ export function formatRunSummary(s: RunSummary): string {
     `work       ${w.computed} node-steps computed, ${w.reused} reused, ${w.residual} residual, ${w.forecast} forecast, ${w.dead} dead; ${w.dispatches} dispatches`,
     `predicted  ${s.predictedSpeedup.toFixed(2)}x against all-compute (FLOPs ratio ${s.flopsRatio.toFixed(3)}), peak memory ${(s.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`,
   ];
+  for (const d of s.dynamic ?? []) {
+    lines.push(`dynamic    rule ${d.rule} (rel_l1(${d.signal}) < ${d.threshold}): ${d.reusedSteps} step${d.reusedSteps === 1 ? '' : 's'} reused, ${d.computedSteps} computed (decided on the GPU)`);
+  }
   if (s.baseline) {
     const b = s.baseline;
     const f = b.fidelity;

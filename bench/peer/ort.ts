@@ -195,4 +195,3 @@ export async function benchOrtDit(paths: DitOnnx, o: OrtBenchOptions): Promise<O
   return opened.map((s, i) => ({ ep: s.ep, sessionMs: s.sessionMs, firstForwardMs: s.firstForwardMs, forward: res[i]!.summary, samples: res[i]!.samples, agreement: s.agreement }));
 }
 
-export { summarize, ortInfo };

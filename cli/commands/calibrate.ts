@@ -85,7 +85,9 @@ export function registerCalibrate(program: Command): void {
       const graph = lowerModel(loadProgram(file), { ...(opts.model !== undefined ? { model: opts.model } : {}), ...(opts.set ? { set: opts.set } : {}), batch: 1 });
       const weights = loadWeights(flags.weights);
       validateWeights(weights, graphWeights(graph));
-      const r = calibrate({ ...opts, weights: weights.tensors });
+      // Calibration of a real model takes long on the CPU: show progress on a terminal only.
+      const progress = process.stderr.isTTY && !flags.json ? (line: string) => process.stderr.write(`calibrate: ${line}\n`) : undefined;
+      const r = calibrate({ ...opts, weights: weights.tensors, ...(progress ? { progress } : {}) });
       process.stdout.write(flags.json ? JSON.stringify(r, null, 2) + '\n' : formatCalibrateSummary(r));
     });
 }

@@ -14,3 +14,4 @@ export * from './conv2d.ts';
 export * from './groupnorm.ts';
 export * from './upsample.ts';
 export * from './dynamic.ts';
+export * from './calibrate.ts';

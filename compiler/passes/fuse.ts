@@ -99,6 +99,11 @@ function merged(a: Instr, b: Instr, over: Partial<Instr>): Instr {
   };
 }
 
+/** Two instructions run on the same path of a dynamic step (or both always): only those may fuse. */
+function sameGuard(a: Instr, b: Instr): boolean {
+  return a.guard?.rule === b.guard?.rule && a.guard?.when === b.guard?.when;
+}
+
 function compact(instrs: (Instr | null)[]): Instr[] {
   return instrs.filter((i): i is Instr => i !== null);
 }
@@ -217,8 +222,13 @@ function concatProjections(instrs: Instr[], ctx: FuseContext): Instr[] {
     ctx.values.set(cat, { name: cat, shape: [M, total], dtype: 'f32', storage: 'transient' });
     for (const r of renames.values()) if (r.value === '') r.value = cat;
     const fusedCovers = members.flatMap((m) => [m]);
+    // Members on different paths of a dynamic step merge into one that always runs: the
+    // projections are pure, so computing a dead member's columns costs time, never correctness.
+    const { guard: _firstGuard, ...firstRest } = first;
+    const guard = present.every((p) => sameGuard(p, first)) ? first.guard : undefined;
     out[i] = {
-      ...first,
+      ...firstRest,
+      ...(guard ? { guard } : {}),
       op: { ...first.op, n: total },
       ins: [a, { value: w, view: { offset: 0, shape: [total, K], strides: [K, 1] } }, { value: bias, view: { offset: 0, shape: [total], strides: [1] } }],
       outs: [{ value: cat, view: { offset: 0, shape: [M, total], strides: [total, 1] } }],
@@ -253,7 +263,7 @@ function geluEpilogue(instrs: Instr[], ctx: FuseContext): Instr[] {
     const r = soleReader(u, m.outs[0]!.value);
     if (r === undefined) return;
     const e = instrs[r]!;
-    if (!isUnary(e, 'gelu_tanh') || !sameView(e.ins[0]!.view, m.outs[0]!.view) || !isRows(e.outs[0]!.view)) return;
+    if (!sameGuard(m, e) || !isUnary(e, 'gelu_tanh') || !sameView(e.ins[0]!.view, m.outs[0]!.view) || !isRows(e.outs[0]!.view)) return;
     if ((u.writers.get(e.outs[0]!.value) ?? []).length !== 1) return;
     out[i] = merged(m, e, { op: { ...m.op, gelu: true }, ins: m.ins, outs: [{ value: e.outs[0]!.value, view: e.outs[0]!.view }], note: m.note });
     out[r] = null;
@@ -271,7 +281,7 @@ function lnModulate(instrs: Instr[], ctx: FuseContext): Instr[] {
     const r = soleReader(u, l.outs[0]!.value);
     if (r === undefined) return;
     const m = instrs[r]!;
-    if (m.op.kind !== 'elementwise' || m.op.label !== 'modulate' || m.ins.length !== 3) return;
+    if (m.op.kind !== 'elementwise' || m.op.label !== 'modulate' || m.ins.length !== 3 || !sameGuard(l, m)) return;
     const [x, shift, scale] = m.ins as [Operand, Operand, Operand];
     if (x.value !== l.outs[0]!.value || !sameView(x.view, l.outs[0]!.view) || !isRows(m.outs[0]!.view)) return;
     if (shift.value !== scale.value || !perSample(shift.view) || !perSample(scale.view) || shift.view.strides[0] !== scale.view.strides[0]) return;
@@ -298,7 +308,7 @@ function gateResidualEpilogue(instrs: Instr[], ctx: FuseContext): Instr[] {
     const gi = soleReader(u, v.value);
     if (gi === undefined || taken.has(gi)) return;
     const g = instrs[gi]!;
-    if (g.op.kind !== 'elementwise' || g.op.label !== 'mul' || g.ins.length !== 2 || g.outs.length !== 1 || !transient(ctx, g.outs[0]!.value)) return;
+    if (!sameGuard(mm, g) || g.op.kind !== 'elementwise' || g.op.label !== 'mul' || g.ins.length !== 2 || g.outs.length !== 1 || !transient(ctx, g.outs[0]!.value)) return;
     const vi = g.ins.findIndex((o) => o.value === v.value);
     const gate = g.ins[1 - vi]!;
     const e = g.op.exprs[0]!;
@@ -306,7 +316,7 @@ function gateResidualEpilogue(instrs: Instr[], ctx: FuseContext): Instr[] {
     const ai = soleReader(u, g.outs[0]!.value);
     if (ai === undefined) return;
     const a = instrs[ai]!;
-    if (a.op.kind !== 'elementwise' || a.op.label !== 'add' || a.ins.length !== 2 || a.outs.length !== 1) return;
+    if (!sameGuard(g, a) || a.op.kind !== 'elementwise' || a.op.label !== 'add' || a.ins.length !== 2 || a.outs.length !== 1) return;
     const gvi = a.ins.findIndex((o) => o.value === g.outs[0]!.value);
     const res = a.ins[1 - gvi]!;
     if (gvi < 0 || !sameView(a.ins[gvi]!.view, g.outs[0]!.view) || !sameView(res.view, a.outs[0]!.view) || !sameView(v.view, a.outs[0]!.view)) return;
@@ -343,7 +353,7 @@ function elementwiseChains(instrs: Instr[], ctx: FuseContext): [Instr[], boolean
     const ci = soleReader(u, pv.value);
     if (ci === undefined || touched.has(ci)) continue;
     const c = instrs[ci]!;
-    if (c.op.kind !== 'elementwise' || !sameShapeArr(c.op.shape, p.op.shape)) continue;
+    if (c.op.kind !== 'elementwise' || !sameGuard(p, c) || !sameShapeArr(c.op.shape, p.op.shape)) continue;
     if (!c.ins.every((o) => o.value !== pv.value || sameView(o.view, pv.view))) continue;
     if (c.outs.some((o) => o.value === pv.value)) continue;
     // P's inputs must not be written between P and C (C included).

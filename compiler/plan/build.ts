@@ -9,13 +9,14 @@ import { DittoError, invariant } from '../../core/errors.ts';
 import { numel } from '../../core/tensor.ts';
 import { canonicalJson } from '../kernels/common.ts';
 import type { Graph } from '../ir/graph.ts';
-import type { Body, NodeState, ValueInfo } from '../passes/ir.ts';
+import type { Body, Instr, NodeState, ValueInfo } from '../passes/ir.ts';
 import { valueBytes } from '../passes/memory.ts';
 import type { PipelineState } from '../pipeline.ts';
 import { bodyCost, dispatchSeconds, instrBytes, instrFlops } from './cost.ts';
-import { selectKernel } from './kernelSelect.ts';
+import { selectKernel, type SelectedKernel } from './kernelSelect.ts';
+import { DYNAMIC_STATE_FIELDS, DYNAMIC_STATE_STRIDE, type GuardedDispatch } from '../kernels/dynamic.ts';
 import { PARAM_FIELDS, samplerParamRows } from './sampler.ts';
-import { PLAN_FORMAT, PLAN_VERSION, type BufferKind, type Plan, type PlanBody, type PlanBuffer, type PlanKernel, type StepCost } from './types.ts';
+import { PLAN_FORMAT, PLAN_VERSION, type BufferKind, type Plan, type PlanBody, type PlanBuffer, type PlanDispatch, type PlanKernel, type StepCost } from './types.ts';
 
 const DITTO_VERSION = '0.1.0';
 
@@ -50,7 +51,7 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
   const used = new Set<string>();
   for (const b of [s.prologue!, ...s.bodies!]) for (const i of b.instrs) for (const o of [...i.ins, ...i.outs]) used.add(o.value);
   used.add('latent');
-  const kindOf: Record<string, BufferKind> = { weight: 'weight', fused_weight: 'fused_weight', input: 'input', latent: 'latent', hoisted: 'hoisted' };
+  const kindOf: Record<string, BufferKind> = { weight: 'weight', fused_weight: 'fused_weight', input: 'input', latent: 'latent', hoisted: 'hoisted', dynamic: 'dynamic', indirect: 'indirect' };
   for (const v of values.values()) {
     if (!used.has(v.name)) continue;
     const kind = kindOf[v.storage];
@@ -86,20 +87,26 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
     invariant(id !== undefined, `no buffer for value ${value}`);
     return id;
   };
+  const kernelOf = (sel: SelectedKernel): number => {
+    let k = kernelIndex.get(sel.kernel.key);
+    if (k === undefined) {
+      k = kernels.length;
+      kernelIndex.set(sel.kernel.key, k);
+      kernels.push({
+        id: k, family: sel.family, key: sel.kernel.key, config: sel.config, wgsl: sel.kernel.wgsl, entryPoint: sel.kernel.entryPoint,
+        workgroupSize: sel.kernel.workgroupSize, bindings: sel.kernel.bindings.map((b) => ({ name: b.name, access: b.access, elemType: b.elemType })),
+      });
+    }
+    return k;
+  };
+  const argsBuffer = byValue.get('dyn:args');
+  let argSlots = 0;
   const planBody = (body: Body): PlanBody => {
     const reads = new Set<string>();
     const writes = new Set<string>();
-    const dispatches = body.instrs.map((ins) => {
-      const sel = selectKernel(ins, values, opts.caps);
-      let k = kernelIndex.get(sel.kernel.key);
-      if (k === undefined) {
-        k = kernels.length;
-        kernelIndex.set(sel.kernel.key, k);
-        kernels.push({
-          id: k, family: sel.family, key: sel.kernel.key, config: sel.config, wgsl: sel.kernel.wgsl, entryPoint: sel.kernel.entryPoint,
-          workgroupSize: sel.kernel.workgroupSize, bindings: sel.kernel.bindings.map((b) => ({ name: b.name, access: b.access, elemType: b.elemType })),
-        });
-      }
+    const dispatch = (ins: Instr, guarded: GuardedDispatch[] = []): PlanDispatch => {
+      const sel = selectKernel(ins, values, opts.caps, guarded);
+      const k = kernelOf(sel);
       const bindings = sel.kernel.bindings.map((kb, binding) => {
         const bo = sel.binds.get(kb.name);
         if (!bo) throw new DittoError('E_INTERNAL', `${sel.family} kernel binding '${kb.name}' has no operand`);
@@ -115,21 +122,45 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
         kernel: k, bindings, workgroups: sel.kernel.dispatch, covers: ins.covers, role: ins.role, cacheReads: ins.cacheReads, cacheWrites: ins.cacheWrites,
         ...(ins.branch ? { branch: ins.branch } : {}), ...(ins.note ? { note: ins.note } : {}), flops, bytes: instrBytes(ins, values),
       };
+    };
+    // Guarded dispatches first (the decide kernel needs their workgroup counts), each with its own
+    // argument triple in the shared args buffer (steps run one after another, so bodies share it).
+    const dispatches: (PlanDispatch | undefined)[] = body.instrs.map(() => undefined);
+    const guardedByRule = new Map<number, GuardedDispatch[]>();
+    let slot = 0;
+    body.instrs.forEach((ins, j) => {
+      if (ins.op.kind === 'dynamic_decide') return;
+      const d = dispatch(ins);
+      if (ins.guard) {
+        invariant(argsBuffer !== undefined, 'a guarded dispatch needs the indirect args buffer');
+        const g: GuardedDispatch = { slot: slot++, workgroups: d.workgroups, when: ins.guard.when };
+        guardedByRule.set(ins.guard.rule, [...(guardedByRule.get(ins.guard.rule) ?? []), g]);
+        d.indirect = { buffer: argsBuffer, offset: 12 * g.slot };
+        d.guard = { rule: ins.guard.rule, when: ins.guard.when };
+      }
+      dispatches[j] = d;
     });
-    return { dispatches, cacheReads: [...reads], cacheWrites: [...writes] };
+    argSlots = Math.max(argSlots, slot);
+    body.instrs.forEach((ins, j) => {
+      if (ins.op.kind === 'dynamic_decide') dispatches[j] = dispatch(ins, guardedByRule.get(ins.op.rule) ?? []);
+    });
+    return { dispatches: dispatches as PlanDispatch[], cacheReads: [...reads], cacheWrites: [...writes] };
   };
   const prologue = planBody(s.prologue!);
   const bodies = s.bodies!.map(planBody);
+  if (argsBuffer !== undefined) buffers[argsBuffer]!.bytes = align(Math.max(16, 12 * argSlots), 16);
 
   // ---- cost
   const costOf = (b: PlanBody): StepCost => {
     let flops = 0, bytes = 0, seconds = 0;
     for (const d of b.dispatches) {
+      // A dynamic step is costed on its compute path (the decisions are not known before running).
+      if (d.guard?.when === 'reuse') continue;
       flops += d.flops;
       bytes += d.bytes;
       seconds += dispatchSeconds(d.flops, d.bytes, opts.caps);
     }
-    return { flops, bytes, dispatches: b.dispatches.length, seconds };
+    return { flops, bytes, dispatches: b.dispatches.filter((d) => d.guard?.when !== 'reuse').length, seconds };
   };
   const bodyCosts = bodies.map(costOf);
   const perStep = s.stepBody!.map((b) => bodyCosts[b]!);
@@ -137,7 +168,7 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
   const allCompute = bodyCost(base.instrs, baseline.lowered!.values, opts.caps);
   const totalFlops = perStep.reduce((a, c) => a + c.flops, 0);
   const totalSeconds = perStep.reduce((a, c) => a + c.seconds, 0);
-  const memoryByKind = { weight: 0, fused_weight: 0, input: 0, latent: 0, noise: 0, params: 0, hoisted: 0, cache: 0, activation: 0 } as Record<BufferKind, number>;
+  const memoryByKind = { weight: 0, fused_weight: 0, input: 0, latent: 0, noise: 0, params: 0, hoisted: 0, cache: 0, activation: 0, dynamic: 0, indirect: 0 } as Record<BufferKind, number>;
   for (const b of buffers) memoryByKind[b.kind] += b.bytes;
 
   const cfg = opts.cfgScale !== undefined;
@@ -163,6 +194,7 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
     sampler: { kind: opts.sampler, fields: [...PARAM_FIELDS], rows: samplerParamRows(S, s.schedule.epsScale), params: byValue.get('params')! },
     cfg: cfg ? { scale: opts.cfgScale!, condSamples: [0, opts.batch], uncondSamples: [opts.batch, 2 * opts.batch], guidedChannels: guided, nullClass } : null,
     noise: values.has('noise') ? { buffer: byValue.get('noise')!, order: 'initial-then-steps', rowShape: [...values.get('noise')!.shape] } : null,
+    dynamic: dynamicSection(s, byValue),
     buffers,
     kernels,
     prologue,
@@ -180,6 +212,24 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
     },
   };
   return { ...body, hash: sha256(canonicalJson(body)) } as Plan;
+}
+
+/** The plan's `dynamic` section: the rules, where their state lives, and the reuse counter. */
+function dynamicSection(s: PipelineState, byValue: Map<string, number>): Plan['dynamic'] {
+  const rules = s.dynamic ?? [];
+  if (rules.length === 0) return null;
+  const state = byValue.get('dyn:state');
+  invariant(state !== undefined, 'dynamic rules have a state buffer');
+  return {
+    state,
+    stateFields: [...DYNAMIC_STATE_FIELDS],
+    rules: rules.map((d) => ({
+      rule: d.rule, signal: d.signal, threshold: d.threshold, warmup: d.warmup, maxConsecutive: Number.isFinite(d.maxConsecutive) ? d.maxConsecutive : null, then: d.then,
+      stateOffset: 4 * d.rule * DYNAMIC_STATE_STRIDE,
+      reusedSteps: 4 * (d.rule * DYNAMIC_STATE_STRIDE + DYNAMIC_STATE_FIELDS.indexOf('reused')),
+      usedSteps: s.steps!.filter((st) => st.dynamic?.rule === d.rule).length,
+    })),
+  };
 }
 
 /** The label table's last row is the CFG null class (DiT: 1000 classes + null). */

@@ -92,8 +92,37 @@ export function loadPlan(json: string | unknown): Plan {
       const wg = arr(dd.workgroups, `${f}.workgroups`);
       if (wg.length !== 3) bad(`${f}.workgroups`, 'must have 3 entries');
       wg.forEach((w, m) => int(w, `${f}.workgroups[${m}]`, 1));
+      if (dd.indirect !== undefined) {
+        const ind = obj(dd.indirect, `${f}.indirect`);
+        const ib = int(ind.buffer, `${f}.indirect.buffer`, 0, buffers.length - 1);
+        const buf = buffers[ib] as { kind: unknown; bytes: number };
+        if (buf.kind !== 'indirect') bad(`${f}.indirect.buffer`, `must name a buffer of kind 'indirect', buffer ${ib} is ${JSON.stringify(buf.kind)}`);
+        const off = int(ind.offset, `${f}.indirect.offset`, 0, Math.max(0, buf.bytes - 12));
+        if (off % 4 !== 0) bad(`${f}.indirect.offset`, `must be a multiple of 4, got ${off}`);
+        const g = obj(dd.guard, `${f}.guard`);
+        if (g.when !== 'compute' && g.when !== 'reuse') bad(`${f}.guard.when`, `must be compute or reuse, got ${JSON.stringify(g.when)}`);
+        const rules = (p.dynamic as { rules?: unknown[] } | null | undefined)?.rules?.length ?? 0;
+        int(g.rule, `${f}.guard.rule`, 0, rules - 1);
+      }
     });
   };
+  // `dynamic` absent (plans written before dynamic rules compiled) reads as null: a static plan.
+  if (p.dynamic !== undefined && p.dynamic !== null) {
+    const dyn = obj(p.dynamic, 'dynamic');
+    const sb = int(dyn.state, 'dynamic.state', 0, buffers.length - 1);
+    const stateBytes = (buffers[sb] as { bytes: number }).bytes;
+    const fields = arr(dyn.stateFields, 'dynamic.stateFields');
+    arr(dyn.rules, 'dynamic.rules').forEach((r, i) => {
+      const f = `dynamic.rules[${i}]`;
+      const o = obj(r, f);
+      if (o.rule !== i) bad(`${f}.rule`, `must be ${i}, got ${JSON.stringify(o.rule)}`);
+      str(o.signal, `${f}.signal`);
+      num(o.threshold, `${f}.threshold`);
+      int(o.warmup, `${f}.warmup`, 0);
+      const so = int(o.stateOffset, `${f}.stateOffset`, 0, Math.max(0, stateBytes - 4 * fields.length));
+      int(o.reusedSteps, `${f}.reusedSteps`, so, so + 4 * fields.length - 4);
+    });
+  }
   checkBody(p.prologue, 'prologue');
   const bodies = arr(p.bodies, 'bodies');
   bodies.forEach((b, i) => checkBody(b, `bodies[${i}]`));

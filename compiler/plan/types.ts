@@ -5,7 +5,7 @@
 export const PLAN_FORMAT = 'ditto-plan';
 export const PLAN_VERSION = 1;
 
-export type BufferKind = 'weight' | 'fused_weight' | 'input' | 'latent' | 'noise' | 'params' | 'hoisted' | 'cache' | 'activation';
+export type BufferKind = 'weight' | 'fused_weight' | 'input' | 'latent' | 'noise' | 'params' | 'hoisted' | 'cache' | 'activation' | 'dynamic' | 'indirect';
 
 export interface PlanBuffer {
   id: number;
@@ -60,6 +60,12 @@ export interface PlanDispatch {
   cacheReads: string[];
   cacheWrites: string[];
   branch?: 'cond' | 'uncond';
+  /** Dispatched indirectly: the x, y, z workgroup counts are three u32 at `offset` bytes of
+   *  `buffer` (kind `indirect`), written on the GPU by the step's dynamic_decide dispatch —
+   *  `workgroups` when the dispatch's path was chosen, zeros (skip) otherwise. */
+  indirect?: { buffer: number; offset: number };
+  /** The path of a dynamic step this dispatch belongs to (with `indirect`). */
+  guard?: { rule: number; when: 'compute' | 'reuse' };
   note?: string;
   flops: number;
   bytes: number;
@@ -114,6 +120,19 @@ export interface Plan {
     /** x_T first (into the latent buffer), then one row per step k = 0..S−1 in sampling order; each [batch, C, H, W] row-major. Row S−1 is never used (no noise at the last step). */
     order: 'initial-then-steps';
     rowShape: number[];
+  };
+  /** Dynamic rules decided on the GPU (null: a static schedule). Each rule's state is
+   *  `stateFields.length` f32 at `stateOffset` bytes of buffer `state`; `reusedSteps` is the byte
+   *  offset of the count of steps that reused, read once after the run. */
+  dynamic: null | {
+    state: number;
+    stateFields: string[];
+    rules: {
+      rule: number; signal: string; threshold: number; warmup: number; maxConsecutive: number | null; then: 'reuse' | 'reuse_residual';
+      stateOffset: number; reusedSteps: number;
+      /** Steps whose targets follow the rule (the most that can reuse is this less the first). */
+      usedSteps: number;
+    }[];
   };
   buffers: PlanBuffer[];
   kernels: PlanKernel[];

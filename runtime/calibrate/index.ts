@@ -50,6 +50,8 @@ export interface CalibrateOptions {
   epsScale?: string;
   /** Where to write the schedule (.ditto); the table goes next to it with the extension .npy. */
   output: string;
+  /** Progress lines for long runs (the CLI shows them on a terminal). */
+  progress?: (line: string) => void;
 }
 
 export interface CalibrateResult {
@@ -112,7 +114,7 @@ interface Preflight {
 }
 
 function preflight(o: CalibrateOptions, text: string, name: string, graph1: Graph): Preflight {
-  return withContext('the calibrated schedule would not check', () => {
+  return withContext(`the schedule calibrate would write to ${o.output} does not check (see --eps-scale and -o)`, () => {
     const prog: Program = loadProgram(o.output, { inline: new Map([[o.output, text]]) });
     const ir = resolveSchedule(prog, name, graph1, { steps: o.steps });
     const probe = resolveSchedule(prog, probeName(name), graph1, { steps: 4 });
@@ -154,7 +156,12 @@ export function calibrate(o: CalibrateOptions): CalibrateResult {
     noise: noiseForRun(seed, samples, graphN.nodes[graphN.inputs.find((i) => i.name === 'x')!.node]!.shape.slice(1), o.steps),
     ...(cfg ? { cfgScale: o.cfgScale } : {}), ...(o.guide ? { guide: o.guide } : {}),
   });
-  const search = searchBudget(new GreedyCalibration(model), { threshold, budget: o.budget, ratioOf: (t) => tableRatio(pre.costs, t) });
+  const progress = o.progress;
+  const cal = new GreedyCalibration(model, progress && ((k, S) => progress(`scoring step ${k}/${S - 1} (${model.evaluations} model evaluations so far)`)));
+  const search = searchBudget(cal, {
+    threshold, budget: o.budget, ratioOf: (t) => tableRatio(pre.costs, t),
+    ...(progress ? { onPass: (p: { n: number; scale: number; ratio: number; table: readonly CacheState[] }) => progress(`pass ${p.n}: δ scale ${fmt(p.scale)} → ${p.table.join('')}, FLOPs ratio ${p.ratio.toFixed(4)}`) } : {}),
+  });
   const countdown = [...search.table].reverse();
 
   const header = [

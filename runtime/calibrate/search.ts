@@ -28,7 +28,8 @@ export class GreedyCalibration implements Decider {
   private readonly memo = new Map<string, StepScores>();
   private live: Trajectory;
 
-  constructor(readonly model: TrajectoryModel) {
+  /** `onScore(k)` is told each time a step is scored afresh (progress of long runs). */
+  constructor(readonly model: TrajectoryModel, private readonly onScore?: (k: number, steps: number) => void) {
     this.live = new Trajectory(model);
   }
 
@@ -57,6 +58,7 @@ export class GreedyCalibration implements Decider {
     if (known) return known;
     const tr = this.trajectoryAt(prefix);
     const k = tr.k;
+    this.onScore?.(k, this.steps);
     const single = singleModuleState(trajectoryFraction(k, this.steps));
     const full = tr.evaluate(0);
     const gaps = (s: CacheState) => {
@@ -101,6 +103,8 @@ export interface BudgetSearchOptions {
   ratioOf: (table: readonly CacheState[]) => number;
   /** Bisection passes after the bracket is found (default 24). */
   iterations?: number;
+  /** Told after every pass (progress of long runs). */
+  onPass?: (pass: { n: number; scale: number; ratio: number; table: readonly CacheState[] }) => void;
 }
 
 export interface BudgetSearchResult {
@@ -129,6 +133,7 @@ export function searchBudget(cal: Decider, opts: BudgetSearchOptions): BudgetSea
     const table = scale === 0 ? allCompute : cal.decide(threshold, scale);
     passes++;
     const ratio = ratioOf(table);
+    opts.onPass?.({ n: passes, scale, ratio, table });
     const ok = ratio <= budget + 1e-12;
     if (ok && (!best || ratio > best.ratio || (ratio === best.ratio && scale < best.scale))) best = { table, ratio, scale, passes: 0 };
     return ok;

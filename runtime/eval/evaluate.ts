@@ -125,6 +125,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       samples: cfg.samples,
       batch: cfg.batch,
       seed: cfg.seed,
+      classCount: setup.classes,
       device: backend.label,
       warmup,
       rows,

@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../core/files.ts';
+import { tensor } from '../../core/tensor.ts';
 import { encodeGridPng } from '../image.ts';
 import type { EvalReport, EvalRow } from './types.ts';
 
@@ -77,7 +78,7 @@ export interface EvalFiles {
 }
 
 /** Writes every row's grid (first GRID_MAX_IMAGES images, one column per class) and the table and JSON. */
-export function writeEvalOutputs(rep: EvalReport, dir: string, classCount: number): EvalFiles {
+export function writeEvalOutputs(rep: EvalReport, dir: string): EvalFiles {
   mkdirSync(dir, { recursive: true });
   const grids: Record<string, string> = {};
   const used = new Set<string>();
@@ -87,8 +88,9 @@ export function writeEvalOutputs(rep: EvalReport, dir: string, classCount: numbe
     used.add(stem);
     const file = path.join(dir, `${stem}.png`);
     const n = Math.min(r.images.shape[0]!, GRID_MAX_IMAGES);
-    const shown = { ...r.images, shape: [n, ...r.images.shape.slice(1)], data: r.images.data.subarray(0, (r.images.data.length / r.images.shape[0]!) * n) };
-    writeFileAtomic(file, encodeGridPng(shown, { columns: Math.max(1, Math.min(classCount || 10, n)) }));
+    const per = r.images.data.length / r.images.shape[0]!;
+    const shown = tensor([n, ...r.images.shape.slice(1)], (r.images.data as Float32Array).slice(0, per * n));
+    writeFileAtomic(file, encodeGridPng(shown, { columns: Math.max(1, Math.min(rep.classCount || 10, n)) }));
     grids[r.name] = file;
   }
   const table = path.join(dir, 'table.md');

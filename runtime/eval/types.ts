@@ -82,6 +82,8 @@ export interface EvalReport {
   samples: number;
   batch: number;
   seed: number;
+  /** The model's class count; image g was sampled for class g mod classCount. */
+  classCount: number;
   /** 'gpu: <adapter name>' or 'reference executor (CPU)'. */
   device: string;
   warmup: boolean;

@@ -9,6 +9,7 @@ import type { GpuContext } from '../device.ts';
 import { readBack } from '../gpu/buffers.ts';
 import type { BindGroups } from './bindGroups.ts';
 import type { KernelPipeline } from './pipelines.ts';
+import { encodeDispatch } from './dispatch.ts';
 
 function describe(plan: Plan, d: PlanDispatch): string {
   const names = d.covers.map((c) => plan.nodes[c]?.path ?? `${plan.nodes[c]?.op}#${c}`);
@@ -26,7 +27,7 @@ export async function findFirstNonFinite(gpu: GpuContext, plan: Plan, buffers: G
       const pass = enc.beginComputePass();
       pass.setPipeline(pipelines[d.kernel]!.pipeline);
       pass.setBindGroup(0, groups.get(bodyIndex, j, d, k));
-      pass.dispatchWorkgroups(...d.workgroups);
+      encodeDispatch(pass, d, buffers);
       pass.end();
       device.queue.submit([enc.finish()]);
       const kernel = plan.kernels[d.kernel]!;

@@ -9,6 +9,7 @@ import type { GpuContext } from '../device.ts';
 import { readBack } from '../gpu/buffers.ts';
 import type { BindGroups } from './bindGroups.ts';
 import type { KernelPipeline } from './pipelines.ts';
+import { encodeDispatch } from './dispatch.ts';
 
 export interface ProfileRow {
   name: string;
@@ -47,13 +48,13 @@ export class Profiler {
     this.results = d.createBuffer({ size: 16 * total, usage: 0x08 | 0x04 }); // COPY_DST | COPY_SRC
   }
 
-  encode(enc: GPUCommandEncoder, body: PlanBody, bodyIndex: number, k: number, pipelines: KernelPipeline[], groups: BindGroups): void {
+  encode(enc: GPUCommandEncoder, body: PlanBody, bodyIndex: number, k: number, pipelines: KernelPipeline[], groups: BindGroups, buffers: readonly GPUBuffer[]): void {
     const first = this.slots.length;
     body.dispatches.forEach((d, j) => {
       const pass = enc.beginComputePass({ timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * j, endOfPassWriteIndex: 2 * j + 1 } });
       pass.setPipeline(pipelines[d.kernel]!.pipeline);
       pass.setBindGroup(0, groups.get(bodyIndex, j, d, k));
-      pass.dispatchWorkgroups(...d.workgroups);
+      encodeDispatch(pass, d, buffers);
       pass.end();
       this.slots.push({ kernel: d.kernel, covers: d.covers });
     });

@@ -12,10 +12,12 @@ import { upload } from '../gpu/buffers.ts';
 
 // STORAGE | UNIFORM | COPY_DST | COPY_SRC: every plan buffer can be bound either way and read back.
 const USAGE = 0x80 | 0x40 | 0x08 | 0x04;
+// INDIRECT: the dynamic_decide kernel writes the workgroup counts of guarded dispatches here.
+const INDIRECT = 0x100;
 
 export function createPlanBuffers(device: GPUDevice, plan: Plan): GPUBuffer[] {
   return plan.buffers.map((b) =>
-    device.createBuffer({ size: Math.max(16, Math.ceil(b.bytes / 16) * 16), usage: USAGE, label: `${b.kind}:${b.name}` }),
+    device.createBuffer({ size: Math.max(16, Math.ceil(b.bytes / 16) * 16), usage: b.kind === 'indirect' ? USAGE | INDIRECT : USAGE, label: `${b.kind}:${b.name}` }),
   );
 }
 

@@ -17,6 +17,8 @@ import { checkPlanWeights, createPlanBuffers, uploadParams, uploadWeights } from
 import { planWorkStats, type NodeWorkStats } from './stats.ts';
 import { Profiler, type ProfileReport } from './profile.ts';
 import { findFirstNonFinite } from './finite.ts';
+import { encodeDispatch } from './dispatch.ts';
+import { readDynamicStats, type DynamicRunStats } from './dynamicStats.ts';
 
 export interface RunnerOptions {
   gpu?: GpuContext;
@@ -44,6 +46,9 @@ export interface RunOutput {
   classes: number[];
   seconds: number;
   work: NodeWorkStats;
+  /** Per dynamic rule of the plan: how many steps reused and how many computed, as decided on the
+   *  GPU (read once after the last step). Absent for static plans. */
+  dynamic?: DynamicRunStats[];
   profile?: ProfileReport;
 }
 
@@ -171,13 +176,13 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
     const body = bodyIndex < 0 ? plan.prologue : plan.bodies[bodyIndex]!;
     const enc = device.createCommandEncoder({ label: bodyIndex < 0 ? 'prologue' : `step ${k}` });
     if (profiler) {
-      profiler.encode(enc, body, bodyIndex, k, pipelines, groups);
+      profiler.encode(enc, body, bodyIndex, k, pipelines, groups, buffers);
     } else {
       const pass = enc.beginComputePass();
       body.dispatches.forEach((d, j) => {
         pass.setPipeline(pipelines[d.kernel]!.pipeline);
         pass.setBindGroup(0, groups.get(bodyIndex, j, d, k));
-        pass.dispatchWorkgroups(...d.workgroups);
+        encodeDispatch(pass, d, buffers);
       });
       pass.end();
     }
@@ -198,6 +203,7 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
   }
   const raw = new Float32Array(await readBack(device, buffers[plan.io.latent]!, batch * numel(perImage) * 4));
   const seconds = (performance.now() - t0) / 1000;
+  const dynamic = plan.dynamic ? await readDynamicStats(device, plan, buffers) : undefined;
   const profile = profiler ? await profiler.report() : undefined;
-  return { latents: tensor([batch, ...perImage], raw), classes, seconds, work, ...(profile ? { profile } : {}) };
+  return { latents: tensor([batch, ...perImage], raw), classes, seconds, work, ...(dynamic ? { dynamic } : {}), ...(profile ? { profile } : {}) };
 }

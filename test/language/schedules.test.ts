@@ -54,15 +54,30 @@ describe('EB-Cache tables', () => {
     }
   });
 
-  it('b(t) in both directions: 0.98 while t > 0.4, 0.96 after (t = i/S)', () => {
+  it('b(t) in both directions: the paper\'s exponential form, 1 at t = 1, b_h at the threshold, → b_l (t = i/S)', () => {
     const mul = resolve('ebcache-bt', 'ebcache_bt_multiply');
     const div = resolve('ebcache-bt', 'ebcache_bt_divide');
-    // k = 28 → i = 21, t = 0.42 > 0.4; k = 29 → i = 20, t = 0.4.
-    expect(mul.epsScale[28]).toBe(0.98);
-    expect(mul.epsScale[29]).toBe(0.96);
-    expect(div.epsScale[0]).toBeCloseTo(1 / 0.98, 12);
-    expect(div.epsScale[49]).toBeCloseTo(1 / 0.96, 12);
-    expect(mul.epsScale.filter((v) => v === 0.98)).toHaveLength(29);
+    const b = (t: number) => (t > 0.4 ? 0.98 + 0.02 * Math.exp((-5 * (1 - t)) / 0.6) : 0.96 + 0.02 * Math.exp((5 * (t - 0.4)) / 0.6));
+    for (let k = 0; k < 50; k++) {
+      const t = (49 - k) / 50;
+      expect(mul.epsScale[k]).toBeCloseTo(b(t), 12);
+      expect(div.epsScale[k]).toBeCloseTo(1 / b(t), 12);
+    }
+    // k = 29 → i = 20, t = 0.4 exactly: the late branch, at b_h.
+    expect(mul.epsScale[29]).toBeCloseTo(0.98, 12);
+    expect(mul.epsScale[0]).toBeGreaterThan(0.995);
+    expect(mul.epsScale[49]).toBeCloseTo(0.96 + 0.02 * Math.exp(-10 / 3), 12);
+    // Decreasing along the trajectory.
+    for (let k = 1; k < 50; k++) expect(mul.epsScale[k]!).toBeLessThanOrEqual(mul.epsScale[k - 1]!);
+  });
+
+  it('b(t) with shape: step is b_h while t > 0.4 and b_l after', () => {
+    const prog = loadProgram('/tmp/ditto-bt-step.ditto', { inline: new Map([['/tmp/ditto-bt-step.ditto',
+      `use "${process.cwd()}/models/dit.ditto"\nschedule s for DiT {\n  steps 50\n  eps_scale piecewise(high: 0.98, low: 0.96, threshold: 0.4, shape: step)\n}\n`]]) });
+    const s = resolveSchedule(prog, 's', graph);
+    expect(s.epsScale[28]).toBe(0.98);
+    expect(s.epsScale[29]).toBe(0.96);
+    expect(s.epsScale.filter((v) => v === 0.98)).toHaveLength(29);
   });
 
   it('the paper\'s separated caching uses code 3 early and code 1 late', () => {
@@ -155,7 +170,7 @@ describe('other methods', () => {
 
   it('a schedule can be given as the path of a file with one schedule', () => {
     expect(resolveSchedule(dit, file('pab'), graph).name).toBe('pab');
-    expect(() => resolveSchedule(dit, file('fora'), graph)).toThrow(/declares 2 schedules; name one of: fora, fora_table/);
+    expect(() => resolveSchedule(dit, file('fora'), graph)).toThrow(/declares 2 schedules; name one with .*:NAME, one of: fora, fora_table/);
     expect(() => resolveSchedule(dit, 'foar', graph)).toThrow(DittoError);
   });
 });

@@ -1,0 +1,241 @@
+/**
+ * `npm run bench:kernels`: microbenchmarks of the kernels a DiT forward spends its time in, on the
+ * current WebGPU adapter, at DiT-S, B and XL shapes (batch 2, 256 tokens), against
+ *  - the adapter's measured peak: an FMA-bound calibration kernel (compiler/kernels/calibrate.ts)
+ *    for GFLOP/s and a plain copy (the elementwise family) for GB/s;
+ *  - onnxruntime-node's CPU matmul at the same shapes (what a Node user would pick otherwise).
+ * Writes bench/results/kernels-<adapter>.md and .json.
+ *
+ *   npm run bench:kernels -- [--budget-ms 1500] [--ort-runs 5] [--out bench/results] [--sizes S,B,XL]
+ *
+ * Timing: `timeKernel` submits n dispatches in one pass after an untimed dispatch (which pays the
+ * JIT); n is chosen from a one-dispatch probe so each kernel gets about --budget-ms of timed work
+ * (so XL shapes get fewer repetitions). Figures are ms per dispatch.
+ */
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DittoError, isDittoError } from '../core/errors.ts';
+import {
+  calibrateFlops, capsFromReport, contiguousView, emitCalibrate, emitElementwise, ex, selectCalibrate, selectElementwise,
+  type EmittedKernel,
+} from '../compiler/kernels/index.ts';
+import { createGpu, dawnVersion, type GpuContext } from '../runtime/device.ts';
+import { timeKernel, type HostArray } from '../runtime/kernelRunner.ts';
+import { DIT_SIZES, kernelCases, type KernelCase } from './kernelCases.ts';
+import { matmulOnnx } from './peer/onnxMatmul.ts';
+import { loadOrt, openSession, ortInfo } from './peer/onnxruntime.ts';
+import { writeReport, type Report } from './report.ts';
+import { gigaPerSecond, summarize } from './stats.ts';
+import { REPO_ROOT } from './peer/ort.ts';
+
+/** Deterministic values in [-0.5, 0.5) (data does not change the speed; stable runs help diffs). */
+function fill(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return a;
+}
+
+function dataFor(k: EmittedKernel): Record<string, HostArray> {
+  const d: Record<string, HostArray> = {};
+  k.bindings.forEach((b, i) => {
+    d[b.name] = b.elemType === 'i32' ? new Int32Array(b.elements) : fill(b.elements, i + 1);
+  });
+  return d;
+}
+
+/** ms per dispatch, with n picked from a probe so the timed part takes about `budgetMs`. */
+async function timeWithBudget(gpu: GpuContext, k: EmittedKernel, data: Record<string, HostArray>, budgetMs: number): Promise<{ ms: number; reps: number; firstMs: number }> {
+  const t0 = performance.now();
+  const probe = await timeKernel(gpu, k, data, 1);
+  const firstMs = performance.now() - t0 - probe; // upload + JIT + first dispatch
+  const reps = Math.max(1, Math.min(50, Math.round(budgetMs / Math.max(probe, 0.01))));
+  const ms = await timeKernel(gpu, k, data, reps);
+  return { ms, reps, firstMs };
+}
+
+export interface Peak {
+  gflops: number;
+  gbps: number;
+}
+
+export async function measurePeak(gpu: GpuContext, budgetMs: number): Promise<Peak> {
+  const caps = capsFromReport(gpu.report);
+  const cal = selectCalibrate({}, caps);
+  const calK = emitCalibrate(cal);
+  const coef = new Float32Array([0.999, 0.001]);
+  // A peak is the best the adapter did: best of three (a shared machine only ever slows it down).
+  let fms = Infinity;
+  for (let i = 0; i < 3; i++) fms = Math.min(fms, (await timeWithBudget(gpu, calK, { coef, out: new Float32Array(calK.bindings[1]!.elements) }, budgetMs / 3)).ms);
+  const n = 1 << 23; // 32 MiB in, 32 MiB out: well past any cache
+  const copy = emitElementwise(selectElementwise({
+    shape: [n], inputs: [{ name: 'src', view: contiguousView([n]) }], outputs: [{ name: 'dst', view: contiguousView([n]), expr: ex.input(0) }], label: 'bandwidth',
+  }, caps));
+  const c = await timeWithBudget(gpu, copy, { src: fill(n, 7), dst: new Float32Array(n) }, budgetMs);
+  return { gflops: gigaPerSecond(calibrateFlops(cal), fms), gbps: gigaPerSecond(2 * 4 * n, c.ms) };
+}
+
+export interface KernelResult {
+  size: string;
+  name: string;
+  kind: KernelCase['kind'];
+  variant: string;
+  ms: number;
+  reps: number;
+  firstMs: number;
+  gflops: number | null;
+  gbps: number;
+  ortCpuMs?: number;
+  ortCpuGflops?: number;
+}
+
+function variantOf(k: EmittedKernel): string {
+  const m = /"kind":"(\w+)"/.exec(k.key);
+  return m ? m[1]! : k.family;
+}
+
+async function ortMatmulMs(M: number, N: number, K: number, runs: number): Promise<number> {
+  const ort = loadOrt();
+  const session = await openSession(matmulOnnx(M, N, K, fill(K * N, 3)), 'cpu');
+  const feeds = { A: new ort.Tensor('float32', fill(M * K, 4), [M, K]) };
+  await session.run(feeds);
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    samples.push(performance.now() - t0);
+  }
+  await session.release();
+  return summarize(samples).median;
+}
+
+export function adapterSlug(gpu: GpuContext): string {
+  const text = `${gpu.report.description} ${gpu.report.name}`.toLowerCase();
+  if (/llvmpipe|lavapipe/.test(text)) return 'lavapipe';
+  return text.trim().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'adapter';
+}
+
+function pct(x: number | null | undefined, peak: number): number | null {
+  return x === null || x === undefined ? null : (100 * x) / peak;
+}
+
+export function kernelsReport(gpu: GpuContext, peak: Peak, results: KernelResult[], meta: Record<string, string | number>): Report {
+  const rows = (kind: KernelCase['kind']) => results.filter((r) => r.kind === kind);
+  const mm = rows('matmul');
+  return {
+    title: `Kernel microbenchmarks on ${gpu.report.name}`,
+    meta: {
+      adapter: `${gpu.report.name} (${gpu.report.vendor || 'unknown vendor'}, ${gpu.report.architecture || 'unknown architecture'}, ${gpu.report.backend}${gpu.report.isSoftware ? ', software' : ''})`,
+      ...meta,
+      'measured FMA peak (GFLOP/s)': Number(peak.gflops.toFixed(1)),
+      'measured copy bandwidth (GB/s)': Number(peak.gbps.toFixed(2)),
+    },
+    sections: [
+      {
+        title: 'Matmul (C = A·Wᵀ with the fused epilogue the DiT uses)',
+        text: 'M = batch 2 × 256 tokens. "% peak" is against the FMA calibration kernel on the same adapter. ' +
+          'ORT CPU: onnxruntime-node, one MatMul node with W as an initializer, default threads, median of runs.',
+        table: {
+          columns: ['size', 'kernel', 'variant', 'ms', 'GFLOP/s', '% FMA peak', 'GB/s', 'ORT CPU ms', 'ORT CPU GFLOP/s', 'ditto / ORT CPU speed'],
+          rows: mm.map((r) => [r.size, r.name, r.variant, r.ms, r.gflops, pct(r.gflops, peak.gflops), r.gbps, r.ortCpuMs ?? null, r.ortCpuGflops ?? null,
+            r.ortCpuMs ? r.ortCpuMs / r.ms : null]),
+        },
+      },
+      {
+        title: 'Attention (softmax(q·kᵀ/√d)·v from the fused qkv)',
+        text: 'FLOPs = 4·B·heads·T²·hd (the two products; softmax not counted).',
+        table: {
+          columns: ['size', 'kernel', 'variant', 'ms', 'GFLOP/s', '% FMA peak', 'GB/s'],
+          rows: rows('attention').map((r) => [r.size, r.name, r.variant, r.ms, r.gflops, pct(r.gflops, peak.gflops), r.gbps]),
+        },
+      },
+      {
+        title: 'LayerNorm + adaLN modulate (memory-bound)',
+        text: 'GB/s counts x, the modulation rows and y once; "% copy" is against the copy kernel.',
+        table: {
+          columns: ['size', 'kernel', 'variant', 'ms', 'GB/s', '% copy bandwidth'],
+          rows: rows('layernorm_modulate').map((r) => [r.size, r.name, r.variant, r.ms, r.gbps, pct(r.gbps, peak.gbps)]),
+        },
+      },
+      {
+        title: 'Repetitions and first use',
+        text: '"first ms" is upload + pipeline JIT + one dispatch (lavapipe compiles lazily; Mesa\'s disk cache makes later processes faster).',
+        table: { columns: ['size', 'kernel', 'reps', 'first ms'], rows: results.map((r) => [r.size, r.name, r.reps, r.firstMs]) },
+      },
+    ],
+    data: { peak, results },
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'budget-ms': { type: 'string', default: '1500' },
+      'ort-runs': { type: 'string', default: '5' },
+      out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
+      sizes: { type: 'string', default: 'S,B,XL' },
+      'no-ort': { type: 'boolean', default: false },
+    },
+  });
+  const budgetMs = Number(values['budget-ms']);
+  const ortRuns = Number(values['ort-runs']);
+  if (!(budgetMs > 0)) throw new DittoError('E_USAGE', `--budget-ms must be a positive number, got '${values['budget-ms']}'`);
+  if (!Number.isInteger(ortRuns) || ortRuns < 1) throw new DittoError('E_USAGE', `--ort-runs must be a positive integer, got '${values['ort-runs']}'`);
+  const wanted = values.sizes.split(',').map((s) => s.trim());
+  const sizes = DIT_SIZES.filter((s) => wanted.includes(s.name));
+  const unknown = wanted.filter((w) => !DIT_SIZES.some((s) => s.name === w));
+  if (unknown.length) throw new DittoError('E_USAGE', `unknown DiT size '${unknown[0]}' in --sizes; use some of ${DIT_SIZES.map((s) => s.name).join(',')}`);
+
+  const started = performance.now();
+  const gpu = await createGpu();
+  const caps = capsFromReport(gpu.report);
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  log(`adapter: ${gpu.report.name} (${gpu.report.backend})`);
+  const peak = await measurePeak(gpu, budgetMs);
+  log(`peak: ${peak.gflops.toFixed(1)} GFLOP/s FMA, ${peak.gbps.toFixed(2)} GB/s copy`);
+
+  const results: KernelResult[] = [];
+  for (const size of sizes) {
+    for (const c of kernelCases(size, caps)) {
+      const t = await timeWithBudget(gpu, c.kernel, dataFor(c.kernel), budgetMs);
+      const r: KernelResult = {
+        size: c.size, name: c.name, kind: c.kind, variant: variantOf(c.kernel), ms: t.ms, reps: t.reps, firstMs: t.firstMs,
+        gflops: c.flops === null ? null : gigaPerSecond(c.flops, t.ms), gbps: gigaPerSecond(c.bytes, t.ms),
+      };
+      if (c.mnk && !values['no-ort']) {
+        const [M, N, K] = c.mnk;
+        r.ortCpuMs = await ortMatmulMs(M, N, K, ortRuns);
+        r.ortCpuGflops = gigaPerSecond(c.flops!, r.ortCpuMs);
+      }
+      results.push(r);
+      log(`${c.size} ${c.name}: ${t.ms.toFixed(2)} ms × ${t.reps}${r.gflops !== null ? `, ${r.gflops.toFixed(2)} GFLOP/s` : ''}, ${r.gbps.toFixed(2)} GB/s` +
+        (r.ortCpuMs ? `; ORT CPU ${r.ortCpuMs.toFixed(2)} ms` : ''));
+    }
+  }
+  const ort = values['no-ort'] ? null : ortInfo();
+  const report = kernelsReport(gpu, peak, results, {
+    date: new Date().toISOString().slice(0, 10),
+    command: `npm run bench:kernels -- --budget-ms ${budgetMs} --ort-runs ${ortRuns} --sizes ${values.sizes}`,
+    'CPU': `${cpus()[0]?.model ?? 'unknown'} × ${availableParallelism()} available`,
+    'webgpu (dawn.node)': dawnVersion(),
+    'onnxruntime-node': ort ? ort.version : 'not run',
+    'wall time (s)': Number(((performance.now() - started) / 1000).toFixed(1)),
+  });
+  const files = writeReport(values.out, report, `kernels-${adapterSlug(gpu)}`);
+  log(`wrote ${files.md} and ${files.json}`);
+  gpu.device.destroy();
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(isDittoError(e) ? `error[${e.code}]: ${e.message}\n` : `internal error: ${(e as Error).stack ?? e}\n`);
+      process.exit(isDittoError(e) && e.isUserError ? 1 : 2);
+    },
+  );
+}

@@ -1,0 +1,110 @@
+/**
+ * `ditto eval MODEL.ditto --weights W --schedules a,b --samples N`: FID, class accuracy, PSNR/SSIM
+ * against the no-cache output and measured speed-up, one row per schedule, plus a PNG grid per
+ * schedule, table.md and eval.json in --out-dir. Thin: runtime/eval/ does the work.
+ */
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { DittoError } from '../../core/errors.ts';
+import { parseSetFlag } from '../../compiler/frontend.ts';
+import { loadWeights } from '../../runtime/weights/index.ts';
+import { runEval } from '../../runtime/eval/evaluate.ts';
+import { evalJson, formatEvalTable, writeEvalOutputs } from '../../runtime/eval/report.ts';
+import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
+import type { EvalDevice, EvalProgress } from '../../runtime/eval/types.ts';
+import { parseFloatFlag, parseIntFlag } from '../options.ts';
+
+interface EvalFlags {
+  model?: string;
+  set?: string;
+  weights: string;
+  schedules: string;
+  samples: string;
+  steps: string;
+  sampler: string;
+  cfg?: string;
+  batch: string;
+  seed: string;
+  outDir: string;
+  json?: boolean;
+  device: string;
+  warmup: boolean;
+}
+
+/** A progress bar on a terminal (not with --json); a no-op otherwise. */
+function progressBar(enabled: boolean): { update: (p: EvalProgress) => void; stop: () => void } {
+  if (!enabled) return { update: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar({ format: '{phase} |{bar}| {value}/{total}  {row}  {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+  let phase = '';
+  return {
+    update: (p) => {
+      if (p.phase !== phase) {
+        if (phase) bar.stop();
+        phase = p.phase;
+        bar.start(p.total, p.done, { phase: p.phase.padEnd(7), row: p.row ?? '' });
+      } else bar.update(p.done, { row: p.row ?? '' });
+    },
+    stop: () => phase && bar.stop(),
+  };
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('compare cache schedules with the no-cache baseline: FID, class accuracy, PSNR/SSIM, speed-up, image grids')
+    .argument('<model-file>', 'the .ditto file declaring the model (a pixel-space model, e.g. models/fmnist.ditto)')
+    .option('--model <name>', "the model or variant (e.g. DiT-FMNIST); default: the file's only model")
+    .option('--set <key=value,…>', 'override model parameters')
+    .requiredOption('--weights <file>', 'model weights (.safetensors or PyTorch .pt)')
+    .requiredOption('--schedules <list>', 'comma-separated schedules: names (fora(N=2), ebcache_table), .ditto files or FILE.ditto:NAME')
+    .requiredOption('--samples <n>', 'images per schedule (classes cycle 0, 1, 2, …)')
+    .option('--steps <n>', 'sampling steps', '50')
+    .addOption(new Option('--sampler <kind>', 'sampler').choices(['ddpm', 'ddim']).default('ddpm'))
+    .option('--cfg <scale>', 'classifier-free guidance scale (absent: no CFG)')
+    .option('--batch <n>', 'images per sampling run', '50')
+    .option('--seed <n>', 'seed of batch 0 (batch j uses seed + j, for every schedule)', '0')
+    .option('--out-dir <dir>', 'where the grids, table.md and eval.json go', 'ditto-eval')
+    .option('--json', 'print the report as JSON instead of a table')
+    .addOption(new Option('--device <kind>', 'gpu: compiled plans on WebGPU; reference: the CPU reference executor (slow)').choices(['gpu', 'reference']).default('gpu'))
+    .option('--no-warmup', 'time the first run of each plan too (GPU)')
+    .action(async (file: string, flags: EvalFlags) => {
+      const samples = parseIntFlag('--samples', flags.samples, 1, 1_000_000);
+      const steps = parseIntFlag('--steps', flags.steps, 1, 1000);
+      const batch = parseIntFlag('--batch', flags.batch, 1, 4096);
+      const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
+      const cfgScale = flags.cfg !== undefined ? parseFloatFlag('--cfg', flags.cfg) : undefined;
+      const schedules = splitScheduleList(flags.schedules);
+      if (!flags.outDir.trim()) throw new DittoError('E_USAGE', '--out-dir must name a folder');
+      const weights = loadWeights(flags.weights);
+      const bar = progressBar(!flags.json && process.stderr.isTTY === true);
+      let report;
+      try {
+        report = await runEval({
+          modelFile: file,
+          ...(flags.model ? { model: flags.model } : {}),
+          ...(flags.set ? { set: parseSetFlag(flags.set) } : {}),
+          weights: weights.tensors,
+          weightsFile: flags.weights,
+          schedules,
+          samples,
+          steps,
+          sampler: flags.sampler as 'ddpm' | 'ddim',
+          ...(cfgScale !== undefined ? { cfgScale } : {}),
+          batch: Math.min(batch, samples),
+          seed,
+          device: flags.device as EvalDevice,
+          warmup: flags.warmup,
+          onProgress: bar.update,
+        });
+      } finally {
+        bar.stop();
+      }
+      const files = writeEvalOutputs(report, flags.outDir);
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ ...evalJson(report), files }, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(formatEvalTable(report, 'text'));
+      process.stdout.write(`wrote ${Object.keys(files.grids).length} grids, ${files.table} and ${files.json}\n`);
+    });
+}

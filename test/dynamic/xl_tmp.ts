@@ -1,0 +1,12 @@
+import { loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
+import { compile } from '../../compiler/pipeline.ts';
+const g = lowerModel(loadProgram('models/dit.ditto'), { model: 'DiT', batch: 2 });
+const s = resolveSchedule(loadProgram('models/schedules/first-block.ditto'), 'first_block', g, {});
+const t0 = performance.now();
+const { plan } = compile(g, s, { steps: 50, batch: 1, cfgScale: 4 });
+console.log('s', (performance.now() - t0) / 1000, 'bodies', plan.bodies.length, 'flopsRatio', plan.cost.flopsRatio, 'speedup', plan.cost.predictedSpeedup, 'dispatches', plan.bodies.map(b => b.dispatches.length + '/' + b.dispatches.filter(d => d.guard).length));
+const guarded = plan.bodies[1]!.dispatches.filter(d => d.guard);
+const all = plan.bodies[1]!.dispatches.filter(d => d.guard?.when !== 'reuse');
+const reusePathFlops = plan.bodies[1]!.dispatches.filter(d => d.guard?.when !== 'compute').reduce((a, d) => a + d.flops, 0);
+const computeFlops = all.reduce((a, d) => a + d.flops, 0);
+console.log('reuse path / compute path flops', reusePathFlops / computeFlops, 'guarded', guarded.length, plan.buffers.filter(b => b.kind === 'indirect' || b.kind === 'dynamic').map(b => b.name + ':' + b.bytes));
