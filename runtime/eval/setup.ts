@@ -4,7 +4,7 @@
  * `--schedules` entry is wrong and why.
  */
 import { DittoError, isDittoError } from '../../core/errors.ts';
-import { loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
+import { listModels, loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
 import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
 
@@ -50,9 +50,12 @@ export function setupEval(req: SetupRequest): EvalSetup {
   const imageShape = imageShapeOf(graph);
   const c = imageShape[0];
   if (c !== 1 && c !== 3) {
+    // `fmnist.ditto` without --model lowers the imported base DiT; point at the file's variants.
+    const variants = req.model === undefined ? listModels(program).filter((m) => m.kind === 'variant').map((m) => m.name) : [];
+    const hint = variants.length ? `; without --model the file's base model ${graph.model} was used — did you mean --model ${variants.slice(0, 5).join(' / ')}?` : '';
     throw new DittoError(
       'E_USAGE',
-      `model ${req.model ?? graph.model} samples ${c}-channel latents, not pictures: eval measures images (1 or 3 channels), so it takes pixel-space models only (e.g. models/fmnist.ditto); decode latents with a VAE and use ditto fid instead`,
+      `model ${req.model ?? graph.model} samples ${c}-channel latents, not pictures: eval measures images (1 or 3 channels), so it takes pixel-space models only (e.g. models/fmnist.ditto --model DiT-FMNIST)${hint}`,
     );
   }
   const rows: EvalSetup['rows'] = [{ name: BASELINE_NAME }];

@@ -12,6 +12,9 @@ import { LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
 import { loadPlan } from '../../compiler/plan/load.ts';
 import type { Plan, PlanDispatch } from '../../compiler/plan/types.ts';
 import { DittoError } from '../../core/errors.ts';
+import { tensor } from '../../core/tensor.ts';
+import { formatRunSummary, runSummary } from '../../cli/runSummary.ts';
+import { planWorkStats } from '../../runtime/run/stats.ts';
 import { firstBlock, tinyDit } from './helpers.ts';
 
 const family = (plan: Plan, d: PlanDispatch) => plan.kernels[d.kernel]!.family;
@@ -127,6 +130,19 @@ describe('dynamic rules compile to GPU-side decisions', () => {
     const noRule = JSON.parse(JSON.stringify(plan));
     noRule.dynamic.rules[0].reusedSteps = 10_000;
     expect(() => loadPlan(noRule)).toThrow(DittoError);
+  });
+});
+
+describe('the run summary reports the GPU decisions', () => {
+  it('prints how many steps reused and computed, per rule, and carries them in --json', () => {
+    const { plan } = compileFirstBlock(6, { threshold: 0.5, warm: 1, most: 2 });
+    const dynamic = [{ rule: 0, signal: 'blocks[0].h', threshold: 0.5, reusedSteps: 2, computedSteps: 4 }];
+    const out = { latents: tensor([1, 4, 8, 8], new Float32Array(256)), classes: [0], seconds: 1, work: planWorkStats(plan), dynamic };
+    const summary = runSummary(plan, out, { outputs: {}, adapter: 'test' });
+    expect(summary.dynamic).toEqual(dynamic);
+    expect(formatRunSummary(summary)).toContain('dynamic    rule 0 (rel_l1(blocks[0].h) < 0.5): 2 steps reused, 4 computed (decided on the GPU)');
+    const { dynamic: _d, ...staticOut } = out;
+    expect(runSummary(plan, staticOut, { outputs: {}, adapter: 'test' }).dynamic).toBeUndefined();
   });
 });
 
