@@ -10,6 +10,7 @@ import { registerWeights } from './commands/weights.ts';
 import { registerForward } from './commands/forward.ts';
 import { registerRun } from './commands/run.ts';
 import { registerFid } from './commands/fid.ts';
+import { registerCalibrate } from './commands/calibrate.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerCompile } from './commands/compile.ts';
 import { registerExplain } from './commands/explain.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerForward(program);
   registerRun(program);
   registerFid(program);
+  registerCalibrate(program);
   registerCompile(program);
   registerExplain(program);
   // Hidden: lets the tests check the exit-code contract for internal errors on the real process.

@@ -4,9 +4,8 @@
  * The hidden flags shrink the run for tests and quick looks.
  */
 import { Option, type Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../runtime/eval/demo.ts';
-import type { EvalProgress } from '../../runtime/eval/types.ts';
+import { progressBar } from './eval.ts';
 import { parseFloatFlag, parseIntFlag } from '../options.ts';
 import { DittoError } from '../../core/errors.ts';
 
@@ -35,17 +34,7 @@ export function registerDemo(program: Command): void {
     .addOption(new Option('--schedule <spec>', 'the cached schedule').hideHelp())
     .action(async (flags: DemoFlags) => {
       if (!flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
-      const tty = process.stderr.isTTY === true;
-      const bar = tty ? new cliProgress.SingleBar({ format: 'demo {phase} |{bar}| {value}/{total}  {row}', stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
-      let phase = '';
-      const onProgress = (p: EvalProgress) => {
-        if (!bar) return;
-        if (p.phase !== phase) {
-          if (phase) bar.stop();
-          phase = p.phase;
-          bar.start(p.total, p.done, { phase: p.phase, row: p.row ?? '' });
-        } else bar.update(p.done, { row: p.row ?? '' });
-      };
+      const bar = progressBar(process.stderr.isTTY === true);
       try {
         const r = await runDemo({
           out: flags.out,
@@ -57,15 +46,15 @@ export function registerDemo(program: Command): void {
           ...(flags.perClass !== undefined ? { perClass: parseIntFlag('--per-class', flags.perClass, 1, 100) } : {}),
           ...(flags.schedule !== undefined ? { schedule: flags.schedule } : {}),
           warn: (m) => {
-            if (phase) bar?.stop();
+            bar.stop();
             process.stderr.write(`warning: ${m}\n`);
           },
-          onProgress,
+          onProgress: bar.update,
         });
-        if (phase) bar?.stop();
+        bar.stop();
         process.stdout.write(formatDemoSummary(r));
       } finally {
-        if (phase) bar?.stop();
+        bar.stop();
       }
     });
 }

@@ -31,8 +31,8 @@ interface EvalFlags {
   warmup: boolean;
 }
 
-/** A progress bar on a terminal (not with --json); a no-op otherwise. */
-function progressBar(enabled: boolean): { update: (p: EvalProgress) => void; stop: () => void } {
+/** A progress bar on a terminal (not with --json); a no-op otherwise. One bar per phase. */
+export function progressBar(enabled: boolean): { update: (p: EvalProgress) => void; stop: () => void } {
   if (!enabled) return { update: () => undefined, stop: () => undefined };
   const bar = new cliProgress.SingleBar({ format: '{phase} |{bar}| {value}/{total}  {row}  {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
   let phase = '';
@@ -44,7 +44,10 @@ function progressBar(enabled: boolean): { update: (p: EvalProgress) => void; sto
         bar.start(p.total, p.done, { phase: p.phase.padEnd(7), row: p.row ?? '' });
       } else bar.update(p.done, { row: p.row ?? '' });
     },
-    stop: () => phase && bar.stop(),
+    stop: () => {
+      if (phase) bar.stop();
+      phase = '';
+    },
   };
 }
 

@@ -93,8 +93,9 @@ export function registerRun(program: Command): void {
       let baseline: { plan: Plan; out: RunOutput } | undefined;
       if (baselinePlan) {
         const br = await createRunner(baselinePlan, weights.tensors, { gpu, weightsFile: flags.weights });
-        // Both plans ran once (first-dispatch JIT); time a second run of each, interleaved.
-        await br.run({ seed, ...(classes ? { classes } : {}), ...(noise ? { noise } : {}) });
+        // The plan's first run included the adapter's first-dispatch JIT: warm the baseline's kernels
+        // up, then time one run of each, back to back.
+        await br.warmUp();
         const b = await br.run({ seed, ...(classes ? { classes } : {}), ...(noise ? { noise } : {}) });
         out = await runner.run({ seed, ...(classes ? { classes } : {}), ...(noise ? { noise } : {}) });
         baseline = { plan: baselinePlan, out: b };

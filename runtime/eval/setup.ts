@@ -4,7 +4,8 @@
  * `--schedules` entry is wrong and why.
  */
 import { DittoError, isDittoError } from '../../core/errors.ts';
-import { listModels, loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
+import path from 'node:path';
+import { loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
 import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
 
@@ -51,7 +52,9 @@ export function setupEval(req: SetupRequest): EvalSetup {
   const c = imageShape[0];
   if (c !== 1 && c !== 3) {
     // `fmnist.ditto` without --model lowers the imported base DiT; point at the file's variants.
-    const variants = req.model === undefined ? listModels(program).filter((m) => m.kind === 'variant').map((m) => m.name) : [];
+    const all = [...program.variants.entries()];
+    const own = all.filter(([, v]) => path.resolve(v.file) === path.resolve(req.modelFile));
+    const variants = req.model === undefined ? (own.length ? own : all).map(([name]) => name) : [];
     const hint = variants.length ? `; without --model the file's base model ${graph.model} was used — did you mean --model ${variants.slice(0, 5).join(' / ')}?` : '';
     throw new DittoError(
       'E_USAGE',

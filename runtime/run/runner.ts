@@ -56,6 +56,12 @@ export interface Runner {
   readonly plan: Plan;
   readonly gpu: GpuContext;
   run(req: RunRequest): Promise<RunOutput>;
+  /**
+   * Runs the prologue and every distinct step body once, so that the adapter compiles each
+   * pipeline (lavapipe JIT-compiles at the first dispatch) before anything is timed. The sampler
+   * state it leaves behind is overwritten by the next `run`.
+   */
+  warmUp(): Promise<void>;
   destroy(): void;
 }
 
@@ -76,10 +82,28 @@ export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tens
   await withGpuErrors(device, 'creating the bind groups', () => groups.prebuild());
 
   const run = (req: RunRequest) => Promise.race([runPlan(gpu, plan, buffers, pipelines, groups, req), lost]);
+  const warmUp = async () => {
+    const firstUse = new Map<number, number>();
+    plan.stepBody.forEach((b, k) => firstUse.has(b) || firstUse.set(b, k));
+    const enc = device.createCommandEncoder({ label: 'warm-up' });
+    for (const [bodyIndex, k] of [[-1, 0] as const, ...firstUse]) {
+      const body = bodyIndex < 0 ? plan.prologue : plan.bodies[bodyIndex]!;
+      const pass = enc.beginComputePass();
+      body.dispatches.forEach((d, j) => {
+        pass.setPipeline(pipelines[d.kernel]!.pipeline);
+        pass.setBindGroup(0, groups.get(bodyIndex, j, d, k));
+        encodeDispatch(pass, d, buffers);
+      });
+      pass.end();
+    }
+    await withGpuErrors(device, 'warming up the kernels', () => device.queue.submit([enc.finish()]));
+    await awaitGpu(device.queue.onSubmittedWorkDone());
+  };
   return {
     plan,
     gpu,
     run,
+    warmUp,
     destroy: () => {
       for (const b of buffers) b.destroy();
       if (!opts.gpu) device.destroy();

@@ -17,6 +17,6 @@ describe('runEval on the GPU', async () => {
     expect(Number.isFinite(fora!.psnr)).toBe(true);
     expect(base!.predictedSpeedup).toBe(1);
     expect(fora!.predictedSpeedup!).toBeGreaterThan(1);
-    onGpu.rows.forEach((r, i) => expect(r.images).toAllClose(onCpu.rows[i]!.images, { atol: 2e-3, rtol: 2e-3 }));
+    onGpu.rows.forEach((r, i) => expect(r.images.data).toAllClose(onCpu.rows[i]!.images.data, { atol: 2e-3, rtol: 2e-3 }));
   }, 60_000);
 });
