@@ -40,7 +40,9 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   let start = Math.floor(lo / step) * step;
   if (start > lo) start -= step; // lo / step can underflow to −0 for subnormal lo
   for (let v = start; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
-  if (ticks[ticks.length - 1]! < hi) ticks.push(Number((ticks[ticks.length - 1]! + step).toPrecision(12)));
+  // Rounding to 12 digits can move an end tick just inside the range: extend by a step.
+  while (ticks[0]! > lo) ticks.unshift(ticks[0]! - step);
+  while (ticks[ticks.length - 1]! < hi) ticks.push(ticks[ticks.length - 1]! + step);
   return ticks;
 }
 

@@ -114,7 +114,8 @@ export type StorageKind =
   | 'noise' // per-step Gaussian noise rows, bound at a per-step offset
   | 'params' // per-step scalars (timestep, sampler coefficients), bound at a per-step offset
   | 'dynamic' // dynamic-rule state and previous signal values: persistent, written only by the GPU
-  | 'indirect'; // indirect-dispatch argument triples written by the dynamic_decide kernel
+  | 'indirect' // indirect-dispatch argument triples written by the dynamic_decide kernel
+  | 'output'; // a forward plan's model output: its own buffer, read back by the runtime
 
 export type ValueDType = 'f32' | 'f16' | 'i32';
 
@@ -159,7 +160,15 @@ export type InstrOp =
    *  indirect arguments of the step's guarded dispatches. ins: signal [, block input]; outs: prev, state, args. */
   | { kind: 'dynamic_decide'; rule: number; elements: number; used: boolean; threshold: number; warmup: number; maxConsecutive: number }
   /** Zeroes the state of every dynamic rule (prologue). outs: state. */
-  | { kind: 'dynamic_reset'; rules: number };
+  | { kind: 'dynamic_reset'; rules: number }
+  /** Stride-1 NCHW convolution (implicit GEMM), input optionally nearest-upsampled ×`upsample` in the
+   *  indexing (H, W are the stored input's), + bias, + residual. ins: x, w, bias?, residual? (when
+   *  `residual` is 'buffer'); outs: y. */
+  | { kind: 'conv2d'; B: number; Cin: number; H: number; W: number; Cout: number; kernel: number; padding: number; bias: boolean; upsample: number; residual: 'none' | 'buffer' }
+  /** GroupNorm over [B, C, S] with affine, optional SiLU, output NCHW or tokens [B, S, C]. ins: x, weight, bias; outs: y. */
+  | { kind: 'group_norm'; B: number; C: number; S: number; groups: number; eps: number; silu: boolean; out: 'nchw' | 'tokens' }
+  /** Nearest ×factor of planes [P, H, W]. ins: x; outs: y. */
+  | { kind: 'upsample_nearest'; planes: number; H: number; W: number; factor: number };
 
 export type InstrKind = InstrOp['kind'];
 

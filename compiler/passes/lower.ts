@@ -22,6 +22,7 @@ import type { Body, Branch, DynamicSignal, Guard, Instr, InstrRole, NodeState, O
 import { DYNAMIC_STATE_STRIDE } from '../kernels/dynamic.ts';
 import type { CompileOptions } from './options.ts';
 import { broadcastView, contiguous, isContiguous, restrict } from './views.ts';
+import { emitImageNode } from './lowerImage.ts';
 
 export interface ModelIO {
   /** Model batch N (2·batch under CFG) and user batch B. */
@@ -105,7 +106,7 @@ function stepSignature(s: StepSpec): string {
   return s.dynamic ? `${one(s)}|rule ${s.dynamic.rule}|${one(s.dynamic.reuse)}` : one(s);
 }
 
-interface Ctx {
+export interface Ctx {
   graph: Graph;
   opts: CompileOptions;
   io: ModelIO;
@@ -121,7 +122,7 @@ function consumerCounts(g: Graph): Uint32Array {
   return c;
 }
 
-function declare(ctx: Ctx, v: ValueInfo): string {
+export function declare(ctx: Ctx, v: ValueInfo): string {
   if (!ctx.values.has(v.name)) ctx.values.set(v.name, v);
   return v.name;
 }
@@ -140,7 +141,7 @@ function declareFixedValues(ctx: Ctx): void {
 // ---------------------------------------------------------------------------------------------
 // Per-body builder
 
-class BodyBuilder {
+export class BodyBuilder {
   readonly instrs: Instr[] = [];
   /** Value holding each node's result in this body (undefined: not materialised, e.g. const). */
   readonly valueOf = new Map<NodeId, string>();
@@ -238,7 +239,7 @@ function lowerPrologue(ctx: Ctx, nodes: NodeId[]): Body {
 }
 
 /** The fixed 2-D sin-cos table is a derived weight: the runtime computes it when a file lacks it. */
-function declarePosEmbed(ctx: Ctx, n: Node): string {
+export function declarePosEmbed(ctx: Ctx, n: Node): string {
   invariant(n.op.kind === 'pos_embed_2d', 'pos embed');
   const name = n.weights[0]?.name ?? `pos_embed_2d.${n.op.grid}x${n.op.dim}`;
   return declare(ctx, { name: `w:${name}`, shape: [...n.shape], dtype: 'f32', storage: 'weight', derived: { kind: 'pos_embed_2d', grid: n.op.grid, dim: n.op.dim } });
@@ -497,7 +498,7 @@ function stageInput(b: BodyBuilder, n: Node): void {
 // ---------------------------------------------------------------------------------------------
 // Graph ops
 
-function emitNode(b: BodyBuilder, n: Node, R: Range, value: string, role: InstrRole, tag: { branch?: Branch } = {}): void {
+export function emitNode(b: BodyBuilder, n: Node, R: Range, value: string, role: InstrRole, tag: { branch?: Branch } = {}): void {
   const ctx = b.ctx;
   const N = ctx.io.modelBatch;
   const out = outView(b, value, R);
@@ -563,6 +564,14 @@ function emitNode(b: BodyBuilder, n: Node, R: Range, value: string, role: InstrR
     }
     case 'unary':
       b.emit({ op: { kind: 'elementwise', shape: out.view.shape, exprs: [{ op: op.fn, a: IN(0) }], label: op.fn }, ins: [bcast(b.at(n.inputs[0]!, R), out.view.shape, 'numpy')], outs: [out], ...common });
+      return;
+    case 'conv2d':
+    case 'group_norm':
+    case 'upsample_nearest':
+    case 'to_tokens':
+    case 'to_image':
+    case 'concat':
+      emitImageNode(b, n, out, common, w);
       return;
     case 'binary': {
       const ins: Operand[] = [];

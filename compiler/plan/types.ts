@@ -5,7 +5,10 @@
 export const PLAN_FORMAT = 'ditto-plan';
 export const PLAN_VERSION = 1;
 
-export type BufferKind = 'weight' | 'fused_weight' | 'input' | 'latent' | 'noise' | 'params' | 'hoisted' | 'cache' | 'activation' | 'dynamic' | 'indirect';
+export type BufferKind = 'weight' | 'fused_weight' | 'input' | 'latent' | 'noise' | 'params' | 'hoisted' | 'cache' | 'activation' | 'dynamic' | 'indirect' | 'output';
+
+/** What a plan runs: a sampling loop (the default; such plans carry no `mode` field) or one forward pass. */
+export type PlanMode = 'sample' | 'forward';
 
 export interface PlanBuffer {
   id: number;
@@ -88,6 +91,8 @@ export interface StepCost {
 export interface Plan {
   format: typeof PLAN_FORMAT;
   version: typeof PLAN_VERSION;
+  /** Absent in sampling plans (they predate forward plans; absent = 'sample'). */
+  mode?: 'sample';
   /** sha256 of the plan without this field. */
   hash: string;
   compiler: { ditto: string };
@@ -152,3 +157,36 @@ export interface Plan {
     memory: Record<BufferKind, number>;
   };
 }
+
+/** A model input or output of a forward plan: the buffer the runtime writes (inputs) or reads back (outputs). */
+export interface ForwardTensor {
+  name: string;
+  buffer: number;
+  dtype: 'f32' | 'i32';
+  shape: number[];
+}
+
+/**
+ * A forward plan (`mode: 'forward'`, from `compileForward`): one pass of the model over inputs the
+ * runtime writes, no sampler, no schedule. The runtime writes every `io.inputs` buffer, runs `body`
+ * once and reads every `io.outputs` buffer back. Buffers, kernels and dispatches mean what they mean
+ * in a sampling plan (no `perStep` bindings, no cache, params, noise or dynamic buffers).
+ */
+export interface ForwardPlan {
+  format: typeof PLAN_FORMAT;
+  version: typeof PLAN_VERSION;
+  mode: 'forward';
+  hash: string;
+  compiler: { ditto: string };
+  /** `batch`: the leading dimension the graph was lowered for (every input's). */
+  model: { name: string; params: Record<string, number>; batch: number; graphHash: string };
+  options: { f16: boolean; caps: string };
+  nodes: { id: number; op: string; path?: string }[];
+  io: { inputs: ForwardTensor[]; outputs: ForwardTensor[] };
+  buffers: PlanBuffer[];
+  kernels: PlanKernel[];
+  body: PlanBody;
+  cost: { body: StepCost; peakMemoryBytes: number; memory: Partial<Record<BufferKind, number>> };
+}
+
+export type AnyPlan = Plan | ForwardPlan;
