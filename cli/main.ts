@@ -11,6 +11,8 @@ import { registerForward } from './commands/forward.ts';
 import { registerRun } from './commands/run.ts';
 import { registerFid } from './commands/fid.ts';
 import { registerCalibrate } from './commands/calibrate.ts';
+import { registerEval } from './commands/eval.ts';
+import { registerDemo } from './commands/demo.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerCompile } from './commands/compile.ts';
 import { registerExplain } from './commands/explain.ts';
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerRun(program);
   registerFid(program);
   registerCalibrate(program);
+  registerEval(program);
+  registerDemo(program);
   registerCompile(program);
   registerExplain(program);
   // Hidden: lets the tests check the exit-code contract for internal errors on the real process.

@@ -21,7 +21,8 @@ import type { Graph, NodeId } from '../ir/graph.ts';
 import type { CompileCaps } from '../plan/caps.ts';
 import type { Body, Expr, Instr, Operand, ValueInfo, View } from './ir.ts';
 import { isRows } from './lower.ts';
-import { sameView } from './views.ts';
+import { fuseImageOps } from './fuseImage.ts';
+import { contiguous, sameView } from './views.ts';
 
 export interface FuseContext {
   graph: Graph;
@@ -32,6 +33,8 @@ export interface FuseContext {
 
 export function fuseBody(body: Body, ctx: FuseContext): Body {
   let instrs = body.instrs;
+  // Image ops first: concat placement must precede the concatenated-projection grouping.
+  instrs = fuseImageOps(instrs, ctx);
   instrs = siluIntoMatmul(instrs, ctx);
   instrs = concatProjections(instrs, ctx);
   instrs = geluEpilogue(instrs, ctx);
@@ -43,13 +46,13 @@ export function fuseBody(body: Body, ctx: FuseContext): Body {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Uses {
+export interface Uses {
   /** value → indices of instructions reading it (ins, or an in-place output). */
   readers: Map<string, number[]>;
   writers: Map<string, number[]>;
 }
 
-function uses(instrs: readonly Instr[]): Uses {
+export function uses(instrs: readonly Instr[]): Uses {
   const readers = new Map<string, number[]>();
   const writers = new Map<string, number[]>();
   const add = (m: Map<string, number[]>, v: string, i: number) => {
@@ -67,27 +70,27 @@ function uses(instrs: readonly Instr[]): Uses {
   return { readers, writers };
 }
 
-function readsOutput(e: Expr, j: number): boolean {
+export function readsOutput(e: Expr, j: number): boolean {
   if (e.op === 'output') return e.index === j;
   if ('a' in e) return readsOutput(e.a, j) || ('b' in e ? readsOutput(e.b, j) : false);
   return false;
 }
 
-function transient(ctx: FuseContext, v: string): boolean {
+export function transient(ctx: FuseContext, v: string): boolean {
   return ctx.values.get(v)?.storage === 'transient';
 }
 
 /** The single instruction reading `value`, or undefined. */
-function soleReader(u: Uses, value: string): number | undefined {
+export function soleReader(u: Uses, value: string): number | undefined {
   const r = u.readers.get(value);
   return r && r.length === 1 ? r[0] : undefined;
 }
 
-function isUnary(i: Instr, fn: string): boolean {
+export function isUnary(i: Instr, fn: string): boolean {
   return i.op.kind === 'elementwise' && i.op.exprs.length === 1 && i.op.exprs[0]!.op === fn && (i.op.exprs[0] as { a: Expr }).a.op === 'input' && i.ins.length === 1 && i.outs.length === 1;
 }
 
-function merged(a: Instr, b: Instr, over: Partial<Instr>): Instr {
+export function merged(a: Instr, b: Instr, over: Partial<Instr>): Instr {
   return {
     ...b,
     covers: [...new Set([...a.covers, ...b.covers])],
@@ -100,11 +103,11 @@ function merged(a: Instr, b: Instr, over: Partial<Instr>): Instr {
 }
 
 /** Two instructions run on the same path of a dynamic step (or both always): only those may fuse. */
-function sameGuard(a: Instr, b: Instr): boolean {
+export function sameGuard(a: Instr, b: Instr): boolean {
   return a.guard?.rule === b.guard?.rule && a.guard?.when === b.guard?.when;
 }
 
-function compact(instrs: (Instr | null)[]): Instr[] {
+export function compact(instrs: (Instr | null)[]): Instr[] {
   return instrs.filter((i): i is Instr => i !== null);
 }
 
@@ -195,7 +198,9 @@ function concatProjections(instrs: Instr[], ctx: FuseContext): Instr[] {
     invariant(first.op.kind === 'matmul', 'matmul');
     const a = first.ins[0]!;
     const ok = present.every((p) => p.op.kind === 'matmul' && !p.branch && !p.op.gelu && !p.op.gate && p.op.siluInput === (first.op as { siluInput: boolean }).siluInput &&
-      p.ins[0]!.value === a.value && sameView(p.ins[0]!.view, a.view) && transient(ctx, p.outs[0]!.value));
+      p.ins[0]!.value === a.value && sameView(p.ins[0]!.view, a.view) && transient(ctx, p.outs[0]!.value) &&
+      // a member already writing a slice of a larger value (a concat) keeps its own matmul
+      sameView(p.outs[0]!.view, contiguous(ctx.values.get(p.outs[0]!.value)!.shape)));
     if (!ok) continue;
     const total = members.reduce((s, m) => s + (g.nodes[m]!.op as { outFeatures: number }).outFeatures, 0);
     const K = first.op.k;
@@ -370,8 +375,9 @@ function elementwiseChains(instrs: Instr[], ctx: FuseContext): [Instr[], boolean
     };
     const cMap = c.ins.map((o) => (o.value === pv.value ? -1 : indexOf(o)));
     const pMap = p.ins.map(indexOf);
-    const buffers = new Set([...ins.map((o) => o.value), ...c.outs.map((o) => o.value)]);
-    if (buffers.size > ctx.caps.maxStorageBuffersPerShaderStage) continue;
+    // The elementwise kernel binds one storage buffer per operand (two views of one value are two
+    // bindings), plus the params row: that is what must fit the adapter's per-stage limit.
+    if (ins.length + c.outs.length + 1 > ctx.caps.maxStorageBuffersPerShaderStage) continue;
     const pExpr = renumber(p.op.exprs[0]!, (k) => pMap[k]!);
     const exprs = c.op.exprs.map((e) => substitute(e, (k) => (cMap[k] === -1 ? pExpr : { op: 'input', index: cMap[k]! })));
     out[ci] = merged(p, c, { op: { ...c.op, exprs, label: `${p.op.label}+${c.op.label}` }, ins, note: [p.note, c.note].filter(Boolean).join('; ') || undefined });
