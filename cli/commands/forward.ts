@@ -1,7 +1,8 @@
 /**
  * `ditto forward MODEL.ditto --weights W --inputs IN.safetensors -o OUT.safetensors`: one forward pass
  * of any model on named input tensors, writing every output tensor. The tool for comparing ditto with
- * a PyTorch model, and the one the golden tests drive.
+ * a PyTorch model, and the one the golden tests drive. `--device gpu` compiles the model in forward
+ * mode (compiler/forward.ts) for this machine's adapter and runs that plan once.
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -11,6 +12,10 @@ import type { Graph } from '../../compiler/ir/graph.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
 import { loadWeights, validateWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { forward } from '../../runtime/reference/forward.ts';
+import { compileForward } from '../../compiler/forward.ts';
+import { compileCapsFor } from '../../compiler/plan/caps.ts';
+import { createGpu } from '../../runtime/device.ts';
+import { createForwardRunner } from '../../runtime/run/forwardRunner.ts';
 import { addModelOptions, lowerModelFile } from '../modelArgs.ts';
 
 interface ForwardFlags {
@@ -43,6 +48,23 @@ function asInputDType(graph: Graph, name: string, t: Tensor, file: string): Tens
   return intTensor(t.shape, Int32Array.from(t.data));
 }
 
+/** Compiles the graph in forward mode for this machine's adapter and runs it once. */
+async function forwardOnGpu(graph: Graph, weights: ReadonlyMap<string, Tensor>, inputs: Record<string, Tensor>, flags: ForwardFlags): Promise<Record<string, Tensor>> {
+  const gpu = await createGpu({ backend: flags.backend });
+  try {
+    // The caps of the adapter we run on (detectCompileCaps('auto') would open a second device).
+    const { plan } = compileForward(graph, { caps: compileCapsFor(gpu.report) });
+    const runner = await createForwardRunner(plan, weights, { gpu, weightsFile: flags.weights });
+    try {
+      return await runner.forward(inputs);
+    } finally {
+      runner.destroy();
+    }
+  } finally {
+    gpu.device.destroy();
+  }
+}
+
 export function registerForward(program: Command): void {
   const cmd = program
     .command('forward')
@@ -60,8 +82,9 @@ export function registerForward(program: Command): void {
       const weights = loadWeights(flags.weights);
       validateWeights(weights, graphWeights(graph));
       const named = Object.fromEntries([...inputs].map(([n, t]) => [n, asInputDType(graph, n, t, flags.inputs)]));
-      if (flags.device === 'gpu') throw new DittoError('E_USAGE', '--device gpu is not available yet: use --device reference');
-      const outputs = forward(graph, weights.tensors, named);
+      const outputs = flags.device === 'gpu'
+        ? await forwardOnGpu(graph, weights.tensors, named, flags)
+        : forward(graph, weights.tensors, named);
       writeSafetensors(flags.output, new Map(Object.entries(outputs)));
       const summary = Object.entries(outputs).map(([n, t]) => `${n} [${t.shape.join(', ')}]`).join(', ');
       process.stdout.write(`wrote ${summary} to ${flags.output}\n`);

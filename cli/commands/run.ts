@@ -1,6 +1,7 @@
 /**
  * `ditto run plan.json --weights W …`: execute a plan on the GPU, with a progress bar on a terminal
- * and a summary (or --json). Pixel-space models write a PNG grid; latent models write latents.
+ * and a summary (or --json). Pixel-space models write a PNG grid; latent models write latents, or a
+ * PNG grid through a VAE decoder on the GPU (`--vae`, runtime/run/vaeDecode.ts).
  */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -9,10 +10,12 @@ import { readTextOrThrow, writeFileAtomic } from '../../core/files.ts';
 import { loadPlan } from '../../compiler/plan/load.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import { createGpu } from '../../runtime/device.ts';
+import { compileCapsFor } from '../../compiler/plan/caps.ts';
 import { createRunner, type RunOutput } from '../../runtime/run/runner.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
+import { decodeLatents, DEFAULT_VAE_MODEL, prepareVae } from '../../runtime/run/vaeDecode.ts';
 import { backendOption, parseIntFlag } from '../options.ts';
 import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 
@@ -28,6 +31,8 @@ interface RunFlags {
   checkFinite?: boolean;
   baseline?: string;
   backend?: string;
+  vae?: string;
+  vaeModel?: string;
 }
 
 export function readPlanFile(file: string): Plan {
@@ -58,7 +63,9 @@ export function registerRun(program: Command): void {
     .requiredOption('--weights <file>', 'model weights (.safetensors or PyTorch .pt)')
     .option('--seed <n>', 'seed of the noise generator', '0')
     .option('--class <ids>', 'class ids, one per image, comma-separated (e.g. 207,360)')
-    .option('--out <file.png>', 'write the images as a PNG grid (pixel-space models)')
+    .option('--out <file.png>', 'write the images as a PNG grid (pixel-space models, or latent models with --vae)')
+    .option('--vae <file>', 'decode the latents to images with this VAE (diffusers AutoencoderKL safetensors, e.g. sd-vae-ft-ema) on the GPU')
+    .option('--vae-model <name>', `the VAE architecture in models/vae.ditto (default ${DEFAULT_VAE_MODEL})`)
     .option('--save-latents <file>', 'write the final sampler state as safetensors (tensor "latents")')
     .option('--noise <file>', 'use the noise in this safetensors file (x_T and noise) instead of the generator')
     .option('--baseline <plan>', 'also run this plan (e.g. the no-cache one) and report measured vs predicted speed-up and fidelity')
@@ -72,13 +79,18 @@ export function registerRun(program: Command): void {
       const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
       const classes = flags.class ? parseClasses(flags.class) : undefined;
       if (flags.out && !flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
-      if (flags.out && !isPixelModel(plan)) {
-        throw new DittoError('E_USAGE', `model ${plan.model.name} generates ${plan.buffers[plan.io.latent]!.shape?.[1]}-channel latents, not pictures: use --save-latents (a VAE decoder turns them into images)`);
+      if (flags.out && !isPixelModel(plan) && !flags.vae) {
+        throw new DittoError('E_USAGE', `model ${plan.model.name} generates ${plan.buffers[plan.io.latent]!.shape?.[1]}-channel latents, not pictures: add --vae VAE.safetensors to decode them, or use --save-latents`);
       }
+      if ((flags.vae || flags.vaeModel) && !flags.out) throw new DittoError('E_USAGE', '--vae decodes the latents into the PNG of --out; add --out FILE.png');
+      if (flags.vaeModel && !flags.vae) throw new DittoError('E_USAGE', '--vae-model names the architecture of the --vae weight file; add --vae VAE.safetensors');
+      if (flags.vae && isPixelModel(plan)) throw new DittoError('E_USAGE', `model ${plan.model.name} generates pictures directly; --vae is for latent models`);
       const weights = loadWeights(flags.weights);
       const latentShape = [plan.options.batch, ...(plan.buffers[plan.io.latent]!.shape ?? []).slice(1)];
       const noise = flags.noise ? readNoiseFile(flags.noise, latentShape, plan.options.steps, plan.options.sampler === 'ddpm') : undefined;
       const gpu = await createGpu({ backend: flags.backend });
+      // The decoder is checked against the latents and its weight file, and compiled, before sampling.
+      const vae = flags.vae ? prepareVae(latentShape, loadWeights(flags.vae), compileCapsFor(gpu.report), flags.vaeModel ?? DEFAULT_VAE_MODEL) : undefined;
       const runner = await createRunner(plan, weights.tensors, { gpu, weightsFile: flags.weights });
       const bar = !flags.json && process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: 'sampling |{bar}| {value}/{total} steps  {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
@@ -102,7 +114,10 @@ export function registerRun(program: Command): void {
         br.destroy();
       }
       if (flags.saveLatents) writeSafetensors(flags.saveLatents, new Map([['latents', out.latents]]), { plan: plan.hash, seed: String(seed) });
-      if (flags.out) writeFileAtomic(flags.out, encodeGridPng(out.latents));
+      if (flags.out) {
+        const images = vae ? (await decodeLatents(out.latents, vae, gpu)).images : out.latents;
+        writeFileAtomic(flags.out, encodeGridPng(images));
+      }
       const summary: RunSummary = runSummary(plan, out, {
         ...(baseline ? { baseline: { plan: baseline.plan, seconds: baseline.out.seconds, fidelity: fidelityOf(out.latents, baseline.out.latents) } } : {}),
         outputs: { ...(flags.out ? { png: flags.out } : {}), ...(flags.saveLatents ? { latents: flags.saveLatents } : {}) },

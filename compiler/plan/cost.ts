@@ -44,6 +44,17 @@ export function instrFlops(i: Instr): number {
     case 'dynamic_decide':
       // |cur − prev|, |prev| and the two sums per element.
       return 4 * op.elements;
+    case 'conv2d': {
+      const oh = op.H * op.upsample + 2 * op.padding - op.kernel + 1;
+      const ow = op.W * op.upsample + 2 * op.padding - op.kernel + 1;
+      const out = op.B * op.Cout * oh * ow;
+      return 2 * out * op.Cin * op.kernel * op.kernel + out * ((op.bias ? 1 : 0) + (op.residual !== 'none' ? 1 : 0));
+    }
+    case 'group_norm':
+      // two statistics passes and the affine, plus the SiLU.
+      return op.B * op.C * op.S * (6 + (op.silu ? 8 : 0));
+    case 'upsample_nearest':
+      return 0;
     case 'elementwise': {
       const n = op.shape.reduce((a, b) => a * b, 1);
       return n * op.exprs.reduce((s, e) => s + exprOps(e), 0);

@@ -8,7 +8,7 @@
  */
 import { DittoError, invariant } from '../../core/errors.ts';
 import {
-  emitAttention, emitElementwise, emitLabelEmbed, emitLayerNormModulate, emitMatmul, emitTimestepEmbed, emitUnpatchify,
+  emitAttention, emitConv2d, emitElementwise, emitGroupNorm, emitUpsampleNearest, selectConv2d, selectGroupNorm, selectUpsampleNearest, emitLabelEmbed, emitLayerNormModulate, emitMatmul, emitTimestepEmbed, emitUnpatchify,
   selectAttention, selectElementwise, selectLabelEmbed, selectLayerNormModulate, selectMatmul, selectPatchEmbed,
   selectTimestepEmbed, selectUnpatchify, type EmittedKernel,
 } from '../kernels/index.ts';
@@ -154,6 +154,32 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
       binds.set('state', exact('state', b(ins.outs[0]!), 'dynamic_reset'));
       const config = { rules: op.rules };
       return { family: 'dynamic_decide', config, kernel: emitDynamicReset(config), binds };
+    }
+    case 'conv2d': {
+      const [x, w, ...rest] = ins.ins as [Operand, Operand, ...Operand[]];
+      binds.set('x', exact('x', b(x), 'conv2d')).set('w', exact('w', b(w), 'conv2d'));
+      let k = 0;
+      if (op.bias) binds.set('bias', exact('bias', b(rest[k++]!), 'conv2d'));
+      if (op.residual === 'buffer') binds.set('residual', exact('residual', b(rest[k++]!), 'conv2d'));
+      binds.set('y', exact('y', b(ins.outs[0]!), 'conv2d'));
+      const config = selectConv2d({
+        B: op.B, Cin: op.Cin, H: op.H, W: op.W, Cout: op.Cout, kernel: op.kernel, padding: op.padding, upsample: op.upsample,
+        bias: op.bias, residual: op.residual, wDtype: dt(w),
+      }, caps);
+      return { family: 'conv2d', config, kernel: emitConv2d(config), binds };
+    }
+    case 'group_norm': {
+      const [x, weight, bias] = ins.ins as [Operand, Operand, Operand];
+      binds.set('x', exact('x', b(x), 'group_norm')).set('weight', exact('weight', b(weight), 'group_norm')).set('bias', exact('bias', b(bias), 'group_norm'));
+      binds.set('y', exact('y', b(ins.outs[0]!), 'group_norm'));
+      const config = selectGroupNorm({ B: op.B, C: op.C, S: op.S, groups: op.groups, eps: op.eps, silu: op.silu, out: op.out, xDtype: dt(x) }, caps);
+      return { family: 'group_norm', config, kernel: emitGroupNorm(config), binds };
+    }
+    case 'upsample_nearest': {
+      const x = ins.ins[0]!;
+      binds.set('x', exact('x', b(x), 'upsample_nearest')).set('y', exact('y', b(ins.outs[0]!), 'upsample_nearest'));
+      const config = selectUpsampleNearest({ planes: op.planes, H: op.H, W: op.W, factor: op.factor, xDtype: dt(x) }, caps);
+      return { family: 'upsample_nearest', config, kernel: emitUpsampleNearest(config), binds };
     }
     case 'elementwise': {
       const inputs = ins.ins.map((o, i) => {

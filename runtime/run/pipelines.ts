@@ -42,7 +42,7 @@ async function createOne(device: GPUDevice, k: PlanKernel): Promise<KernelPipeli
 }
 
 /** Pipelines for every kernel, deduplicated by WGSL text + entry point. */
-export async function createPipelines(device: GPUDevice, plan: Plan): Promise<KernelPipeline[]> {
+export async function createPipelines(device: GPUDevice, plan: Pick<Plan, 'kernels'>): Promise<KernelPipeline[]> {
   const byText = new Map<string, Promise<KernelPipeline>>();
   return Promise.all(plan.kernels.map((k) => {
     const key = `${k.entryPoint}\n${k.wgsl}`;

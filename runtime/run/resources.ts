@@ -15,14 +15,14 @@ const USAGE = 0x80 | 0x40 | 0x08 | 0x04;
 // INDIRECT: the dynamic_decide kernel writes the workgroup counts of guarded dispatches here.
 const INDIRECT = 0x100;
 
-export function createPlanBuffers(device: GPUDevice, plan: Plan): GPUBuffer[] {
+export function createPlanBuffers(device: GPUDevice, plan: Pick<Plan, 'buffers'>): GPUBuffer[] {
   return plan.buffers.map((b) =>
     device.createBuffer({ size: Math.max(16, Math.ceil(b.bytes / 16) * 16), usage: b.kind === 'indirect' ? USAGE | INDIRECT : USAGE, label: `${b.kind}:${b.name}` }),
   );
 }
 
 /** Checks that the weight file provides every weight the plan reads, with the plan's shapes. */
-export function checkPlanWeights(plan: Plan, weights: ReadonlyMap<string, Tensor>, file: string): void {
+export function checkPlanWeights(plan: Pick<Plan, 'buffers'> & { model: { name: string } }, weights: ReadonlyMap<string, Tensor>, file: string): void {
   const problems: string[] = [];
   const expect = (name: string, shape: readonly number[], optional: boolean) => {
     const t = weights.get(name);
@@ -62,7 +62,7 @@ function weightValues(b: PlanBuffer, weights: ReadonlyMap<string, Tensor>): Floa
   throw new DittoError('E_INTERNAL', `weight ${b.name} has no data`);
 }
 
-export function uploadWeights(device: GPUDevice, plan: Plan, buffers: GPUBuffer[], weights: ReadonlyMap<string, Tensor>): void {
+export function uploadWeights(device: GPUDevice, plan: Pick<Plan, 'buffers'>, buffers: GPUBuffer[], weights: ReadonlyMap<string, Tensor>): void {
   for (const b of plan.buffers) {
     if (b.kind !== 'weight' && b.kind !== 'fused_weight') continue;
     upload(device, buffers[b.id]!, toDType(weightValues(b, weights), b));

@@ -1,0 +1,110 @@
+/**
+ * Forward-plan assembly: the forward pipeline's final body → a `mode: 'forward'` plan. Buffers for
+ * the weights (fused concatenations included), the model inputs, the outputs and the activation
+ * pool; one kernel per distinct config (the same selection as sampling plans); one dispatch per
+ * instruction; the cost of the body.
+ */
+import { DittoError, invariant } from '../../core/errors.ts';
+import { canonicalJson } from '../kernels/common.ts';
+import type { ForwardState } from '../forward.ts';
+import { valueBytes } from '../passes/memory.ts';
+import { graphHash, sha256 } from './build.ts';
+import { dispatchSeconds, instrBytes, instrFlops } from './cost.ts';
+import { selectKernel, type SelectedKernel } from './kernelSelect.ts';
+import { PLAN_FORMAT, PLAN_VERSION, type BufferKind, type ForwardPlan, type ForwardTensor, type PlanBuffer, type PlanDispatch, type PlanKernel } from './types.ts';
+
+const DITTO_VERSION = '0.1.0';
+
+export function buildForwardPlan(s: ForwardState): ForwardPlan {
+  const { graph, opts } = s;
+  const values = s.values!;
+  const body = s.body!;
+  const lowered = s.lowered!;
+
+  const buffers: PlanBuffer[] = [];
+  const byValue = new Map<string, number>();
+  const add = (b: Omit<PlanBuffer, 'id'>): number => {
+    buffers.push({ id: buffers.length, ...b });
+    return buffers.length - 1;
+  };
+  const used = new Set<string>();
+  for (const i of body.instrs) for (const o of [...i.ins, ...i.outs]) used.add(o.value);
+  // Every input gets a buffer, even one no output needs: the runtime writes what the model declares.
+  for (const inp of lowered.inputs) used.add(inp.value);
+  const kindOf: Partial<Record<string, BufferKind>> = { weight: 'weight', fused_weight: 'fused_weight', input: 'input', output: 'output' };
+  for (const v of values.values()) {
+    const kind = kindOf[v.storage];
+    if (!kind || !used.has(v.name)) continue;
+    byValue.set(v.name, add({
+      name: v.name.replace(/^(w|wcat|in|out):/, ''), kind, bytes: valueBytes(v), dtype: v.dtype, shape: [...v.shape],
+      ...(v.sources ? { sources: v.sources } : {}), ...(v.derived ? { derived: v.derived } : {}),
+    }));
+  }
+  const pool = s.pool!.map((bytes, j) => add({ name: `act${j}`, kind: 'activation', bytes, dtype: 'f32' }));
+
+  const kernels: PlanKernel[] = [];
+  const kernelIndex = new Map<string, number>();
+  const kernelOf = (sel: SelectedKernel): number => {
+    let k = kernelIndex.get(sel.kernel.key);
+    if (k === undefined) {
+      k = kernels.length;
+      kernelIndex.set(sel.kernel.key, k);
+      kernels.push({
+        id: k, family: sel.family, key: sel.kernel.key, config: sel.config, wgsl: sel.kernel.wgsl, entryPoint: sel.kernel.entryPoint,
+        workgroupSize: sel.kernel.workgroupSize, bindings: sel.kernel.bindings.map((b) => ({ name: b.name, access: b.access, elemType: b.elemType })),
+      });
+    }
+    return k;
+  };
+  const bufferOf = (value: string): number => {
+    const v = values.get(value)!;
+    if (v.storage === 'transient') return pool[body.buffers![value]!]!;
+    const id = byValue.get(value);
+    invariant(id !== undefined, `no buffer for value ${value}`);
+    return id;
+  };
+  const dispatches: PlanDispatch[] = body.instrs.map((ins) => {
+    const sel = selectKernel(ins, values, opts.caps);
+    const bindings = sel.kernel.bindings.map((kb, binding) => {
+      const bo = sel.binds.get(kb.name);
+      if (!bo) throw new DittoError('E_INTERNAL', `${sel.family} kernel binding '${kb.name}' has no operand`);
+      return { binding, buffer: bufferOf(bo.value), offset: bo.byteOffset };
+    });
+    return {
+      kernel: kernelOf(sel), bindings, workgroups: sel.kernel.dispatch, covers: ins.covers, role: ins.role, cacheReads: [], cacheWrites: [],
+      ...(ins.note ? { note: ins.note } : {}), flops: instrFlops(ins), bytes: instrBytes(ins, values),
+    };
+  });
+
+  let flops = 0, bytes = 0, seconds = 0;
+  for (const d of dispatches) {
+    flops += d.flops;
+    bytes += d.bytes;
+    seconds += dispatchSeconds(d.flops, d.bytes, opts.caps);
+  }
+  const memory: Partial<Record<BufferKind, number>> = {};
+  for (const b of buffers) memory[b.kind] = (memory[b.kind] ?? 0) + b.bytes;
+  const tensorOf = (name: string, value: string): ForwardTensor => {
+    const v = values.get(value)!;
+    return { name, buffer: byValue.get(value)!, dtype: v.dtype === 'i32' ? 'i32' : 'f32', shape: [...v.shape] };
+  };
+
+  const plan: Omit<ForwardPlan, 'hash'> = {
+    format: PLAN_FORMAT,
+    version: PLAN_VERSION,
+    mode: 'forward',
+    compiler: { ditto: DITTO_VERSION },
+    model: { name: graph.model, params: { ...graph.params }, batch: graph.batch, graphHash: graphHash(graph) },
+    options: { f16: opts.f16, caps: opts.caps.name },
+    nodes: graph.nodes.map((n) => ({ id: n.id, op: n.op.kind, ...(n.path !== undefined ? { path: n.path } : {}) })),
+    io: {
+      inputs: lowered.inputs.map((i) => tensorOf(i.name, i.value)),
+      outputs: lowered.outputs.map((o) => tensorOf(o.name, o.value)),
+    },
+    buffers,
+    kernels,
+    body: { dispatches, cacheReads: [], cacheWrites: [] },
+    cost: { body: { flops, bytes, dispatches: dispatches.length, seconds }, peakMemoryBytes: buffers.reduce((a, b) => a + b.bytes, 0), memory },
+  };
+  return { ...plan, hash: sha256(canonicalJson(plan)) };
+}
