@@ -54,7 +54,9 @@ export function samplerParamRows(steps: number, epsScale: readonly number[]): nu
       step: k,
       countdown: i,
     };
-    rows.push(PARAM_FIELDS.map((f) => row[f]));
+    // With a single step the variance terms of i = 0 are log(0) = −∞; they only ever multiply the
+    // noise of a step that adds none (noise_flag 0), and JSON cannot hold −∞, so they become 0.
+    rows.push(PARAM_FIELDS.map((f) => (Number.isFinite(row[f]) ? row[f] : 0)));
   }
   return rows;
 }
