@@ -93,9 +93,11 @@ export interface KernelResult {
   ortCpuGflops?: number;
 }
 
+/** The variant the selector picked (matmul subgroup/tiled, LN subgroup/workgroup), from the config in the key. */
 function variantOf(k: EmittedKernel): string {
-  const m = /"kind":"(\w+)"/.exec(k.key);
-  return m ? m[1]! : k.family;
+  const config = JSON.parse(k.key.slice(k.key.indexOf(':') + 1)) as { variant?: { kind?: string }; kTile?: number };
+  if (config.variant?.kind) return config.variant.kind;
+  return config.kTile ? `kTile ${config.kTile}` : k.family;
 }
 
 async function ortMatmulMs(M: number, N: number, K: number, runs: number): Promise<number> {
@@ -129,7 +131,7 @@ export function kernelsReport(gpu: GpuContext, peak: Peak, results: KernelResult
   return {
     title: `Kernel microbenchmarks on ${gpu.report.name}`,
     meta: {
-      adapter: `${gpu.report.name} (${gpu.report.vendor || 'unknown vendor'}, ${gpu.report.architecture || 'unknown architecture'}, ${gpu.report.backend}${gpu.report.isSoftware ? ', software' : ''})`,
+      adapter: `${gpu.report.name} (${gpu.report.vendor || 'unknown vendor'}, ${gpu.report.architecture || 'unknown architecture'}, ${gpu.report.backend}${gpu.report.isSoftware && gpu.report.architecture !== 'software' ? ', software' : ''})`,
       ...meta,
       'measured FMA peak (GFLOP/s)': Number(peak.gflops.toFixed(1)),
       'measured copy bandwidth (GB/s)': Number(peak.gbps.toFixed(2)),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCell, renderMarkdown, renderTable, writeReport, type Report } from '../../bench/report.ts';
@@ -46,6 +46,8 @@ describe('report', () => {
   });
 
   it('reports an unwritable directory as E_IO', () => {
-    expect(() => writeReport('/proc/definitely/not/here', report)).toThrow(expect.objectContaining({ code: 'E_IO' }));
+    const file = join(mkdtempSync(join(tmpdir(), 'ditto-report-')), 'a-file');
+    writeFileSync(file, 'not a directory');
+    expect(() => writeReport(join(file, 'sub'), report)).toThrow(expect.objectContaining({ code: 'E_IO' }));
   });
 });
