@@ -45,6 +45,12 @@ export interface RunOutput {
   latents: Tensor;
   classes: number[];
   seconds: number;
+  /**
+   * Host time spent encoding and submitting the prologue and every step's command buffer (wall
+   * seconds inside the encode/submit loop, not waiting for the GPU). Divided by the step count it
+   * is the host overhead per step that the benchmark reports.
+   */
+  hostSeconds: number;
   work: NodeWorkStats;
   /** Per dynamic rule of the plan: how many steps reused and how many computed, as decided on the
    *  GPU (read once after the last step). Absent for static plans. */
@@ -214,12 +220,16 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
   };
 
   const done: Promise<unknown>[] = [];
+  let hostSeconds = 0;
   await withGpuErrors(device, 'running the sampling loop', () => {
+    // Timed inside the callback: the error-scope pops that follow wait for the GPU.
+    const h0 = performance.now();
     device.queue.submit([encodeBody(-1, 0)]);
     for (let k = 0; k < S; k++) {
       device.queue.submit([encodeBody(plan.stepBody[k]!, k)]);
       if (req.onStep) done.push(device.queue.onSubmittedWorkDone());
     }
+    hostSeconds = (performance.now() - h0) / 1000;
   });
   for (let k = 0; k < done.length; k++) {
     await awaitGpu(done[k]!);
@@ -229,5 +239,5 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
   const seconds = (performance.now() - t0) / 1000;
   const dynamic = plan.dynamic ? await readDynamicStats(device, plan, buffers) : undefined;
   const profile = profiler ? await profiler.report() : undefined;
-  return { latents: tensor([batch, ...perImage], raw), classes, seconds, work, ...(dynamic ? { dynamic } : {}), ...(profile ? { profile } : {}) };
+  return { latents: tensor([batch, ...perImage], raw), classes, seconds, hostSeconds, work, ...(dynamic ? { dynamic } : {}), ...(profile ? { profile } : {}) };
 }
