@@ -48,9 +48,10 @@ export interface RunOutput {
   /**
    * Host time spent encoding and submitting the prologue and every step's command buffer (wall
    * seconds inside the encode/submit loop, not waiting for the GPU). Divided by the step count it
-   * is the host overhead per step that the benchmark reports.
+   * is the host overhead per step that the benchmark reports. Always set by the runner (optional
+   * only so that hand-made RunOutputs in tests stay valid).
    */
-  hostSeconds: number;
+  hostSeconds?: number;
   work: NodeWorkStats;
   /** Per dynamic rule of the plan: how many steps reused and how many computed, as decided on the
    *  GPU (read once after the last step). Absent for static plans. */

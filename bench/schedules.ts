@@ -1,0 +1,193 @@
+/**
+ * The schedule benchmark behind `ditto bench`: the all-compute baseline and every listed cache
+ * schedule, compiled for one model and one adapter, each warmed up (every pipeline compiled by the
+ * adapter's JIT) and then run R times interleaved (A B C A B C …) with the same seed and classes.
+ *
+ * Per schedule it returns what a user chooses a schedule by: wall-clock per image, measured
+ * against predicted speed-up (the plan's own cost model), fidelity to the baseline's output from
+ * the same noise, the planned peak memory and the host's share of each step.
+ */
+import { DittoError, isDittoError } from '../core/errors.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { loadProgram, lowerModel, resolveSchedule } from '../compiler/frontend.ts';
+import type { Graph } from '../compiler/ir/graph.ts';
+import type { ScheduleIR } from '../compiler/ir/schedule.ts';
+import { compile } from '../compiler/pipeline.ts';
+import { compileCapsFor } from '../compiler/plan/caps.ts';
+import type { Plan } from '../compiler/plan/types.ts';
+import type { GpuContext } from '../runtime/device.ts';
+import { psnr, relativeL2, ssim } from '../runtime/metrics/fidelity.ts';
+import { createRunner, type RunOutput, type Runner } from '../runtime/run/runner.ts';
+import { interleave, realisedRatio, realisedSavingShare, speedup, summarize, type Summary } from './stats.ts';
+
+export const BASELINE_ROW = 'no cache';
+const SSIM_WINDOW = 11;
+
+export interface ScheduleBenchConfig {
+  modelFile: string;
+  model?: string;
+  set?: Record<string, number>;
+  weights: ReadonlyMap<string, Tensor>;
+  /** Shown in weight errors. */
+  weightsFile: string;
+  schedules: readonly string[];
+  steps: number;
+  /** Images per run (the plan's batch; classes 0, 1, 2, … modulo the model's classes). */
+  images: number;
+  runs: number;
+  cfgScale?: number;
+  sampler?: 'ddpm' | 'ddim';
+  seed: number;
+  gpu: GpuContext;
+  onProgress?: (line: string) => void;
+}
+
+export interface Fidelity {
+  /** dB; +∞ when the output is bit-identical to the baseline's. */
+  psnr: number;
+  relativeL2: number;
+  /** Only for pixel-space models (1 or 3 channels) at least 11 px wide; null otherwise. */
+  ssim: number | null;
+}
+
+export interface ScheduleRow {
+  name: string;
+  /** The resolved schedule's name ('none' for the baseline). */
+  schedule: string;
+  planHash: string;
+  compileSeconds: number;
+  warmUpSeconds: number;
+  /** Wall seconds per image of each timed run, in round order. */
+  samples: number[];
+  perImage: Summary;
+  /** Baseline median / this median. */
+  speedup: number;
+  /** From the plan's cost model, against the all-compute plan. */
+  predictedSpeedup: number;
+  flopsRatio: number;
+  /** measured / predicted speed-up. */
+  realised: number;
+  /** Share of the predicted time saving that became wall-clock time (NaN without a saving). */
+  savingShare: number;
+  fidelity: Fidelity;
+  peakMemoryBytes: number;
+  /** Median host encode+submit seconds per step, and its share of the median step time. */
+  hostPerStepSeconds: number;
+  hostShare: number;
+  /** Dispatches per run, from the plan (how much work the schedule removed). */
+  dispatches: number;
+}
+
+export interface ScheduleBenchResult {
+  model: string;
+  graph: Graph;
+  pixelSpace: boolean;
+  /** [C, H, W] of one output. */
+  outputShape: number[];
+  rows: ScheduleRow[];
+  caps: string;
+}
+
+function usage(ok: boolean, message: string): void {
+  if (!ok) throw new DittoError('E_USAGE', message);
+}
+
+function resolveRow(program: ReturnType<typeof loadProgram>, spec: string, graph: Graph, steps: number): ScheduleIR {
+  try {
+    return resolveSchedule(program, spec, graph, { steps });
+  } catch (e) {
+    if (!isDittoError(e)) throw e;
+    // EB-Cache's released table has 50 entries: say that the step count is the problem.
+    const hint = e.code === 'E_TABLE' && /entries/.test(e.message) ? ' — this schedule is written for a fixed number of steps; rerun with --steps equal to the table length, or drop it from --schedules' : '';
+    throw new DittoError(e.code, `--schedules '${spec}' at ${steps} steps: ${e.message}${hint}`, e.span, e.detail);
+  }
+}
+
+export function fidelityTo(out: Tensor, ref: Tensor, pixelSpace: boolean): Fidelity {
+  const wide = (out.shape[2] ?? 0) >= SSIM_WINDOW && (out.shape[3] ?? 0) >= SSIM_WINDOW;
+  return { psnr: psnr(out, ref), relativeL2: relativeL2(out, ref), ssim: pixelSpace && wide ? ssim(out, ref) : null };
+}
+
+function dispatchCount(plan: Plan): number {
+  return plan.prologue.dispatches.length + plan.stepBody.reduce((n, b) => n + plan.bodies[b]!.dispatches.length, 0);
+}
+
+export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<ScheduleBenchResult> {
+  const whole = (flag: string, v: number, min: number) => usage(Number.isInteger(v) && v >= min, `${flag} must be a whole number ≥ ${min}, got ${v}`);
+  whole('--steps', cfg.steps, 1);
+  whole('--images', cfg.images, 1);
+  whole('--runs', cfg.runs, 1);
+  usage(cfg.cfgScale === undefined || Number.isFinite(cfg.cfgScale), `--cfg must be a finite number, got ${cfg.cfgScale}`);
+  usage(!cfg.schedules.includes(BASELINE_ROW), `--schedules: '${BASELINE_ROW}' is the baseline every bench runs; list only cache schedules`);
+  const log = cfg.onProgress ?? (() => undefined);
+
+  const program = loadProgram(cfg.modelFile);
+  const graph = lowerModel(program, { model: cfg.model, set: cfg.set, batch: cfg.cfgScale !== undefined ? 2 * cfg.images : cfg.images });
+  // Every schedule is resolved before anything slow happens: a bad name fails in a second.
+  const specs: { name: string; schedule?: ScheduleIR }[] = [{ name: BASELINE_ROW }, ...cfg.schedules.map((s) => ({ name: s, schedule: resolveRow(program, s, graph, cfg.steps) }))];
+  const caps = compileCapsFor(cfg.gpu.report);
+
+  const prepared: { name: string; plan: Plan; runner: Runner; compileSeconds: number; warmUpSeconds: number }[] = [];
+  try {
+    for (const s of specs) {
+      const t0 = performance.now();
+      const { plan } = compile(graph, s.schedule, { steps: cfg.steps, batch: cfg.images, sampler: cfg.sampler ?? 'ddpm', caps, ...(cfg.cfgScale !== undefined ? { cfgScale: cfg.cfgScale } : {}) });
+      const t1 = performance.now();
+      const runner = await createRunner(plan, cfg.weights, { gpu: cfg.gpu, weightsFile: cfg.weightsFile });
+      prepared.push({ name: s.name, plan, runner, compileSeconds: (t1 - t0) / 1000, warmUpSeconds: 0 });
+      const t2 = performance.now();
+      await runner.warmUp();
+      prepared[prepared.length - 1]!.warmUpSeconds = (performance.now() - t2) / 1000;
+      log(`${s.name}: compiled in ${((t1 - t0) / 1000).toFixed(1)} s, predicted speed-up ${plan.cost.predictedSpeedup.toFixed(2)}×, warmed up in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
+    }
+
+    const classCount = graph.params['classes'] ?? 0;
+    const classes = graph.inputs.some((i) => i.name === 'y') ? Array.from({ length: cfg.images }, (_, i) => (classCount > 0 ? i % classCount : 0)) : undefined;
+    const outputs = prepared.map(() => [] as RunOutput[]);
+    // runner.warmUp() already paid every pipeline's JIT, so no untimed rounds are needed.
+    const timed = await interleave(prepared.map((p, i) => ({
+      name: p.name,
+      run: async () => {
+        outputs[i]!.push(await p.runner.run({ seed: cfg.seed, ...(classes ? { classes } : {}) }));
+      },
+    })), {
+      warmup: 0,
+      runs: cfg.runs,
+      onSample: (name, round, ms) => log(`${name} run ${round + 1}/${cfg.runs}: ${(ms / 1000).toFixed(2)} s`),
+    });
+
+    const baseOut = outputs[0]![0]!.latents;
+    const pixelSpace = baseOut.shape[1] === 1 || baseOut.shape[1] === 3;
+    const perImage = timed.map((t) => t.samples.map((ms) => ms / 1000 / cfg.images));
+    const baseSummary = summarize(perImage[0]!);
+    const rows: ScheduleRow[] = prepared.map((p, i) => {
+      const summary = summarize(perImage[i]!);
+      const sp = speedup(baseSummary, summary);
+      const predicted = p.plan.cost.predictedSpeedup;
+      const host = summarize(outputs[i]!.map((o) => (o.hostSeconds ?? Number.NaN) / cfg.steps));
+      const step = summarize(outputs[i]!.map((o) => o.seconds / cfg.steps));
+      return {
+        name: p.name,
+        schedule: p.plan.schedule.name,
+        planHash: p.plan.hash,
+        compileSeconds: p.compileSeconds,
+        warmUpSeconds: p.warmUpSeconds,
+        samples: perImage[i]!,
+        perImage: summary,
+        speedup: sp,
+        predictedSpeedup: predicted,
+        flopsRatio: p.plan.cost.flopsRatio,
+        realised: realisedRatio(sp, predicted),
+        savingShare: realisedSavingShare(sp, predicted),
+        fidelity: fidelityTo(outputs[i]![0]!.latents, baseOut, pixelSpace),
+        peakMemoryBytes: p.plan.cost.peakMemoryBytes,
+        hostPerStepSeconds: host.median,
+        hostShare: host.median / step.median,
+        dispatches: dispatchCount(p.plan),
+      };
+    });
+    return { model: cfg.model ?? graph.model, graph, pixelSpace, outputShape: baseOut.shape.slice(1), rows, caps: caps.name };
+  } finally {
+    for (const p of prepared) p.runner.destroy();
+  }
+}
