@@ -105,5 +105,14 @@ describe.skipIf(!gpu)('ditto run (spawned)', () => {
     expect(looksLikeUserError(r)).toBe(true);
     expect(r.stderr).toMatch(/version/);
     expect(existsSync(out)).toBe(false);
+    // A buffer beyond what the device can allocate is the GPU's refusal, reported as such.
+    const huge = path.join(dir, 'huge.json');
+    const p = JSON.parse(readFileSync(plan, 'utf8'));
+    p.buffers.find((b: { kind: string }) => b.kind === 'activation').bytes = 2 ** 34;
+    writeFileSync(huge, JSON.stringify(p));
+    const big = runDitto(['run', huge, '--weights', weights, '--save-latents', out]);
+    expect(looksLikeUserError(big), big.stderr).toBe(true);
+    expect(big.stderr).toMatch(/error\[E_GPU\]: the GPU rejected allocating the plan's \d+ buffers/);
+    expect(existsSync(out)).toBe(false);
   });
 });
