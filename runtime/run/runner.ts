@@ -93,16 +93,7 @@ export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tens
     const firstUse = new Map<number, number>();
     plan.stepBody.forEach((b, k) => firstUse.has(b) || firstUse.set(b, k));
     const enc = device.createCommandEncoder({ label: 'warm-up' });
-    for (const [bodyIndex, k] of [[-1, 0] as const, ...firstUse]) {
-      const body = bodyIndex < 0 ? plan.prologue : plan.bodies[bodyIndex]!;
-      const pass = enc.beginComputePass();
-      body.dispatches.forEach((d, j) => {
-        pass.setPipeline(pipelines[d.kernel]!.pipeline);
-        pass.setBindGroup(0, groups.get(bodyIndex, j, d, k));
-        encodeDispatch(pass, d, buffers);
-      });
-      pass.end();
-    }
+    for (const [bodyIndex, k] of [[-1, 0] as const, ...firstUse]) encodeBodyPass(enc, plan, bodyIndex, k, pipelines, groups, buffers);
     await withGpuErrors(device, 'warming up the kernels', () => device.queue.submit([enc.finish()]));
     await awaitGpu(device.queue.onSubmittedWorkDone());
   };
@@ -116,6 +107,18 @@ export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tens
       if (!opts.gpu) device.destroy();
     },
   };
+}
+
+/** One compute pass with every dispatch of a body (bodyIndex −1 = the prologue) as run at step k. */
+function encodeBodyPass(enc: GPUCommandEncoder, plan: Plan, bodyIndex: number, k: number, pipelines: KernelPipeline[], groups: BindGroups, buffers: GPUBuffer[]): void {
+  const body = bodyIndex < 0 ? plan.prologue : plan.bodies[bodyIndex]!;
+  const pass = enc.beginComputePass();
+  body.dispatches.forEach((d, j) => {
+    pass.setPipeline(pipelines[d.kernel]!.pipeline);
+    pass.setBindGroup(0, groups.get(bodyIndex, j, d, k));
+    encodeDispatch(pass, d, buffers);
+  });
+  pass.end();
 }
 
 function latentShape(plan: Plan): number[] {
@@ -209,13 +212,7 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
     if (profiler) {
       profiler.encode(enc, body, bodyIndex, k, pipelines, groups, buffers);
     } else {
-      const pass = enc.beginComputePass();
-      body.dispatches.forEach((d, j) => {
-        pass.setPipeline(pipelines[d.kernel]!.pipeline);
-        pass.setBindGroup(0, groups.get(bodyIndex, j, d, k));
-        encodeDispatch(pass, d, buffers);
-      });
-      pass.end();
+      encodeBodyPass(enc, plan, bodyIndex, k, pipelines, groups, buffers);
     }
     return enc.finish();
   };
