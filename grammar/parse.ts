@@ -32,6 +32,10 @@ function spanAfter(file: string, t: IToken): SourceSpan {
   return { file, line: t.endLine ?? t.startLine ?? 1, column: (t.endColumn ?? t.startColumn ?? 1) + 1, start: end, end: end + 1 };
 }
 
+/** Words that begin a step predicate, and the last words of an action, for the missing-`at` hint. */
+const STEP_PREDICATE_STARTS = new Set(['every', 'steps', 't', 'i', 'k', 'always']);
+const ACTION_ENDS = new Set(['reuse', 'compute', 'residual', ')']);
+
 export function parseSource(file: string, text: string): ParseResult {
   const raw = parseRaw(text);
   const diagnostics: Diagnostic[] = [];
@@ -63,7 +67,11 @@ export function parseSource(file: string, text: string): ParseResult {
     }
     // A keyword where it cannot go is most often meant as a name (`model M(order = 2)`).
     if (!atEnd && KEYWORDS.has(tok.image) && !expectedText.includes(`'${tok.image}'`)) {
-      suggestion = `\`${tok.image}\` is a keyword and cannot be used as a name`;
+      // A step predicate written straight after an action (`reuse every 2`) lacks its `at`.
+      const before = idx > 0 ? tokens[idx - 1] : undefined;
+      suggestion = STEP_PREDICATE_STARTS.has(tok.image) && before !== undefined && ACTION_ENDS.has(before.image) && !/\bat\b/.test(expectedText)
+        ? `a rule's steps follow \`at\`: write \`${before.image} at ${tok.image} …\``
+        : `\`${tok.image}\` is a keyword and cannot be used as a name`;
     }
     diagnostics.push({
       severity: 'error',

@@ -68,6 +68,11 @@ describe('parser', () => {
     expect(r.diagnostics[0]!.suggestion).toBe('`order` is a keyword and cannot be used as a name');
   });
 
+  it('points out the missing `at` before a rule\'s steps', () => {
+    const r = syntax('schedule s for DiT {\n  blocks[*].mlp reuse every 2\n}\n');
+    expect(r.diagnostics[0]).toMatchObject({ message: "expected '}', found `every`", suggestion: "a rule's steps follow `at`: write `reuse at every …`", span: { line: 2, column: 23 } });
+  });
+
   it('reports input after the last declaration', () => {
     const r = syntax('use "a.ditto"\n)\n');
     expect(r.diagnostics[0]!.message).toMatch(/unexpected `\)`/);
