@@ -61,7 +61,7 @@ export function registerBench(program: Command): void {
     .option('--model <name>', `the model or variant (default ${DEFAULT_MODEL} for models/dit.ditto, else the file's only model)`)
     .option('--set <key=value,…>', 'override model parameters')
     .option('--weights <file>', `model weights (.safetensors or .pt); default: random weights, seeded (${RANDOM_WEIGHTS_SEED})`)
-    .option('--schedules <list>', 'comma-separated schedules: names (fora(N=3), ebcache_table), .ditto files or FILE.ditto:NAME', 'ebcache_table,fora(N=3)')
+    .option('--schedules <list>', 'comma-separated schedules: names (fora(N=3), ebcache_table), .ditto files or FILE.ditto:NAME', 'ebcache_table,fora(N=3),smoothcache,taylorseer')
     .option('--steps <n>', 'sampling steps', '50')
     .option('--images <k>', 'images per sampling run (the batch)', '1')
     .option('--runs <r>', 'timed runs per plan (interleaved)', '2')
