@@ -28,6 +28,8 @@ export interface RunSummary {
   peakMemoryBytes: number;
   baseline?: { schedule: string; seconds: number; measuredSpeedup: number; predictedSpeedup: number; efficiency: number; fidelity: Fidelity };
   outputs: { png?: string; latents?: string };
+  /** With --vae: the decoder and the seconds it took to decode every image (after sampling). */
+  vae?: { model: string; seconds: number };
   profile?: ProfileReport;
 }
 
@@ -43,7 +45,7 @@ export function fidelityOf(a: Tensor, ref: Tensor): Fidelity {
 export function runSummary(
   plan: Plan,
   out: RunOutput,
-  extra: { baseline?: { plan: Plan; seconds: number; fidelity: Fidelity }; outputs: RunSummary['outputs']; adapter: string },
+  extra: { baseline?: { plan: Plan; seconds: number; fidelity: Fidelity }; outputs: RunSummary['outputs']; adapter: string; vae?: RunSummary['vae'] },
 ): RunSummary {
   const images = out.latents.shape[0] ?? 0;
   const b = extra.baseline;
@@ -72,6 +74,7 @@ export function runSummary(
         }
       : {}),
     outputs: extra.outputs,
+    ...(extra.vae ? { vae: extra.vae } : {}),
     ...(out.profile ? { profile: out.profile } : {}),
   };
 }
@@ -97,6 +100,7 @@ export function formatRunSummary(s: RunSummary): string {
       `fidelity   PSNR ${f.psnr === null ? '∞ (identical)' : `${f.psnr.toFixed(2)} dB`}, relative L2 ${f.relativeL2.toExponential(2)}${f.ssim !== null ? `, SSIM ${f.ssim.toFixed(4)}` : ''}`,
     );
   }
+  if (s.vae) lines.push(`decoded    ${s.images} image${s.images === 1 ? '' : 's'} with ${s.vae.model} in ${s.vae.seconds.toFixed(2)} s`);
   if (s.outputs.png) lines.push(`wrote      ${s.outputs.png}`);
   if (s.outputs.latents) lines.push(`wrote      ${s.outputs.latents}`);
   if (s.profile) {

@@ -114,14 +114,21 @@ export function registerRun(program: Command): void {
         br.destroy();
       }
       if (flags.saveLatents) writeSafetensors(flags.saveLatents, new Map([['latents', out.latents]]), { plan: plan.hash, seed: String(seed) });
+      let decoded: { model: string; seconds: number } | undefined;
       if (flags.out) {
-        const images = vae ? (await decodeLatents(out.latents, vae, gpu)).images : out.latents;
+        let images = out.latents;
+        if (vae) {
+          const d = await decodeLatents(out.latents, vae, gpu);
+          images = d.images;
+          decoded = { model: flags.vaeModel ?? DEFAULT_VAE_MODEL, seconds: d.seconds };
+        }
         writeFileAtomic(flags.out, encodeGridPng(images));
       }
       const summary: RunSummary = runSummary(plan, out, {
         ...(baseline ? { baseline: { plan: baseline.plan, seconds: baseline.out.seconds, fidelity: fidelityOf(out.latents, baseline.out.latents) } } : {}),
         outputs: { ...(flags.out ? { png: flags.out } : {}), ...(flags.saveLatents ? { latents: flags.saveLatents } : {}) },
         adapter: gpu.report.name,
+        ...(decoded ? { vae: decoded } : {}),
       });
       process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : formatRunSummary(summary));
       runner.destroy();

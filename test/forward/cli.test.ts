@@ -75,6 +75,7 @@ describe.skipIf(!gpu)('ditto run --vae (spawned)', () => {
     for (let yy = 2; yy < 34; yy++) for (let xx = 2; xx < 34; xx++) values.add(img.data[(yy * img.width + xx) * 4]!);
     expect(values.size).toBeGreaterThan(10);
     expect(loadWeights(latents).tensors.get('latents')!.shape).toEqual([2, 4, 4, 4]);
+    expect(r.stdout).toMatch(/decoded    2 images with VAE-Tiny in \d+\.\d\d s/);
   });
 
   it('refuses a latent model without --vae (naming it), and a VAE whose latent channels differ', () => {
