@@ -2,7 +2,7 @@
  * Forward mode: Graph IR → a plan that runs the model once on inputs the runtime writes and reads
  * its outputs back (no sampler, no schedule, no steps). The same passes as sampling where they
  * apply — `lower-forward` (compiler/passes/lowerForward.ts) instead of specialise / dead-code /
- * hoist / lower, then `fuse` and `memory` — the verifier after each, and `dumpAfter`. Used by
+ * hoist / lower, then `fuse`, `tile-image` (compiler/passes/tileImage.ts) and `memory` — the verifier after each, and `dumpAfter`. Used by
  * `ditto forward --device gpu` and by the VAE decode of `ditto run --vae`. docs/plan.md describes
  * the plan (mode 'forward').
  */
@@ -13,6 +13,7 @@ import { instrLine } from './passes/dump.ts';
 import { fuseBody } from './passes/fuse.ts';
 import { lowerForward, type LoweredForward } from './passes/lowerForward.ts';
 import { planBody } from './passes/memory.ts';
+import { tileImageBody } from './passes/tileImage.ts';
 import { normaliseOptions, type CompileOptions } from './passes/options.ts';
 import { verifyBody } from './passes/verify.ts';
 import { buildForwardPlan } from './plan/buildForward.ts';
@@ -59,6 +60,13 @@ const PASSES: readonly ForwardPass[] = [
     what: 'image-op epilogues (upsample→conv, norm+SiLU, tokens, residual, concat in place), matmul epilogues, elementwise chains',
     run: (s) => {
       s.body = fuseBody(s.body!, { graph: s.graph, values: s.values!, caps: s.opts.caps, f16: s.opts.f16 });
+    },
+  },
+  {
+    name: 'tile-image',
+    what: 'image ops over channel ranges where a tensor exceeds the adapter\'s storage binding size',
+    run: (s) => {
+      s.body = tileImageBody(s.body!, { values: s.values!, caps: s.opts.caps });
     },
   },
   {

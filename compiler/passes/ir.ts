@@ -134,7 +134,10 @@ export interface ValueInfo {
   /** For fused weights: the sources, concatenated along the first axis. */
   sources?: WeightSource[];
   /** A weight the runtime computes when the file lacks it (DiT's fixed sin-cos position table). */
-  derived?: { kind: 'pos_embed_2d'; grid: number; dim: number };
+  derived?:
+    | { kind: 'pos_embed_2d'; grid: number; dim: number }
+    /** A piece of weight `of` (plan name): [start, end) along its leading axes (tile-image's conv / norm pieces). */
+    | { kind: 'slice'; of: string; ranges: [number, number][] };
 }
 
 /** Elementwise expressions are the kernel family's own trees (inputs by index, `output` leaves read
@@ -163,8 +166,8 @@ export type InstrOp =
   | { kind: 'dynamic_reset'; rules: number }
   /** Stride-1 NCHW convolution (implicit GEMM), input optionally nearest-upsampled ×`upsample` in the
    *  indexing (H, W are the stored input's), + bias, + residual. ins: x, w, bias?, residual? (when
-   *  `residual` is 'buffer'); outs: y. */
-  | { kind: 'conv2d'; B: number; Cin: number; H: number; W: number; Cout: number; kernel: number; padding: number; bias: boolean; upsample: number; residual: 'none' | 'buffer' }
+   *  `residual` is 'buffer'); outs: y. 'inPlace' adds y's current value (tile-image's input-channel pieces). */
+  | { kind: 'conv2d'; B: number; Cin: number; H: number; W: number; Cout: number; kernel: number; padding: number; bias: boolean; upsample: number; residual: 'none' | 'buffer' | 'inPlace' }
   /** GroupNorm over [B, C, S] with affine, optional SiLU, output NCHW or tokens [B, S, C]. ins: x, weight, bias; outs: y. */
   | { kind: 'group_norm'; B: number; C: number; S: number; groups: number; eps: number; silu: boolean; out: 'nchw' | 'tokens' }
   /** Nearest ×factor of planes [P, H, W]. ins: x; outs: y. */

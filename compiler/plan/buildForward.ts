@@ -68,7 +68,13 @@ export function buildForwardPlan(s: ForwardState): ForwardPlan {
     const bindings = sel.kernel.bindings.map((kb, binding) => {
       const bo = sel.binds.get(kb.name);
       if (!bo) throw new DittoError('E_INTERNAL', `${sel.family} kernel binding '${kb.name}' has no operand`);
-      return { binding, buffer: bufferOf(bo.value), offset: bo.byteOffset };
+      const buffer = bufferOf(bo.value);
+      // A binding runs to the end of its buffer unless sized; pooled buffers and tiled tensors can be
+      // larger than one binding may be, so bound such a binding to what the kernel reads.
+      const tail = buffers[buffer]!.bytes - bo.byteOffset;
+      const need = Math.ceil(((bo.rest + kb.elements) * (kb.elemType === 'f16' ? 2 : 4)) / 4) * 4;
+      const size = tail > opts.caps.maxStorageBufferBindingSize ? Math.min(tail, need) : undefined;
+      return { binding, buffer, offset: bo.byteOffset, ...(size !== undefined ? { size } : {}) };
     });
     return {
       kernel: kernelOf(sel), bindings, workgroups: sel.kernel.dispatch, covers: ins.covers, role: ins.role, cacheReads: [], cacheWrites: [],

@@ -21,7 +21,10 @@ export interface PlanBuffer {
   /** fused_weight: rows of these tensors, in order; `offset` in elements of the fused buffer. */
   sources?: { name: string; shape: number[]; offset: number }[];
   /** weight: computed by the runtime when the weight file lacks it. */
-  derived?: { kind: 'pos_embed_2d'; grid: number; dim: number };
+  derived?:
+    | { kind: 'pos_embed_2d'; grid: number; dim: number }
+    /** A piece of weight `of` (plan name): [start, end) along its leading axes (tile-image's conv / norm pieces). */
+    | { kind: 'slice'; of: string; ranges: [number, number][] };
   /** noise, params: one row per sampling step, `rowStride` bytes apart (bound at k·rowStride). */
   rows?: number;
   rowStride?: number;

@@ -61,9 +61,48 @@ export function checkForwardInputs(plan: ForwardPlan, inputs: Readonly<Record<st
   }
 }
 
+/**
+ * `weights` plus the pieces tile-image cut from them (plan buffers derived as `slice`: [start, end)
+ * along leading axes of a weight of the file), so the upload finds every buffer's data by name.
+ */
+export function withWeightSlices(plan: Pick<ForwardPlan, 'buffers'> & { model: { name: string } }, weights: ReadonlyMap<string, Tensor>, file: string): ReadonlyMap<string, Tensor> {
+  const pieces = plan.buffers.filter((b) => b.derived?.kind === 'slice' && !weights.has(b.name));
+  if (!pieces.length) return weights;
+  const out = new Map(weights);
+  for (const b of pieces) {
+    const d = b.derived as { kind: 'slice'; of: string; ranges: [number, number][] };
+    const src = weights.get(d.of);
+    const fits = src && d.ranges.length <= src.shape.length && d.ranges.every(([a, e], k) => a >= 0 && a < e && e <= src.shape[k]!);
+    if (!src || !fits) {
+      throw new DittoError('E_WEIGHTS', `the weights in '${file}' do not fit the plan (${plan.model.name}): ${src ? `tensor ${d.of} is ${shapeString(src.shape)}, too small for the piece ${b.name}` : `missing tensor ${d.of}`}`);
+    }
+    out.set(b.name, sliceLeading(src, d.ranges));
+  }
+  return out;
+}
+
+/** t[r0, r1, …] for [start, end) ranges of its leading axes (the other axes whole), row-major. */
+function sliceLeading(t: Tensor, rs: readonly [number, number][]): Tensor {
+  const shape = t.shape.map((dim, k) => (k < rs.length ? rs[k]![1] - rs[k]![0] : dim));
+  const inner = t.shape.slice(rs.length).reduce((a, b) => a * b, 1);
+  const data = new Float32Array(numel(shape));
+  let o = 0;
+  const walk = (axis: number, base: number): void => {
+    if (axis === rs.length) {
+      for (let i = 0; i < inner; i++) data[o++] = t.data[base + i]!;
+      return;
+    }
+    const stride = t.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    for (let i = rs[axis]![0]; i < rs[axis]![1]; i++) walk(axis + 1, base + i * stride);
+  };
+  walk(0, 0);
+  return tensor(shape, data);
+}
+
 export async function createForwardRunner(plan: ForwardPlan, weights: ReadonlyMap<string, Tensor>, opts: ForwardRunnerOptions = {}): Promise<ForwardRunner> {
   if ((plan as { mode?: unknown }).mode !== 'forward') throw new DittoError('E_PLAN', 'plan: mode must be \'forward\' for a forward runner (this is a sampling plan: use ditto run)');
   checkPlanWeights(plan, weights, opts.weightsFile ?? 'the weight file');
+  weights = withWeightSlices(plan, weights, opts.weightsFile ?? 'the weight file');
   const gpu = opts.gpu ?? (await createGpu({ backend: opts.backend }));
   const { device } = gpu;
   const lost = watchDeviceLoss(device);

@@ -58,7 +58,8 @@ export function vaeGraphFor(shape: readonly number[], model = DEFAULT_VAE_MODEL,
 /**
  * Checks and compiles everything before sampling: the decoder takes latents of `shape`, the weight
  * file holds its tensors (diffusers names; old attention names and encoder tensors handled), and one
- * image's activations fit the adapter's binding limit (no tiling over the image yet).
+ * image's activations fit the adapter's binding limit — split over channel ranges where one tensor
+ * alone does not (compiler/passes/tileImage.ts).
  */
 export function prepareVae(shape: readonly number[], weights: WeightSet, caps: CompileCaps, model = DEFAULT_VAE_MODEL, modelFile = VAE_MODEL_FILE): PreparedVae {
   const graph = vaeGraphFor(shape, model, modelFile, 1);
@@ -70,7 +71,7 @@ export function prepareVae(shape: readonly number[], weights: WeightSet, caps: C
   } catch (e) {
     if (e instanceof DittoError && e.code === 'E_GPU') {
       const side = 8 * shape[2]!;
-      throw new DittoError('E_GPU', `VAE ${model}: decoding one ${side}×${side} image needs a larger buffer than this adapter allows (${e.message}); tiling the decode over the image is not implemented — decode smaller images or use an adapter with a larger maxStorageBufferBindingSize`);
+      throw new DittoError('E_GPU', `VAE ${model}: decoding one ${side}×${side} image needs a larger buffer than this adapter allows, even split over channels (${e.message}) — decode smaller images or use an adapter with a larger maxStorageBufferBindingSize`);
     }
     throw e;
   }

@@ -87,7 +87,7 @@ describe('compileForward: the tiny DiT', () => {
   });
 
   it('refuses an unknown --dump-after pass and dumps a known one', () => {
-    throwsCode(() => compileForward(ditGraph(), { dumpAfter: 'hoist' }), 'E_USAGE', /no pass named 'hoist'.*lower-forward, fuse, memory/);
+    throwsCode(() => compileForward(ditGraph(), { dumpAfter: 'hoist' }), 'E_USAGE', /no pass named 'hoist'.*lower-forward, fuse, tile-image, memory/);
     const { dump } = compileForward(ditGraph(), { dumpAfter: 'fuse' });
     expect(dump).toMatch(/IR after pass 'fuse'/);
     expect(dump).toMatch(/unpatchify .* -> out:out\[2x8x8x8\]/);
@@ -185,8 +185,11 @@ describe('forward inputs and the VAE front door', () => {
     const vae = prepareVae([3, 4, 4, 4], ws, LAVAPIPE_CAPS, 'VAE-Tiny');
     expect(vae.plan.model.batch).toBe(1);
     expect(vae.plan.io.outputs[0]!.shape).toEqual([1, 3, 32, 32]);
-    const small = { ...LAVAPIPE_CAPS, maxStorageBufferBindingSize: 8192 };
-    throwsCode(() => prepareVae([3, 4, 4, 4], ws, small, 'VAE-Tiny'), 'E_GPU', /decoding one 32×32 image needs a larger buffer .*tiling the decode over the image is not implemented/);
+    // Tiling splits over channels: 8 KiB bindings still decode 32×32 images; 4 KiB cannot hold one
+    // GroupNorm group (2 channels × 32²) and is refused.
+    expect(prepareVae([3, 4, 4, 4], ws, { ...LAVAPIPE_CAPS, maxStorageBufferBindingSize: 8192 }, 'VAE-Tiny').plan.body.dispatches.length).toBeGreaterThan(73);
+    const small = { ...LAVAPIPE_CAPS, maxStorageBufferBindingSize: 4096 };
+    throwsCode(() => prepareVae([3, 4, 4, 4], ws, small, 'VAE-Tiny'), 'E_GPU', /decoding one 32×32 image needs a larger buffer .*even split over channels .*group_norm of 8 channels × 1024 pixels/);
     // Weights are checked before anything is compiled.
     throwsCode(() => prepareVae([1, 4, 4, 4], ws, LAVAPIPE_CAPS, 'sd-vae-ft-ema'), 'E_WEIGHTS', /decoder\.conv_in\.weight/);
   });
