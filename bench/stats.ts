@@ -41,6 +41,12 @@ export interface InterleaveOptions {
   runs: number;
   /** Clock in milliseconds (injectable for tests). Default `performance.now`. */
   now?: () => number;
+  /**
+   * Reverse the order on every other timed round (A B C, C B A, A B C, …). With an even number of
+   * rounds this cancels a load that drifts linearly over the bench, which a fixed order would
+   * charge to the candidates late in each round. Default false (fixed order).
+   */
+  alternate?: boolean;
   /** Called after each timed repetition (progress output). */
   onSample?: (name: string, round: number, ms: number) => void;
 }
@@ -53,8 +59,9 @@ export interface CandidateResult {
 }
 
 /**
- * Runs the candidates as W warm-up rounds then R timed rounds of A B C A B C …, awaiting each
- * repetition, and returns per-candidate wall times in milliseconds.
+ * Runs the candidates as W warm-up rounds then R timed rounds of A B C A B C … (or A B C C B A …
+ * with `alternate`), awaiting each repetition, and returns per-candidate wall times in
+ * milliseconds, in round order.
  */
 export async function interleave(candidates: readonly Candidate[], opts: InterleaveOptions): Promise<CandidateResult[]> {
   const { warmup = 1, runs, now = () => performance.now() } = opts;
@@ -69,7 +76,8 @@ export async function interleave(candidates: readonly Candidate[], opts: Interle
   for (let w = 0; w < warmup; w++) for (const c of candidates) await c.run();
   const samples = candidates.map(() => [] as number[]);
   for (let r = 0; r < runs; r++) {
-    for (let i = 0; i < candidates.length; i++) {
+    for (let j = 0; j < candidates.length; j++) {
+      const i = opts.alternate && r % 2 === 1 ? candidates.length - 1 - j : j;
       const c = candidates[i]!;
       const t0 = now();
       await c.run();
