@@ -95,21 +95,26 @@ export function scheduleReport(result: ScheduleBenchResult, meta: BenchMeta, pee
   const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' / ');
   const fidelityNote = result.pixelSpace
     ? 'PSNR and SSIM on the output images (range [-1, 1])'
-    : `the model samples ${result.outputShape[0]}-channel latents, so fidelity is measured on the final latents (PSNR with the [-1, 1] range convention; relative L2 is scale-free); SSIM needs images and is not given`;
+    : `the model samples ${result.outputShape[0]}-channel latents, so fidelity is measured on the final latents: PSNR with the baseline latents' own value range as the peak, relative L2 (scale-free); SSIM needs images and is not given`;
+  const base = rows[0]!;
+  const drift = base.perImage.max / base.perImage.min;
+  const driftNote = meta.runs > 1
+    ? ` The baseline's slowest run took ${drift.toFixed(2)}× its fastest${drift > 1.15 ? ' — the machine\'s load changed during the bench, so read the speed-ups with that spread in mind ("per-round speed-ups" in report.json pairs each round\'s baseline with the schedule)' : ''}.`
+    : '';
   const sections: Section[] = [
     {
       title: 'Schedules against the all-compute baseline',
       text: [
-        `Every plan was compiled for this adapter (${result.caps} kernel profile), warmed up (each distinct step body run once so the adapter's shader JIT is not timed), then run ${meta.runs}× interleaved (baseline, schedule 1, schedule 2, …, repeated) from seed ${meta.seed}. `,
+        `Every plan was compiled for this adapter (${result.caps} kernel profile), warmed up (each distinct step body run once so the adapter's shader JIT is not timed), then run ${meta.runs}× interleaved, in alternating order (baseline, schedule 1, …, schedule n; then schedule n, …, baseline; …), from seed ${meta.seed}.${driftNote} `,
         `"s/image" is the wall-clock time of one sampling run (noise upload, ${meta.steps} steps, latent readback) divided by the ${meta.images} image${meta.images === 1 ? '' : 's'} it makes. `,
-        '"speed-up" = baseline median / row median; "predicted" is the plan\'s cost model (FLOPs, with its bytes term) against the all-compute plan; "realised" = speed-up / predicted. ',
+        '"speed-up" = baseline median / row median ("per round": baseline / row within each round); "predicted" is the plan\'s cost model (FLOPs, with its bytes term) against the all-compute plan; "realised" = speed-up / predicted. ',
         `Fidelity is against the baseline's output from the same seed: ${fidelityNote}. `,
         '"host ms/step" is the time the host spends encoding and submitting one step\'s command buffer (median over runs); "host %" its share of the step\'s wall time.',
       ].join(''),
       table: {
-        columns: ['schedule', 's/image median', 'min', 'max', 'speed-up', 'predicted', 'FLOPs ratio', 'realised', 'PSNR dB', 'rel. L2', 'SSIM', 'peak MiB', 'host ms/step', 'host %', 'dispatches/run'],
+        columns: ['schedule', 's/image median', 'min', 'max', 'speed-up', 'per round', 'predicted', 'FLOPs ratio', 'realised', 'PSNR dB', 'rel. L2', 'SSIM', 'peak MiB', 'host ms/step', 'host %', 'dispatches/run'],
         rows: rows.map((r) => [
-          r.name, r.perImage.median, r.perImage.min, r.perImage.max, r.speedup, r.predictedSpeedup, r.flopsRatio, r.realised,
+          r.name, r.perImage.median, r.perImage.min, r.perImage.max, r.speedup, r.roundSpeedups.map((x) => x.toFixed(2)).join(', '), r.predictedSpeedup, r.flopsRatio, r.realised,
           r.fidelity.psnr, r.fidelity.relativeL2, r.fidelity.ssim, mib(r.peakMemoryBytes), ms(r.hostPerStepSeconds), 100 * r.hostShare, r.dispatches,
         ]),
       },
@@ -123,10 +128,10 @@ export function scheduleReport(result: ScheduleBenchResult, meta: BenchMeta, pee
       text: [
         `The same DiT (${peer.config.name}: depth ${peer.config.depth}, hidden ${peer.config.hidden}, heads ${peer.config.heads}, patch ${peer.config.patch}, latent ${peer.config.latent}), the same weights (${peer.weights.replace(/^.*\/bench\//, 'bench/')}), the same input, in this process: `,
         `ditto's forward plan on WebGPU, and onnxruntime-node ${peer.ortVersion} (torch.onnx.export, opset 14) on its WebGPU provider (Dawn, default adapter — the same one) and on the CPU. `,
-        `Each engine's first forward is checked against torch's output (relative L2 ≤ 1e-3) before anything is timed; then ${d.forward.n} interleaved runs. "× ditto" = engine median / ditto median.`,
+        `Each engine's first forward is checked against torch's output (relative L2 ≤ 1e-3) before anything is timed; then ${d.forward.n} interleaved runs. "time ÷ ditto's" = engine median / ditto median (above 1: ditto is faster).`,
       ].join(''),
       table: {
-        columns: ['engine', 'median ms', 'min ms', 'max ms', 'runs', '× ditto', 'setup ms', 'first forward ms', 'rel. L2 vs torch'],
+        columns: ['engine', 'median ms', 'min ms', 'max ms', 'runs', 'time ÷ ditto\'s', 'setup ms', 'first forward ms', 'rel. L2 vs torch'],
         rows: peer.rows.map((r) => [r.engine, r.forward.median, r.forward.min, r.forward.max, r.forward.n, r.forward.median / d.forward.median, r.setupMs, r.firstForwardMs, r.agreement.relL2]),
       },
     });
@@ -166,7 +171,7 @@ export function speedFidelityPlot(result: ScheduleBenchResult, meta: BenchMeta):
   return scatterSvg(result.rows.map((r) => ({ name: r.name, x: r.speedup, y: r.fidelity.psnr })), {
     title: `${result.model}, ${meta.steps} steps: speed against fidelity (${meta.adapter.split(':')[0]})`,
     xLabel: 'wall-clock speed-up over no cache',
-    yLabel: `PSNR vs no cache (dB${result.pixelSpace ? '' : ', latents'})`,
+    yLabel: `PSNR vs no cache (dB${result.pixelSpace ? '' : ', latents, peak = their range'})`,
   });
 }
 

@@ -5,7 +5,9 @@
  *
  * Per schedule it returns what a user chooses a schedule by: wall-clock per image, measured
  * against predicted speed-up (the plan's own cost model), fidelity to the baseline's output from
- * the same noise, the planned peak memory and the host's share of each step.
+ * the same noise, the planned peak memory and the host's share of each step. Rounds alternate
+ * their order (A B C, C B A, …) so that a load drifting over the bench is not charged to the
+ * schedules that run late in a round.
  */
 import { DittoError, isDittoError } from '../core/errors.ts';
 import type { Tensor } from '../core/tensor.ts';
@@ -62,6 +64,8 @@ export interface ScheduleRow {
   perImage: Summary;
   /** Baseline median / this median. */
   speedup: number;
+  /** Baseline time / this time within each round (how much the drift between rounds moved it). */
+  roundSpeedups: number[];
   /** From the plan's cost model, against the all-compute plan. */
   predictedSpeedup: number;
   flopsRatio: number;
@@ -103,9 +107,33 @@ function resolveRow(program: ReturnType<typeof loadProgram>, spec: string, graph
   }
 }
 
+/**
+ * PSNR with the reference's own value range as the peak: for latents, whose scale is the model's
+ * (a random-weight DiT's final latents span hundreds), the [-1, 1] image convention says nothing.
+ */
+export function psnrToRange(out: Tensor, ref: Tensor): number {
+  let lo = Infinity;
+  let hi = -Infinity;
+  let se = 0;
+  for (let i = 0; i < ref.data.length; i++) {
+    const r = ref.data[i]!;
+    lo = Math.min(lo, r);
+    hi = Math.max(hi, r);
+    const d = out.data[i]! - r;
+    se += d * d;
+  }
+  const mse = se / ref.data.length;
+  return mse === 0 ? Infinity : 10 * Math.log10(((hi - lo) || 1) ** 2 / mse);
+}
+
+/** Pixel-space outputs: image PSNR (range [-1, 1]) and SSIM; latents: PSNR against their own range. */
 export function fidelityTo(out: Tensor, ref: Tensor, pixelSpace: boolean): Fidelity {
   const wide = (out.shape[2] ?? 0) >= SSIM_WINDOW && (out.shape[3] ?? 0) >= SSIM_WINDOW;
-  return { psnr: psnr(out, ref), relativeL2: relativeL2(out, ref), ssim: pixelSpace && wide ? ssim(out, ref) : null };
+  return {
+    psnr: pixelSpace ? psnr(out, ref) : psnrToRange(out, ref),
+    relativeL2: relativeL2(out, ref),
+    ssim: pixelSpace && wide ? ssim(out, ref) : null,
+  };
 }
 
 function dispatchCount(plan: Plan): number {
@@ -153,6 +181,7 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
     })), {
       warmup: 0,
       runs: cfg.runs,
+      alternate: true,
       onSample: (name, round, ms) => log(`${name} run ${round + 1}/${cfg.runs}: ${(ms / 1000).toFixed(2)} s`),
     });
 
@@ -175,6 +204,7 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
         samples: perImage[i]!,
         perImage: summary,
         speedup: sp,
+        roundSpeedups: perImage[i]!.map((t, r) => perImage[0]![r]! / t),
         predictedSpeedup: predicted,
         flopsRatio: p.plan.cost.flopsRatio,
         realised: realisedRatio(sp, predicted),

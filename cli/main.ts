@@ -13,6 +13,7 @@ import { registerFid } from './commands/fid.ts';
 import { registerCalibrate } from './commands/calibrate.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerBench } from './commands/bench.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerCompile } from './commands/compile.ts';
 import { registerExplain } from './commands/explain.ts';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerCalibrate(program);
   registerEval(program);
   registerDemo(program);
+  registerBench(program);
   registerCompile(program);
   registerExplain(program);
   // Hidden: lets the tests check the exit-code contract for internal errors on the real process.

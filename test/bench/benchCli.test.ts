@@ -20,7 +20,7 @@ describe.skipIf(!gpu)('ditto bench (spawned)', () => {
     const out = path.join(dir, 'tiny');
     const r = runDitto(['bench', ...TINY, '--schedules', 'fora(N=2)', '--steps', '3', '--runs', '1', '--cfg', '2', '--out-dir', out]);
     expect(r.stderr).not.toMatch(/^error/m);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     for (const f of ['report.md', 'report.json', 'speed-fidelity.svg']) expect(existsSync(path.join(out, f))).toBe(true);
 
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
@@ -45,6 +45,7 @@ describe.skipIf(!gpu)('ditto bench (spawned)', () => {
     expect(fora.realised).toBeCloseTo(fora.speedup / fora.predictedSpeedup, 9);
     for (const row of rows) {
       expect(row.samples).toHaveLength(1);
+      expect(row.roundSpeedups[0]).toBeCloseTo(row.speedup, 12); // one round: paired = medians
       expect(row.perImage.median).toBeGreaterThan(0);
       expect(row.peakMemoryBytes).toBeGreaterThan(0);
       expect(row.hostPerStepSeconds).toBeGreaterThan(0);
@@ -74,7 +75,7 @@ describe.skipIf(!gpu)('ditto bench (spawned)', () => {
   it.each(bad)('rejects %s with exit 1 and a clear message', (_name, args, message) => {
     // The flag under test comes last so that it overrides the defaults in TINY.
     const r = runDitto(['bench', ...TINY, '--steps', '2', '--runs', '1', '--out-dir', path.join(dir, 'bad'), ...args]);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
     expect(looksLikeUserError(r)).toBe(true);

@@ -70,6 +70,23 @@ describe('interleave', () => {
     expect(r).toBeLessThan(1.05);
   });
 
+  it('with alternate, reverses every other round, and cancels a linear drift exactly over two rounds', async () => {
+    const order: string[] = [];
+    let clock = 0;
+    let slow = 1;
+    const mk = (name: string) => ({ name, run: () => { order.push(name); clock += 10 * slow; slow += 1; } });
+    const res = await interleave([mk('A'), mk('B'), mk('C')], { warmup: 0, runs: 2, alternate: true, now: () => clock });
+    expect(order.join('')).toBe('ABCCBA');
+    // Times 10, 20, 30 then 40, 50, 60 (C B A): every candidate's median is 35.
+    expect(res.map((r) => r.summary.median)).toEqual([35, 35, 35]);
+    expect(res[0]!.samples).toEqual([10, 60]);
+    // A fixed order charges the drift to C.
+    order.length = 0; clock = 0; slow = 1;
+    const fixed = await interleave([mk('A'), mk('B'), mk('C')], { warmup: 0, runs: 2, now: () => clock });
+    expect(order.join('')).toBe('ABCABC');
+    expect(fixed[2]!.summary.median).toBeGreaterThan(fixed[0]!.summary.median);
+  });
+
   it('rejects bad options as usage errors', async () => {
     const c = { name: 'a', run: () => {} };
     await expect(interleave([c], { runs: 0 })).rejects.toMatchObject({ code: 'E_USAGE' });
