@@ -15,7 +15,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DittoError, isDittoError } from '../core/errors.ts';
+import { DittoError } from '../core/errors.ts';
 import {
   calibrateFlops, capsFromReport, contiguousView, emitCalibrate, emitElementwise, ex, selectCalibrate, selectElementwise,
   type EmittedKernel,
@@ -28,6 +28,7 @@ import { loadOrt, openSession, ortInfo } from './peer/onnxruntime.ts';
 import { writeReport, type Report } from './report.ts';
 import { gigaPerSecond, summarize } from './stats.ts';
 import { REPO_ROOT } from './peer/ort.ts';
+import { runIfMain } from './scriptMain.ts';
 
 /** Deterministic values in [-0.5, 0.5) (data does not change the speed; stable runs help diffs). */
 function fill(n: number, seed: number): Float32Array {
@@ -232,12 +233,4 @@ async function main(): Promise<void> {
   gpu.device.destroy();
 }
 
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(isDittoError(e) ? `error[${e.code}]: ${e.message}\n` : `internal error: ${(e as Error).stack ?? e}\n`);
-      process.exit(isDittoError(e) && e.isUserError ? 1 : 2);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

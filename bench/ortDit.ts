@@ -9,12 +9,13 @@
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DittoError, isDittoError } from '../core/errors.ts';
+import { DittoError } from '../core/errors.ts';
 import { createGpu } from '../runtime/device.ts';
 import { adapterSlug } from './kernels.ts';
 import { ortInfo, type OrtEp } from './peer/onnxruntime.ts';
 import { benchOrtDit, DIT_S2_BATCH2, ensureDitOnnx, REPO_ROOT } from './peer/ort.ts';
 import { writeReport } from './report.ts';
+import { runIfMain } from './scriptMain.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -69,12 +70,4 @@ async function main(): Promise<void> {
   gpu.device.destroy();
 }
 
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(isDittoError(e) ? `error[${e.code}]: ${e.message}\n` : `internal error: ${(e as Error).stack ?? e}\n`);
-      process.exit(isDittoError(e) && e.isUserError ? 1 : 2);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -18,6 +18,7 @@ import { compile } from '../compiler/pipeline.ts';
 import { compileCapsFor } from '../compiler/plan/caps.ts';
 import type { Plan } from '../compiler/plan/types.ts';
 import type { GpuContext } from '../runtime/device.ts';
+import type { ScheduleComparisonInput } from '../runtime/eval/types.ts';
 import { psnr, relativeL2, ssim } from '../runtime/metrics/fidelity.ts';
 import { createRunner, type RunOutput, type Runner } from '../runtime/run/runner.ts';
 import { interleave, realisedRatio, realisedSavingShare, speedup, summarize, type Summary } from './stats.ts';
@@ -25,14 +26,7 @@ import { interleave, realisedRatio, realisedSavingShare, speedup, summarize, typ
 export const BASELINE_ROW = 'no cache';
 const SSIM_WINDOW = 11;
 
-export interface ScheduleBenchConfig {
-  modelFile: string;
-  model?: string;
-  set?: Record<string, number>;
-  weights: ReadonlyMap<string, Tensor>;
-  /** Shown in weight errors. */
-  weightsFile: string;
-  schedules: readonly string[];
+export interface ScheduleBenchConfig extends ScheduleComparisonInput {
   steps: number;
   /** Images per run (the plan's batch; classes 0, 1, 2, … modulo the model's classes). */
   images: number;

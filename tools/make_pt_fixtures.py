@@ -8,37 +8,25 @@ Needs torch and numpy (Debian: python3-torch). The outputs are committed; the te
 """
 import argparse
 import collections
-import json
 import os
-import struct
+import sys
 import zipfile
 
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'train'))
+import safetensors_io  # noqa: E402
+
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'weights', 'fixtures')
 
 
 def write_safetensors(path, tensors):
-    """tensors: ordered dict name -> torch tensor (float -> F32, integer -> I32)."""
-    header, chunks, offset = {}, [], 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous()
-        if t.is_floating_point():
-            arr, dtype = t.float().numpy().astype('<f4'), 'F32'
-        else:
-            arr, dtype = t.numpy().astype('<i4'), 'I32'
-        raw = arr.tobytes()
-        header[name] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [offset, offset + len(raw)]}
-        chunks.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b' ' * ((8 - (8 + len(text)) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for c in chunks:
-            f.write(c)
+    """tensors: ordered dict name -> torch tensor, written as F32 (floats) or I32 (integers), with
+    the uncompact JSON header the committed fixtures have."""
+    as_stored = collections.OrderedDict(
+        (name, t.detach().float() if t.is_floating_point() else t.detach().to(torch.int32)) for name, t in tensors.items())
+    safetensors_io.save(path, as_stored, compact=False)
 
 
 def flat(d):

@@ -4,29 +4,21 @@
  * activation pool), selects and emits one kernel per distinct config, turns each instruction into
  * a dispatch with its bindings and workgroup counts, and adds the cost model and the heatmap.
  */
-import { createHash } from 'node:crypto';
 import { DittoError, invariant } from '../../core/errors.ts';
 import { numel } from '../../core/tensor.ts';
 import { canonicalJson } from '../kernels/common.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { Body, Instr, NodeState, ValueInfo } from '../passes/ir.ts';
-import { valueBytes } from '../passes/memory.ts';
 import type { PipelineState } from '../pipeline.ts';
 import { bodyCost, dispatchSeconds, instrBytes, instrFlops } from './cost.ts';
-import { selectKernel, type SelectedKernel } from './kernelSelect.ts';
+import { selectKernel } from './kernelSelect.ts';
+import { bufferOfValue, bufferTable, DITTO_VERSION, graphHash, kernelTable, planNodes, sha256 } from './tables.ts';
 import { DYNAMIC_STATE_FIELDS, DYNAMIC_STATE_STRIDE, type GuardedDispatch } from '../kernels/dynamic.ts';
 import { PARAM_FIELDS, samplerParamRows } from './sampler.ts';
-import { PLAN_FORMAT, PLAN_VERSION, type BufferKind, type Plan, type PlanBody, type PlanBuffer, type PlanDispatch, type PlanKernel, type StepCost } from './types.ts';
+import { PLAN_FORMAT, PLAN_VERSION, type BufferKind, type Plan, type PlanBody, type PlanDispatch, type StepCost } from './types.ts';
 
-const DITTO_VERSION = '0.1.0';
-
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-export function graphHash(g: Graph): string {
-  return sha256(canonicalJson({ model: g.model, params: g.params, batch: g.batch, nodes: g.nodes.map(({ span: _span, ...n }) => n), inputs: g.inputs, outputs: g.outputs, blocks: g.blocks }));
-}
+// Kept importable from here for callers that know the hashes as part of plan building.
+export { graphHash, sha256 } from './tables.ts';
 
 function align(n: number, a: number): number {
   return Math.ceil(n / a) * a;
@@ -42,26 +34,12 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
   const A = opts.caps.minStorageBufferOffsetAlignment;
 
   // ---- buffers
-  const buffers: PlanBuffer[] = [];
-  const byValue = new Map<string, number>();
-  const add = (b: Omit<PlanBuffer, 'id'>): number => {
-    buffers.push({ id: buffers.length, ...b });
-    return buffers.length - 1;
-  };
+  const { buffers, byValue, add, addValues } = bufferTable();
   const used = new Set<string>();
   for (const b of [s.prologue!, ...s.bodies!]) for (const i of b.instrs) for (const o of [...i.ins, ...i.outs]) used.add(o.value);
   used.add('latent');
   const kindOf: Record<string, BufferKind> = { weight: 'weight', fused_weight: 'fused_weight', input: 'input', latent: 'latent', hoisted: 'hoisted', dynamic: 'dynamic', indirect: 'indirect' };
-  for (const v of values.values()) {
-    if (!used.has(v.name)) continue;
-    const kind = kindOf[v.storage];
-    if (kind) {
-      byValue.set(v.name, add({
-        name: v.name.replace(/^(w|wcat|in|hoist):/, ''), kind, bytes: valueBytes(v), dtype: v.dtype, shape: [...v.shape],
-        ...(v.sources ? { sources: v.sources } : {}), ...(v.derived ? { derived: v.derived } : {}),
-      }));
-    }
-  }
+  addValues(values.values(), used, kindOf, /^(w|wcat|in|hoist):/);
   const rowBytes = (v: ValueInfo) => numel(v.shape) * 4;
   const paramsStride = align(rowBytes(values.get('params')!), A);
   byValue.set('params', add({ name: 'params', kind: 'params', bytes: S * paramsStride, dtype: 'f32', shape: [PARAM_FIELDS.length], rows: S, rowStride: paramsStride }));
@@ -78,27 +56,8 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
   const pool = memory.pool.map((bytes, j) => add({ name: `act${j}`, kind: 'activation', bytes, dtype: 'f32' }));
 
   // ---- kernels and dispatches
-  const kernels: PlanKernel[] = [];
-  const kernelIndex = new Map<string, number>();
-  const bufferOf = (body: Body, value: string): number => {
-    const v = values.get(value)!;
-    if (v.storage === 'transient') return pool[body.buffers![value]!]!;
-    const id = byValue.get(value);
-    invariant(id !== undefined, `no buffer for value ${value}`);
-    return id;
-  };
-  const kernelOf = (sel: SelectedKernel): number => {
-    let k = kernelIndex.get(sel.kernel.key);
-    if (k === undefined) {
-      k = kernels.length;
-      kernelIndex.set(sel.kernel.key, k);
-      kernels.push({
-        id: k, family: sel.family, key: sel.kernel.key, config: sel.config, wgsl: sel.kernel.wgsl, entryPoint: sel.kernel.entryPoint,
-        workgroupSize: sel.kernel.workgroupSize, bindings: sel.kernel.bindings.map((b) => ({ name: b.name, access: b.access, elemType: b.elemType })),
-      });
-    }
-    return k;
-  };
+  const { kernels, kernelOf } = kernelTable();
+  const bufferOf = (body: Body, value: string): number => bufferOfValue(values, byValue, pool, body, value);
   const argsBuffer = byValue.get('dyn:args');
   let argSlots = 0;
   const planBody = (body: Body): PlanBody => {
@@ -184,7 +143,7 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
     model: { name: graph.model, params: { ...graph.params }, modelBatch: io.modelBatch, graphHash: graphHash(graph) },
     schedule: { name: s.schedule.name, steps: s.schedule.steps, hash: sha256(canonicalJson(s.schedule)) },
     options: { steps: S, sampler: opts.sampler, cfgScale: opts.cfgScale ?? null, batch: opts.batch, f16: opts.f16, guide: opts.guide, caps: opts.caps.name },
-    nodes: graph.nodes.map((n) => ({ id: n.id, op: n.op.kind, ...(n.path !== undefined ? { path: n.path } : {}) })),
+    nodes: planNodes(graph),
     io: {
       latent: byValue.get('latent')!,
       ...(yInput && byValue.has('in:y') ? { labels: { buffer: byValue.get('in:y')!, nullClass: cfg ? nullClass : null } } : {}),

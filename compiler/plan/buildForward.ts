@@ -4,16 +4,13 @@
  * pool; one kernel per distinct config (the same selection as sampling plans); one dispatch per
  * instruction; the cost of the body.
  */
-import { DittoError, invariant } from '../../core/errors.ts';
+import { DittoError } from '../../core/errors.ts';
 import { canonicalJson } from '../kernels/common.ts';
 import type { ForwardState } from '../forward.ts';
-import { valueBytes } from '../passes/memory.ts';
-import { graphHash, sha256 } from './build.ts';
 import { dispatchSeconds, instrBytes, instrFlops } from './cost.ts';
-import { selectKernel, type SelectedKernel } from './kernelSelect.ts';
-import { PLAN_FORMAT, PLAN_VERSION, type BufferKind, type ForwardPlan, type ForwardTensor, type PlanBuffer, type PlanDispatch, type PlanKernel } from './types.ts';
-
-const DITTO_VERSION = '0.1.0';
+import { selectKernel } from './kernelSelect.ts';
+import { bufferOfValue, bufferTable, DITTO_VERSION, graphHash, kernelTable, planNodes, sha256 } from './tables.ts';
+import { PLAN_FORMAT, PLAN_VERSION, type BufferKind, type ForwardPlan, type ForwardTensor, type PlanDispatch } from './types.ts';
 
 export function buildForwardPlan(s: ForwardState): ForwardPlan {
   const { graph, opts } = s;
@@ -21,48 +18,17 @@ export function buildForwardPlan(s: ForwardState): ForwardPlan {
   const body = s.body!;
   const lowered = s.lowered!;
 
-  const buffers: PlanBuffer[] = [];
-  const byValue = new Map<string, number>();
-  const add = (b: Omit<PlanBuffer, 'id'>): number => {
-    buffers.push({ id: buffers.length, ...b });
-    return buffers.length - 1;
-  };
+  const { buffers, byValue, add, addValues } = bufferTable();
   const used = new Set<string>();
   for (const i of body.instrs) for (const o of [...i.ins, ...i.outs]) used.add(o.value);
   // Every input gets a buffer, even one no output needs: the runtime writes what the model declares.
   for (const inp of lowered.inputs) used.add(inp.value);
   const kindOf: Partial<Record<string, BufferKind>> = { weight: 'weight', fused_weight: 'fused_weight', input: 'input', output: 'output' };
-  for (const v of values.values()) {
-    const kind = kindOf[v.storage];
-    if (!kind || !used.has(v.name)) continue;
-    byValue.set(v.name, add({
-      name: v.name.replace(/^(w|wcat|in|out):/, ''), kind, bytes: valueBytes(v), dtype: v.dtype, shape: [...v.shape],
-      ...(v.sources ? { sources: v.sources } : {}), ...(v.derived ? { derived: v.derived } : {}),
-    }));
-  }
+  addValues(values.values(), used, kindOf, /^(w|wcat|in|out):/);
   const pool = s.pool!.map((bytes, j) => add({ name: `act${j}`, kind: 'activation', bytes, dtype: 'f32' }));
 
-  const kernels: PlanKernel[] = [];
-  const kernelIndex = new Map<string, number>();
-  const kernelOf = (sel: SelectedKernel): number => {
-    let k = kernelIndex.get(sel.kernel.key);
-    if (k === undefined) {
-      k = kernels.length;
-      kernelIndex.set(sel.kernel.key, k);
-      kernels.push({
-        id: k, family: sel.family, key: sel.kernel.key, config: sel.config, wgsl: sel.kernel.wgsl, entryPoint: sel.kernel.entryPoint,
-        workgroupSize: sel.kernel.workgroupSize, bindings: sel.kernel.bindings.map((b) => ({ name: b.name, access: b.access, elemType: b.elemType })),
-      });
-    }
-    return k;
-  };
-  const bufferOf = (value: string): number => {
-    const v = values.get(value)!;
-    if (v.storage === 'transient') return pool[body.buffers![value]!]!;
-    const id = byValue.get(value);
-    invariant(id !== undefined, `no buffer for value ${value}`);
-    return id;
-  };
+  const { kernels, kernelOf } = kernelTable();
+  const bufferOf = (value: string): number => bufferOfValue(values, byValue, pool, body, value);
   const dispatches: PlanDispatch[] = body.instrs.map((ins) => {
     const sel = selectKernel(ins, values, opts.caps);
     const bindings = sel.kernel.bindings.map((kb, binding) => {
@@ -102,7 +68,7 @@ export function buildForwardPlan(s: ForwardState): ForwardPlan {
     compiler: { ditto: DITTO_VERSION },
     model: { name: graph.model, params: { ...graph.params }, batch: graph.batch, graphHash: graphHash(graph) },
     options: { f16: opts.f16, caps: opts.caps.name },
-    nodes: graph.nodes.map((n) => ({ id: n.id, op: n.op.kind, ...(n.path !== undefined ? { path: n.path } : {}) })),
+    nodes: planNodes(graph),
     io: {
       inputs: lowered.inputs.map((i) => tensorOf(i.name, i.value)),
       outputs: lowered.outputs.map((o) => tensorOf(o.name, o.value)),

@@ -7,7 +7,11 @@ import type { FeatureStats } from '../metrics/fid.ts';
 /** gpu: the compiled plan on Dawn; reference: the CPU reference executor (slow, no adapter needed). */
 export type EvalDevice = 'gpu' | 'reference';
 
-export interface EvalConfig {
+/**
+ * Which model, weights and cache schedules a comparison runs: the part `ditto eval` and
+ * `ditto bench` (bench/schedules.ts) both take.
+ */
+export interface ScheduleComparisonInput {
   /** The .ditto file with the model (schedules are looked up there, then in the shipped library). */
   modelFile: string;
   model?: string;
@@ -17,6 +21,9 @@ export interface EvalConfig {
   weightsFile: string;
   /** Schedule specs (`fora(N=2)`, `ebcache_table`, `file.ditto`), compared with the no-cache baseline. */
   schedules: readonly string[];
+}
+
+export interface EvalConfig extends ScheduleComparisonInput {
   samples: number;
   steps: number;
   sampler: 'ddpm' | 'ddim';

@@ -1,7 +1,12 @@
-/** Runs the real `ditto` executable as a child process, the way a user would. */
+/**
+ * Running the CLI from tests: the real `ditto` executable as a child process, the way a user would
+ * (runDitto), or one command registered on a fresh commander program in this process (runInProcess).
+ */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { Command } from 'commander';
+import { vi } from 'vitest';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DITTO = path.join(ROOT, 'bin/ditto.js');
@@ -25,4 +30,26 @@ export function runDitto(args: string[], env: Record<string, string> = {}, timeo
 /** A user-facing error: exit 1, an `error[…]` line, and no stack trace. */
 export function looksLikeUserError(r: RunResult): boolean {
   return r.code === 1 && /error(\[E_[A-Z_]+\])?:/.test(r.stderr) && !/\n\s+at .+\(.+:\d+:\d+\)/.test(r.stderr);
+}
+
+/**
+ * Runs `ditto <args>` in this process with only the commands `register` adds, and returns what
+ * they printed to stdout. Commander's exits become thrown errors (exitOverride), so a test can
+ * assert on a usage failure instead of the process ending.
+ */
+export async function runInProcess(register: (program: Command) => void, args: string[]): Promise<string> {
+  const program = new Command('ditto').exitOverride();
+  register(program);
+  for (const c of program.commands) c.exitOverride();
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } finally {
+    spy.mockRestore();
+  }
+  return out;
 }

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Command } from 'commander';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { intTensor, tensor, type Tensor } from '../../core/tensor.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { parseLabelsFlag, registerFid } from '../../cli/commands/fid.ts';
 import { computeFid } from '../../runtime/metrics/fid.ts';
+import { runInProcess } from '../cli/helpers.ts';
 
 const golden = loadWeights(fileURLToPath(new URL('./fixtures/fmnist-classifier-golden.safetensors', import.meta.url))).tensors;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ditto-fid-'));
@@ -19,21 +19,9 @@ function file(name: string, tensors: Record<string, Tensor>): string {
   return p;
 }
 
-async function run(args: string[]): Promise<string> {
-  const program = new Command('ditto').exitOverride();
-  registerFid(program);
-  for (const c of program.commands) c.exitOverride();
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  try {
-    await program.parseAsync(['fid', ...args], { from: 'user' });
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
+/** Runs `ditto fid …` in process and returns what it printed. */
+function run(args: string[]): Promise<string> {
+  return runInProcess(registerFid, ['fid', ...args]);
 }
 
 afterEach(() => vi.restoreAllMocks());

@@ -1,29 +1,16 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Command } from 'commander';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DittoError } from '../../core/errors.ts';
 import { registerWeights } from '../../cli/commands/weights.ts';
 import { loadWeights, openWeights } from '../../runtime/weights/index.ts';
 import { buildDiTGraph, TINY_DIT } from '../helpers/ditGraph.ts';
+import { runInProcess } from '../cli/helpers.ts';
 import { fixture, tempDir } from './helpers.ts';
 
 /** Runs `ditto weights …` in process and returns what it printed. */
-async function run(args: string[]): Promise<string> {
-  const program = new Command('ditto').exitOverride();
-  registerWeights(program, { lowerModelGraph: () => buildDiTGraph(TINY_DIT, 1) });
-  for (const c of program.commands) c.exitOverride();
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  try {
-    await program.parseAsync(['weights', ...args], { from: 'user' });
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
+function run(args: string[]): Promise<string> {
+  return runInProcess((program) => registerWeights(program, { lowerModelGraph: () => buildDiTGraph(TINY_DIT, 1) }), ['weights', ...args]);
 }
 
 afterEach(() => vi.restoreAllMocks());

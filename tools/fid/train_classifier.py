@@ -18,10 +18,9 @@ Architecture (runtime/metrics/classifier.ts mirrors it exactly):
   fc2 128->10 = logits
 """
 import argparse
-import gzip
 import json
 import os
-import struct
+import sys
 import time
 
 import numpy as np
@@ -31,15 +30,9 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
-DATA = '/usr/share/datasets/fashion-mnist'
-
-
-def load_idx(name):
-    with gzip.open(os.path.join(DATA, name), 'rb') as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+sys.path.insert(0, os.path.join(ROOT, 'tools', 'train'))
+from idx import load_idx  # noqa: E402
+import safetensors_io  # noqa: E402
 
 
 def to_unit_range(u8):
@@ -66,27 +59,11 @@ class Classifier(nn.Module):
 
 
 def save_safetensors(path, tensors, metadata=None):
-    """Writes safetensors by hand (Debian has no package): 8-byte LE header length, JSON header
-    padded to 8 bytes, raw little-endian data. Accepts numpy arrays of float32/float64/int32."""
-    codes = {np.dtype(np.float32): 'F32', np.dtype(np.float64): 'F64', np.dtype(np.int32): 'I32'}
-    header, blobs, off = {}, [], 0
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        raw = a.astype(a.dtype.newbyteorder('<')).tobytes()
-        header[name] = {'dtype': codes[a.dtype], 'shape': list(a.shape), 'data_offsets': [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    if metadata:
-        header['__metadata__'] = {k: str(v) for k, v in metadata.items()}
-    h = json.dumps(header, separators=(',', ':')).encode()
-    h += b' ' * ((8 - len(h) % 8) % 8)
+    """safetensors_io.save (numpy float32/float64/int32 arrays here), creating the folder and
+    replacing the file only once it is complete."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    safetensors_io.save(tmp, tensors, metadata)
     os.replace(tmp, path)
 
 

@@ -22,7 +22,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import json  # noqa: E402
 import math  # noqa: E402
-import struct  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -38,28 +37,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "test", "golden"))
 
 
-# ---------------------------------------------------------------- safetensors (written by hand)
+# ---------------------------------------------------------------- safetensors
 
-DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64", torch.int32: "I32"}
-
-
-def write_safetensors(path, tensors, metadata=None):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        t = t.contiguous().cpu()
-        raw = t.numpy().tobytes()  # little-endian on every machine we run on
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, os.path.join(HERE, "..", "train"))
+from safetensors_io import save as write_safetensors  # noqa: E402
 
 
 # ---------------------------------------------------------------- weights

@@ -10,7 +10,6 @@ Writes tools/train/checkpoints/last.pt (resume state), tools/train/loss.csv, and
 models/weights/fmnist-dit.safetensors (EMA weights, official DiT names) + its card data.
 """
 import argparse
-import gzip
 import os
 import sys
 import time
@@ -22,20 +21,12 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(__file__))
 from dit_torch import DiT  # noqa: E402
 import safetensors_io  # noqa: E402
+from idx import load_idx  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
-DATA = '/usr/share/datasets/fashion-mnist'
 CONFIG = dict(image=28, channels=1, patch=4, hidden=128, depth=4, heads=4, mlp_ratio=4, classes=10,
               learn_sigma=False)
-
-
-def load_idx(name):
-    with gzip.open(os.path.join(DATA, name), 'rb') as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def main():
