@@ -56,7 +56,10 @@ describe('interleave', () => {
     };
     const res = await interleave([{ name: 'a', run }, { name: 'b', run }], { warmup: 0, runs: 2 });
     expect(maxRunning).toBe(1);
-    expect(res[0]!.samples.every((ms) => ms >= 0.5)).toBe(true);
+    // One timed sample per run, and each covers an awaited run (libuv may fire a 1 ms timer a little
+    // early against performance.now, so only positivity is asserted, not a lower bound).
+    expect(res.map((r) => r.samples.length)).toEqual([2, 2]);
+    expect(res[0]!.samples.every((ms) => ms > 0)).toBe(true);
   });
 
   it('spreads drift over all candidates: a slowing machine does not favour the first one', async () => {
