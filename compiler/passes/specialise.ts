@@ -8,6 +8,7 @@
  * Without CFG the model batch holds only conditional samples: the `cond` actions apply and the
  * `uncond` ones are ignored (both branches below carry the cond decisions).
  */
+import { match } from 'ts-pattern';
 import { DittoError, invariant } from '../../core/errors.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import { actionAt, type Action, type ScheduleIR } from '../ir/schedule.ts';
@@ -92,25 +93,28 @@ function planKind(info: TargetInfo, a: Action, k: number, schedule: ScheduleIR):
   return { kind: 'dynamic', order: 0, rule: a.rule, then: rule.then };
 }
 
+/** The plan action of a static schedule action; exhaustive over the Schedule IR's actions (ts-pattern),
+ *  so a new action kind cannot be forgotten here. */
 function staticKind(info: TargetInfo, a: Action, k: number, schedule: string): PlanAct {
-  switch (a.kind) {
-    case 'compute':
-      return { kind: 'compute', order: 0 };
-    case 'reuse':
-      return { kind: 'reuse', order: 0 };
-    case 'forecast':
-      if (!Number.isInteger(a.order) || a.order < 0) {
-        throw new DittoError('E_CHECK', `schedule '${schedule}': ${info.path} at step ${k}: Taylor order must be a non-negative integer, got ${a.order}`);
+  return match(a)
+    .with({ kind: 'compute' }, (): PlanAct => ({ kind: 'compute', order: 0 }))
+    .with({ kind: 'reuse' }, (): PlanAct => ({ kind: 'reuse', order: 0 }))
+    .with({ kind: 'forecast' }, (f): PlanAct => {
+      if (!Number.isInteger(f.order) || f.order < 0) {
+        throw new DittoError('E_CHECK', `schedule '${schedule}': ${info.path} at step ${k}: Taylor order must be a non-negative integer, got ${f.order}`);
       }
-      return { kind: 'forecast', order: a.order };
-    case 'reuse_residual':
+      return { kind: 'forecast', order: f.order };
+    })
+    .with({ kind: 'reuse_residual' }, (): PlanAct => {
       if (info.kind !== 'block') {
         throw new DittoError('E_CHECK', `schedule '${schedule}': ${info.path} at step ${k}: 'reuse residual' applies to a block (like blocks[3]), not to a node`);
       }
       return { kind: 'reuse_residual', order: 0 };
-    case 'dynamic':
+    })
+    .with({ kind: 'dynamic' }, (): PlanAct => {
       throw new DittoError('E_INTERNAL', 'dynamic actions are rejected before planning');
-  }
+    })
+    .exhaustive();
 }
 
 /**

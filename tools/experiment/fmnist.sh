@@ -9,10 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SAMPLES=${SAMPLES:-2000}
 CFG=${CFG:-3}
-out=docs/experiment-fmnist
+out=${OUT:-docs/experiment-fmnist}
 mkdir -p "$out"
 schedules=${SCHEDULES:-"ebcache_table_no_eps,ebcache_eps_only,ebcache_table,ebcache_table_sampling,fora(N=2),fora(N=3)"}
-if [ -f models/schedules/fmnist-calibrated.ditto ]; then schedules="$schedules,models/schedules/fmnist-calibrated.ditto"; fi
+if [ -z "${NO_CALIBRATED:-}" ] && [ -f models/schedules/fmnist-calibrated.ditto ]; then schedules="$schedules,models/schedules/fmnist-calibrated.ditto"; fi
 for sampler in ${SAMPLERS:-ddpm ddim}; do
   node bin/ditto.js eval models/fmnist.ditto --model DiT-FMNIST --weights models/weights/fmnist-dit.safetensors \
     --schedules "$schedules" --samples "$SAMPLES" --steps 50 --sampler "$sampler" --cfg "$CFG" --batch 50 \
