@@ -1,4 +1,6 @@
 /** Options shared by several verbs, and parsers that turn bad flag values into DittoErrors. */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { Option } from 'commander';
 import { DittoError } from '../core/errors.ts';
 
@@ -17,4 +19,20 @@ export function parseFloatFlag(flag: string, value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new DittoError('E_USAGE', `${flag} expects a number, got '${value}'`);
   return n;
+}
+
+/**
+ * Checks, before any slow work, that `file` can be written: its directory exists and it is not
+ * itself a directory. A sampling run must not spend minutes and then fail at the last write.
+ */
+export function checkOutputPath(flag: string, file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  let dirStat;
+  try {
+    dirStat = statSync(dir);
+  } catch {
+    throw new DittoError('E_USAGE', `${flag} '${file}': the directory '${path.dirname(file)}' does not exist`);
+  }
+  if (!dirStat.isDirectory()) throw new DittoError('E_USAGE', `${flag} '${file}': '${path.dirname(file)}' is not a directory`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new DittoError('E_USAGE', `${flag} '${file}' is a directory; name a file`);
 }

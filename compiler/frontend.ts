@@ -82,7 +82,27 @@ export function lowerModel(program: Program, opts: LowerOptions): Graph {
   const cfg = resolveConfig(program, name, opts.set ?? {}, diags);
   const graph = cfg ? lowerModelDecl(cfg.model.decl, { graphName: cfg.model.decl.name.name, params: cfg.params, batch: opts.batch }, diags) : undefined;
   if (!graph) fail(program, diags);
+  checkWeightSizes(graph);
   return graph;
+}
+
+/** The most elements one weight tensor may hold (4 GiB as f32; past any adapter's buffer limit). */
+export const MAX_WEIGHT_ELEMENTS = 2 ** 30;
+
+/**
+ * Weight shapes follow from the model's parameters alone, so an oversized `--set hidden=1e9` is
+ * caught here, before any verb allocates gigabytes (or fails inside a typed-array constructor).
+ */
+function checkWeightSizes(graph: Graph): void {
+  for (const n of graph.nodes) {
+    for (const w of n.weights) {
+      const elements = w.shape.reduce((a, b) => a * b, 1);
+      if (elements > MAX_WEIGHT_ELEMENTS) {
+        const params = Object.entries(graph.params).map(([k, v]) => `${k}=${v}`).join(',');
+        throw new DittoError('E_USAGE', `model ${graph.model} (${params}): weight '${w.name}' would have shape [${w.shape.join(', ')}], ${elements.toExponential(2)} elements, more than the 2^30 a tensor may hold; check the model's parameters (--set)`);
+      }
+    }
+  }
 }
 
 export interface ResolveOptions {

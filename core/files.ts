@@ -28,8 +28,29 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     writeFileSync(tmp, data);
     renameSync(tmp, file);
   } catch (e) {
-    rmSync(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DittoError('E_IO', `cannot write '${file}': ${code === 'ENOENT' ? 'its directory does not exist' : (e as Error).message}`);
+    removeTemporary(tmp);
+    throw writeError(file, e);
   }
+}
+
+/** Removes a temporary file after a failed write; where it could never be created, there is nothing to do. */
+export function removeTemporary(tmp: string): void {
+  try {
+    rmSync(tmp, { force: true });
+  } catch {
+    // ENOTDIR and the like: the temporary's directory is not a directory, so no file exists.
+  }
+}
+
+/** The DittoError for a failed write of `file`, naming the reason in words. */
+export function writeError(file: string, e: unknown): DittoError {
+  if (e instanceof DittoError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'its directory does not exist'
+    : code === 'EISDIR' ? 'it is a directory; name a file'
+    : code === 'ENOTDIR' ? 'a part of its path is a file, not a directory'
+    : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+    : code === 'ENOSPC' ? 'no space left on the device'
+    : (e as Error).message;
+  return new DittoError('E_IO', `cannot write '${file}': ${why}`);
 }

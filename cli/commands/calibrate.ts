@@ -10,7 +10,7 @@ import { loadProgram, lowerModel, parseSetFlag } from '../../compiler/frontend.t
 import { loadWeights, validateWeights } from '../../runtime/weights/index.ts';
 import { calibrate, DEFAULT_SAMPLES, DEFAULT_THRESHOLD, validateCalibrateOptions, type CalibrateOptions, type CalibrateResult } from '../../runtime/calibrate/index.ts';
 import { addModelOptions } from '../modelArgs.ts';
-import { parseFloatFlag, parseIntFlag } from '../options.ts';
+import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
 
 interface CalibrateFlags {
   model?: string;
@@ -82,6 +82,7 @@ export function registerCalibrate(program: Command): void {
       };
       // Cheap checks first: flags, then the model, then the (possibly large) weights.
       validateCalibrateOptions(opts);
+      checkOutputPath('-o', flags.output);
       const graph = lowerModel(loadProgram(file), { ...(opts.model !== undefined ? { model: opts.model } : {}), ...(opts.set ? { set: opts.set } : {}), batch: 1 });
       const weights = loadWeights(flags.weights);
       validateWeights(weights, graphWeights(graph));

@@ -10,7 +10,7 @@ import { compile, PASS_NAMES } from '../../compiler/pipeline.ts';
 import { CAPS_PROFILES } from '../../compiler/plan/caps.ts';
 import { detectCompileCaps } from '../../runtime/detectCaps.ts';
 import { planSummary } from '../../compiler/plan/summary.ts';
-import { parseFloatFlag, parseIntFlag } from '../options.ts';
+import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
 
 interface CompileFlags {
   schedule?: string;
@@ -51,6 +51,7 @@ export function registerCompile(program: Command): void {
       const batch = parseIntFlag('--batch', flags.batch, 1, 4096);
       const cfgScale = flags.cfg !== undefined ? parseFloatFlag('--cfg', flags.cfg) : undefined;
       if (!flags.output && !flags.json && !flags.dumpAfter) throw new DittoError('E_USAGE', 'compile: give -o plan.json (or --json / --dump-after to only print)');
+      if (flags.output) checkOutputPath('-o', flags.output);
       const prog = loadProgram(file);
       const graph = lowerModel(prog, { model: flags.model, set: flags.set ? parseSetFlag(flags.set) : undefined, batch: cfgScale !== undefined ? 2 * batch : batch });
       const schedule = flags.schedule ? resolveSchedule(prog, flags.schedule, graph, { steps }) : undefined;

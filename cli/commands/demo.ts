@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../runtime/eval/demo.ts';
 import { progressBar } from './eval.ts';
-import { parseFloatFlag, parseIntFlag } from '../options.ts';
+import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
 import { DittoError } from '../../core/errors.ts';
 
 interface DemoFlags {
@@ -34,6 +34,7 @@ export function registerDemo(program: Command): void {
     .addOption(new Option('--schedule <spec>', 'the cached schedule').hideHelp())
     .action(async (flags: DemoFlags) => {
       if (!flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
+      checkOutputPath('--out', flags.out);
       const bar = progressBar(process.stderr.isTTY === true);
       try {
         const r = await runDemo({

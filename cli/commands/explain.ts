@@ -1,9 +1,9 @@
 /** `ditto explain plan.json [--svg out.svg] [--json]`: what a plan does per step, and the heatmap. */
 import type { Command } from 'commander';
-import { readTextOrThrow, writeFileAtomic } from '../../core/files.ts';
+import { writeFileAtomic } from '../../core/files.ts';
 import { explainSvg } from '../../compiler/explain/svg.ts';
 import { explainText } from '../../compiler/explain/text.ts';
-import { loadPlan } from '../../compiler/plan/load.ts';
+import { readPlanFile } from './run.ts';
 import { planSummary } from '../../compiler/plan/summary.ts';
 
 export function registerExplain(program: Command): void {
@@ -14,7 +14,8 @@ export function registerExplain(program: Command): void {
     .option('--svg <file>', 'also draw the schedule as a heatmap (steps × nodes)')
     .option('--json', 'print the plan summary as JSON instead of the table')
     .action((file: string, flags: { svg?: string; json?: boolean }) => {
-      const plan = loadPlan(readTextOrThrow(file, 'plan'));
+      // readPlanFile puts the file's name in front of a format error, as `run` does.
+      const plan = readPlanFile(file);
       if (flags.svg) writeFileAtomic(flags.svg, explainSvg(plan));
       process.stdout.write(flags.json ? JSON.stringify(planSummary(plan), null, 2) + '\n' : explainText(plan));
     });

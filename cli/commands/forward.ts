@@ -17,6 +17,7 @@ import { compileCapsFor } from '../../compiler/plan/caps.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { createForwardRunner } from '../../runtime/run/forwardRunner.ts';
 import { addModelOptions, lowerModelFile } from '../modelArgs.ts';
+import { checkOutputPath } from '../options.ts';
 
 interface ForwardFlags {
   model?: string;
@@ -77,6 +78,7 @@ export function registerForward(program: Command): void {
     .addOption(new Option('--device <device>', 'where to run').choices(['reference', 'gpu']).default('reference'))
     .option('--backend <name>', 'Dawn backend for --device gpu')
     .action(async (file: string, flags: ForwardFlags) => {
+      checkOutputPath('-o', flags.output);
       const inputs = loadWeights(flags.inputs).tensors;
       const graph = lowerModelFile(file, flags, batchOf(inputs, flags.inputs));
       const weights = loadWeights(flags.weights);

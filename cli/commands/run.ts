@@ -16,7 +16,7 @@ import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
 import { decodeLatents, DEFAULT_VAE_MODEL, prepareVae } from '../../runtime/run/vaeDecode.ts';
-import { backendOption, parseIntFlag } from '../options.ts';
+import { backendOption, checkOutputPath, parseIntFlag } from '../options.ts';
 import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 
 interface RunFlags {
@@ -79,6 +79,8 @@ export function registerRun(program: Command): void {
       const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
       const classes = flags.class ? parseClasses(flags.class) : undefined;
       if (flags.out && !flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
+      if (flags.out) checkOutputPath('--out', flags.out);
+      if (flags.saveLatents) checkOutputPath('--save-latents', flags.saveLatents);
       if (flags.out && !isPixelModel(plan) && !flags.vae) {
         throw new DittoError('E_USAGE', `model ${plan.model.name} generates ${plan.buffers[plan.io.latent]!.shape?.[1]}-channel latents, not pictures: add --vae VAE.safetensors to decode them, or use --save-latents`);
       }

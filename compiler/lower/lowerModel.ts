@@ -18,6 +18,9 @@ import type { Graph, NodeId } from '../ir/graph.ts';
 import { type ConstEnv, evalConst, evalInt } from '../check/constEval.ts';
 import { OPS, type OpSpec } from '../check/ops.ts';
 
+/** The most instances one `for` repetition unrolls to (DiT-XL has 28 blocks). */
+export const MAX_REPETITION = 4096;
+
 type Value = { kind: 'num'; value: number } | { kind: 'tensor'; id: NodeId } | { kind: 'tuple'; ids: NodeId[] };
 
 class Scope {
@@ -223,6 +226,11 @@ class Lowering {
     if (from === undefined || to === undefined) return;
     if (to <= from) {
       this.diags.error(`the repetition ${from}..${to} is empty`, s.span);
+      return;
+    }
+    // Unrolling is linear in the count: a typo'd `--set depth=1e9` must fail fast, not hang.
+    if (to - from > MAX_REPETITION) {
+      this.diags.error(`the repetition ${from}..${to} has ${to - from} instances, more than the ${MAX_REPETITION} a model may unroll (check the model's parameters and --set)`, s.to.span);
       return;
     }
     if (scope.lookup(s.group.name)) {

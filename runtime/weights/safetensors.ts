@@ -7,7 +7,8 @@
  * (no overlaps, no gaps, nothing after the last tensor) and every shape × dtype size must equal its
  * byte range. All sizes are checked against the file length before anything is allocated.
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { removeTemporary, writeError } from '../../core/files.ts';
 import path from 'node:path';
 import { DittoError } from '../../core/errors.ts';
 import { shapeString, type Tensor } from '../../core/tensor.ts';
@@ -210,10 +211,8 @@ export function writeSafetensorsFile(file: string, tensors: Map<string, Tensor>,
     renameSync(tmp, file);
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    if (e instanceof DittoError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DittoError('E_IO', `cannot write '${file}': ${code === 'ENOENT' ? 'its directory does not exist' : (e as Error).message}`);
+    removeTemporary(tmp);
+    throw writeError(file, e);
   }
 }
 

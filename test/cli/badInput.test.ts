@@ -1,0 +1,88 @@
+/**
+ * Bad input, as a user types it, on the real `ditto` process: each case must exit 1 with an
+ * `error[E_…]` line naming what is wrong and where, no stack trace, no hang, no file left behind.
+ * Every case fails before any GPU work.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { looksLikeUserError, runDitto } from './helpers.ts';
+
+const TINY = ['--model', 'DiT', '--set', 'latent=8,patch=2,hidden=32,depth=2,heads=4,classes=10'];
+const FAST_MS = 30_000;
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'ditto-badinput-'));
+  mkdirSync(path.join(dir, 'adir'));
+  writeFileSync(path.join(dir, 'afile'), 'x');
+  writeFileSync(path.join(dir, 'array.json'), '[1, 2]');
+  const r = runDitto(['weights', 'random', 'models/dit.ditto', ...TINY, '--out', path.join(dir, 'tiny.safetensors')]);
+  expect(r.code).toBe(0);
+});
+
+describe('model parameters out of range (--set)', () => {
+  it('a huge depth fails fast at the repetition instead of unrolling for ever', () => {
+    const r = runDitto(['weights', 'random', 'models/dit.ditto', '--model', 'DiT', '--set', 'depth=1000000000', '--out', path.join(dir, 'r.safetensors')], {}, FAST_MS);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toContain('the repetition 0..1000000000 has 1000000000 instances');
+    expect(r.stderr).toContain('models/dit.ditto:25:');
+  });
+
+  it('a huge hidden size is a user error naming the weight, not an internal typed-array failure', () => {
+    const r = runDitto(['weights', 'random', 'models/dit.ditto', '--model', 'DiT', '--set', 'hidden=1000000000', '--out', path.join(dir, 'r.safetensors')], {}, FAST_MS);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toMatch(/error\[E_USAGE\]: model DiT .*hidden=1000000000.*weight 'x_embedder\.proj\.weight' would have shape \[1000000000, 4, 2, 2\]/);
+    expect(readdirSync(dir)).not.toContain('r.safetensors');
+  });
+});
+
+describe('output paths', () => {
+  it('writing onto a directory says so in words', () => {
+    const r = runDitto(['weights', 'convert', path.join(dir, 'tiny.safetensors'), path.join(dir, 'adir')], {}, FAST_MS);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toContain(`cannot write '${path.join(dir, 'adir')}': it is a directory`);
+    expect(r.stderr).not.toContain('EISDIR');
+  });
+
+  it('a path through a file is a user error, not an internal one from cleaning up the temporary', () => {
+    const out = path.join(dir, 'afile', 'x.safetensors');
+    const r = runDitto(['weights', 'convert', path.join(dir, 'tiny.safetensors'), out], {}, FAST_MS);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toContain(`cannot write '${out}': a part of its path is a file`);
+  });
+
+  it('compile checks -o before compiling and leaves nothing behind', () => {
+    const out = path.join(dir, 'missing-dir', 'plan.json');
+    const r = runDitto(['compile', 'models/dit.ditto', ...TINY, '--steps', '1', '--caps', 'hardware', '-o', out], {}, FAST_MS);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toContain(`-o '${out}': the directory '${path.dirname(out)}' does not exist`);
+    expect(readdirSync(dir)).not.toContain('missing-dir');
+  });
+
+  it('demo refuses an --out in a missing directory before sampling (it used to sample, then fail)', () => {
+    const out = path.join(dir, 'missing-dir', 'demo.png');
+    const r = runDitto(['demo', '--out', out], {}, FAST_MS);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toContain(`--out '${out}': the directory`);
+    expect(r.stdout).toBe('');
+  });
+
+  it('forward refuses -o under a file before reading weights', () => {
+    const out = path.join(dir, 'afile', 'f.safetensors');
+    const w = path.join(dir, 'tiny.safetensors');
+    const r = runDitto(['forward', 'models/dit.ditto', ...TINY, '--weights', w, '--inputs', w, '-o', out], {}, FAST_MS);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toContain(`'${path.join(dir, 'afile')}' is not a directory`);
+  });
+});
+
+describe('plan files', () => {
+  it('explain names the plan file in a format error, as run does', () => {
+    const file = path.join(dir, 'array.json');
+    const r = runDitto(['explain', file], {}, FAST_MS);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toContain(`error[E_PLAN]: ${file}: plan: (top level) must be an object`);
+  });
+});
