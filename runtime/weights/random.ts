@@ -12,6 +12,9 @@
  *   initialises them to zero, which would make every block an identity and hide bugs;
  * - embedding tables: std 0.02, like N(0, 0.02);
  * - biases (rank 1): std 0.02, non-zero so bias paths are exercised;
+ * - normalisation scales (1-D `….weight` of a layer whose name contains `norm`, e.g. the VAE's
+ *   GroupNorms): 1 + uniform noise of std 0.02, as trained norms sit near 1 (around 0 they would
+ *   flatten every activation, and random-weight images would come out blank);
  * - `pos_embed` [1, g², D]: the exact fixed 2-D sin-cos embedding (posEmbed.ts), as checkpoints hold.
  */
 import { DittoError } from '../../core/errors.ts';
@@ -55,6 +58,11 @@ export function uniformHalfWidth(name: string, shape: readonly number[]): number
   return Math.sqrt(6 / (fanIn + fanOut));
 }
 
+/** A normalisation layer's scale vector (`decoder.mid_block.resnets.0.norm1.weight`, `…group_norm.weight`). */
+export function isNormScale(name: string, shape: readonly number[]): boolean {
+  return shape.length === 1 && /norm[^.]*\.weight$/i.test(name);
+}
+
 export function randomWeights(expected: readonly WeightRef[], seed: number): Map<string, Tensor> {
   if (!Number.isSafeInteger(seed)) throw new DittoError('E_USAGE', `the random-weight seed must be an integer, got ${seed}`);
   const out = new Map<string, Tensor>();
@@ -70,6 +78,7 @@ export function randomWeights(expected: readonly WeightRef[], seed: number): Map
       data.set(posEmbed2d(shape[2]!, grid));
     } else {
       fillUniform(data, fnv1a32(w.name) ^ seedMix, uniformHalfWidth(w.name, shape));
+      if (isNormScale(w.name, shape)) for (let i = 0; i < data.length; i++) data[i]! += 1;
     }
     out.set(w.name, { dtype: 'f32', shape, data });
   }

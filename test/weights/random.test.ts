@@ -63,6 +63,23 @@ describe('randomWeights', () => {
     expect(std(ws.get('y_embedder.embedding_table.weight')!.data)).toBeCloseTo(0.02, 2);
   });
 
+  it('centres normalisation scales on 1 and leaves their biases and other 1-D tensors near 0', () => {
+    const refs = [
+      { name: 'decoder.mid_block.resnets.0.norm1.weight', shape: [64] },
+      { name: 'decoder.mid_block.resnets.0.norm1.bias', shape: [64] },
+      { name: 'decoder.mid_block.attentions.0.group_norm.weight', shape: [64] },
+      { name: 'decoder.conv_norm_out.weight', shape: [64] },
+      { name: 'blocks.0.attn.qkv.bias', shape: [64] },
+    ];
+    const w = randomWeights(refs, 3);
+    const mean = (n: string) => Array.from(w.get(n)!.data).reduce((a, b) => a + b, 0) / 64;
+    for (const n of ['decoder.mid_block.resnets.0.norm1.weight', 'decoder.mid_block.attentions.0.group_norm.weight', 'decoder.conv_norm_out.weight']) {
+      expect(Math.abs(mean(n) - 1)).toBeLessThan(0.02);
+      expect(Array.from(w.get(n)!.data).every((v) => Math.abs(v - 1) < 0.05)).toBe(true);
+    }
+    for (const n of ['decoder.mid_block.resnets.0.norm1.bias', 'blocks.0.attn.qkv.bias']) expect(Math.abs(mean(n))).toBeLessThan(0.02);
+  });
+
   it('fills pos_embed with the exact 2-D sin-cos embedding', () => {
     const ws = randomWeights(expected, 5);
     expect(Array.from(ws.get('pos_embed')!.data)).toEqual(Array.from(posEmbed2d(64, 4)));
