@@ -6,49 +6,15 @@
 import { DittoError } from '../core/errors.ts';
 import { awaitGpu, type GpuContext } from './device.ts';
 import type { EmittedKernel, KernelBinding } from '../compiler/kernels/types.ts';
+import { f16ToF32, f32ToF16Bits } from './weights/dtypes.ts';
 
 export type HostArray = Float32Array | Int32Array;
 
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
-/** f32 → IEEE half bits, round to nearest even (Node 20 has no Float16Array). */
-export function f32ToF16Bits(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0]!;
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 0x1f) return m ? NaN : sign * Infinity;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 /** Rounds every value to the nearest f16 (what an f16 binding will hold), as f32. */
 export function roundToF16(a: Float32Array): Float32Array {
-  return a.map((x) => f16BitsToF32(f32ToF16Bits(x)));
+  return f16ToF32(Uint16Array.from(a, f32ToF16Bits));
 }
 
 function bytesFor(b: KernelBinding, data: HostArray): ArrayBuffer {
@@ -167,7 +133,7 @@ export async function runKernel(gpu: GpuContext, kernel: EmittedKernel, data: Re
     const n = data[b.name]!.length;
     if (b.elemType === 'f16') {
       const h = new Uint16Array(raw);
-      out[b.name] = Float32Array.from({ length: n }, (_, i) => f16BitsToF32(h[i]!));
+      out[b.name] = f16ToF32(h.subarray(0, n));
     } else {
       out[b.name] = b.elemType === 'i32' ? new Int32Array(raw, 0, n) : new Float32Array(raw, 0, n);
     }
