@@ -199,7 +199,7 @@ export function listSchedules(program: Program): { name: string; model: string; 
 
 /** Parses `latent=8,patch=2` (also `a=1 b=2`, `x=1e-3`) with errors naming the bad part. */
 export function parseSetFlag(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
+  const out: Record<string, number> = Object.create(null) as Record<string, number>; // user-named keys: `constructor` is not "given twice"
   for (const part of text.split(/[,\s]+/).filter(Boolean)) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(part);
     if (!m) throw new DittoError('E_USAGE', `--set expects name=value pairs separated by commas (e.g. latent=8,patch=2), got '${part}'`);

@@ -124,7 +124,7 @@ export async function runKernel(gpu: GpuContext, kernel: EmittedKernel, data: Re
   });
   device.queue.submit([enc.finish()]);
   await popErrors(device, `running the ${kernel.family} kernel failed`);
-  const out: Record<string, HostArray> = {};
+  const out: Record<string, HostArray> = Object.create(null) as Record<string, HostArray>;
   for (const { b, staging } of reads) {
     await awaitGpu(staging.mapAsync(GPUMapMode.READ));
     const raw = staging.getMappedRange().slice(0);

@@ -140,7 +140,7 @@ export async function createForwardRunner(plan: ForwardPlan, weights: ReadonlyMa
       device.queue.submit([enc.finish()]);
     });
     await awaitGpu(device.queue.onSubmittedWorkDone());
-    const outputs: Record<string, Tensor> = {};
+    const outputs: Record<string, Tensor> = Object.create(null) as Record<string, Tensor>;
     for (const o of plan.io.outputs) outputs[o.name] = await readOutput(o);
     return { outputs, seconds: (performance.now() - t0) / 1000 };
   };

@@ -57,7 +57,7 @@ export function openSafetensors(src: ByteSource): WeightFile {
 
   const dataStart = 8 + n;
   const dataSize = src.size - dataStart;
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
@@ -149,7 +149,8 @@ interface Layout {
 }
 
 function layout(tensors: Map<string, Tensor>, metadata: Record<string, string> | undefined, opts: SafetensorsWriteOptions): Layout {
-  const head: Record<string, unknown> = {};
+  // A null-prototype object: a tensor named `__proto__` must become a key, not the prototype.
+  const head: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (metadata && Object.keys(metadata).length > 0) head.__metadata__ = metadata;
   const parts: Layout['parts'] = [];
   let offset = 0;

@@ -87,5 +87,7 @@ describe('parseSetFlag', () => {
     expect(() => parseSetFlag('latent')).toThrow(/name=value pairs.*got 'latent'/);
     expect(() => parseSetFlag('latent=big')).toThrow(/--set latent: 'big' is not a number/);
     expect(() => parseSetFlag('a=1,a=2')).toThrow(/--set a is given twice/);
+    // Names that collide with Object.prototype members are ordinary names here.
+    expect(parseSetFlag('constructor=1').constructor).toBe(1);
   });
 });

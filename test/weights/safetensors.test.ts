@@ -59,6 +59,11 @@ describe('safetensors round trips', () => {
           fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { minLength: n, maxLength: n }).map((v) => intTensor(shape, v)),
         );
       });
+    // Regression: fast-check found that a tensor named `__proto__` set the header's prototype.
+    const proto = new Map([['__proto__', intTensor([1], [7])], ['constructor', intTensor([], [3])]]);
+    const protoBack = readAll(serializeSafetensors(proto));
+    expect([...protoBack.keys()].sort()).toEqual(['__proto__', 'constructor']);
+    expect(Array.from(protoBack.get('__proto__')!.data)).toEqual([7]);
     fc.assert(
       fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }).filter((s) => s !== '__metadata__'), tensorArb, { maxKeys: 5 }), (dict) => {
         const ts = new Map(Object.entries(dict));
