@@ -29,6 +29,7 @@ interface EvalFlags {
   json?: boolean;
   device: string;
   warmup: boolean;
+  resume?: boolean;
 }
 
 /** A progress bar on a terminal (not with --json); a no-op otherwise. One bar per phase. */
@@ -70,6 +71,7 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(new Option('--device <kind>', 'gpu: compiled plans on WebGPU; reference: the CPU reference executor (slow)').choices(['gpu', 'reference']).default('gpu'))
     .option('--no-warmup', 'time the first run of each plan too (GPU)')
+    .option('--resume', 'save every sampled batch in OUT-DIR/eval-progress and continue from the batches saved there: an interrupted eval resumes, a finished one grows to more --samples')
     .action(async (file: string, flags: EvalFlags) => {
       const samples = parseIntFlag('--samples', flags.samples, 1, 1_000_000);
       const steps = parseIntFlag('--steps', flags.steps, 1, 1000);
@@ -98,6 +100,7 @@ export function registerEval(program: Command): void {
           device: flags.device as EvalDevice,
           warmup: flags.warmup,
           onProgress: bar.update,
+          ...(flags.resume ? { resumeDir: flags.outDir } : {}),
         });
       } finally {
         bar.stop();

@@ -8,13 +8,19 @@
  * Batch j uses seed + j and classes (j·B + i) mod classes, so image g always has class g mod
  * classes and the same noise under every schedule. The last batch is sampled whole and trimmed to
  * `samples`, so every schedule times the same work.
+ *
+ * With `resumeDir`, every finished batch is saved (progressStore.ts) and a later run with the same
+ * settings continues after the last saved batch; more samples extend a finished run.
  */
 import { DittoError } from '../../core/errors.ts';
 import { tensor, type Tensor } from '../../core/tensor.ts';
 import { createGpu } from '../device.ts';
 import { ClassifierMetrics, classifierMetricsUnavailable, fidelityToBaseline } from './imageMetrics.ts';
 import { gpuBackend, referenceBackend, type PreparedSampler, type SamplerBackend } from './samplers.ts';
-import { setupEval } from './setup.ts';
+import { setupEval, type EvalSetup } from './setup.ts';
+import { ProgressStore, textDigest, weightsDigest, type ProgressSettings } from './progressStore.ts';
+import { graphHash } from '../../compiler/plan/tables.ts';
+import { canonicalJson } from '../../compiler/kernels/common.ts';
 import type { EvalConfig, EvalReport, EvalRow } from './types.ts';
 
 const MAX_SEED = 2 ** 32 - 1;
@@ -49,6 +55,23 @@ function concatImages(parts: Tensor[], n: number): Tensor {
   return tensor([n, ...parts[0]!.shape.slice(1)], data);
 }
 
+/** Everything that decides what batch j samples; a resumed run must match it exactly. */
+function progressSettings(cfg: EvalConfig, setup: EvalSetup, device: string): ProgressSettings {
+  return {
+    model: setup.graph.model,
+    graph: graphHash(setup.graph),
+    weights: weightsDigest(cfg.weights),
+    schedules: setup.rows.map((r) => r.name).join(', '),
+    scheduleTables: textDigest(canonicalJson(setup.rows.map((r) => r.schedule ?? null))),
+    steps: cfg.steps,
+    sampler: cfg.sampler,
+    cfg: cfg.cfgScale ?? null,
+    batch: cfg.batch,
+    seed: cfg.seed,
+    device,
+  };
+}
+
 export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
   checkConfig(cfg);
   const setup = setupEval({ modelFile: cfg.modelFile, model: cfg.model, set: cfg.set, schedules: cfg.schedules, steps: cfg.steps, batch: cfg.batch, cfg: cfg.cfgScale !== undefined });
@@ -64,17 +87,29 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       progress({ phase: 'compile', done: i, total: setup.rows.length, row: row.name });
       prepared.push(await backend.prepare(setup.graph, row.schedule, settings));
     }
-    const warmup = (cfg.warmup ?? true) && backend.needsWarmup;
     const batches = Math.ceil(cfg.samples / cfg.batch);
+    let parts: Tensor[][] = prepared.map(() => []);
+    let seconds = prepared.map(() => 0);
+    let first = 0;
+    let store: ProgressStore | undefined;
+    if (cfg.resumeDir !== undefined) {
+      const [c, h, w] = setup.imageShape;
+      store = new ProgressStore(cfg.resumeDir, progressSettings(cfg, setup, backend.label), prepared.length, cfg.batch * c * h * w, [cfg.batch, c, h, w]);
+      const saved = store.load();
+      if (saved) {
+        ({ parts, seconds } = saved);
+        first = saved.batches;
+        notes.push(`resumed from ${store.dir}: ${Math.min(first, batches)} of ${batches} batches were sampled by an earlier run (their seconds count in the speed-ups)`);
+      } else store.start();
+    }
+    const warmup = (cfg.warmup ?? true) && backend.needsWarmup && first < batches;
     if (warmup) {
       for (const [i, p] of prepared.entries()) {
         progress({ phase: 'warmup', done: i, total: prepared.length, row: setup.rows[i]!.name });
         await p.sample(cfg.seed, classesOfBatch(0, cfg.batch, setup.classes));
       }
     }
-    const parts: Tensor[][] = prepared.map(() => []);
-    const seconds = prepared.map(() => 0);
-    for (let j = 0; j < batches; j++) {
+    for (let j = first; j < batches; j++) {
       const classes = classesOfBatch(j, cfg.batch, setup.classes);
       for (const [i, p] of prepared.entries()) {
         progress({ phase: 'sample', done: j * prepared.length + i, total: batches * prepared.length, row: setup.rows[i]!.name });
@@ -82,6 +117,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         parts[i]!.push(r.images);
         seconds[i]! += r.seconds;
       }
+      store?.append(parts.map((p) => p[j]!), j + 1, seconds);
     }
     progress({ phase: 'sample', done: batches * prepared.length, total: batches * prepared.length });
 

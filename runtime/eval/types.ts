@@ -43,6 +43,11 @@ export interface EvalConfig extends ScheduleComparisonInput {
   /** One untimed run of each plan before timing (default true on the GPU; the CPU executor has no JIT to warm). */
   warmup?: boolean;
   onProgress?: (p: EvalProgress) => void;
+  /**
+   * Save each sampled batch under `<resumeDir>/eval-progress/` and continue from the batches an
+   * earlier run with the same settings saved there (`ditto eval --resume`).
+   */
+  resumeDir?: string;
 }
 
 export interface EvalProgress {

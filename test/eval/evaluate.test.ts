@@ -6,17 +6,8 @@ import { DittoError } from '../../core/errors.ts';
 import { runEval } from '../../runtime/eval/evaluate.ts';
 import { evalJson, formatEvalTable, gridFileStem, writeEvalOutputs } from '../../runtime/eval/report.ts';
 import type { EvalConfig } from '../../runtime/eval/types.ts';
-import { ROOT, tempDir, tinyConfig } from './helpers.ts';
+import { evalError, ROOT, tempDir, tinyConfig } from './helpers.ts';
 
-async function evalError(cfg: EvalConfig): Promise<DittoError> {
-  try {
-    await runEval(cfg);
-  } catch (e) {
-    expect(e).toBeInstanceOf(DittoError);
-    return e as DittoError;
-  }
-  throw new Error('runEval did not fail');
-}
 
 describe('runEval on the reference executor (random DiT-FMNIST weights, 3 steps)', async () => {
   const rep = await runEval(tinyConfig());

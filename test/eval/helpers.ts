@@ -7,6 +7,9 @@ import type { Tensor } from '../../core/tensor.ts';
 import { loadProgram, lowerModel } from '../../compiler/frontend.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
 import { randomWeights, writeSafetensors } from '../../runtime/weights/index.ts';
+import { expect } from 'vitest';
+import { DittoError } from '../../core/errors.ts';
+import { runEval } from '../../runtime/eval/evaluate.ts';
 import type { EvalConfig } from '../../runtime/eval/types.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -48,4 +51,15 @@ export function tinyConfig(over: Partial<EvalConfig> = {}): EvalConfig {
     device: 'reference',
     ...over,
   };
+}
+
+/** The DittoError `runEval(cfg)` fails with (the test fails if it succeeds or throws anything else). */
+export async function evalError(cfg: EvalConfig): Promise<DittoError> {
+  try {
+    await runEval(cfg);
+  } catch (e) {
+    expect(e).toBeInstanceOf(DittoError);
+    return e as DittoError;
+  }
+  throw new Error('runEval did not fail');
 }

@@ -5,6 +5,9 @@
 # both orientations, and a calibrated table when one exists. Writes docs/experiment-fmnist/.
 #
 #   SAMPLES=2000 bash tools/experiment/fmnist.sh      # the issue asks ≥ 2000 per row
+#
+# Each sampler's run keeps its batches (eval --resume), so an interrupted experiment continues
+# where it stopped when run again with the same settings.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SAMPLES=${SAMPLES:-2000}
@@ -16,5 +19,5 @@ if [ -z "${NO_CALIBRATED:-}" ] && [ -f models/schedules/fmnist-calibrated.ditto 
 for sampler in ${SAMPLERS:-ddpm ddim}; do
   node bin/ditto.js eval models/fmnist.ditto --model DiT-FMNIST --weights models/weights/fmnist-dit.safetensors \
     --schedules "$schedules" --samples "$SAMPLES" --steps 50 --sampler "$sampler" --cfg "$CFG" --batch 50 \
-    --out-dir "$out/$sampler" | tee "$out/$sampler.txt"
+    --out-dir "$out/$sampler" --resume | tee "$out/$sampler.txt"
 done
