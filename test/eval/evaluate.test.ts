@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { DittoError } from '../../core/errors.ts';
 import { runEval } from '../../runtime/eval/evaluate.ts';
 import { evalJson, formatEvalTable, gridFileStem, writeEvalOutputs } from '../../runtime/eval/report.ts';
 import type { EvalConfig } from '../../runtime/eval/types.ts';
