@@ -96,29 +96,54 @@ export function listSome(items: readonly string[], max = 12): string {
 
 export type SourceLookup = (file: string) => string | undefined;
 
-export function renderDiagnostic(d: Diagnostic, source: SourceLookup): string {
+/** Shown around the caret when a source line is longer than this (minified or generated text). */
+const MAX_LINE_SHOWN = 160;
+
+/** `source`, memoised per file and split into lines once: rendering thousands of diagnostics stays linear. */
+function lineLookup(source: SourceLookup): (file: string) => string[] | undefined {
+  const cache = new Map<string, string[] | undefined>();
+  return (file) => {
+    if (!cache.has(file)) cache.set(file, source(file)?.split('\n'));
+    return cache.get(file);
+  };
+}
+
+export function renderDiagnostic(d: Diagnostic, source: SourceLookup, lines_?: (file: string) => string[] | undefined): string {
   const lines: string[] = [];
   const where = d.span ? `${d.span.file}:${d.span.line}:${d.span.column}: ` : '';
   lines.push(`${where}${d.severity}: ${d.message}`);
-  const text = d.span ? source(d.span.file) : undefined;
-  if (d.span && text !== undefined) {
-    const srcLines = text.split('\n');
-    const lineText = (srcLines[d.span.line - 1] ?? '').replace(/\r$/, '');
+  const srcLines = d.span ? (lines_ ?? lineLookup(source))(d.span.file) : undefined;
+  if (d.span && srcLines !== undefined) {
+    // Control characters print as · (one column each, so the caret stays aligned).
+    let lineText = (srcLines[d.span.line - 1] ?? '').replace(/\r$/, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '·');
+    let column = d.span.column;
     const num = String(d.span.line);
     const pad = ' '.repeat(num.length);
     // The caret covers the span on its first line (at least one column).
     const lineStart = d.span.start - (d.span.column - 1);
     const firstLineEnd = lineStart + lineText.length;
-    const width = Math.max(1, Math.min(d.span.end, firstLineEnd) - d.span.start);
-    const indent = lineText.slice(0, d.span.column - 1).replace(/[^\t]/g, ' ');
+    let width = Math.max(1, Math.min(d.span.end, firstLineEnd) - d.span.start);
+    if (lineText.length > MAX_LINE_SHOWN) {
+      // A window of the line around the caret, marked with … where it was cut.
+      const from = Math.max(0, column - 1 - 60);
+      const to = Math.min(lineText.length, from + MAX_LINE_SHOWN);
+      const head = from > 0 ? '…' : '';
+      lineText = head + lineText.slice(from, to) + (to < lineText.length ? '…' : '');
+      column = column - from + head.length;
+      width = Math.min(width, to - (d.span.column - 1));
+    }
+    const indent = lineText.slice(0, column - 1).replace(/[^\t]/g, ' ');
     lines.push(`  ${num} | ${lineText}`);
-    lines.push(`  ${pad} | ${indent}${'^'.repeat(width)}`);
+    lines.push(`  ${pad} | ${indent}${'^'.repeat(Math.max(1, width))}`);
   }
   if (d.expected) lines.push(`  = expected: ${d.expected}`);
   if (d.suggestion) lines.push(`  = help: ${d.suggestion}`);
   for (const n of d.notes ?? []) lines.push(`  = note: ${n}`);
   return lines.join('\n');
 }
+
+/** More diagnostics than this are counted, not printed: past the first screenful they are follow-on noise. */
+export const MAX_DIAGNOSTICS_SHOWN = 50;
 
 /** All diagnostics, errors and warnings in source order per file, and a summary line. */
 export function renderDiagnostics(ds: readonly Diagnostic[], source: SourceLookup): string {
@@ -131,5 +156,9 @@ export function renderDiagnostics(ds: readonly Diagnostic[], source: SourceLooku
   const errors = ds.filter((d) => d.severity === 'error').length;
   const warnings = ds.length - errors;
   const summary = `${errors} error${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`;
-  return [...sorted.map((d) => renderDiagnostic(d, source)), summary].join('\n\n') + '\n';
+  const lines = lineLookup(source);
+  const shown = sorted.slice(0, MAX_DIAGNOSTICS_SHOWN).map((d) => renderDiagnostic(d, source, lines));
+  const hidden = sorted.length - shown.length;
+  if (hidden > 0) shown.push(`… and ${hidden} more not shown (the first ${MAX_DIAGNOSTICS_SHOWN} are above)`);
+  return [...shown, summary].join('\n\n') + '\n';
 }

@@ -32,6 +32,11 @@ function spanAfter(file: string, t: IToken): SourceSpan {
   return { file, line: t.endLine ?? t.startLine ?? 1, column: (t.endColumn ?? t.startColumn ?? 1) + 1, start: end, end: end + 1 };
 }
 
+/** Control characters shown as escapes (\\u0007), so a message never carries raw bytes to the terminal. */
+function printable(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Words that begin a step predicate, and the last words of an action, for the missing-`at` hint. */
 const STEP_PREDICATE_STARTS = new Set(['every', 'steps', 't', 'i', 'k', 'always']);
 const ACTION_ENDS = new Set(['reuse', 'compute', 'residual', ')']);
@@ -40,7 +45,7 @@ export function parseSource(file: string, text: string): ParseResult {
   const raw = parseRaw(text);
   const diagnostics: Diagnostic[] = [];
   for (const e of raw.lexErrors) {
-    const ch = text.slice(e.offset, e.offset + e.length);
+    const ch = printable(text.slice(e.offset, e.offset + Math.min(e.length, 20))) + (e.length > 20 ? '…' : '');
     diagnostics.push({
       severity: 'error',
       code: 'E_SYNTAX',
@@ -50,10 +55,12 @@ export function parseSource(file: string, text: string): ParseResult {
     });
   }
   const tokens = dittoParser.input;
+  // Token → index, built once: indexOf per error made thousands of errors quadratic.
+  const indexOf = new Map(tokens.map((t, i) => [t, i] as const));
   for (const e of raw.parseErrors) {
     const [expectedText = '', kind = ''] = e.message.split('\u0001');
     const tok = e.token;
-    const idx = tokens.indexOf(tok);
+    const idx = indexOf.get(tok) ?? -1;
     const prev = e.previousToken && !Number.isNaN(e.previousToken.startOffset) ? e.previousToken : idx > 0 ? tokens[idx - 1] : tokens.length > 0 && idx < 0 ? tokens[tokens.length - 1] : undefined;
     const atEnd = tok.tokenType === EOF || Number.isNaN(tok.startOffset);
     // A missing token belongs right after the previous token: at end of input, or when the token

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ModelDecl, ProgramAst, ScheduleDecl, VariantDecl } from '../../grammar/ast.ts';
 import { type Diagnostic, DiagnosticBag } from '../../grammar/diagnostics.ts';
 import { parseSource } from '../../grammar/parse.ts';
+import { decodeSource } from '../../grammar/sourceText.ts';
 
 export interface Located<T> {
   readonly decl: T;
@@ -65,7 +66,13 @@ export function parseProgram(entries: readonly string[], diags: DiagnosticBag, o
         diags.error(`cannot read '${file}': ${why}`, from?.span, { code: 'E_IO' });
         return;
       }
-      text = readFileSync(file, 'utf8');
+      const decoded = decodeSource(file, readFileSync(file));
+      if (!decoded.ok) {
+        // Not in `sources`: the diagnostic must not print a "line" of binary data.
+        diags.error(decoded.message, decoded.span, { code: 'E_SYNTAX' });
+        return;
+      }
+      text = decoded.text;
     }
     sources.set(file, text);
     const parsed = parseSource(file, text);

@@ -25,6 +25,14 @@ describe('ditto check', () => {
     expect(r.stderr).toContain('2 errors');
   });
 
+  it('answers a weights file passed as a source with one error saying what it looks like', () => {
+    const r = runDitto(['check', 'models/weights/fmnist-dit.safetensors']);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toMatch(/fmnist-dit\.safetensors:1:1: error: this is not a \.ditto source: .*safetensors weights file; weights go to --weights/);
+    expect(r.stderr).toContain('\n1 error\n');
+    expect(r.stderr.length).toBeLessThan(2000);
+  });
+
   it('reports a missing file as a user error', () => {
     const r = runDitto(['check', 'no/such.ditto']);
     expect(looksLikeUserError(r)).toBe(true);
