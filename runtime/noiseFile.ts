@@ -12,7 +12,7 @@ import type { RunNoise } from './sampler/noise.ts';
 import { loadWeights } from './weights/index.ts';
 
 export function readNoiseFile(file: string, latent: readonly number[], steps: number, needsStepNoise: boolean): RunNoise {
-  const { tensors } = loadWeights(file);
+  const { tensors } = loadWeights(file, 'noise');
   const known = ['x_T', 'noise'];
   const extra = [...tensors.keys()].filter((k) => !known.includes(k));
   if (extra.length) throw new DittoError('E_INPUT', `noise file '${file}': unexpected tensor${extra.length > 1 ? 's' : ''} ${extra.join(', ')} (expected x_T and noise)`);

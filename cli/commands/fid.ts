@@ -36,7 +36,7 @@ export function registerFid(program: Command): void {
     .option('--classifier <file>', 'classifier weights', DEFAULT_CLASSIFIER_PATH)
     .option('--stats <file>', 'reference feature statistics', DEFAULT_STATS_PATH)
     .action((file: string, opts: FidFlags) => {
-      const tensors = loadWeights(file).tensors;
+      const tensors = loadWeights(file, 'images').tensors;
       const images = tensors.get('images');
       if (!images) {
         const names = [...tensors.keys()].slice(0, 8).join(', ');

@@ -79,7 +79,7 @@ export function registerForward(program: Command): void {
     .option('--backend <name>', 'Dawn backend for --device gpu')
     .action(async (file: string, flags: ForwardFlags) => {
       checkOutputPath('-o', flags.output);
-      const inputs = loadWeights(flags.inputs).tensors;
+      const inputs = loadWeights(flags.inputs, 'inputs').tensors;
       const graph = lowerModelFile(file, flags, batchOf(inputs, flags.inputs));
       const weights = loadWeights(flags.weights);
       validateWeights(weights, graphWeights(graph));

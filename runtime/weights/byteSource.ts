@@ -39,19 +39,20 @@ export function bufferSource(bytes: Uint8Array, name: string): ByteSource {
   };
 }
 
-export function fileSource(path: string): ByteSource {
+/** `what` names the file's role in messages: weights, images, inputs, noise. */
+export function fileSource(path: string, what = 'weights'): ByteSource {
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new DittoError('E_IO', `cannot read weights '${path}': ${why}`);
+    throw new DittoError('E_IO', `cannot read ${what} '${path}': ${why}`);
   }
   const st = fstatSync(fd);
   if (st.isDirectory()) {
     closeSync(fd);
-    throw new DittoError('E_IO', `cannot read weights '${path}': it is a directory`);
+    throw new DittoError('E_IO', `cannot read ${what} '${path}': it is a directory`);
   }
   let open = true;
   return {

@@ -16,8 +16,8 @@ export { randomWeights } from './random.ts';
 export { posEmbed2d } from './posEmbed.ts';
 
 /** Opens a weight file and parses its header (or pickle); tensor data are read by `record.load()`. */
-export function openWeights(path: string): WeightFile {
-  const src = fileSource(path);
+export function openWeights(path: string, what = 'weights'): WeightFile {
+  const src = fileSource(path, what);
   try {
     const head = src.read(0, Math.min(16, src.size), 'the file header');
     if (looksLikeZip(head)) return openPytorch(src);
@@ -33,8 +33,9 @@ export function openWeights(path: string): WeightFile {
   }
 }
 
-export function loadWeights(path: string): WeightSet {
-  const f = openWeights(path);
+/** Every tensor of a safetensors or PyTorch file; `what` names its role in errors ('images', 'inputs'). */
+export function loadWeights(path: string, what = 'weights'): WeightSet {
+  const f = openWeights(path, what);
   try {
     const tensors = new Map<string, Tensor>();
     for (const r of f.records) tensors.set(r.name, r.load());
