@@ -139,6 +139,8 @@ export type Orientation = 'countdown' | 'sampling';
 
 export type ScheduleStmt =
   | { readonly kind: 'steps'; readonly value: Expr; readonly span: Span }
+  /** A condition on the parameters (and S) that must hold, with an optional explanation. */
+  | { readonly kind: 'require'; readonly cond: Expr; readonly message?: StringLit; readonly span: Span }
   | { readonly kind: 'rule'; readonly targets: readonly Selector[]; readonly action: ActionAst; readonly at?: Expr; readonly when?: DynamicAst; readonly span: Span }
   | {
       readonly kind: 'table';

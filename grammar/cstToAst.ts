@@ -175,6 +175,8 @@ export class CstToAst {
     switch (inner.name) {
       case 'stepsStmt':
         return { kind: 'steps', value: this.expr(node(inner, 'expr')), span };
+      case 'requireStmt':
+        return { kind: 'require', cond: this.expr(node(inner, 'expr')), ...(has(inner, 'StringLit') ? { message: this.stringLit(tok(inner, 'StringLit')) } : {}), span };
       case 'epsStmt':
         if (has(inner, 'Kw_piecewise')) return { kind: 'eps_piecewise', args: this.args(node(inner, 'argList')), span };
         return { kind: 'eps_scale', value: this.expr(node(inner, 'value')), ...(has(inner, 'at') ? { at: this.expr(node(inner, 'at')) } : {}), span };

@@ -166,6 +166,7 @@ class DittoParser extends CstParser {
   scheduleStmt = this.RULE('scheduleStmt', () => {
     this.OR([
       { ALT: () => this.SUBRULE(this.stepsStmt) },
+      { ALT: () => this.SUBRULE(this.requireStmt) },
       { ALT: () => this.SUBRULE(this.epsStmt) },
       { ALT: () => this.SUBRULE(this.tableStmt) },
       { ALT: () => this.SUBRULE(this.jsonStmt) },
@@ -177,6 +178,13 @@ class DittoParser extends CstParser {
   stepsStmt = this.RULE('stepsStmt', () => {
     this.CONSUME(K.steps);
     this.SUBRULE(this.expr);
+  });
+
+  /** `require N >= 1 "why"`: a condition on the parameters, checked when the schedule is resolved. */
+  requireStmt = this.RULE('requireStmt', () => {
+    this.CONSUME(K.require);
+    this.SUBRULE(this.expr);
+    this.OPTION(() => this.CONSUME(T.StringLit));
   });
 
   epsStmt = this.RULE('epsStmt', () => {

@@ -143,6 +143,8 @@ function printScheduleStmt(s: A.ScheduleStmt, ind: string): string {
   switch (s.kind) {
     case 'steps':
       return `${ind}steps ${printExpr(s.value)}`;
+    case 'require':
+      return `${ind}require ${printExpr(s.cond)}${s.message ? ` ${printString(s.message.value)}` : ''}`;
     case 'rule': {
       let out = `${ind}${s.targets.map(printSelector).join(', ')} ${printAction(s.action)}`;
       if (s.at) out += ` at ${printExpr(s.at)}`;

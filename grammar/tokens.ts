@@ -23,6 +23,7 @@ export const Kw = {
   in: kw('in'),
   as: kw('as'),
   steps: kw('steps'),
+  require: kw('require'),
   every: kw('every'),
   offset: kw('offset'),
   at: kw('at'),

@@ -11,7 +11,7 @@ import type { SourceSpan } from '../../core/errors.ts';
 import { DittoError } from '../../core/errors.ts';
 import type { Arg, Expr, MapEntry, ScheduleDecl, ScheduleStmt } from '../../grammar/ast.ts';
 import { type DiagnosticBag, didYouMean } from '../../grammar/diagnostics.ts';
-import { printSelector } from '../../grammar/printer.ts';
+import { printExpr, printSelector } from '../../grammar/printer.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { Action, BranchActions, DynamicRule, ScheduleIR } from '../ir/schedule.ts';
 import { type ConstEnv, evalConst, evalInt, evalNumber } from '../check/constEval.ts';
@@ -510,6 +510,10 @@ function walk(ctx: Ctx, body: readonly ScheduleStmt[], branches: readonly Branch
       case 'steps':
         if (nested) ctx.diags.error('`steps` belongs at the top of the schedule, not inside a branch', s.span);
         break;
+      case 'require':
+        // Checked before any rule (checkRequirements); inside a branch it would suggest a per-branch meaning.
+        if (nested) ctx.diags.error('`require` belongs at the top of the schedule, not inside a branch', s.span);
+        break;
       case 'rule':
         applyRule(ctx, s, branches);
         break;
@@ -535,6 +539,38 @@ function walk(ctx: Ctx, body: readonly ScheduleStmt[], branches: readonly Branch
         walk(ctx, s.body, [s.branch], true);
         break;
     }
+  }
+}
+
+/** Names an expression reads, for showing their values next to a failed requirement. */
+function namesIn(e: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(e)) for (const x of e) namesIn(x, out);
+  else if (e && typeof e === 'object') {
+    if ((e as Expr).kind === 'name') out.add((e as Extract<Expr, { kind: 'name' }>).name);
+    for (const [k, v] of Object.entries(e)) if (k !== 'span') namesIn(v, out);
+  }
+  return out;
+}
+
+/**
+ * `require COND "why"` at the top of a schedule: every condition must hold for the parameters and
+ * step count it is resolved with (`fora(N=-3)` is refused, not run with a meaningless interval).
+ */
+function checkRequirements(ctx: Ctx): void {
+  for (const s of ctx.decl.body) {
+    if (s.kind !== 'require') continue;
+    const env = stepEnv(ctx, undefined, 'a requirement');
+    const before = ctx.diags.errorCount;
+    const v = evalConst(s.cond, env, ctx.diags);
+    if (ctx.diags.errorCount > before || v === undefined) continue;
+    if (typeof v !== 'boolean') {
+      ctx.diags.error('a requirement must be a condition, found a number', s.cond.span, { expected: 'a comparison such as `N >= 1`' });
+      continue;
+    }
+    if (v) continue;
+    const values = [...namesIn(s.cond)].filter((n) => env.values.has(n)).map((n) => `${n} = ${env.values.get(n)}`);
+    const why = s.message ? `: ${s.message.value}` : '';
+    ctx.diags.error(`schedule \`${ctx.decl.name.name}\` requires ${printExpr(s.cond)}${values.length ? `, but ${values.join(', ')}` : ''}${why}`, s.cond.span, { code: 'E_USAGE' });
   }
 }
 
@@ -657,6 +693,8 @@ export function resolveScheduleDecl(loc: Located<ScheduleDecl>, graph: Graph, op
   // Rules may use the model's parameters (`blocks[depth / 2..]`); the schedule's own shadow them.
   const env = new Map<string, number>([...Object.entries(graph.params), ...params]);
   const ctx: Ctx = { decl, file: loc.file, u: targetUniverse(graph), params: env, S, diags, st: new State(S) };
+  checkRequirements(ctx);
+  if (diags.errorCount > before) return undefined;
   walk(ctx, decl.body, BRANCHES, false);
   if (diags.errorCount > before) return undefined;
   checkHistory(ctx);

@@ -90,6 +90,7 @@ const simpleScheduleStmt: fc.Arbitrary<A.ScheduleStmt> = fc.oneof(
   fc.tuple(str, mapEntries).map(([path, map]): A.ScheduleStmt => ({ kind: 'json', path, ...(map ? { map } : {}), span })),
   fc.tuple(expr, fc.option(expr, { nil: undefined })).map(([value, at]): A.ScheduleStmt => ({ kind: 'eps_scale', value, ...(at ? { at } : {}), span })),
   args.map((a): A.ScheduleStmt => ({ kind: 'eps_piecewise', args: a, span })),
+  fc.tuple(expr, fc.option(str, { nil: undefined })).map(([cond, message]): A.ScheduleStmt => ({ kind: 'require', cond, ...(message ? { message } : {}), span })),
 );
 
 const scheduleStmt: fc.Arbitrary<A.ScheduleStmt> = fc.oneof(

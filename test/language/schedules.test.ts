@@ -174,3 +174,45 @@ describe('other methods', () => {
     expect(() => resolveSchedule(dit, 'foar', graph)).toThrow(DittoError);
   });
 });
+
+describe('require', () => {
+  const src = (body: string, params = 'N = 3') => `use "dit.ditto"\nschedule r(${params}) for DiT {\n${body}\n  blocks[*].attn reuse at k % N != 0\n}\n`;
+  const inline = (text: string) => loadProgram('models/req.ditto', { inline: new Map([['models/req.ditto', text]]) });
+  const fails = (text: string, set?: Record<string, number>): DittoError => {
+    try {
+      resolveSchedule(inline(text), 'r', tiny, { steps: 10, ...(set ? { set } : {}) });
+    } catch (e) {
+      expect(e).toBeInstanceOf(DittoError);
+      return e as DittoError;
+    }
+    throw new Error('resolved');
+  };
+
+  it('passes when every requirement holds, and changes nothing', () => {
+    const withReq = resolveSchedule(inline(src('  require N >= 1 and N < S "why"')), 'r', tiny, { steps: 10 });
+    const without = resolveSchedule(inline(src('')), 'r', tiny, { steps: 10 });
+    expect(withReq).toEqual(without);
+  });
+
+  it('refuses parameters that break one, showing the condition, the values read and the reason', () => {
+    const e = fails(src('  require N >= 1 and N < S "the interval counts steps"'), { N: -3 });
+    expect(e.code).toBe('E_USAGE');
+    expect(e.message).toBe('schedule `r` requires N >= 1 and N < S, but N = -3, S = 10: the interval counts steps');
+    expect(fails(src('  require N < S'), { N: 12 }).message).toMatch(/requires N < S, but N = 12, S = 10$/);
+  });
+
+  it('applies to defaults under check, and refuses numbers, steps and branch placement', () => {
+    expect(fails(src('  require N >= 1', 'N = 0')).message).toMatch(/but N = 0/);
+    expect(fails(src('  require N + 1')).message).toMatch(/a requirement must be a condition, found a number/);
+    expect(fails(src('  require k > 0')).message).toMatch(/k/);
+    expect(fails(src('  cond {\n    require N > 0\n  }')).message).toMatch(/`require` belongs at the top of the schedule/);
+  });
+
+  it('guards the shipped fora and pab', () => {
+    const lib = (name: string, set: Record<string, number>) => () => resolve(name, name, { set });
+    expect(lib('fora', { N: -3 })).toThrow(/schedule `fora` requires N >= 1 and N % 1 == 0, but N = -3/);
+    expect(lib('fora', { N: 2.5 })).toThrow(/but N = 2\.5/);
+    expect(lib('pab', { lo: 0.9, hi: 0.3 })).toThrow(/schedule `pab` requires 0 <= lo and lo < hi and hi <= 1, but lo = 0\.9, hi = 0\.3/);
+    expect(fullSteps(resolve('fora', 'fora', { set: { N: 2 } }))).toBe(26);
+  });
+});
