@@ -30,6 +30,7 @@ interface EvalFlags {
   device: string;
   warmup: boolean;
   resume?: boolean;
+  bootstrap?: string;
 }
 
 /** A progress bar on a terminal (not with --json); a no-op otherwise. One bar per phase. */
@@ -71,6 +72,7 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(new Option('--device <kind>', 'gpu: compiled plans on WebGPU; reference: the CPU reference executor (slow)').choices(['gpu', 'reference']).default('gpu'))
     .option('--no-warmup', 'time the first run of each plan too (GPU)')
+    .option('--bootstrap <n>', 'paired bootstrap resamples for FID: its standard error and a 95% interval of each row\'s FID difference from no cache (e.g. 200)')
     .option('--resume', 'save every sampled batch in OUT-DIR/eval-progress and continue from the batches saved there: an interrupted eval resumes, a finished one grows to more --samples')
     .action(async (file: string, flags: EvalFlags) => {
       const samples = parseIntFlag('--samples', flags.samples, 1, 1_000_000);
@@ -79,6 +81,7 @@ export function registerEval(program: Command): void {
       const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
       const cfgScale = flags.cfg !== undefined ? parseFloatFlag('--cfg', flags.cfg) : undefined;
       const schedules = splitScheduleList(flags.schedules);
+      const bootstrap = flags.bootstrap !== undefined ? parseIntFlag('--bootstrap', flags.bootstrap, 2, 100_000) : undefined;
       if (!flags.outDir.trim()) throw new DittoError('E_USAGE', '--out-dir must name a folder');
       const weights = loadWeights(flags.weights);
       const bar = progressBar(!flags.json && process.stderr.isTTY === true);
@@ -101,6 +104,7 @@ export function registerEval(program: Command): void {
           warmup: flags.warmup,
           onProgress: bar.update,
           ...(flags.resume ? { resumeDir: flags.outDir } : {}),
+          ...(bootstrap !== undefined ? { bootstrap } : {}),
         });
       } finally {
         bar.stop();

@@ -18,6 +18,8 @@ import { createGpu } from '../device.ts';
 import { ClassifierMetrics, classifierMetricsUnavailable, fidelityToBaseline } from './imageMetrics.ts';
 import { gpuBackend, referenceBackend, type PreparedSampler, type SamplerBackend } from './samplers.ts';
 import { setupEval, type EvalSetup } from './setup.ts';
+import { bootstrapFid, type FidBootstrap } from '../metrics/bootstrap.ts';
+import { FEATURE_DIM } from '../metrics/classifier.ts';
 import { ProgressStore, textDigest, weightsDigest, type ProgressSettings } from './progressStore.ts';
 import { graphHash } from '../../compiler/plan/tables.ts';
 import { canonicalJson } from '../../compiler/kernels/common.ts';
@@ -129,14 +131,27 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
     else if (wantFid && cfg.samples < 2) notes.push('FID needs at least 2 samples (a covariance); only accuracy is reported');
     else if (wantFid && cfg.samples < 1000) notes.push(`FID from ${cfg.samples} samples is biased upward; compare rows with each other, and see docs/metrics.md for the floor at this N`);
     const metrics = new ClassifierMetrics(cfg.classifier, cfg.referenceStats);
-    const rows: EvalRow[] = setup.rows.map((row, i) => {
+    const features: Float64Array[] = [];
+    const scored = setup.rows.map((row, i) => {
       progress({ phase: 'metrics', done: i, total: setup.rows.length, row: row.name });
       let fid: number | null = null;
       let accuracy: number | null = null;
       if (!why) {
-        if (wantFid && cfg.samples >= 2) ({ fid, accuracy } = metrics.fidAndAccuracy(images[i]!, classes));
-        else accuracy = metrics.accuracy(images[i]!, classes);
+        if (wantFid && cfg.samples >= 2) {
+          const s = metrics.scores(images[i]!, classes);
+          ({ fid, accuracy } = s);
+          features.push(s.features);
+        } else accuracy = metrics.accuracy(images[i]!, classes);
       }
+      return { fid, accuracy };
+    });
+    const reps = cfg.bootstrap ?? 0;
+    let boot: FidBootstrap | undefined;
+    if (reps > 0 && features.length === setup.rows.length) {
+      boot = bootstrapFid(features, cfg.samples, FEATURE_DIM, metrics.reference(), reps, cfg.seed, (done) => progress({ phase: 'bootstrap', done, total: reps }));
+    } else if (reps > 0) notes.push('no FID bootstrap: FID is not computed for these images');
+    const rows: EvalRow[] = setup.rows.map((row, i) => {
+      const { fid, accuracy } = scored[i]!;
       const p = prepared[i]!;
       return {
         name: row.name,
@@ -148,6 +163,8 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         predictedSpeedup: p.predictedSpeedup,
         flopsRatio: p.flopsRatio,
         fid,
+        fidSd: boot ? boot.sd[i]! : null,
+        fidDelta: boot ? boot.delta[i]! : null,
         accuracy,
         ...fidelityToBaseline(images[i]!, images[0]!),
       };
@@ -164,6 +181,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       classCount: setup.classes,
       device: backend.label,
       warmup,
+      bootstrap: boot ? reps : null,
       rows,
       notes,
     };

@@ -4,8 +4,8 @@
  * images from the same noise.
  */
 import type { Tensor } from '../../core/tensor.ts';
-import { classify, IMAGE_SIZE, loadClassifier, NUM_CLASSES, type Classifier } from '../metrics/classifier.ts';
-import { classAccuracy, computeFid, loadReferenceStats, type FeatureStats } from '../metrics/fid.ts';
+import { classify, FEATURE_DIM, IMAGE_SIZE, loadClassifier, NUM_CLASSES, type Classifier } from '../metrics/classifier.ts';
+import { classAccuracy, featureStats, frechetDistance, loadReferenceStats, type FeatureStats } from '../metrics/fid.ts';
 import { psnr, relativeL2, ssim } from '../metrics/fidelity.ts';
 
 const SSIM_WINDOW = 11;
@@ -44,10 +44,18 @@ export class ClassifierMetrics {
     return (this.clf ??= loadClassifier());
   }
 
-  /** FID against the test statistics (needs ≥ 2 images) and accuracy on the requested classes. */
-  fidAndAccuracy(images: Tensor, classes: readonly number[]): { fid: number; accuracy: number } {
-    const r = computeFid(images, { classifier: this.classifier(), reference: (this.stats ??= loadReferenceStats()), labels: classes });
-    return { fid: r.fid, accuracy: r.accuracy! };
+  /**
+   * FID against the test statistics (needs ≥ 2 images), accuracy on the requested classes, and the
+   * n × FEATURE_DIM features behind them (for the bootstrap).
+   */
+  scores(images: Tensor, classes: readonly number[]): { fid: number; accuracy: number; features: Float64Array } {
+    const out = classify(this.classifier(), images);
+    const fid = frechetDistance(featureStats(out.features, out.n, FEATURE_DIM), this.reference());
+    return { fid, accuracy: classAccuracy(out, classes), features: out.features };
+  }
+
+  reference(): FeatureStats {
+    return (this.stats ??= loadReferenceStats());
   }
 
   accuracy(images: Tensor, classes: readonly number[]): number {

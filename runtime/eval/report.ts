@@ -12,14 +12,24 @@ import type { EvalReport, EvalRow } from './types.ts';
 /** Images shown per grid: 10 rows of one column per class keep a 2k-sample eval's PNG small. */
 export const GRID_MAX_IMAGES = 100;
 
-const HEADERS = ['schedule', 'FID', 'accuracy', 'PSNR (dB)', 'SSIM', 'speed-up', 'predicted', 's/image'];
+const PLAIN_HEADERS = ['schedule', 'FID', 'accuracy', 'PSNR (dB)', 'SSIM', 'speed-up', 'predicted', 's/image'];
+/** With a bootstrap: FID carries its standard error and a ΔFID interval column follows it. */
+const BOOT_HEADERS = ['schedule', 'FID ± se', 'ΔFID 95%', ...PLAIN_HEADERS.slice(2)];
 
 const num = (x: number | null, digits: number) => (x === null ? '—' : x.toFixed(digits));
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
 
-function cells(r: EvalRow, samples: number): string[] {
+/** `[+1.20, +4.50]`, with `*` where the interval excludes 0 (a difference this many samples resolve). */
+export function deltaCell(d: { lo: number; hi: number } | null): string {
+  if (d === null) return '—';
+  return `[${signed(d.lo)}, ${signed(d.hi)}]${d.lo > 0 || d.hi < 0 ? '*' : ''}`;
+}
+
+function cells(r: EvalRow, samples: number, boot: boolean): string[] {
+  const fid = boot ? [r.fid === null ? '—' : `${r.fid.toFixed(2)} ± ${num(r.fidSd, 2)}`, deltaCell(r.fidDelta)] : [num(r.fid, 2)];
   return [
     r.name,
-    num(r.fid, 2),
+    ...fid,
     r.accuracy === null ? '—' : `${(100 * r.accuracy).toFixed(1)}%`,
     Number.isFinite(r.psnr) ? r.psnr.toFixed(2) : '∞',
     num(r.ssim, 4),
@@ -35,7 +45,9 @@ function header(rep: EvalReport): string {
 }
 
 export function formatEvalTable(rep: EvalReport, style: 'text' | 'markdown'): string {
-  const rows = rep.rows.map((r) => cells(r, rep.samples));
+  const boot = rep.bootstrap !== null;
+  const HEADERS = boot ? BOOT_HEADERS : PLAIN_HEADERS;
+  const rows = rep.rows.map((r) => cells(r, rep.samples, boot));
   const lines: string[] = [];
   if (style === 'markdown') {
     lines.push(header(rep), '', `| ${HEADERS.join(' | ')} |`, `|${HEADERS.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
@@ -48,6 +60,7 @@ export function formatEvalTable(rep: EvalReport, style: 'text' | 'markdown'): st
     if (rep.notes.length) lines.push('', ...rep.notes.map((n) => `note: ${n}`));
   }
   lines.push('', 'speed-up: wall clock of the no-cache rows / this row, same process; PSNR/SSIM: against the no-cache images from the same noise (∞: identical).');
+  if (boot) lines.push(`FID ± se: standard deviation over ${rep.bootstrap} paired bootstrap resamples of the images; ΔFID 95%: interval of FID(row) − FID(no cache) on the same resamples, * where it excludes 0.`);
   return lines.join('\n') + '\n';
 }
 

@@ -48,10 +48,12 @@ export interface EvalConfig extends ScheduleComparisonInput {
    * earlier run with the same settings saved there (`ditto eval --resume`).
    */
   resumeDir?: string;
+  /** Paired bootstrap replicates for FID's standard error and the ΔFID interval (absent/0: none). */
+  bootstrap?: number;
 }
 
 export interface EvalProgress {
-  phase: 'compile' | 'warmup' | 'sample' | 'metrics';
+  phase: 'compile' | 'warmup' | 'sample' | 'metrics' | 'bootstrap';
   /** Finished units of the phase and their total (sampling: batch runs over all schedules). */
   done: number;
   total: number;
@@ -76,6 +78,10 @@ export interface EvalRow {
   /** Fraction of the baseline's FLOPs that run (GPU only). */
   flopsRatio: number | null;
   fid: number | null;
+  /** With --bootstrap: the standard deviation of the replicate FIDs (FID's standard error). */
+  fidSd: number | null;
+  /** With --bootstrap: 95% interval of FID(this) − FID(no cache) on the same resampled images; null for the baseline. */
+  fidDelta: { lo: number; hi: number } | null;
   /** Fraction the classifier assigns to the requested class. */
   accuracy: number | null;
   /** Against the baseline from the same noise; +Infinity when identical. */
@@ -99,6 +105,8 @@ export interface EvalReport {
   /** 'gpu: <adapter name>' or 'reference executor (CPU)'. */
   device: string;
   warmup: boolean;
+  /** Bootstrap replicates behind fidSd / fidDelta; null when none were run. */
+  bootstrap: number | null;
   rows: EvalRow[];
   /** Why a metric is missing, and other caveats worth printing under the table. */
   notes: string[];

@@ -81,8 +81,8 @@ describe('ditto demo on the GPU', async () => {
 describe('demo.png layout and font', () => {
   it('puts the baseline grid on the left and the cached grid on the right, zoomed 2×', () => {
     const img = (v: number) => tensor([10, 1, 28, 28], new Float32Array(10 * 784).fill(v));
-    const row = (name: string, v: number): EvalRow => ({ name, schedule: name, images: img(v), classes: [...Array(10).keys()], seconds: 1, speedup: 1.5, predictedSpeedup: 1.4, flopsRatio: 0.7, fid: null, accuracy: 1, psnr: 30, ssim: 0.9, relativeL2: 0.01 });
-    const rep = { model: 'M', modelFile: 'm', steps: 50, sampler: 'ddpm', cfgScale: 3, samples: 10, batch: 10, seed: 0, classCount: 10, device: 'x', warmup: true, rows: [], notes: [] } as EvalReport;
+    const row = (name: string, v: number): EvalRow => ({ name, schedule: name, images: img(v), classes: [...Array(10).keys()], seconds: 1, speedup: 1.5, predictedSpeedup: 1.4, flopsRatio: 0.7, fid: null, fidSd: null, fidDelta: null, accuracy: 1, psnr: 30, ssim: 0.9, relativeL2: 0.01 });
+    const rep = { model: 'M', modelFile: 'm', steps: 50, sampler: 'ddpm', cfgScale: 3, samples: 10, batch: 10, seed: 0, classCount: 10, device: 'x', warmup: true, bootstrap: null, rows: [], notes: [] } as EvalReport;
     const png = PNG.sync.read(composeDemoPng(rep, row('no cache', -1), row('ebcache_table', 1)));
     const gridW = 10 * 56 + 9 * 2;
     expect(png.width).toBe(2 * 12 + 2 * gridW + 24);

@@ -84,6 +84,33 @@ describe('runEval on the reference executor (random DiT-FMNIST weights, 3 steps)
   });
 });
 
+describe('runEval with a FID bootstrap', () => {
+  it('adds FID standard errors and paired ΔFID intervals, exactly zero for a schedule that changes nothing', async () => {
+    const rep = await runEval(tinyConfig({ bootstrap: 6 }));
+    expect(rep.bootstrap).toBe(6);
+    const [base, none, fora] = rep.rows;
+    expect(base!.fidDelta).toBeNull();
+    expect(none!.fidDelta).toEqual({ lo: 0, hi: 0 });
+    expect(fora!.fidDelta!.lo).toBeLessThanOrEqual(fora!.fidDelta!.hi);
+    for (const r of rep.rows) expect(r.fidSd).toBeGreaterThanOrEqual(0);
+    // The bootstrap only adds columns: the full-sample FIDs are those of a run without it.
+    const plain = await runEval(tinyConfig());
+    expect(rep.rows.map((r) => r.fid)).toEqual(plain.rows.map((r) => r.fid));
+    expect(plain.rows.every((r) => r.fidSd === null && r.fidDelta === null)).toBe(true);
+    const text = formatEvalTable(rep, 'text');
+    expect(text).toMatch(/FID ± se +ΔFID 95%/);
+    expect(text).toMatch(/none +\d+\.\d\d ± \d+\.\d\d +\[\+0\.00, \+0\.00\]/);
+    expect(text).toContain('6 paired bootstrap resamples');
+    expect(formatEvalTable(plain, 'text')).not.toContain('ΔFID');
+  });
+
+  it('says why there is no bootstrap when FID is off', async () => {
+    const rep = await runEval(tinyConfig({ bootstrap: 4, fid: false, schedules: ['fora(N=2)'], steps: 2 }));
+    expect(rep.bootstrap).toBeNull();
+    expect(rep.notes.join('\n')).toMatch(/no FID bootstrap/);
+  });
+});
+
 describe('runEval inputs', () => {
   it('runs with CFG, an uneven last batch and no FID', async () => {
     const rep = await runEval(tinyConfig({ schedules: ['fora(N=2)'], samples: 3, batch: 2, cfgScale: 2, steps: 2, fid: false }));

@@ -93,5 +93,10 @@ describe('eval --resume', async () => {
     expect(saved.batches).toBe(1);
     const out = await runInProcess(registerEval, [...args, '--samples', '4']);
     expect(out).toMatch(/resumed from .*1 of 2 batches/);
+    // Metrics-only flags are not part of the saved settings: a finished run can be rescored.
+    const rescored = await runInProcess(registerEval, [...args, '--samples', '4', '--bootstrap', '3']);
+    expect(rescored).toMatch(/2 of 2 batches/);
+    expect(rescored).toMatch(/ΔFID 95%/);
+    await expect(runInProcess(registerEval, [...args, '--samples', '4', '--bootstrap', '1'])).rejects.toThrow(/--bootstrap/);
   });
 });
