@@ -28,7 +28,7 @@ describe('decodeSource', () => {
     const cases: [string, RegExp][] = [
       ['models/weights/fmnist-dit.safetensors', /safetensors weights file; weights go to --weights/],
       ['models/schedules/cache_table.npy', /NumPy \.npy array/],
-      ['docs/demo.png', /PNG image/],
+      ['docs/experiment-fmnist/ddpm/no-cache.png', /PNG image/],
     ];
     for (const [file, guess] of cases) {
       const r = decodeSource(file, readFileSync(file));
