@@ -108,14 +108,18 @@ function lineLookup(source: SourceLookup): (file: string) => string[] | undefine
   };
 }
 
-export function renderDiagnostic(d: Diagnostic, source: SourceLookup, lines_?: (file: string) => string[] | undefined): string {
+/** Control characters (tab and newline excepted), which must never reach the terminal raw. */
+export const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** `linesOf`: a memoised line lookup shared across diagnostics (renderDiagnostics passes one). */
+export function renderDiagnostic(d: Diagnostic, source: SourceLookup, linesOf: (file: string) => string[] | undefined = lineLookup(source)): string {
   const lines: string[] = [];
   const where = d.span ? `${d.span.file}:${d.span.line}:${d.span.column}: ` : '';
   lines.push(`${where}${d.severity}: ${d.message}`);
-  const srcLines = d.span ? (lines_ ?? lineLookup(source))(d.span.file) : undefined;
+  const srcLines = d.span ? linesOf(d.span.file) : undefined;
   if (d.span && srcLines !== undefined) {
     // Control characters print as · (one column each, so the caret stays aligned).
-    let lineText = (srcLines[d.span.line - 1] ?? '').replace(/\r$/, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '·');
+    let lineText = (srcLines[d.span.line - 1] ?? '').replace(/\r$/, '').replace(CONTROL_CHARS, '·');
     let column = d.span.column;
     const num = String(d.span.line);
     const pad = ' '.repeat(num.length);

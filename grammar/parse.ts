@@ -8,7 +8,7 @@ import { EOF } from 'chevrotain';
 import { DittoError, type SourceSpan } from '../core/errors.ts';
 import type { ProgramAst } from './ast.ts';
 import { CstToAst } from './cstToAst.ts';
-import { type Diagnostic, closest } from './diagnostics.ts';
+import { type Diagnostic, closest, CONTROL_CHARS } from './diagnostics.ts';
 import { KEYWORDS } from './tokens.ts';
 import { dittoParser, parseRaw } from './parser.ts';
 
@@ -34,7 +34,7 @@ function spanAfter(file: string, t: IToken): SourceSpan {
 
 /** Control characters shown as escapes (\\u0007), so a message never carries raw bytes to the terminal. */
 function printable(s: string): string {
-  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.replace(CONTROL_CHARS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Words that begin a step predicate, and the last words of an action, for the missing-`at` hint. */

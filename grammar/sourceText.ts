@@ -32,7 +32,7 @@ export function decodeSource(file: string, buf: Uint8Array): SourceDecode {
   const text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8');
   const nul = text.indexOf('\0');
   // Re-encoding differs from the bytes exactly when some byte sequence was not valid UTF-8.
-  const invalid = Buffer.byteLength(text, 'utf8') !== buf.byteLength || !Buffer.from(text, 'utf8').equals(buf) ? text.indexOf('\uFFFD') : -1;
+  const invalid = Buffer.from(text, 'utf8').equals(buf) ? -1 : text.indexOf('\uFFFD');
   if (nul === -1 && invalid === -1) return { ok: true, text };
   const at = nul === -1 ? invalid : invalid === -1 ? nul : Math.min(nul, invalid);
   const span = spanAt(text, at, file);

@@ -20,8 +20,8 @@ import { gpuBackend, referenceBackend, type PreparedSampler, type SamplerBackend
 import { setupEval, type EvalSetup } from './setup.ts';
 import { bootstrapFid, type FidBootstrap } from '../metrics/bootstrap.ts';
 import { FEATURE_DIM } from '../metrics/classifier.ts';
-import { ProgressStore, textDigest, weightsDigest, type ProgressSettings } from './progressStore.ts';
-import { graphHash } from '../../compiler/plan/tables.ts';
+import { ProgressStore, weightsDigest, type ProgressSettings } from './progressStore.ts';
+import { graphHash, sha256 } from '../../compiler/plan/tables.ts';
 import { canonicalJson } from '../../compiler/kernels/common.ts';
 import type { EvalConfig, EvalReport, EvalRow } from './types.ts';
 
@@ -64,7 +64,7 @@ function progressSettings(cfg: EvalConfig, setup: EvalSetup, device: string): Pr
     graph: graphHash(setup.graph),
     weights: weightsDigest(cfg.weights),
     schedules: setup.rows.map((r) => r.name).join(', '),
-    scheduleTables: textDigest(canonicalJson(setup.rows.map((r) => r.schedule ?? null))),
+    scheduleTables: sha256(canonicalJson(setup.rows.map((r) => r.schedule ?? null))),
     steps: cfg.steps,
     sampler: cfg.sampler,
     cfg: cfg.cfgScale ?? null,

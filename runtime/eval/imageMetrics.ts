@@ -4,8 +4,8 @@
  * images from the same noise.
  */
 import type { Tensor } from '../../core/tensor.ts';
-import { classify, FEATURE_DIM, IMAGE_SIZE, loadClassifier, NUM_CLASSES, type Classifier } from '../metrics/classifier.ts';
-import { classAccuracy, featureStats, frechetDistance, loadReferenceStats, type FeatureStats } from '../metrics/fid.ts';
+import { classify, IMAGE_SIZE, loadClassifier, NUM_CLASSES, type Classifier } from '../metrics/classifier.ts';
+import { classAccuracy, fidOfClassified, loadReferenceStats, type FeatureStats } from '../metrics/fid.ts';
 import { psnr, relativeL2, ssim } from '../metrics/fidelity.ts';
 
 const SSIM_WINDOW = 11;
@@ -50,8 +50,8 @@ export class ClassifierMetrics {
    */
   scores(images: Tensor, classes: readonly number[]): { fid: number; accuracy: number; features: Float64Array } {
     const out = classify(this.classifier(), images);
-    const fid = frechetDistance(featureStats(out.features, out.n, FEATURE_DIM), this.reference());
-    return { fid, accuracy: classAccuracy(out, classes), features: out.features };
+    const r = fidOfClassified(out, this.reference(), classes);
+    return { fid: r.fid, accuracy: r.accuracy!, features: out.features };
   }
 
   reference(): FeatureStats {

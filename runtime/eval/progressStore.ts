@@ -49,10 +49,6 @@ export function weightsDigest(weights: ReadonlyMap<string, Tensor>): string {
   return h.digest('hex');
 }
 
-export function textDigest(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 export class ProgressStore {
   readonly dir: string;
   private readonly jsonFile: string;

@@ -14,6 +14,7 @@
  */
 import { DittoError } from '../../core/errors.ts';
 import { featureStats, frechetDistance, type FeatureStats } from './fid.ts';
+import { uniformStream } from '../../core/random.ts';
 
 export interface FidBootstrap {
   replicates: number;
@@ -21,18 +22,6 @@ export interface FidBootstrap {
   sd: number[];
   /** Per row: 95% percentile interval of FID(row) − FID(row 0); null for row 0. */
   delta: ({ lo: number; hi: number } | null)[];
-}
-
-/** A small seeded generator (mulberry32): the same seed gives the same replicates on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function percentile(sorted: readonly number[], q: number): number {
@@ -52,7 +41,8 @@ export function bootstrapFid(features: readonly Float64Array[], n: number, dim: 
   for (const [r, f] of features.entries()) {
     if (f.length !== n * dim) throw new DittoError('E_INTERNAL', `bootstrap: row ${r} has ${f.length} feature values, expected ${n}×${dim}`);
   }
-  const next = rng(seed);
+  // Seeded, so the same seed gives the same replicates on every machine.
+  const next = uniformStream(seed);
   const fids = features.map(() => [] as number[]);
   const gathered = new Float64Array(n * dim);
   const idx = new Int32Array(n);

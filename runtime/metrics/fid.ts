@@ -167,11 +167,14 @@ export interface FidReport {
 /** FID (and class accuracy when labels are given) of images [N, 1, 28, 28] against the reference. */
 export function computeFid(images: Tensor, opts: FidOptions = {}): FidReport {
   const clf = opts.classifier ?? loadClassifier();
-  const ref = opts.reference ?? loadReferenceStats();
-  const out = classify(clf, images);
+  return fidOfClassified(classify(clf, images), opts.reference ?? loadReferenceStats(), opts.labels);
+}
+
+/** computeFid's scoring of images the classifier has already seen (callers that keep the features). */
+export function fidOfClassified(out: ClassifierOutput, ref: FeatureStats, labels?: ArrayLike<number>): FidReport {
   if (ref.dim !== FEATURE_DIM) throw new DittoError('E_INPUT', `reference statistics are ${ref.dim}-d, the classifier's features ${FEATURE_DIM}-d`);
   const fid = frechetDistance(featureStats(out.features, out.n, FEATURE_DIM), ref);
   const report: FidReport = { n: out.n, fid };
-  if (opts.labels !== undefined) report.accuracy = classAccuracy(out, opts.labels);
+  if (labels !== undefined) report.accuracy = classAccuracy(out, labels);
   return report;
 }

@@ -21,6 +21,7 @@ import { DittoError } from '../../core/errors.ts';
 import { numel, shapeString, type Tensor } from '../../core/tensor.ts';
 import type { WeightRef } from '../../compiler/ir/graph.ts';
 import { posEmbed2d } from './posEmbed.ts';
+import { mulberry32 } from '../../core/random.ts';
 
 function fnv1a32(s: string): number {
   let h = 0x811c9dc5;
@@ -33,16 +34,9 @@ function fnv1a32(s: string): number {
 
 /** Fills `out` with uniform values in (−a, a) from the mulberry32 stream seeded by `state`. */
 function fillUniform(out: Float32Array, state: number, a: number): void {
-  let s = state >>> 0;
+  const next = mulberry32(state);
   const scale = (2 * a) / 4294967296;
-  for (let i = 0; i < out.length; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = (t ^ (t >>> 14)) >>> 0;
-    out[i] = (u + 0.5) * scale - a;
-  }
+  for (let i = 0; i < out.length; i++) out[i] = (next() + 0.5) * scale - a;
 }
 
 const SMALL_STD = 0.02;

@@ -3,6 +3,7 @@
  * the family doc comments, independently of the WGSL.
  */
 import type { Expr, MatmulConfig, TensorView } from '../../compiler/kernels/index.ts';
+import { uniformStream } from '../../core/random.ts';
 
 export const silu = (x: number) => x / (1 + Math.exp(-x));
 export const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)));
@@ -13,14 +14,7 @@ export function randomArray(n: number, rng: () => number, scale = 1): Float32Arr
 
 /** Deterministic PRNG (mulberry32) so a failing fast-check seed reproduces the same data. */
 export function rngFrom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return uniformStream(seed);
 }
 
 /** Applies the matmul config to host arrays; `c` holds the initial C (residual when in place). */

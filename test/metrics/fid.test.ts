@@ -6,17 +6,11 @@ import { tensor } from '../../core/tensor.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
 import { computeFid, featureStats, frechetDistance, frechetParts, loadReferenceStats, type FeatureStats } from '../../runtime/metrics/fid.ts';
 import { fromEigen, matmul, symmetricEigen } from '../../runtime/metrics/linalg.ts';
+import { openUniformStream } from '../../core/random.ts';
 
 /** Seeded normal samples (mulberry32 + Box–Muller), so properties shrink to reproducible cases. */
 function gaussians(seed: number, count: number): Float64Array {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const uniform = openUniformStream(seed);
   const out = new Float64Array(count);
   for (let i = 0; i < count; i++) out[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
   return out;

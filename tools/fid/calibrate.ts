@@ -13,18 +13,13 @@ import { openWeights } from '../../runtime/weights/index.ts';
 import { classify, DEFAULT_CLASSIFIER_PATH, FEATURE_DIM, loadClassifier, type ClassifierOutput } from '../../runtime/metrics/classifier.ts';
 import { classAccuracy, featureStats, frechetDistance, frechetParts, loadReferenceStats } from '../../runtime/metrics/fid.ts';
 import { loadFashionMnist, takeImages } from './idx.ts';
+import { openUniformStream, uniformStream } from '../../core/random.ts';
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 
 /** A seeded permutation (mulberry32 + Fisher–Yates), so the subsets are reproducible. */
 function permutation(n: number, seed: number): Int32Array {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = uniformStream(seed);
   const p = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
@@ -44,13 +39,7 @@ function summary(values: number[]): { mean: number; min: number; max: number; ru
 }
 
 function withNoise(images: Tensor, sigma: number, seed: number): Tensor {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const uniform = openUniformStream(seed);
   const out = new Float32Array(images.data.length);
   for (let i = 0; i < out.length; i++) {
     const z = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
