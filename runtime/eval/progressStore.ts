@@ -101,7 +101,17 @@ export class ProgressStore {
       if (size < bytes) throw new DittoError('E_INPUT', `${where}: ${path.basename(file)} holds ${size} bytes, fewer than the ${saved.batches} batches progress.json counts (${bytes} bytes); delete that folder to start over`);
       // A batch appended but never counted (interrupted between the two writes) is dropped.
       if (size > bytes) truncateSync(file, bytes);
-      const buf = readFileSync(file);
+      // A run stopped before its first batch leaves progress.json counting 0 and no row files.
+      if (bytes === 0) {
+        parts.push([]);
+        continue;
+      }
+      let buf: Buffer;
+      try {
+        buf = readFileSync(file);
+      } catch (e) {
+        throw new DittoError('E_INPUT', `${where}: cannot read ${path.basename(file)} (${(e as Error).message}); delete that folder to start over`);
+      }
       const all = new Float32Array(buf.buffer, buf.byteOffset, bytes / 4);
       parts.push(Array.from({ length: saved.batches }, (_, j) => tensor([...this.batchShape], all.slice(j * this.batchFloats, (j + 1) * this.batchFloats))));
     }

@@ -4,7 +4,7 @@
  * mixed in.
  */
 import { describe, expect, it } from 'vitest';
-import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runEval } from '../../runtime/eval/evaluate.ts';
 import { PROGRESS_DIR } from '../../runtime/eval/progressStore.ts';
@@ -44,6 +44,16 @@ describe('eval --resume', async () => {
     const done = await runEval(cfg({ samples: 6, resumeDir: dir }));
     expect(imagesOf(done)).toEqual(imagesOf(straight));
     expect(statSync(row0).size).toBe((size / 2) * 3);
+  });
+
+  it('resumes a run stopped before its first batch (progress.json counts 0, no row files yet)', async () => {
+    const dir = tempDir();
+    await runEval(cfg({ samples: 2, resumeDir: dir }));
+    const json = path.join(dir, PROGRESS_DIR, 'progress.json');
+    writeFileSync(json, JSON.stringify({ ...JSON.parse(readFileSync(json, 'utf8')), batches: 0 }));
+    for (const i of [0, 1]) rmSync(path.join(dir, PROGRESS_DIR, `row-${i}.f32`));
+    const done = await runEval(cfg({ samples: 6, resumeDir: dir }));
+    expect(imagesOf(done)).toEqual(imagesOf(straight));
   });
 
   it('refuses saved batches made with other settings, naming each difference', async () => {

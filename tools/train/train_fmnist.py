@@ -29,6 +29,18 @@ CONFIG = dict(image=28, channels=1, patch=4, hidden=128, depth=4, heads=4, mlp_r
               learn_sigma=False)
 
 
+def drop_log_rows_after(path, step):
+    """A run stopped between two checkpoints logged steps the resumed run will log again: keep
+    only the rows up to the checkpoint so the loss curve has each step once."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        rows = [r for r in f if r.strip() and int(r.split(',')[0]) <= step]
+    with open(path + '.tmp', 'w') as f:
+        f.writelines(rows)
+    os.replace(path + '.tmp', path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--steps', type=int, default=25000)
@@ -58,6 +70,7 @@ def main():
         step, elapsed = state['step'], state['elapsed']
         torch.set_rng_state(state['rng'])
         print(f'resumed at step {step} ({elapsed / 60:.1f} min so far)', flush=True)
+        drop_log_rows_after(os.path.join(HERE, 'loss.csv'), step)
 
     if not args.export_only:
         images = torch.from_numpy(load_idx('train-images-idx3-ubyte.gz').copy()).float().div(127.5).sub(1)[:, None]
