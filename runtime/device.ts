@@ -68,7 +68,9 @@ export const NO_ADAPTER_HELP = [
   '    apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers',
   '  (bookworm\'s own Mesa 22 is rejected by Dawn; the backports Mesa 25 works)',
   '  and set XDG_RUNTIME_DIR to any writable directory, e.g. export XDG_RUNTIME_DIR=/tmp',
-  'Any real GPU with a Vulkan driver works too. Check with: npx ditto info',
+  'Any real GPU with a Vulkan driver works too. NVIDIA: the driver\'s Vulkan ICD lives in libGLX_nvidia.so.0,',
+  '  which also needs the Vulkan loader and libglvnd (apt-get install libvulkan1 libglvnd0); docs/real-gpu.md.',
+  'Check with: npx ditto info',
 ].join('\n');
 
 /** Every `create()` result ever made: dawn.node crashes if one is collected. */

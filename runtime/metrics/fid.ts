@@ -13,7 +13,7 @@ import { DittoError } from '../../core/errors.ts';
 import { shapeString, type Tensor } from '../../core/tensor.ts';
 import { loadWeights } from '../weights/index.ts';
 import { classify, FEATURE_DIM, loadClassifier, NUM_CLASSES, predictedClasses, type Classifier, type ClassifierOutput } from './classifier.ts';
-import { matmul, sqrtPsd, symmetricEigen, trace } from './linalg.ts';
+import { matmul, sqrtPsd, symmetricEigenvalues, trace } from './linalg.ts';
 
 export const DEFAULT_STATS_PATH = fileURLToPath(new URL('../../models/fid/fmnist-test-stats.safetensors', import.meta.url));
 
@@ -73,6 +73,18 @@ export interface FrechetParts {
   covariance: number;
 }
 
+/** √Σ of statistics already seen; statistics are never mutated once made (featureStats, loadReferenceStats). */
+const ROOTS = new WeakMap<FeatureStats, Float64Array>();
+
+function rootOf(s: FeatureStats): Float64Array {
+  let root = ROOTS.get(s);
+  if (!root) {
+    root = sqrtPsd(s.cov, s.dim);
+    ROOTS.set(s, root);
+  }
+  return root;
+}
+
 export function frechetParts(a: FeatureStats, b: FeatureStats): FrechetParts {
   checkStats(a, 'first statistics');
   checkStats(b, 'second statistics');
@@ -83,8 +95,10 @@ export function frechetParts(a: FeatureStats, b: FeatureStats): FrechetParts {
     const d = a.mean[i]! - b.mean[i]!;
     meanTerm += d * d;
   }
-  const rootA = sqrtPsd(a.cov, n);
-  const m = matmul(matmul(rootA, b.cov, n), rootA, n);
+  // Tr((Σ₁Σ₂)^{1/2}) = Tr((Σ₂^{1/2} Σ₁ Σ₂^{1/2})^{1/2}): the root is taken of the second argument,
+  // which callers pass as the fixed reference, so one decomposition serves every comparison with it.
+  const rootB = rootOf(b);
+  const m = matmul(matmul(rootB, a.cov, n), rootB, n);
   // Symmetrise away the rounding of the two products before the symmetric solver reads it.
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
@@ -94,7 +108,7 @@ export function frechetParts(a: FeatureStats, b: FeatureStats): FrechetParts {
     }
   }
   let traceRoot = 0;
-  for (const l of symmetricEigen(m, n).values) traceRoot += Math.sqrt(Math.max(l, 0));
+  for (const l of symmetricEigenvalues(m, n)) traceRoot += Math.sqrt(Math.max(l, 0));
   const covariance = trace(a.cov, n) + trace(b.cov, n) - 2 * traceRoot;
   if (!Number.isFinite(meanTerm) || !Number.isFinite(covariance)) throw new DittoError('E_NUMERIC', 'the Fréchet distance is not finite (non-finite statistics?)');
   return { mean: meanTerm, covariance };

@@ -5,7 +5,7 @@ import { DittoError } from '../../core/errors.ts';
 import { tensor } from '../../core/tensor.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
 import { computeFid, featureStats, frechetDistance, frechetParts, loadReferenceStats, type FeatureStats } from '../../runtime/metrics/fid.ts';
-import { fromEigen, matmul, symmetricEigen } from '../../runtime/metrics/linalg.ts';
+import { fromEigen, matmul, symmetricEigen, symmetricEigenvalues } from '../../runtime/metrics/linalg.ts';
 import { openUniformStream } from '../../core/random.ts';
 
 /** Seeded normal samples (mulberry32 + Box–Muller), so properties shrink to reproducible cases. */
@@ -67,6 +67,18 @@ describe('symmetric eigendecomposition (Jacobi)', () => {
         expect(fromEigen(eig, d, (l) => l)).toAllClose(a, { atol: 1e-12, rtol: 1e-12 });
         const vtv = matmul(transpose(eig.vectors, d), eig.vectors, d);
         expect(vtv).toAllClose(Float64Array.from(diag(new Array<number>(d).fill(1))), { atol: 1e-12, rtol: 0 });
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('gives the same eigenvalues without accumulating eigenvectors', () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.integer({ min: 1, max: 12 }), (seed, d) => {
+        const g = gaussians(seed, d * d);
+        const a = new Float64Array(d * d);
+        for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) a[i * d + j] = g[i * d + j]! + g[j * d + i]!;
+        expect(Array.from(symmetricEigenvalues(a, d))).toEqual(Array.from(symmetricEigen(a, d).values));
       }),
       { numRuns: 50 },
     );
@@ -147,6 +159,17 @@ describe('Fréchet distance', () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  it('reuses the root of a reference it has seen only for that same reference', () => {
+    const d = 8;
+    const refs = [featureStats(featureSet(1, 40, d, 1, 0), 40, d), featureStats(featureSet(2, 40, d, 3, 1), 40, d)];
+    for (let k = 0; k < 6; k++) {
+      const x = featureStats(featureSet(10 + k, 30, d, 1 + k, 0.2 * k), 30, d);
+      const ref = refs[k % 2]!;
+      // A copy is a new object, so its root is computed afresh.
+      expect(frechetDistance(x, ref)).toBe(frechetDistance(x, { ...ref }));
+    }
   });
 
   it('grows with the mean shift between two sets', () => {
