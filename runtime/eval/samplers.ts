@@ -10,6 +10,7 @@ import { compile } from '../../compiler/pipeline.ts';
 import { HARDWARE_CAPS, LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
 import type { GpuContext } from '../device.ts';
 import { createRunner } from '../run/runner.ts';
+import { noiseForRun, type RunNoise } from '../sampler/noise.ts';
 import { sampleReference } from '../reference/sample.ts';
 import { validateWeights } from '../weights/index.ts';
 
@@ -25,7 +26,11 @@ export interface PreparedSampler {
   /** From the plan's cost model (GPU); null on the reference executor. */
   predictedSpeedup: number | null;
   flopsRatio: number | null;
-  /** `batch` images [batch, C, H, W] and the wall-clock seconds the run took. */
+  /**
+   * `batch` images [batch, C, H, W] and the wall-clock seconds the run took. On the GPU the noise is
+   * drawn before the clock starts and shared by every schedule of the same seed: it is the same input
+   * for all of them, and timing it would pull every speed-up towards 1.
+   */
   sample(seed: number, classes: number[]): Promise<{ images: Tensor; seconds: number }>;
   destroy(): void;
 }
@@ -43,6 +48,13 @@ export interface SamplerBackend {
  */
 export function gpuBackend(gpu: GpuContext, weights: ReadonlyMap<string, Tensor>, weightsFile: string): SamplerBackend {
   const caps = gpu.report.isSoftware ? LAVAPIPE_CAPS : HARDWARE_CAPS;
+  // Rows are sampled batch by batch with the same seed: keep the last batch's noise for the next row.
+  let lastNoise: { key: string; noise: RunNoise } | undefined;
+  const noiseFor = (seed: number, batch: number, perImage: readonly number[], steps: number): RunNoise => {
+    const key = `${seed}|${batch}|${perImage.join('x')}|${steps}`;
+    if (lastNoise?.key !== key) lastNoise = { key, noise: noiseForRun(seed, batch, perImage, steps) };
+    return lastNoise.noise;
+  };
   return {
     label: `gpu: ${gpu.report.name}`,
     needsWarmup: true,
@@ -53,8 +65,10 @@ export function gpuBackend(gpu: GpuContext, weights: ReadonlyMap<string, Tensor>
         predictedSpeedup: plan.cost.predictedSpeedup,
         flopsRatio: plan.cost.flopsRatio,
         async sample(seed, classes) {
+          const latent = plan.buffers[plan.io.latent]!.shape!;
+          const noise = noiseFor(seed, s.batch, latent.slice(1), s.steps);
           const t0 = performance.now();
-          const out = await runner.run({ seed, classes });
+          const out = await runner.run({ seed, classes, noise });
           return { images: out.latents, seconds: (performance.now() - t0) / 1000 };
         },
         destroy: () => runner.destroy(),

@@ -21,32 +21,58 @@ const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
 const W1 = 0xbb67ae85;
 
-/** High 32 bits of the 64-bit product of two uint32 (exact, in doubles). */
+/**
+ * High 32 bits of the 64-bit product of two uint32, from 16-bit halves: every partial product is
+ * below 2³², so the arithmetic is exact and stays in V8's integer fast paths.
+ */
 function mulhi(a: number, b: number): number {
+  const al = a & 0xffff;
+  const ah = a >>> 16;
   const bl = b & 0xffff;
   const bh = b >>> 16;
-  const p1 = a * bl; // < 2^48, exact
-  const p2 = a * bh; // < 2^48, exact
-  return (Math.floor(p2 / 65536) + Math.floor(((p2 % 65536) * 65536 + p1) / 4294967296)) >>> 0;
+  const lh = al * bh;
+  const hl = ah * bl;
+  const mid = ((al * bl) >>> 16) + (lh & 0xffff) + (hl & 0xffff);
+  return (ah * bh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) >>> 0;
 }
 
 /** Philox4x32 with 10 rounds. Returns four uint32. */
 export function philox4x32(counter: readonly [number, number, number, number], key: readonly [number, number]): [number, number, number, number] {
-  let [c0, c1, c2, c3] = counter.map((v) => v >>> 0) as [number, number, number, number];
-  let k0 = key[0] >>> 0;
-  let k1 = key[1] >>> 0;
+  const out = new Uint32Array(4);
+  philoxInto(counter[0] >>> 0, counter[1] >>> 0, counter[2] >>> 0, counter[3] >>> 0, roundKeys(key[0] >>> 0, key[1] >>> 0), out);
+  return [out[0]!, out[1]!, out[2]!, out[3]!];
+}
+
+/** The ten round keys of a key: the key schedule is shared by every counter of a stream. */
+function roundKeys(k0: number, k1: number): Uint32Array {
+  const keys = new Uint32Array(20);
   for (let r = 0; r < 10; r++) {
-    if (r > 0) {
-      k0 = (k0 + W0) >>> 0;
-      k1 = (k1 + W1) >>> 0;
-    }
+    keys[2 * r] = k0;
+    keys[2 * r + 1] = k1;
+    k0 = (k0 + W0) >>> 0;
+    k1 = (k1 + W1) >>> 0;
+  }
+  return keys;
+}
+
+/** The ten rounds on one counter, written to `out` (no allocation: the noise of a run is millions of blocks). */
+function philoxInto(c0: number, c1: number, c2: number, c3: number, keys: Uint32Array, out: Uint32Array): void {
+  for (let r = 0; r < 10; r++) {
     const hi0 = mulhi(M0, c0);
     const lo0 = Math.imul(M0, c0) >>> 0;
     const hi1 = mulhi(M1, c2);
     const lo1 = Math.imul(M1, c2) >>> 0;
-    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
+    const n0 = (hi1 ^ c1 ^ keys[2 * r]!) >>> 0;
+    const n2 = (hi0 ^ c3 ^ keys[2 * r + 1]!) >>> 0;
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
   }
-  return [c0, c1, c2, c3];
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
 }
 
 const TWO53 = 2 ** 53;
@@ -64,12 +90,14 @@ function checkSeed(seed: number): [number, number] {
 
 /** `n` standard normals (f32) of stream `stream` under `seed`. */
 export function gaussianStream(seed: number, stream: number, n: number): Float32Array {
-  const key = checkSeed(seed);
+  const [key0, key1] = checkSeed(seed);
+  const keys = roundKeys(key0 >>> 0, key1 >>> 0);
+  const words = new Uint32Array(4);
   const out = new Float32Array(n);
   for (let p = 0; 2 * p < n; p++) {
-    const [x0, x1, x2, x3] = philox4x32([p, 0, stream, 0], key);
-    const r = Math.sqrt(-2 * Math.log(uniform53(x0, x1)));
-    const theta = 2 * Math.PI * uniform53(x2, x3);
+    philoxInto(p >>> 0, 0, stream >>> 0, 0, keys, words);
+    const r = Math.sqrt(-2 * Math.log(uniform53(words[0]!, words[1]!)));
+    const theta = 2 * Math.PI * uniform53(words[2]!, words[3]!);
     out[2 * p] = r * Math.cos(theta);
     if (2 * p + 1 < n) out[2 * p + 1] = r * Math.sin(theta);
   }
