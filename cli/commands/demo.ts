@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../runtime/eval/demo.ts';
-import { progressBar } from './eval.ts';
+import { progressReporter } from './eval.ts';
 import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
 import { DittoError } from '../../core/errors.ts';
 
@@ -35,7 +35,7 @@ export function registerDemo(program: Command): void {
     .action(async (flags: DemoFlags) => {
       if (!flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
       checkOutputPath('--out', flags.out);
-      const bar = progressBar(process.stderr.isTTY === true);
+      const bar = progressReporter(false);
       try {
         const r = await runDemo({
           out: flags.out,

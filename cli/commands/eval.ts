@@ -33,8 +33,65 @@ interface EvalFlags {
   bootstrap?: string;
 }
 
-/** A progress bar on a terminal (not with --json); a no-op otherwise. One bar per phase. */
-export function progressBar(enabled: boolean): { update: (p: EvalProgress) => void; stop: () => void } {
+export interface ProgressReporter {
+  update: (p: EvalProgress) => void;
+  stop: () => void;
+}
+
+/**
+ * How a long evaluation reports progress on stderr: a bar on a terminal; plain lines when stderr
+ * is a file or a pipe (nohup, CI logs), where a multi-hour run would otherwise print nothing until
+ * it ends; nothing with --json on a terminal.
+ */
+export function progressReporter(json: boolean, stderr: NodeJS.WriteStream = process.stderr): ProgressReporter {
+  if (stderr.isTTY !== true) return progressLines((line) => stderr.write(line + '\n'));
+  return progressBar(!json);
+}
+
+const LINE_INTERVAL_MS = 30_000;
+
+function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+/**
+ * Progress as lines: the start and end of every phase and at most one line per 30 s in between,
+ * with the elapsed time of the phase and, once a unit is done, an estimate of what is left.
+ */
+export function progressLines(write: (line: string) => void, now: () => number = () => performance.now()): ProgressReporter {
+  let phase = '';
+  let phaseStart = 0;
+  let lastLine = 0;
+  let lastDone = -1;
+  return {
+    update: (p) => {
+      const t = now();
+      const changed = p.phase !== phase;
+      if (changed) {
+        phase = p.phase;
+        phaseStart = t;
+      }
+      const finished = p.done >= p.total;
+      if (!changed && !finished && t - lastLine < LINE_INTERVAL_MS) return;
+      if (!changed && p.done === lastDone) return;
+      lastLine = t;
+      lastDone = p.done;
+      const elapsed = (t - phaseStart) / 1000;
+      const left = p.done > 0 && !finished ? `, about ${clock((elapsed / p.done) * (p.total - p.done))} left` : '';
+      const pct = p.total > 0 ? ` (${((100 * p.done) / p.total).toFixed(0)}%)` : '';
+      write(`${p.phase} ${p.done}/${p.total}${pct}${p.row ? `  ${p.row}` : ''}  ${clock(elapsed)}${left}`);
+    },
+    stop: () => {
+      phase = '';
+    },
+  };
+}
+
+/** A progress bar on a terminal; a no-op when disabled. One bar per phase. */
+export function progressBar(enabled: boolean): ProgressReporter {
   if (!enabled) return { update: () => undefined, stop: () => undefined };
   const bar = new cliProgress.SingleBar({ format: '{phase} |{bar}| {value}/{total}  {row}  {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
   let phase = '';
@@ -84,7 +141,7 @@ export function registerEval(program: Command): void {
       const bootstrap = flags.bootstrap !== undefined ? parseIntFlag('--bootstrap', flags.bootstrap, 2, 100_000) : undefined;
       if (!flags.outDir.trim()) throw new DittoError('E_USAGE', '--out-dir must name a folder');
       const weights = loadWeights(flags.weights);
-      const bar = progressBar(!flags.json && process.stderr.isTTY === true);
+      const bar = progressReporter(flags.json === true);
       let report;
       try {
         report = await runEval({
