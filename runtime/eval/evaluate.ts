@@ -101,7 +101,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       if (saved) {
         ({ parts, seconds } = saved);
         first = saved.batches;
-        notes.push(`resumed from ${store.dir}: ${Math.min(first, batches)} of ${batches} batches were sampled by an earlier run (their seconds count in the speed-ups)`);
+        if (first > 0) notes.push(`resumed from ${store.dir}: ${Math.min(first, batches)} of ${batches} batches were sampled by an earlier run (their seconds count in the speed-ups)`);
       } else store.start();
     }
     const warmup = (cfg.warmup ?? true) && backend.needsWarmup && first < batches;

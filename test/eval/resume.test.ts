@@ -54,6 +54,8 @@ describe('eval --resume', async () => {
     for (const i of [0, 1]) rmSync(path.join(dir, PROGRESS_DIR, `row-${i}.f32`));
     const done = await runEval(cfg({ samples: 6, resumeDir: dir }));
     expect(imagesOf(done)).toEqual(imagesOf(straight));
+    // Nothing was taken from the earlier run, so nothing is said about resuming.
+    expect(done.notes.join('\n')).not.toMatch(/resumed/);
   });
 
   it('refuses saved batches made with other settings, naming each difference', async () => {
