@@ -61,12 +61,12 @@ export function gpuBackend(gpu: GpuContext, weights: ReadonlyMap<string, Tensor>
     async prepare(graph, schedule, s) {
       const { plan } = compile(graph, schedule, { steps: s.steps, batch: s.batch, sampler: s.sampler, caps, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}) });
       const runner = await createRunner(plan, weights, { gpu, weightsFile });
+      const perImage = plan.buffers[plan.io.latent]!.shape!.slice(1);
       return {
         predictedSpeedup: plan.cost.predictedSpeedup,
         flopsRatio: plan.cost.flopsRatio,
         async sample(seed, classes) {
-          const latent = plan.buffers[plan.io.latent]!.shape!;
-          const noise = noiseFor(seed, s.batch, latent.slice(1), s.steps);
+          const noise = noiseFor(seed, s.batch, perImage, s.steps);
           const t0 = performance.now();
           const out = await runner.run({ seed, classes, noise });
           return { images: out.latents, seconds: (performance.now() - t0) / 1000 };

@@ -42,12 +42,17 @@ function diag(v: number[]): number[] {
   return m;
 }
 
-function randomRotation(seed: number, d: number): Float64Array {
-  // The eigenvectors of a random symmetric matrix are an orthogonal matrix.
+/** G + Gᵀ for a seeded Gaussian d×d matrix G. */
+function randomSymmetric(seed: number, d: number): Float64Array {
   const g = gaussians(seed, d * d);
   const sym = new Float64Array(d * d);
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) sym[i * d + j] = g[i * d + j]! + g[j * d + i]!;
-  return symmetricEigen(sym, d).vectors;
+  return sym;
+}
+
+function randomRotation(seed: number, d: number): Float64Array {
+  // The eigenvectors of a random symmetric matrix are an orthogonal matrix.
+  return symmetricEigen(randomSymmetric(seed, d), d).vectors;
 }
 
 function transpose(m: Float64Array, d: number): Float64Array {
@@ -60,9 +65,7 @@ describe('symmetric eigendecomposition (Jacobi)', () => {
   it('reconstructs random symmetric matrices with orthonormal eigenvectors', () => {
     fc.assert(
       fc.property(fc.integer(), fc.integer({ min: 1, max: 12 }), (seed, d) => {
-        const g = gaussians(seed, d * d);
-        const a = new Float64Array(d * d);
-        for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) a[i * d + j] = g[i * d + j]! + g[j * d + i]!;
+        const a = randomSymmetric(seed, d);
         const eig = symmetricEigen(a, d);
         expect(fromEigen(eig, d, (l) => l)).toAllClose(a, { atol: 1e-12, rtol: 1e-12 });
         const vtv = matmul(transpose(eig.vectors, d), eig.vectors, d);
@@ -75,9 +78,7 @@ describe('symmetric eigendecomposition (Jacobi)', () => {
   it('gives the same eigenvalues without accumulating eigenvectors', () => {
     fc.assert(
       fc.property(fc.integer(), fc.integer({ min: 1, max: 12 }), (seed, d) => {
-        const g = gaussians(seed, d * d);
-        const a = new Float64Array(d * d);
-        for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) a[i * d + j] = g[i * d + j]! + g[j * d + i]!;
+        const a = randomSymmetric(seed, d);
         expect(Array.from(symmetricEigenvalues(a, d))).toEqual(Array.from(symmetricEigen(a, d).values));
       }),
       { numRuns: 50 },
