@@ -7,6 +7,7 @@
 import { CstParser, EOF, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
 import { listSome } from './diagnostics.ts';
 import * as T from './tokens.ts';
+import { beginLex } from './scanners.ts';
 
 const K = T.Kw;
 
@@ -476,32 +477,52 @@ class DittoParser extends CstParser {
 /** The one parser instance (chevrotain parsers are expensive to build and meant to be reused). */
 export const dittoParser = new DittoParser();
 
-export interface RawParse {
-  cst: CstNode;
-  lexErrors: { offset: number; line: number; column: number; length: number; message: string }[];
-  parseErrors: { message: string; token: IToken; previousToken?: IToken; ruleStack: string[] }[];
+export interface LexError {
+  offset: number;
+  line: number;
+  column: number;
+  length: number;
 }
 
-/** Lexes and parses `text`; never throws for any input. */
-export function parseRaw(text: string): RawParse {
+export interface Lexed {
+  /** The tokens a parser sees (junk runs removed). */
+  tokens: IToken[];
+  /** Runs of characters that start no token, in order. */
+  junk: LexError[];
+}
+
+/**
+ * Splits `text` into tokens; never throws. Runs of junk become errors, not tokens; after
+ * `maxJunk` of them the rest of the text is one last junk run (the lexer stops there).
+ */
+export function lex(text: string, maxJunk = Infinity): Lexed {
+  beginLex(maxJunk);
   const lexed = T.dittoLexer.tokenize(text);
-  dittoParser.input = lexed.tokens;
+  const tokens: IToken[] = [];
+  const junk: LexError[] = [];
+  for (const t of lexed.tokens) {
+    if (t.tokenType === T.Junk) junk.push({ offset: t.startOffset, line: t.startLine ?? 1, column: t.startColumn ?? 1, length: t.image.length });
+    else tokens.push(t);
+  }
+  // Junk matches wherever nothing else does, so chevrotain itself reports nothing; kept for safety.
+  for (const e of lexed.errors) junk.push({ offset: e.offset, line: e.line ?? 1, column: e.column ?? 1, length: e.length });
+  return { tokens, junk };
+}
+
+export interface ParseError {
+  message: string;
+  token: IToken;
+  previousToken?: IToken;
+}
+
+/** Parses lexed tokens into a CST; never throws for any input. */
+export function parseTokens(tokens: IToken[]): { cst: CstNode; errors: ParseError[] } {
+  dittoParser.input = tokens;
   const cst = dittoParser.program();
-  const parseErrors = dittoParser.errors.map((e) => ({
+  const errors = dittoParser.errors.map((e) => ({
     message: e.message,
     token: e.token,
     previousToken: (e as { previousToken?: IToken }).previousToken,
-    ruleStack: e.context.ruleStack,
   }));
-  return {
-    cst,
-    lexErrors: lexed.errors.map((e) => ({
-      offset: e.offset,
-      line: e.line ?? 1,
-      column: e.column ?? 1,
-      length: e.length,
-      message: e.message,
-    })),
-    parseErrors,
-  };
+  return { cst, errors };
 }

@@ -11,6 +11,7 @@ import { loadWeights, validateWeights } from '../../runtime/weights/index.ts';
 import { calibrate, DEFAULT_SAMPLES, DEFAULT_THRESHOLD, validateCalibrateOptions, type CalibrateOptions, type CalibrateResult } from '../../runtime/calibrate/index.ts';
 import { addModelOptions } from '../modelArgs.ts';
 import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 
 interface CalibrateFlags {
   model?: string;
@@ -83,6 +84,9 @@ export function registerCalibrate(program: Command): void {
       // Cheap checks first: flags, then the model, then the (possibly large) weights.
       validateCalibrateOptions(opts);
       checkOutputPath('-o', flags.output);
+      // The table is written next to the schedule, with the extension .npy.
+      refuseOverwrite([{ label: '-o', file: flags.output }, { label: 'the table next to -o', file: flags.output.replace(/\.ditto$/i, '.npy') }],
+        [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }]);
       const graph = lowerModel(loadProgram(file), { ...(opts.model !== undefined ? { model: opts.model } : {}), ...(opts.set ? { set: opts.set } : {}), batch: 1 });
       const weights = loadWeights(flags.weights);
       validateWeights(weights, graphWeights(graph));

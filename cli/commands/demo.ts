@@ -7,6 +7,7 @@ import { Option, type Command } from 'commander';
 import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../runtime/eval/demo.ts';
 import { progressReporter } from './eval.ts';
 import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { DittoError } from '../../core/errors.ts';
 
 interface DemoFlags {
@@ -35,6 +36,7 @@ export function registerDemo(program: Command): void {
     .action(async (flags: DemoFlags) => {
       if (!flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
       checkOutputPath('--out', flags.out);
+      refuseOverwrite([{ label: '--out', file: flags.out }], [{ label: '--weights', file: flags.weights }]);
       const bar = progressReporter(false);
       try {
         const r = await runDemo({

@@ -6,6 +6,8 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
+import { scheduleListFiles } from '../inputFiles.ts';
 import { parseSetFlag } from '../../compiler/frontend.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
 import { runEval } from '../../runtime/eval/evaluate.ts';
@@ -140,6 +142,8 @@ export function registerEval(program: Command): void {
       const schedules = splitScheduleList(flags.schedules);
       const bootstrap = flags.bootstrap !== undefined ? parseIntFlag('--bootstrap', flags.bootstrap, 2, 100_000) : undefined;
       if (!flags.outDir.trim()) throw new DittoError('E_USAGE', '--out-dir must name a folder');
+      refuseOverwrite([], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }, ...scheduleListFiles('--schedules', flags.schedules)],
+        [{ label: '--out-dir', dir: flags.outDir, writes: (name) => /\.png$/i.test(name) || name === 'table.md' || name === 'eval.json' }]);
       const weights = loadWeights(flags.weights);
       const bar = progressReporter(flags.json === true);
       let report;

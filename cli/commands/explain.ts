@@ -1,6 +1,7 @@
 /** `ditto explain plan.json [--svg out.svg] [--json]`: what a plan does per step, and the heatmap. */
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/files.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { explainSvg } from '../../compiler/explain/svg.ts';
 import { explainText } from '../../compiler/explain/text.ts';
 import { readPlanFile } from './run.ts';
@@ -15,6 +16,7 @@ export function registerExplain(program: Command): void {
     .option('--json', 'print the plan summary as JSON instead of the table')
     .action((file: string, flags: { svg?: string; json?: boolean }) => {
       // readPlanFile puts the file's name in front of a format error, as `run` does.
+      refuseOverwrite([{ label: '--svg', file: flags.svg }], [{ label: 'the plan', file }]);
       const plan = readPlanFile(file);
       if (flags.svg) writeFileAtomic(flags.svg, explainSvg(plan));
       process.stdout.write(flags.json ? JSON.stringify(planSummary(plan), null, 2) + '\n' : explainText(plan));

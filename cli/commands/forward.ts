@@ -18,6 +18,7 @@ import { createGpu } from '../../runtime/device.ts';
 import { createForwardRunner } from '../../runtime/run/forwardRunner.ts';
 import { addModelOptions, lowerModelFile } from '../modelArgs.ts';
 import { checkOutputPath } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 
 interface ForwardFlags {
   model?: string;
@@ -79,6 +80,7 @@ export function registerForward(program: Command): void {
     .option('--backend <name>', 'Dawn backend for --device gpu')
     .action(async (file: string, flags: ForwardFlags) => {
       checkOutputPath('-o', flags.output);
+      refuseOverwrite([{ label: '-o', file: flags.output }], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }, { label: '--inputs', file: flags.inputs }]);
       const inputs = loadWeights(flags.inputs, 'inputs').tensors;
       const graph = lowerModelFile(file, flags, batchOf(inputs, flags.inputs));
       const weights = loadWeights(flags.weights);

@@ -17,6 +17,7 @@ import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
 import { decodeLatents, DEFAULT_VAE_MODEL, prepareVae } from '../../runtime/run/vaeDecode.ts';
 import { backendOption, checkOutputPath, parseIntFlag } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 
 interface RunFlags {
@@ -74,6 +75,10 @@ export function registerRun(program: Command): void {
     .option('--json', 'print the summary as JSON (fields in docs/cli.md)')
     .addOption(backendOption())
     .action(async (planFile: string, flags: RunFlags) => {
+      refuseOverwrite([{ label: '--out', file: flags.out }, { label: '--save-latents', file: flags.saveLatents }], [
+        { label: 'the plan', file: planFile }, { label: '--baseline', file: flags.baseline }, { label: '--weights', file: flags.weights },
+        { label: '--noise', file: flags.noise }, { label: '--vae', file: flags.vae },
+      ]);
       const plan = readPlanFile(planFile);
       const baselinePlan = flags.baseline ? readPlanFile(flags.baseline) : undefined;
       const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
