@@ -9,6 +9,7 @@
  *   software adapter needs: `awaitGpu` routes those polls through a 1 ms timer after a few fast ones.
  */
 import { createRequire } from 'node:module';
+import { recordUncapturedErrors } from './gpu/errors.ts';
 import { tmpdir } from 'node:os';
 import { DittoError } from '../core/errors.ts';
 
@@ -169,6 +170,7 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
     throw new DittoError('E_GPU', `the adapter '${report.name}' refused to create a device: ${(e as Error).message}`);
   }
   keepAlive.push(device);
+  recordUncapturedErrors(device);
   return {
     device,
     adapter,

@@ -28,6 +28,7 @@ interface CalibrateFlags {
   epsScale?: string;
   output: string;
   json?: boolean;
+  allowNonFiniteWeights?: boolean;
 }
 
 function parseDelta(text: string): { a: number; b: number } {
@@ -63,6 +64,7 @@ export function registerCalibrate(program: Command): void {
     .option('--delta <a,b>', `shape of the threshold δ(t) = a + b·t before the budget scales it (default ${DEFAULT_THRESHOLD.a},${DEFAULT_THRESHOLD.b})`)
     .option('--eps-scale <expr>', "an eps_scale expression for the emitted schedule, e.g. '1 / 0.965'")
     .option('--json', 'print the result as JSON')
+    .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
     .requiredOption('-o, --output <file.ditto>', 'the schedule to write; the table goes next to it as .npy')
     .action((file: string, flags: CalibrateFlags) => {
       const opts: CalibrateOptions = {
@@ -88,7 +90,7 @@ export function registerCalibrate(program: Command): void {
       refuseOverwrite([{ label: '-o', file: flags.output }, { label: 'the table next to -o', file: flags.output.replace(/\.ditto$/i, '.npy') }],
         [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }]);
       const graph = lowerModel(loadProgram(file), { ...(opts.model !== undefined ? { model: opts.model } : {}), ...(opts.set ? { set: opts.set } : {}), batch: 1 });
-      const weights = loadWeights(flags.weights);
+      const weights = loadWeights(flags.weights, 'weights', { allowNonFinite: flags.allowNonFiniteWeights === true });
       validateWeights(weights, graphWeights(graph));
       // Calibration of a real model takes long on the CPU: show progress on a terminal only.
       const progress = process.stderr.isTTY && !flags.json ? (line: string) => process.stderr.write(`calibrate: ${line}\n`) : undefined;

@@ -14,10 +14,11 @@ export function registerExplain(program: Command): void {
     .argument('<plan>', 'a plan written by ditto compile')
     .option('--svg <file>', 'also draw the schedule as a heatmap (steps × nodes)')
     .option('--json', 'print the plan summary as JSON instead of the table')
-    .action((file: string, flags: { svg?: string; json?: boolean }) => {
+    .option('--allow-edited-plan', 'explain a plan whose contents no longer match its hash (edited by hand)')
+    .action((file: string, flags: { svg?: string; json?: boolean; allowEditedPlan?: boolean }) => {
       // readPlanFile puts the file's name in front of a format error, as `run` does.
       refuseOverwrite([{ label: '--svg', file: flags.svg }], [{ label: 'the plan', file }]);
-      const plan = readPlanFile(file);
+      const plan = readPlanFile(file, { allowEdited: flags.allowEditedPlan === true });
       if (flags.svg) writeFileAtomic(flags.svg, explainSvg(plan));
       process.stdout.write(flags.json ? JSON.stringify(planSummary(plan), null, 2) + '\n' : explainText(plan));
     });

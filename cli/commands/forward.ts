@@ -28,6 +28,7 @@ interface ForwardFlags {
   output: string;
   device: 'reference' | 'gpu';
   backend?: string;
+  allowNonFiniteWeights?: boolean;
 }
 
 /** The batch of the inputs: the leading dimension shared by every input tensor. */
@@ -78,12 +79,13 @@ export function registerForward(program: Command): void {
     .requiredOption('-o, --output <file>', 'where to write the outputs (.safetensors)')
     .addOption(new Option('--device <device>', 'where to run').choices(['reference', 'gpu']).default('reference'))
     .option('--backend <name>', 'Dawn backend for --device gpu')
+    .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
     .action(async (file: string, flags: ForwardFlags) => {
       checkOutputPath('-o', flags.output);
       refuseOverwrite([{ label: '-o', file: flags.output }], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }, { label: '--inputs', file: flags.inputs }]);
       const inputs = loadWeights(flags.inputs, 'inputs').tensors;
       const graph = lowerModelFile(file, flags, batchOf(inputs, flags.inputs));
-      const weights = loadWeights(flags.weights);
+      const weights = loadWeights(flags.weights, 'weights', { allowNonFinite: flags.allowNonFiniteWeights === true });
       validateWeights(weights, graphWeights(graph));
       const named = Object.fromEntries([...inputs].map(([n, t]) => [n, asInputDType(graph, n, t, flags.inputs)]));
       const outputs = flags.device === 'gpu'

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
 import { readTextOrThrow, writeFileAtomic } from '../../core/files.ts';
-import { loadPlan } from '../../compiler/plan/load.ts';
+import { loadPlan, type PlanLoadOptions } from '../../compiler/plan/load.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { compileCapsFor } from '../../compiler/plan/caps.ts';
@@ -34,12 +34,14 @@ interface RunFlags {
   backend?: string;
   vae?: string;
   vaeModel?: string;
+  allowEditedPlan?: boolean;
+  allowNonFiniteWeights?: boolean;
 }
 
-export function readPlanFile(file: string): Plan {
+export function readPlanFile(file: string, opts: PlanLoadOptions = {}): Plan {
   const text = readTextOrThrow(file, 'plan');
   try {
-    return loadPlan(text);
+    return loadPlan(text, opts);
   } catch (e) {
     if (e instanceof DittoError) throw new DittoError(e.code, `${file}: ${e.message}`, e.span, e.detail);
     throw e;
@@ -73,14 +75,17 @@ export function registerRun(program: Command): void {
     .option('--profile', 'time every kernel with timestamp queries and print the top kernels')
     .option('--check-finite', 'stop at the first step and node that produces a NaN or Inf')
     .option('--json', 'print the summary as JSON (fields in docs/cli.md)')
+    .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
+    .option('--allow-edited-plan', "run a plan whose contents no longer match its hash (edited by hand); every other check still runs")
     .addOption(backendOption())
     .action(async (planFile: string, flags: RunFlags) => {
       refuseOverwrite([{ label: '--out', file: flags.out }, { label: '--save-latents', file: flags.saveLatents }], [
         { label: 'the plan', file: planFile }, { label: '--baseline', file: flags.baseline }, { label: '--weights', file: flags.weights },
         { label: '--noise', file: flags.noise }, { label: '--vae', file: flags.vae },
       ]);
-      const plan = readPlanFile(planFile);
-      const baselinePlan = flags.baseline ? readPlanFile(flags.baseline) : undefined;
+      const planOpts = { allowEdited: flags.allowEditedPlan === true };
+      const plan = readPlanFile(planFile, planOpts);
+      const baselinePlan = flags.baseline ? readPlanFile(flags.baseline, planOpts) : undefined;
       const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
       const classes = flags.class ? parseClasses(flags.class) : undefined;
       if (flags.out && !flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
@@ -92,12 +97,13 @@ export function registerRun(program: Command): void {
       if ((flags.vae || flags.vaeModel) && !flags.out) throw new DittoError('E_USAGE', '--vae decodes the latents into the PNG of --out; add --out FILE.png');
       if (flags.vaeModel && !flags.vae) throw new DittoError('E_USAGE', '--vae-model names the architecture of the --vae weight file; add --vae VAE.safetensors');
       if (flags.vae && isPixelModel(plan)) throw new DittoError('E_USAGE', `model ${plan.model.name} generates pictures directly; --vae is for latent models`);
-      const weights = loadWeights(flags.weights);
+      const finite = { allowNonFinite: flags.allowNonFiniteWeights === true };
+      const weights = loadWeights(flags.weights, 'weights', finite);
       const latentShape = [plan.options.batch, ...(plan.buffers[plan.io.latent]!.shape ?? []).slice(1)];
       const noise = flags.noise ? readNoiseFile(flags.noise, latentShape, plan.options.steps, plan.options.sampler === 'ddpm') : undefined;
       const gpu = await createGpu({ backend: flags.backend });
       // The decoder is checked against the latents and its weight file, and compiled, before sampling.
-      const vae = flags.vae ? prepareVae(latentShape, loadWeights(flags.vae), compileCapsFor(gpu.report), flags.vaeModel ?? DEFAULT_VAE_MODEL) : undefined;
+      const vae = flags.vae ? prepareVae(latentShape, loadWeights(flags.vae, 'weights', finite), compileCapsFor(gpu.report), flags.vaeModel ?? DEFAULT_VAE_MODEL) : undefined;
       const runner = await createRunner(plan, weights.tensors, { gpu, weightsFile: flags.weights });
       const bar = !flags.json && process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: 'sampling |{bar}| {value}/{total} steps  {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)

@@ -72,9 +72,10 @@ export function registerWeights(program: Command, deps: WeightsCommandDeps = {})
     .argument('<in>', 'input .pt or .safetensors file')
     .argument('<out>', 'output .safetensors file')
     .option('--f16', 'store floating-point tensors as f16 (default f32)')
-    .action((input: string, out: string, opts: { f16?: boolean }) => {
+    .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
+    .action((input: string, out: string, opts: { f16?: boolean; allowNonFiniteWeights?: boolean }) => {
       refuseOverwrite([{ label: '<out>', file: out }], [{ label: '<in>', file: input }]);
-      const ws = loadWeights(input);
+      const ws = loadWeights(input, 'weights', { allowNonFinite: opts.allowNonFiniteWeights === true });
       writeSafetensors(out, ws.tensors, { converted_from: path.basename(input), source_format: ws.format }, { floatType: opts.f16 ? 'f16' : 'f32' });
       const params = [...ws.tensors.values()].reduce((s, t) => s + t.data.length, 0);
       process.stdout.write(`wrote ${ws.tensors.size} tensors (${fmtInt(params)} parameters) to ${out}\n`);

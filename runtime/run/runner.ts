@@ -180,23 +180,25 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
   const noise = runNoise(plan, req, perImage);
 
   // Inputs written once per run: labels ([classes; null × batch] under CFG), x_T, the step noise.
-  if (plan.io.labels) {
-    const lb = plan.buffers[plan.io.labels.buffer]!;
-    const n = lb.shape?.[0] ?? batch;
-    const ids = new Int32Array(n);
-    for (let i = 0; i < n; i++) ids[i] = i < batch ? classes[i]! : (plan.io.labels.nullClass ?? classes[i % batch]!);
-    upload(device, buffers[lb.id]!, ids);
-  }
   const writeInitialLatent = () => upload(device, buffers[plan.io.latent]!, tile(noise.initial.data as Float32Array, numel(shape)));
-  writeInitialLatent();
-  if (plan.noise) {
-    const nb = plan.buffers[plan.noise.buffer]!;
-    const stride = nb.rowStride! / 4;
-    const rowLen = numel(plan.noise.rowShape);
-    const data = new Float32Array(nb.bytes / 4);
-    for (let k = 0; k < S - 1; k++) data.set(tile(noise.steps[k]!.data as Float32Array, rowLen), k * stride);
-    upload(device, buffers[nb.id]!, data);
-  }
+  await withGpuErrors(device, "writing the run's inputs", () => {
+    if (plan.io.labels) {
+      const lb = plan.buffers[plan.io.labels.buffer]!;
+      const n = lb.shape?.[0] ?? batch;
+      const ids = new Int32Array(n);
+      for (let i = 0; i < n; i++) ids[i] = i < batch ? classes[i]! : (plan.io.labels.nullClass ?? classes[i % batch]!);
+      upload(device, buffers[lb.id]!, ids);
+    }
+    writeInitialLatent();
+    if (plan.noise) {
+      const nb = plan.buffers[plan.noise.buffer]!;
+      const stride = nb.rowStride! / 4;
+      const rowLen = numel(plan.noise.rowShape);
+      const data = new Float32Array(nb.bytes / 4);
+      for (let k = 0; k < S - 1; k++) data.set(tile(noise.steps[k]!.data as Float32Array, rowLen), k * stride);
+      upload(device, buffers[nb.id]!, data);
+    }
+  });
 
   const work = planWorkStats(plan);
   if (req.checkFinite) {
