@@ -13,6 +13,7 @@ import { createGpu } from '../../runtime/device.ts';
 import { compileCapsFor } from '../../compiler/plan/caps.ts';
 import { createRunner, type RunOutput } from '../../runtime/run/runner.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
+import { firstNonFinite, unravel } from '../../runtime/weights/finite.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
 import { decodeLatents, DEFAULT_VAE_MODEL, prepareVae } from '../../runtime/run/vaeDecode.ts';
@@ -125,6 +126,11 @@ export function registerRun(program: Command): void {
         out = await runner.run({ seed, ...(classes ? { classes } : {}), ...(noise ? { noise } : {}) });
         baseline = { plan: baselinePlan, out: b };
         br.destroy();
+      }
+      // Exit 0 means the output is right: NaN or Inf latents fail the run, and nothing is written.
+      const bad = firstNonFinite(out.latents);
+      if (bad >= 0) {
+        throw new DittoError('E_NUMERIC', `the run produced ${(out.latents.data as Float32Array)[bad]} in the latents at [${unravel(bad, out.latents.shape).join(', ')}]; nothing was written. Rerun with --check-finite to find the first step and node that produce it`);
       }
       if (flags.saveLatents) writeSafetensors(flags.saveLatents, new Map([['latents', out.latents]]), { plan: plan.hash, seed: String(seed) });
       let decoded: { model: string; seconds: number } | undefined;
