@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mulberry32 } from '../../core/random.ts';
+import { uniformStream } from '../../core/random.ts';
 
 /** A case slower than this is a hang (the limit). */
 export const HANG_MS = 10_000;
@@ -14,7 +14,7 @@ export const HANG_MS = 10_000;
 export class Rng {
   private readonly next: () => number;
   constructor(seed: number) {
-    this.next = mulberry32(seed >>> 0);
+    this.next = uniformStream(seed >>> 0);
   }
   float(): number {
     return this.next();
