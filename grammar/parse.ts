@@ -88,7 +88,7 @@ export function parseSource(file: string, text: string): ParseResult {
     diagnostics.push(syntaxError(`nesting deeper than ${MAX_NESTING} levels (brackets and prefix operators)`, spanOf(file, deep), 'name part of the expression with a parameter or a `let`'));
     return { diagnostics };
   }
-  const raw = parseTokens(tokens);
+  const raw = parseTokens(tokens, MAX_PARSE_ERRORS);
   // Token → index, built once: indexOf per error made thousands of errors quadratic.
   const indexOf = new Map(tokens.map((t, i) => [t, i] as const));
   for (const e of raw.errors.slice(0, MAX_PARSE_ERRORS)) {
@@ -130,7 +130,11 @@ export function parseSource(file: string, text: string): ParseResult {
       ...(suggestion ? { suggestion } : {}),
     });
   }
-  if (diagnostics.length > 0) return { diagnostics };
+  if (raw.stopped) {
+    const last = raw.errors[raw.errors.length - 1]?.token ?? tokens[tokens.length - 1];
+    diagnostics.push(syntaxError(`more than ${MAX_PARSE_ERRORS} syntax errors; the rest of the file was not read`, last ? spanOf(file, last) : { file, line: 1, column: 1, start: 0, end: 1 }));
+  }
+  if (diagnostics.length > 0 || !raw.cst) return { diagnostics };
   try {
     const ast = new CstToAst(file).program(raw.cst);
     const deep = deeperThan(ast, MAX_TREE_DEPTH) as { span?: SourceSpan } | undefined;

@@ -30,11 +30,24 @@ export function expectedList(types: readonly TokenType[]): string {
  * `expected` field and its wording (kind: missing = a token was expected here, extra = input
  * after the end, other).
  */
+/**
+ * Thrown from the message provider once a parse has produced `errorBudget` errors: chevrotain
+ * rethrows what is not its own recognition exception, so the parse stops there. Recovery costs
+ * about a millisecond per error, and a file of garbage has one per token.
+ */
+class TooManyErrors extends Error {}
+let errorsLeft = Infinity;
+
+function counted(message: string): string {
+  if (--errorsLeft < 0) throw new TooManyErrors();
+  return message;
+}
+
 const messages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage: ({ expected }) => `${expectedList([expected])}\u0001missing`,
-  buildNotAllInputParsedMessage: () => `a declaration (use, model, variant or schedule)\u0001extra`,
-  buildNoViableAltMessage: ({ expectedPathsPerAlt }) => `${expectedList(expectedPathsPerAlt.flat().map((p) => p[0]!).filter(Boolean))}\u0001other`,
-  buildEarlyExitMessage: ({ expectedIterationPaths }) => `${expectedList(expectedIterationPaths.map((p) => p[0]!).filter(Boolean))}\u0001other`,
+  buildMismatchTokenMessage: ({ expected }) => counted(`${expectedList([expected])}\u0001missing`),
+  buildNotAllInputParsedMessage: () => counted(`a declaration (use, model, variant or schedule)\u0001extra`),
+  buildNoViableAltMessage: ({ expectedPathsPerAlt }) => counted(`${expectedList(expectedPathsPerAlt.flat().map((p) => p[0]!).filter(Boolean))}\u0001other`),
+  buildEarlyExitMessage: ({ expectedIterationPaths }) => counted(`${expectedList(expectedIterationPaths.map((p) => p[0]!).filter(Boolean))}\u0001other`),
 };
 
 class DittoParser extends CstParser {
@@ -515,14 +528,27 @@ export interface ParseError {
   previousToken?: IToken;
 }
 
-/** Parses lexed tokens into a CST; never throws for any input. */
-export function parseTokens(tokens: IToken[]): { cst: CstNode; errors: ParseError[] } {
+/**
+ * Parses lexed tokens into a CST; never throws for any input. After `maxErrors` errors the parse
+ * stops (`stopped`: the CST is incomplete, which does not matter — with errors it is not used).
+ */
+export function parseTokens(tokens: IToken[], maxErrors = Infinity): { cst: CstNode | undefined; errors: ParseError[]; stopped: boolean } {
   dittoParser.input = tokens;
-  const cst = dittoParser.program();
+  errorsLeft = maxErrors;
+  let cst: CstNode | undefined;
+  let stopped = false;
+  try {
+    cst = dittoParser.program();
+  } catch (e) {
+    if (!(e instanceof TooManyErrors)) throw e;
+    stopped = true;
+  } finally {
+    errorsLeft = Infinity;
+  }
   const errors = dittoParser.errors.map((e) => ({
     message: e.message,
     token: e.token,
     previousToken: (e as { previousToken?: IToken }).previousToken,
   }));
-  return { cst, errors };
+  return { cst, errors, stopped };
 }

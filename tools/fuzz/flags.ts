@@ -11,7 +11,7 @@ import { Command, type Option } from 'commander';
 import { VERBS } from '../../cli/main.ts';
 import { tensor } from '../../core/tensor.ts';
 import { writeSafetensors } from '../../runtime/weights/index.ts';
-import { cliCase, runCli, type Outcome } from './harness.ts';
+import { cliCase, GPU_HANG_MS, HANG_MS, runCli, type Outcome } from './harness.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -136,5 +136,6 @@ export async function flagCases(f: FlagFixture): Promise<FlagCase[]> {
 export async function flagCase(f: FlagFixture, c: FlagCase): Promise<Outcome> {
   mkdirSync(path.join(f.dir, 'out'), { recursive: true });
   writeFileSync(path.join(f.dir, 'out', '.keep'), '');
-  return cliCase(c.args, c.inputs);
+  // The slow verbs do real work on a valid invocation (sampling, calibration, an eval): wider limit.
+  return cliCase(c.args, c.inputs, undefined, SLOW.has(c.verb) ? GPU_HANG_MS : HANG_MS);
 }

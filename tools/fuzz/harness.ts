@@ -10,6 +10,11 @@ import { uniformStream } from '../../core/random.ts';
 
 /** A case slower than this is a hang (the issue's limit). */
 export const HANG_MS = 10_000;
+/**
+ * GPU runs on the software GPU (lavapipe) JIT-compile every pipeline in each fresh process and
+ * take tens of seconds on a loaded machine: their limit is wider, and documented with the figures.
+ */
+export const GPU_HANG_MS = 120_000;
 
 export class Rng {
   private readonly next: () => number;
@@ -97,12 +102,12 @@ export function changedSince(before: Map<string, string>): string | undefined {
  * One CLI case: run it, then classify. `inputs` must be unchanged afterwards; `checkOutput` (on
  * exit 0) returns a reason when the output is wrong.
  */
-export async function cliCase(args: string[], inputs: readonly string[], checkOutput?: () => string | undefined): Promise<Outcome> {
+export async function cliCase(args: string[], inputs: readonly string[], checkOutput?: () => string | undefined, hangMs = HANG_MS): Promise<Outcome> {
   const before = snapshot(inputs);
   const r = await runCli(args);
   const changed = changedSince(before);
   if (changed) return { verdict: 'overwrote-input', exit: r.exit, ms: r.ms, detail: changed };
-  if (r.ms > HANG_MS) return { verdict: 'hang', exit: r.exit, ms: r.ms };
+  if (r.ms > hangMs) return { verdict: 'hang', exit: r.exit, ms: r.ms, detail: `${(r.ms / 1000).toFixed(1)} s` };
   if (r.exit === 2 || (r.exit !== 0 && r.exit !== 1)) return { verdict: 'internal-error', exit: r.exit, ms: r.ms, detail: r.err.slice(0, 400) };
   if (r.exit === 0 && checkOutput) {
     const why = checkOutput();
@@ -120,9 +125,9 @@ export function libraryCase(fn: () => void): Outcome {
     const ms = performance.now() - t0;
     const code = (e as { code?: string }).code;
     const ditto = (e as { name?: string }).name === 'DittoError';
-    if (ditto && code !== 'E_INTERNAL') return ms > HANG_MS ? { verdict: 'hang', exit: 1, ms } : { verdict: 'user-error', exit: 1, ms };
+    if (ditto && code !== 'E_INTERNAL') return ms > HANG_MS ? { verdict: 'hang', exit: 1, ms, detail: `${(ms / 1000).toFixed(1)} s` } : { verdict: 'user-error', exit: 1, ms };
     return { verdict: 'internal-error', exit: 2, ms, detail: `${(e as Error).name}: ${(e as Error).message}`.slice(0, 400) };
   }
   const ms = performance.now() - t0;
-  return ms > HANG_MS ? { verdict: 'hang', exit: 0, ms } : { verdict: 'ok', exit: 0, ms };
+  return ms > HANG_MS ? { verdict: 'hang', exit: 0, ms, detail: `${(ms / 1000).toFixed(1)} s` } : { verdict: 'ok', exit: 0, ms };
 }

@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { cliCase, runCli, type Outcome, type Rng } from './harness.ts';
+import { cliCase, GPU_HANG_MS, runCli, type Outcome, type Rng } from './harness.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -105,7 +105,7 @@ export async function planCase(r: Rng, base: { plan: string; weights: string }, 
   outcomes.push(await cliCase(['explain', '--allow-edited-plan', file], [file]));
   if (gpu) {
     const out = path.join(dir, `p${i}.latents.safetensors`);
-    outcomes.push(await cliCase(['run', '--allow-edited-plan', file, '--weights', base.weights, '--save-latents', out], [file, base.weights], () => latentsLookRight(out)));
+    outcomes.push(await cliCase(['run', '--allow-edited-plan', file, '--weights', base.weights, '--save-latents', out], [file, base.weights], () => latentsLookRight(out), GPU_HANG_MS));
   }
   return outcomes;
 }
