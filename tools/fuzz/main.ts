@@ -28,6 +28,8 @@ function record(family: string, kind: string, index: number, o: Outcome, args?: 
   const t = tallies.get(family) ?? { counts: {}, slowestMs: 0, failures: [] };
   tallies.set(family, t);
   t.counts[o.verdict] = (t.counts[o.verdict] ?? 0) + 1;
+  const n = Object.values(t.counts).reduce((a, b) => a + b, 0);
+  if (n % 1000 === 0) process.stderr.write(`${family}: ${n} cases\n`);
   t.slowestMs = Math.max(t.slowestMs, o.ms);
   if (FAILURES.includes(o.verdict)) {
     t.failures.push({ kind, index, verdict: o.verdict, ...(o.detail ? { detail: o.detail } : {}), ...(args ? { args } : {}) });
@@ -91,7 +93,7 @@ async function main(): Promise<number> {
     const total = Object.values(t.counts).reduce((a, b) => a + b, 0);
     failed += t.failures.length;
     const parts = Object.entries(t.counts).map(([v, n]) => `${v} ${n}`).join(', ');
-    process.stdout.write(`${family.padEnd(8)} ${String(total).padStart(7)} cases: ${parts}; slowest ${(t.slowestMs / 1000).toFixed(2)} s\n`);
+    process.stdout.write(`${family.padEnd(8)} ${String(total).padStart(7)} cases: ${parts}; slowest ${(t.slowestMs / 1000).toFixed(2)} s of CPU\n`);
   }
   process.stdout.write(failed === 0 ? 'no failures\n' : `${failed} FAILURES (internal errors, hangs, overwritten inputs or wrong exit 0)\n`);
   if (opts.report) writeFileSync(opts.report, JSON.stringify({ seed, seconds, families: Object.fromEntries(tallies) }, null, 2) + '\n');
