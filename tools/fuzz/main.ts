@@ -54,6 +54,9 @@ async function main(): Promise<number> {
   const inTime = () => performance.now() < deadline;
   process.env.XDG_RUNTIME_DIR ??= os.tmpdir();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ditto-fuzz-'));
+  // Abused flags write relative paths ('-o 0', '--out abc'): into the campaign's folder, not here.
+  const cwd = process.cwd();
+  process.chdir(dir);
   const started = performance.now();
   try {
     for (let i = 0; i < Number(opts.sources) && inTime(); i++) {
@@ -84,6 +87,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
+    process.chdir(cwd);
     rmSync(dir, { recursive: true, force: true });
   }
   const seconds = (performance.now() - started) / 1000;
