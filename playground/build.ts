@@ -3,8 +3,8 @@
  * grammar, compiler and runtime modules (esbuild) into a folder of static files (default
  * playground/dist): index.html, the bundle, the service worker, and the model's weights.
  *
- * The browser build differs from Node only in what it resolves: the `browser` condition picks
- * runtime/platform/browser.ts for `#ditto/gpu-platform`; Node built-ins map to playground/shims
+ * The browser build differs from Node only in what it resolves: runtime/platform/node.ts (Dawn)
+ * becomes runtime/platform/browser.ts (navigator.gpu); Node built-ins map to playground/shims
  * (a read-only in-memory file system holding the repository's .ditto sources and tables, so the
  * front end loads the shipped model and schedule library through its usual code); each module's
  * `import.meta.url` becomes file:///ditto/<its repository path>, so paths built from it land in
@@ -29,6 +29,9 @@ export const WEIGHT_FILES = {
 function virtualFiles(): Record<string, string> {
   const out: Record<string, string> = {};
   const add = (rel: string) => (out[`/ditto/${rel}`] = readFileSync(path.join(REPO, rel)).toString('base64'));
+  // core/packageRoot.ts finds the package root by its package.json (name and version suffice).
+  const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string };
+  out['/ditto/package.json'] = Buffer.from(JSON.stringify({ name: pkg.name, version: pkg.version })).toString('base64');
   for (const f of readdirSync(path.join(REPO, 'models')).filter((f) => f.endsWith('.ditto'))) add(`models/${f}`);
   for (const f of readdirSync(path.join(REPO, 'models/schedules')).filter((f) => /\.(ditto|npy|json)$/.test(f))) add(`models/schedules/${f}`);
   return out;
@@ -52,6 +55,8 @@ const browserPlugin: Plugin = {
       if (builtins.includes(args.path.replace(/^node:/, ''))) return { errors: [{ text: `${args.importer} imports the Node built-in '${args.path}', which the browser bundle has no shim for` }] };
       return undefined;
     });
+    // The one Node-only module of the runtime's device layer gets its browser twin (same exports).
+    b.onResolve({ filter: /\/platform\/node\.ts$/ }, (args) => ({ path: path.join(path.dirname(path.resolve(args.resolveDir, args.path)), 'browser.ts') }));
     b.onResolve({ filter: /^ditto-vfs$/ }, () => ({ path: 'ditto-vfs', namespace: 'ditto-vfs' }));
     b.onLoad({ filter: /.*/, namespace: 'ditto-vfs' }, () => ({ contents: `export const files = ${JSON.stringify(virtualFiles())};`, loader: 'js' }));
     b.onLoad({ filter: /\.ts$/ }, (args) => {

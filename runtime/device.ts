@@ -4,12 +4,12 @@
  * device with the adapter's real limits and the features ditto uses; everything else receives a
  * GpuContext.
  *
- * `#ditto/gpu-platform` resolves by package.json `imports` conditions: runtime/platform/node.ts
- * (dawn.node, its keep-alive and its poll shim; docs/runtime.md) by default, and
- * runtime/platform/browser.ts under a bundler's `browser` condition. Nothing Node-only is here.
+ * The platform module is runtime/platform/node.ts (dawn.node, its keep-alive and its poll shim;
+ * docs/runtime.md); the browser bundle (playground/build.ts) resolves that import to
+ * runtime/platform/browser.ts, which has the same exports. Nothing Node-only is here.
  */
 import { DittoError } from '../core/errors.ts';
-import { platformGpu, platformBackend, waitForGpu } from '#ditto/gpu-platform';
+import { platformGpu, platformBackend, waitForGpu } from './platform/node.ts';
 
 export interface AdapterReport {
   name: string;
@@ -60,7 +60,7 @@ export const LIMITS_THAT_MATTER = [
 const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
 const KNOWN_BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'null', 'webgpu'];
 
-export { NO_ADAPTER_HELP, dawnVersion } from '#ditto/gpu-platform';
+export { NO_ADAPTER_HELP, dawnVersion } from './platform/node.ts';
 
 function adapterBackend(adapter: GPUAdapter, requested: string | undefined): string {
   if (requested) return requested;

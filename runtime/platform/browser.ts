@@ -1,6 +1,6 @@
 /**
- * The browser side of device acquisition: the page's `navigator.gpu`. Selected by the `browser`
- * condition of package.json `imports` (`#ditto/gpu-platform`) when a bundler builds a web page.
+ * The browser side of device acquisition: the page's `navigator.gpu`. The browser bundle
+ * (playground/build.ts) puts this module in place of runtime/platform/node.ts; the exports match.
  */
 import { DittoError } from '../../core/errors.ts';
 import type { PlatformGpu } from './types.ts';

@@ -1,7 +1,7 @@
 /**
  * The Node side of device acquisition: Dawn (npm package `webgpu`, dawn.node). runtime/device.ts
- * reaches it as `#ditto/gpu-platform` (package.json `imports`, default condition); a browser bundle
- * gets runtime/platform/browser.ts instead, so nothing here ends up in a web page.
+ * imports it; a browser bundle (playground/build.ts) gets runtime/platform/browser.ts in its place,
+ * so nothing here ends up in a web page.
  *
  * Two dawn.node pitfalls are handled here (see docs/runtime.md):
  * - the object returned by `create()` must stay referenced for the life of the process, or the
