@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { loadProgram, lowerModel, parseSetFlag } from '../../compiler/frontend.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
@@ -21,7 +21,7 @@ import { writeScheduleReport } from '../../bench/scheduleReport.ts';
 import { formatCell } from '../../bench/report.ts';
 import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = PACKAGE_ROOT;
 const DEFAULT_MODEL_FILE = path.join(ROOT, 'models', 'dit.ditto');
 const DEFAULT_MODEL = 'DiT-S/2';
 const RANDOM_WEIGHTS_SEED = 0;

@@ -7,7 +7,7 @@
  * the CPU reference executor, with one image per class instead of two unless asked otherwise.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../core/packageRoot.ts';
 import { DittoError, isDittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { createGpu, type DeviceOptions, type GpuContext } from '../device.ts';
@@ -17,7 +17,6 @@ import { runEval } from './evaluate.ts';
 import { textWidth } from './font5x7.ts';
 import type { EvalDevice, EvalProgress, EvalReport, EvalRow } from './types.ts';
 
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 /**
  * The defaults. CFG 3: this small model's unguided samples are often ambiguous between similar
@@ -25,9 +24,9 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
  * while keeping texture, which a grid of two images per class is for (docs/eval.md has the numbers).
  */
 export const DEMO_DEFAULTS = {
-  modelFile: here('../../models/fmnist.ditto'),
+  modelFile: packagePath('models', 'fmnist.ditto'),
   model: 'DiT-FMNIST',
-  weightsFile: here('../../models/weights/fmnist-dit.safetensors'),
+  weightsFile: packagePath('models', 'weights', 'fmnist-dit.safetensors'),
   schedule: 'ebcache_table',
   steps: 50,
   sampler: 'ddpm' as const,
