@@ -20,6 +20,7 @@ import { detectCompileCaps } from './runtime/detectCaps.ts';
 import { createRunner as createPlanRunner, type Runner } from './runtime/run/runner.ts';
 import { loadWeights } from './runtime/weights/index.ts';
 import { renderDiagnostics } from './grammar/diagnostics.ts';
+import { runPlanOnCpu as runOnCpu, type CpuRunOutput, type CpuRunRequest } from './runtime/cpu/planInterpreter.ts';
 
 export { DittoError } from './core/errors.ts';
 export type { Tensor } from './core/tensor.ts';
@@ -85,3 +86,13 @@ export async function createRunner(plan: Plan | string, weights: string | Readon
   const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : weights;
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });
 }
+
+/**
+ * Runs a plan without a GPU: the CPU plan interpreter executes the plan's dispatch list with plain
+ * TypeScript kernels (semantics, not speed; docs/plan.md "Running a plan without a GPU").
+ */
+export function runPlanOnCpu(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, req: CpuRunRequest): CpuRunOutput {
+  const p = typeof plan === 'string' ? loadPlan(plan) : plan;
+  return runOnCpu(p, typeof weights === 'string' ? loadWeights(weights).tensors : weights, req);
+}
+export type { CpuRunOutput, CpuRunRequest };
