@@ -10,6 +10,7 @@
  */
 import { DittoError } from '../core/errors.ts';
 import { platformGpu, platformBackend, waitForGpu } from './platform/node.ts';
+import type { ToggleSet } from './dawnToggles.ts';
 
 export interface AdapterReport {
   name: string;
@@ -33,6 +34,8 @@ export interface GpuContext {
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
   readonly hasTimestamps: boolean;
+  /** The Dawn toggles this device was opened with (ditto's automatic ones and the user's; none in a browser). */
+  readonly toggles: ToggleSet;
 }
 
 export interface DeviceOptions {
@@ -40,6 +43,11 @@ export interface DeviceOptions {
   backend?: string;
   /** WebGPU feature level: 'compatibility' opens OpenGL ES-class adapters (a browser's ANGLE path). */
   featureLevel?: 'core' | 'compatibility';
+  /**
+   * Dawn toggles: `NAME` or `NAME=on` turns one on, `NAME=off` turns it off (also one that ditto
+   * sets by itself, such as vulkan_enable_f16_on_nvidia). Unknown names are an E_USAGE error.
+   */
+  toggles?: readonly string[];
 }
 
 /** Limits that ditto reports and requests at the adapter's real values rather than the defaults. */
@@ -97,7 +105,7 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
   if (options.backend !== undefined && !KNOWN_BACKENDS.includes(options.backend)) {
     throw new DittoError('E_USAGE', `unknown backend '${options.backend}'; use one of ${KNOWN_BACKENDS.join(', ')}`);
   }
-  const { gpu, noAdapterHelp, keep } = platformGpu(options);
+  const { gpu, noAdapterHelp, keep, toggles } = platformGpu(options);
   let adapter: GPUAdapter | null = null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance', ...(options.featureLevel ? { featureLevel: options.featureLevel } : {}) } as GPURequestAdapterOptions);
@@ -125,6 +133,7 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
     hasF16: device.features.has('shader-f16'),
     hasSubgroups: device.features.has('subgroups'),
     hasTimestamps: device.features.has('timestamp-query'),
+    toggles,
   };
 }
 

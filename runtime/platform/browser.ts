@@ -24,10 +24,10 @@ export function dawnVersion(): string {
   return 'none (browser WebGPU)';
 }
 
-export function platformGpu(_options: { backend?: string }): PlatformGpu {
+export function platformGpu(_options: { backend?: string; toggles?: readonly string[] }): PlatformGpu {
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!gpu) throw new DittoError('E_NO_ADAPTER', NO_WEBGPU_HELP);
-  return { gpu, noAdapterHelp: NO_ADAPTER_HELP, keep: () => undefined };
+  return { gpu, noAdapterHelp: NO_ADAPTER_HELP, keep: () => undefined, toggles: { enabled: [], disabled: [] } };
 }
 
 export function platformBackend(): string {

@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { DittoError } from '../../core/errors.ts';
+import { dawnFlags, resolveToggles } from '../dawnToggles.ts';
 import type { PlatformGpu } from './types.ts';
 
 const require = createRequire(import.meta.url);
@@ -54,7 +55,7 @@ export function dawnVersion(): string {
 }
 
 /** Dawn's `GPU` object for the requested backend, with the WebGPU globals (GPUBufferUsage, …) installed. */
-export function platformGpu(options: { backend?: string }): PlatformGpu {
+export function platformGpu(options: { backend?: string; toggles?: readonly string[] }): PlatformGpu {
   // The Vulkan loader wants XDG_RUNTIME_DIR; a shell without a session (CI, containers) lacks it.
   process.env.XDG_RUNTIME_DIR ??= tmpdir();
   const dawn = loadDawn();
@@ -62,7 +63,8 @@ export function platformGpu(options: { backend?: string }): PlatformGpu {
     Object.assign(globalThis, dawn.globals);
     globalsInstalled = true;
   }
-  const flags = options.backend ? [`backend=${options.backend}`] : [];
+  const toggles = resolveToggles(options.toggles);
+  const flags = [...(options.backend ? [`backend=${options.backend}`] : []), ...dawnFlags(toggles)];
   let gpu: GPU;
   try {
     gpu = dawn.create(flags);
@@ -70,7 +72,7 @@ export function platformGpu(options: { backend?: string }): PlatformGpu {
     throw new DittoError('E_NO_ADAPTER', `Dawn could not start: ${(e as Error).message}\n${NO_ADAPTER_HELP}`);
   }
   keepAlive.push(gpu);
-  return { gpu, noAdapterHelp: NO_ADAPTER_HELP, keep: (o) => keepAlive.push(o) };
+  return { gpu, noAdapterHelp: NO_ADAPTER_HELP, keep: (o) => keepAlive.push(o), toggles };
 }
 
 /** dawn.node does not expose the backend; on Linux Dawn's default is Vulkan. */
