@@ -17,7 +17,7 @@ import { checkSources, lowerModel, resolveSchedule, type Program } from './compi
 import { compile as compileGraph } from './compiler/pipeline.ts';
 import { loadPlan } from './compiler/plan/load.ts';
 import type { Plan } from './compiler/plan/types.ts';
-import type { GpuContext } from './runtime/device.ts';
+import type { DeviceOptions, GpuContext } from './runtime/device.ts';
 import { detectCompileCaps } from './runtime/detectCaps.ts';
 import { createRunner as createPlanRunner, type Runner } from './runtime/run/runner.ts';
 import { loadWeights } from './runtime/weights/index.ts';
@@ -34,6 +34,7 @@ export { encodeGridPng, encodeImagePngs, type GridOptions } from './runtime/imag
 export { loadWeights } from './runtime/weights/index.ts';
 export { packageVersion as version } from './core/packageRoot.ts';
 export { loadPlan };
+export { USEFUL_TOGGLES } from './runtime/dawnToggles.ts';
 
 /** The files that ship with ditto, as absolute paths (for `use "…"` in a source, or as weights). */
 export const shipped = {
@@ -66,6 +67,8 @@ export interface CompileOptions {
   guide?: 'first3' | 'all';
   /** Kernel-selection profile: 'auto' asks the adapter (default), or 'hardware' / 'lavapipe'. */
   caps?: 'auto' | 'hardware' | 'lavapipe';
+  /** Backend and Dawn toggles of the adapter that caps 'auto' asks. */
+  device?: DeviceOptions;
   /** The path the source is read as (relative `use` imports resolve from it); default ./inline.ditto. */
   path?: string;
 }
@@ -87,7 +90,7 @@ export async function compile(source: string, options: CompileOptions): Promise<
   const batch = options.batch ?? 1;
   const graph = lowerModel(program, { model: options.model, set: options.set, batch: options.cfg !== undefined ? 2 * batch : batch });
   const schedule = options.schedule ? resolveSchedule(program, options.schedule, graph, { steps: options.steps }) : undefined;
-  const caps = await detectCompileCaps(options.caps);
+  const caps = await detectCompileCaps(options.caps, options.device);
   return compileGraph(graph, schedule, {
     steps: options.steps, batch, sampler: options.sampler ?? 'ddpm', f16: options.f16 ?? false, guide: options.guide ?? 'first3', caps,
     ...(options.cfg !== undefined ? { cfgScale: options.cfg } : {}),
@@ -97,9 +100,10 @@ export async function compile(source: string, options: CompileOptions): Promise<
 /**
  * Prepares a plan (or its JSON text) for running: device, weights (a file path or tensors),
  * pipelines, bind groups. Pass `gpu` to run on a device you opened with createGpu (and close
- * yourself); otherwise the runner opens one and `close()` releases it.
+ * yourself); otherwise the runner opens one with `backend` and Dawn `toggles` (e.g.
+ * ['allow_unsafe_apis']) and `close()` releases it.
  */
-export async function createRunner(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, opts: { gpu?: GpuContext; backend?: string } = {}): Promise<Runner> {
+export async function createRunner(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, opts: { gpu?: GpuContext } & DeviceOptions = {}): Promise<Runner> {
   const p = typeof plan === 'string' ? loadPlan(plan) : plan;
   const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : weights;
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });

@@ -24,7 +24,7 @@ export interface Verb {
 export const VERBS: Record<string, Verb> = {
   info: {
     term: 'info [options]',
-    description: 'show the WebGPU adapter, its features and limits, and the versions of ditto, Node and Dawn',
+    description: 'show the WebGPU adapter, its features and limits, the Dawn toggles, and the versions of ditto, Node and Dawn',
     load: async () => (await import('./commands/info.ts')).registerInfo,
   },
   weights: {
