@@ -23,6 +23,7 @@ import { createRunner as createPlanRunner, type Runner } from './runtime/run/run
 import { loadWeights } from './runtime/weights/index.ts';
 import { renderDiagnostics } from './grammar/diagnostics.ts';
 import { packagePath } from './core/packageRoot.ts';
+import { runPlanOnCpu as runOnCpu, type CpuRunOutput, type CpuRunRequest } from './runtime/cpu/planInterpreter.ts';
 
 export { DittoError, isDittoError, type ErrorCode, type SourceSpan } from './core/errors.ts';
 export { tensor, type Tensor } from './core/tensor.ts';
@@ -108,3 +109,13 @@ export async function createRunner(plan: Plan | string, weights: string | Readon
   const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : weights;
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });
 }
+
+/**
+ * Runs a plan without a GPU: the CPU plan interpreter executes the plan's dispatch list with plain
+ * TypeScript kernels (semantics, not speed; docs/plan.md "Running a plan without a GPU").
+ */
+export function runPlanOnCpu(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, req: CpuRunRequest): CpuRunOutput {
+  const p = typeof plan === 'string' ? loadPlan(plan) : plan;
+  return runOnCpu(p, typeof weights === 'string' ? loadWeights(weights).tensors : weights, req);
+}
+export type { CpuRunOutput, CpuRunRequest };

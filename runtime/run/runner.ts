@@ -10,7 +10,8 @@ import type { Plan } from '../../compiler/plan/types.ts';
 import { awaitGpu, createGpu, type DeviceOptions, type GpuContext } from '../device.ts';
 import { readBack, upload } from '../gpu/buffers.ts';
 import { withGpuErrors, watchDeviceLoss } from '../gpu/errors.ts';
-import { noiseForRun, type RunNoise } from '../sampler/noise.ts';
+import type { RunNoise } from '../sampler/noise.ts';
+import { latentShape, resolveClasses, runInputs, runNoise } from './runInputs.ts';
 import { BindGroups } from './bindGroups.ts';
 import { createPipelines, type KernelPipeline } from './pipelines.ts';
 import { checkPlanWeights, createPlanBuffers, uploadParams, uploadWeights } from './resources.ts';
@@ -141,55 +142,6 @@ function encodeBodyPass(enc: GPUCommandEncoder, plan: Plan, bodyIndex: number, k
   pass.end();
 }
 
-function latentShape(plan: Plan): number[] {
-  const shape = plan.buffers[plan.io.latent]!.shape;
-  if (!shape || shape.length !== 4) throw new DittoError('E_PLAN', `plan buffer ${plan.io.latent} (latent) has no [B, C, H, W] shape`);
-  return shape;
-}
-
-function resolveClasses(plan: Plan, req: RunRequest): number[] {
-  const batch = plan.options.batch;
-  const labels = plan.io.labels;
-  const classCount = plan.model.params.classes ?? 0;
-  if (!labels) {
-    if (req.classes?.length) throw new DittoError('E_USAGE', `model ${plan.model.name} takes no class labels, but classes were given`);
-    return [];
-  }
-  const classes = req.classes ?? Array.from({ length: batch }, (_, i) => (classCount > 0 ? i % classCount : 0));
-  if (classes.length !== batch) {
-    throw new DittoError('E_USAGE', `the plan was compiled for ${batch} image${batch === 1 ? '' : 's'} per run, but ${classes.length} class${classes.length === 1 ? ' was' : 'es were'} given (recompile with --batch ${classes.length})`);
-  }
-  classes.forEach((c, i) => {
-    if (!Number.isInteger(c) || c < 0 || (classCount > 0 && c >= classCount)) {
-      throw new DittoError('E_USAGE', `class ${i + 1} is ${c}; model ${plan.model.name} has classes 0..${classCount - 1}`);
-    }
-  });
-  return classes;
-}
-
-/** The per-image noise of the run (initial latent + one tensor per step), checked against the plan. */
-function runNoise(plan: Plan, req: RunRequest, perImage: number[]): RunNoise {
-  const batch = plan.options.batch;
-  const S = plan.options.steps;
-  const noise = req.noise ?? noiseForRun(req.seed, batch, perImage, S);
-  const want = [batch, ...perImage];
-  const ok = (t: Tensor) => t.shape.length === want.length && t.shape.every((d, i) => d === want[i]);
-  if (!ok(noise.initial)) throw new DittoError('E_INPUT', `the initial noise is ${shapeString(noise.initial.shape)}, the plan needs ${shapeString(want)}`);
-  if (noise.steps.length < S - 1) throw new DittoError('E_INPUT', `the noise holds ${noise.steps.length} step tensors, the plan runs ${S} steps and needs ${S - 1}`);
-  noise.steps.slice(0, S - 1).forEach((t, k) => {
-    if (!ok(t)) throw new DittoError('E_INPUT', `step noise ${k} is ${shapeString(t.shape)}, the plan needs ${shapeString(want)}`);
-  });
-  return noise;
-}
-
-/** Repeats `rows` (batch rows of `per` values) to fill `total` values (the CFG halves share noise). */
-function tile(data: Float32Array, total: number): Float32Array {
-  if (data.length === total) return data;
-  const out = new Float32Array(total);
-  for (let o = 0; o < total; o += data.length) out.set(data.subarray(0, Math.min(data.length, total - o)), o);
-  return out;
-}
-
 async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipelines: KernelPipeline[], groups: BindGroups, req: RunRequest): Promise<RunOutput> {
   const { device } = gpu;
   const S = plan.options.steps;
@@ -200,23 +152,11 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
   const noise = runNoise(plan, req, perImage);
 
   // Inputs written once per run: labels ([classes; null × batch] under CFG), x_T, the step noise.
-  if (plan.io.labels) {
-    const lb = plan.buffers[plan.io.labels.buffer]!;
-    const n = lb.shape?.[0] ?? batch;
-    const ids = new Int32Array(n);
-    for (let i = 0; i < n; i++) ids[i] = i < batch ? classes[i]! : (plan.io.labels.nullClass ?? classes[i % batch]!);
-    upload(device, buffers[lb.id]!, ids);
-  }
-  const writeInitialLatent = () => upload(device, buffers[plan.io.latent]!, tile(noise.initial.data as Float32Array, numel(shape)));
+  const inputs = runInputs(plan, classes, noise);
+  if (inputs.labels) upload(device, buffers[inputs.labels.buffer]!, inputs.labels.ids);
+  const writeInitialLatent = () => upload(device, buffers[plan.io.latent]!, inputs.latent);
   writeInitialLatent();
-  if (plan.noise) {
-    const nb = plan.buffers[plan.noise.buffer]!;
-    const stride = nb.rowStride! / 4;
-    const rowLen = numel(plan.noise.rowShape);
-    const data = new Float32Array(nb.bytes / 4);
-    for (let k = 0; k < S - 1; k++) data.set(tile(noise.steps[k]!.data as Float32Array, rowLen), k * stride);
-    upload(device, buffers[nb.id]!, data);
-  }
+  if (inputs.noise) upload(device, buffers[inputs.noise.buffer]!, inputs.noise.rows);
 
   const work = planWorkStats(plan);
   if (req.checkFinite) {
