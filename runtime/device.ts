@@ -8,6 +8,8 @@
  * docs/runtime.md); the browser bundle (playground/build.ts) resolves that import to
  * runtime/platform/browser.ts, which has the same exports. Nothing Node-only is here.
  */
+// Declarations of this module mention GPUDevice and friends: keep the reference in the emitted .d.ts.
+/// <reference types="@webgpu/types" preserve="true" />
 import { DittoError } from '../core/errors.ts';
 import { platformGpu, platformBackend, waitForGpu } from './platform/node.ts';
 import type { ToggleSet } from './dawnToggles.ts';
