@@ -39,6 +39,9 @@ interface Cell {
 const COMPUTE: Action = { kind: 'compute' };
 
 function sameAction(a: Action, b: Action): boolean {
+  // Most comparisons are of different kinds, or of the shared COMPUTE object: skip serialising those.
+  if (a === b) return true;
+  if (a.kind !== b.kind) return false;
   return JSON.stringify(a) === JSON.stringify(b);
 }
 

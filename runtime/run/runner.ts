@@ -36,6 +36,12 @@ export interface RunRequest {
   noise?: RunNoise;
   /** Called as each sampling step finishes on the GPU (no readback involved). */
   onStep?: (k: number) => void;
+  /**
+   * Cancels the run: it rejects with DittoError E_ABORTED within a few steps of the abort, and the
+   * runner stays usable. With a signal the steps are submitted a few at a time (so that an abort
+   * leaves little queued GPU work) instead of all at once.
+   */
+  signal?: AbortSignal;
   profile?: boolean;
   /** Run dispatch by dispatch and stop at the first one that writes a NaN or Inf. */
   checkFinite?: boolean;
@@ -70,8 +76,14 @@ export interface Runner {
    * state it leaves behind is overwritten by the next `run`.
    */
   warmUp(): Promise<void>;
+  /** Releases the plan's buffers, and the device when the runner opened it; later runs fail with E_USAGE. Idempotent. */
+  close(): void;
+  /** The same as close(). */
   destroy(): void;
 }
+
+/** Steps in flight at once when a run can be cancelled: enough to keep the GPU fed, few to drain. */
+const CANCELLABLE_WINDOW = 4;
 
 export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tensor>, opts: RunnerOptions = {}): Promise<Runner> {
   checkPlanWeights(plan, weights, opts.weightsFile ?? 'the weight file');
@@ -89,7 +101,17 @@ export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tens
   const groups = new BindGroups(device, plan, buffers, pipelines);
   await withGpuErrors(device, 'creating the bind groups', () => groups.prebuild());
 
-  const run = (req: RunRequest) => Promise.race([runPlan(gpu, plan, buffers, pipelines, groups, req), lost]);
+  let closed = false;
+  const run = async (req: RunRequest) => {
+    if (closed) throw new DittoError('E_USAGE', 'this runner is closed; create a new one');
+    return Promise.race([runPlan(gpu, plan, buffers, pipelines, groups, req), lost]);
+  };
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    for (const b of buffers) b.destroy();
+    if (!opts.gpu) device.destroy();
+  };
   const warmUp = async () => {
     const firstUse = new Map<number, number>();
     plan.stepBody.forEach((b, k) => firstUse.has(b) || firstUse.set(b, k));
@@ -103,10 +125,8 @@ export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tens
     gpu,
     run,
     warmUp,
-    destroy: () => {
-      for (const b of buffers) b.destroy();
-      if (!opts.gpu) device.destroy();
-    },
+    close,
+    destroy: close,
   };
 }
 
@@ -157,25 +177,67 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
     return enc.finish();
   };
 
-  const done: Promise<unknown>[] = [];
   let hostSeconds = 0;
-  await withGpuErrors(device, 'running the sampling loop', () => {
-    // Timed inside the callback: the error-scope pops that follow wait for the GPU.
-    const h0 = performance.now();
-    device.queue.submit([encodeBody(-1, 0)]);
-    for (let k = 0; k < S; k++) {
-      device.queue.submit([encodeBody(plan.stepBody[k]!, k)]);
-      if (req.onStep) done.push(device.queue.onSubmittedWorkDone());
+  if (req.signal) {
+    hostSeconds = await submitCancellable(device, S, (bodyIndex, k) => encodeBody(bodyIndex, k), plan.stepBody, req.signal, req.onStep);
+  } else {
+    const done: Promise<unknown>[] = [];
+    await withGpuErrors(device, 'running the sampling loop', () => {
+      // Timed inside the callback: the error-scope pops that follow wait for the GPU.
+      const h0 = performance.now();
+      device.queue.submit([encodeBody(-1, 0)]);
+      for (let k = 0; k < S; k++) {
+        device.queue.submit([encodeBody(plan.stepBody[k]!, k)]);
+        if (req.onStep) done.push(device.queue.onSubmittedWorkDone());
+      }
+      hostSeconds = (performance.now() - h0) / 1000;
+    });
+    for (let k = 0; k < done.length; k++) {
+      await awaitGpu(done[k]!);
+      req.onStep?.(k);
     }
-    hostSeconds = (performance.now() - h0) / 1000;
-  });
-  for (let k = 0; k < done.length; k++) {
-    await awaitGpu(done[k]!);
-    req.onStep?.(k);
   }
   const raw = new Float32Array(await readBack(device, buffers[plan.io.latent]!, batch * numel(perImage) * 4));
   const seconds = (performance.now() - t0) / 1000;
   const dynamic = plan.dynamic ? await readDynamicStats(device, plan, buffers) : undefined;
   const profile = profiler ? await profiler.report() : undefined;
   return { latents: tensor([batch, ...perImage], raw), classes, seconds, hostSeconds, work, ...(dynamic ? { dynamic } : {}), ...(profile ? { profile } : {}) };
+}
+
+function abortedError(signal: AbortSignal): DittoError {
+  const why = signal.reason instanceof Error ? `: ${signal.reason.message}` : typeof signal.reason === 'string' ? `: ${signal.reason}` : '';
+  return new DittoError('E_ABORTED', `the run was cancelled${why}`);
+}
+
+/**
+ * The sampling loop of a run that can be cancelled: at most CANCELLABLE_WINDOW steps queued ahead
+ * of the GPU, the signal checked before each submission and after each step completes. Returns the
+ * host seconds spent encoding and submitting.
+ */
+async function submitCancellable(device: GPUDevice, S: number, encodeBody: (bodyIndex: number, k: number) => GPUCommandBuffer, stepBody: readonly number[], signal: AbortSignal, onStep?: (k: number) => void): Promise<number> {
+  if (signal.aborted) throw abortedError(signal);
+  let hostSeconds = 0;
+  const submit = (bodyIndex: number, k: number) => {
+    const h0 = performance.now();
+    device.queue.submit([encodeBody(bodyIndex, k)]);
+    hostSeconds += (performance.now() - h0) / 1000;
+  };
+  await withGpuErrors(device, 'running the sampling loop', async () => {
+    const done: Promise<unknown>[] = [];
+    submit(-1, 0);
+    let next = 0;
+    for (let k = 0; k < S && !signal.aborted; k++) {
+      for (; next < S && next < k + CANCELLABLE_WINDOW && !signal.aborted; next++) {
+        submit(stepBody[next]!, next);
+        done.push(device.queue.onSubmittedWorkDone());
+      }
+      if (k >= done.length) break;
+      await awaitGpu(done[k]!);
+      if (!signal.aborted) onStep?.(k);
+    }
+    // After an abort, let what was queued finish, so that the next run starts on an idle queue.
+    if (signal.aborted) await awaitGpu(device.queue.onSubmittedWorkDone());
+  });
+  if (signal.aborted) throw abortedError(signal);
+  return hostSeconds;
 }
