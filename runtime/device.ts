@@ -14,20 +14,8 @@ import { DittoError } from '../core/errors.ts';
 import { platformGpu, platformBackend, waitForGpu } from './platform/node.ts';
 import type { ToggleSet } from './dawnToggles.ts';
 
-export interface AdapterReport {
-  name: string;
-  vendor: string;
-  architecture: string;
-  description: string;
-  backend: string;
-  isFallback: boolean;
-  /** True for CPU implementations (lavapipe/llvmpipe, SwiftShader). Kernel selection uses it. */
-  isSoftware: boolean;
-  features: string[];
-  subgroupMinSize: number;
-  subgroupMaxSize: number;
-  limits: Record<string, number>;
-}
+export type { AdapterReport } from '../core/adapter.ts';
+import type { AdapterReport } from '../core/adapter.ts';
 
 export interface GpuContext {
   readonly device: GPUDevice;
