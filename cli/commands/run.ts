@@ -1,7 +1,7 @@
 /**
  * `ditto run plan.json --weights W …`: execute a plan on the GPU, with a progress bar on a terminal
  * and a summary (or --json). Pixel-space models write a PNG grid; latent models write latents, or a
- * PNG grid through a VAE decoder on the GPU (`--vae`, runtime/run/vaeDecode.ts).
+ * PNG grid through a VAE decoder on the GPU (`--vae`: drivers/vaeDecoder.ts compiles it, runtime/run/vaeDecode.ts runs it).
  */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -16,12 +16,13 @@ import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { firstNonFinite, unravel } from '../../runtime/weights/finite.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
-import { decodeLatents, DEFAULT_VAE_MODEL, prepareVae } from '../../runtime/run/vaeDecode.ts';
-import { backendOption, checkOutputPath, parseIntFlag } from '../options.ts';
+import { decodeLatents } from '../../runtime/run/vaeDecode.ts';
+import { DEFAULT_VAE_MODEL, prepareVae } from '../../drivers/vaeDecoder.ts';
+import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 
-interface RunFlags {
+interface RunFlags extends DeviceFlags {
   weights: string;
   seed: string;
   class?: string;
@@ -32,7 +33,6 @@ interface RunFlags {
   profile?: boolean;
   checkFinite?: boolean;
   baseline?: string;
-  backend?: string;
   vae?: string;
   vaeModel?: string;
   allowEditedPlan?: boolean;
@@ -60,7 +60,7 @@ export function isPixelModel(plan: Plan): boolean {
 }
 
 export function registerRun(program: Command): void {
-  program
+  const command = program
     .command('run')
     .description('execute a compiled plan on the GPU and write images or latents')
     .argument('<plan>', 'a plan written by ditto compile')
@@ -77,13 +77,14 @@ export function registerRun(program: Command): void {
     .option('--check-finite', 'stop at the first step and node that produces a NaN or Inf')
     .option('--json', 'print the summary as JSON (fields in docs/cli.md)')
     .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
-    .option('--allow-edited-plan', "run a plan whose contents no longer match its hash (edited by hand); every other check still runs")
-    .addOption(backendOption())
+    .option('--allow-edited-plan', "run a plan whose contents no longer match its hash (edited by hand); every other check still runs");
+  addDeviceOptions(command)
     .action(async (planFile: string, flags: RunFlags) => {
       refuseOverwrite([{ label: '--out', file: flags.out }, { label: '--save-latents', file: flags.saveLatents }], [
         { label: 'the plan', file: planFile }, { label: '--baseline', file: flags.baseline }, { label: '--weights', file: flags.weights },
         { label: '--noise', file: flags.noise }, { label: '--vae', file: flags.vae },
       ]);
+      const deviceOptions = deviceOptionsOf(flags);
       const planOpts = { allowEdited: flags.allowEditedPlan === true };
       const plan = readPlanFile(planFile, planOpts);
       const baselinePlan = flags.baseline ? readPlanFile(flags.baseline, planOpts) : undefined;
@@ -102,7 +103,7 @@ export function registerRun(program: Command): void {
       const weights = loadWeights(flags.weights, 'weights', finite);
       const latentShape = [plan.options.batch, ...(plan.buffers[plan.io.latent]!.shape ?? []).slice(1)];
       const noise = flags.noise ? readNoiseFile(flags.noise, latentShape, plan.options.steps, plan.options.sampler === 'ddpm') : undefined;
-      const gpu = await createGpu({ backend: flags.backend });
+      const gpu = await createGpu(deviceOptions);
       // The decoder is checked against the latents and its weight file, and compiled, before sampling.
       const vae = flags.vae ? prepareVae(latentShape, loadWeights(flags.vae, 'weights', finite), compileCapsFor(gpu.report), flags.vaeModel ?? DEFAULT_VAE_MODEL) : undefined;
       const runner = await createRunner(plan, weights.tensors, { gpu, weightsFile: flags.weights });

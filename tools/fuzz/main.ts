@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { caseSeed, FAILURES, Rng, type Outcome } from './harness.ts';
-import { SOURCE_KINDS, sourceCase } from './sources.ts';
+import { CHECK_EVERY, SOURCE_KINDS, sourceCase } from './sources.ts';
 import { WEIGHT_KINDS, weightCase } from './weights.ts';
 import { planCase, preparePlanBase } from './plans.ts';
 import { flagCase, flagCases, prepareFlagFixture } from './flags.ts';
@@ -63,7 +63,8 @@ async function main(): Promise<number> {
       const kind = SOURCE_KINDS[i % SOURCE_KINDS.length]!;
       // Long lines are slow by design (up to a megabyte each): one in fifty.
       const k = kind === 'long-line' && i % 50 !== 4 ? 'mutation' : kind;
-      record('sources', k, i, sourceCase(new Rng(caseSeed(seed, `source:${k}`, i)), k));
+      const check = i % CHECK_EVERY === 0;
+      record(check ? 'checked' : 'parsed', k, i, sourceCase(new Rng(caseSeed(seed, `source:${k}`, i)), k, check));
     }
     for (let i = 0; i < Number(opts.weights) && inTime(); i++) {
       const kind = WEIGHT_KINDS[i % WEIGHT_KINDS.length]!;
