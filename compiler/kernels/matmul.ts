@@ -8,7 +8,7 @@
  * sample ⌊r / tokens⌋). An optional batch runs independent problems in dispatch z.
  *
  * Two variants, picked by `selectMatmul` from the adapter:
- * - `subgroup` (software adapters, reference/lavapipe.md §4): no workgroup memory, no barriers;
+ * - `subgroup` (software adapters, docs/lavapipe.md "Kernels on the software adapter"): no workgroup memory, no barriers;
  *   each invocation owns R rows × 4 columns (R = min(8, subgroup width, M); 8 on lavapipe); lane
  *   l loads A row r0+l per 8-wide K block and the subgroup shares it with subgroupBroadcast.
  * - `tiled` (hardware): 64×64 or 32×32 output tiles staged through workgroup memory, 4×4 outputs
@@ -122,7 +122,7 @@ export function selectMatmul(p: MatmulProblem, caps: AdapterCaps): MatmulConfig 
     // Fewer rows than the subgroup when M is small (adaLN GEMV, M = batch): lanes past `rows`
     // load a clamped row that is never broadcast, and no FMAs are spent on absent rows.
     const rows = Math.min(8, caps.subgroupMinSize, p.M);
-    // Two subgroups per workgroup (lavapipe.md §4); one when N is narrow, to waste fewer columns.
+    // Two subgroups per workgroup (docs/lavapipe.md "Kernels on the software adapter"); one when N is narrow, to waste fewer columns.
     const sg = Math.min(8, caps.subgroupMinSize);
     const lanes = Math.min(caps.maxInvocations, p.N <= 4 * sg ? sg : 2 * sg);
     variant = { kind: 'subgroup', rows, lanes };
