@@ -13,9 +13,10 @@ import { DittoError } from './core/errors.ts';
 import type { Tensor } from './core/tensor.ts';
 import { checkSources, lowerModel, resolveSchedule, type Program } from './compiler/frontend.ts';
 import { compile as compileGraph } from './compiler/pipeline.ts';
-import { loadPlan } from './compiler/plan/load.ts';
-import type { Plan } from './compiler/plan/types.ts';
-import type { GpuContext } from './runtime/device.ts';
+import { loadAnyPlan, loadPlan } from './compiler/plan/load.ts';
+import type { AnyPlan, Plan, PlanTuning } from './compiler/plan/types.ts';
+import { createGpu, type GpuContext } from './runtime/device.ts';
+import { tunePlan, type TuneOptions } from './runtime/tune.ts';
 import { detectCompileCaps } from './runtime/detectCaps.ts';
 import { createRunner as createPlanRunner, type Runner } from './runtime/run/runner.ts';
 import { loadWeights } from './runtime/weights/index.ts';
@@ -23,7 +24,8 @@ import { renderDiagnostics } from './grammar/diagnostics.ts';
 
 export { DittoError } from './core/errors.ts';
 export type { Tensor } from './core/tensor.ts';
-export type { Plan } from './compiler/plan/types.ts';
+export type { Plan, AnyPlan, PlanTuning } from './compiler/plan/types.ts';
+export type { TuneOptions } from './runtime/tune.ts';
 export type { Runner, RunRequest, RunOutput } from './runtime/run/runner.ts';
 export { loadPlan };
 
@@ -76,4 +78,19 @@ export async function createRunner(plan: Plan | string, weights: string | Readon
   const p = typeof plan === 'string' ? loadPlan(plan) : plan;
   const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : weights;
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });
+}
+
+/**
+ * Times the candidate matmul variants of every matmul kernel of a plan (an object or its JSON text)
+ * on this adapter (or `opts.gpu`) and returns the plan with the fastest, the choices recorded in
+ * `plan.tuning` and the hash recomputed. `opts.cacheFile` reuses and extends a per-adapter cache.
+ */
+export async function tune<P extends AnyPlan>(plan: P | string, opts: TuneOptions & { gpu?: GpuContext; backend?: string } = {}): Promise<{ plan: P; tuning: PlanTuning }> {
+  const p = (typeof plan === 'string' ? loadAnyPlan(plan) : plan) as P;
+  const gpu = opts.gpu ?? (await createGpu({ backend: opts.backend }));
+  try {
+    return await tunePlan(gpu, p, opts);
+  } finally {
+    if (!opts.gpu) gpu.device.destroy();
+  }
 }

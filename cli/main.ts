@@ -17,6 +17,7 @@ import { registerBench } from './commands/bench.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerCompile } from './commands/compile.ts';
 import { registerExplain } from './commands/explain.ts';
+import { registerTune } from './commands/tune.ts';
 import { dittoVersion } from './version.ts';
 
 export function buildProgram(): Command {
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerCompile(program);
   registerExplain(program);
+  registerTune(program);
   // Hidden: lets the tests check the exit-code contract for internal errors on the real process.
   program
     .command('internal-error-selftest', { hidden: true })

@@ -11,6 +11,7 @@
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { DittoError } from '../core/errors.ts';
+import type { SubgroupMatrixConfig } from '../compiler/kernels/types.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -26,6 +27,8 @@ export interface AdapterReport {
   features: string[];
   subgroupMinSize: number;
   subgroupMaxSize: number;
+  /** Dawn's `adapter.info.subgroupMatrixConfigs` (shapes of the experimental subgroup-matrix feature), when it reports any. */
+  subgroupMatrixConfigs?: SubgroupMatrixConfig[];
   limits: Record<string, number>;
 }
 
@@ -58,7 +61,7 @@ export const LIMITS_THAT_MATTER = [
   'maxUniformBufferBindingSize',
 ] as const;
 
-const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
 const KNOWN_BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'null', 'webgpu'];
 
 export const NO_ADAPTER_HELP = [
@@ -106,8 +109,14 @@ async function adapterBackend(adapter: GPUAdapter, requested: string | undefined
   return process.platform === 'linux' ? 'vulkan' : process.platform === 'darwin' ? 'metal' : 'd3d12';
 }
 
+function subgroupMatrixConfigsOf(list: Iterable<SubgroupMatrixConfig> | undefined): { subgroupMatrixConfigs?: SubgroupMatrixConfig[] } {
+  if (!list) return {};
+  const configs = [...list].map((m) => ({ componentType: String(m.componentType), resultComponentType: String(m.resultComponentType), M: Number(m.M), N: Number(m.N), K: Number(m.K) }));
+  return configs.length ? { subgroupMatrixConfigs: configs } : {};
+}
+
 export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterReport {
-  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean; subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> };
   const limits: Record<string, number> = {};
   for (const k of LIMITS_THAT_MATTER) limits[k] = Number((adapter.limits as unknown as Record<string, number>)[k]);
   const description = info.description ?? '';
@@ -125,6 +134,7 @@ export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterRe
     features: [...adapter.features].map(String).sort(),
     subgroupMinSize: info.subgroupMinSize ?? 0,
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    ...subgroupMatrixConfigsOf(info.subgroupMatrixConfigs),
     limits,
   };
 }

@@ -40,6 +40,15 @@ export interface EmittedKernel {
   dispatch: [number, number, number];
 }
 
+/** One shape Dawn's `chromium-experimental-subgroup-matrix` supports: left M×K, right K×N, result M×N. */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
 /** The adapter facts kernel selection depends on. Build with `capsFromReport`. */
 export interface AdapterCaps {
   /** CPU implementation (lavapipe/llvmpipe, SwiftShader): loads cost more than FMAs. */
@@ -58,6 +67,8 @@ export interface AdapterCaps {
   maxStorageBufferBindingSize: number;
   /** maxComputeWorkgroupsPerDimension. */
   maxWorkgroupsPerDimension: number;
+  /** Subgroup-matrix shapes, when the device has `chromium-experimental-subgroup-matrix` (absent: none). */
+  subgroupMatrixConfigs?: SubgroupMatrixConfig[];
 }
 
 /** The limits every WebGPU adapter guarantees: a safe default for planning without a device. */
@@ -101,5 +112,8 @@ export function capsFromReport(report: AdapterReport): AdapterCaps {
     maxInvocations: lim('maxComputeInvocationsPerWorkgroup', DEFAULT_CAPS.maxInvocations),
     maxStorageBufferBindingSize: lim('maxStorageBufferBindingSize', DEFAULT_CAPS.maxStorageBufferBindingSize),
     maxWorkgroupsPerDimension: lim('maxComputeWorkgroupsPerDimension', DEFAULT_CAPS.maxWorkgroupsPerDimension),
+    ...(report.features.includes('chromium-experimental-subgroup-matrix') && report.subgroupMatrixConfigs?.length
+      ? { subgroupMatrixConfigs: report.subgroupMatrixConfigs }
+      : {}),
   };
 }
