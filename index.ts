@@ -15,7 +15,7 @@ import { checkSources, lowerModel, resolveSchedule, type Program } from './compi
 import { compile as compileGraph } from './compiler/pipeline.ts';
 import { loadAnyPlan, loadPlan } from './compiler/plan/load.ts';
 import type { AnyPlan, Plan, PlanTuning } from './compiler/plan/types.ts';
-import { createGpu, type GpuContext } from './runtime/device.ts';
+import { createGpu, type DeviceOptions, type GpuContext } from './runtime/device.ts';
 import { tunePlan, type TuneOptions } from './runtime/tune.ts';
 import { detectCompileCaps } from './runtime/detectCaps.ts';
 import { createRunner as createPlanRunner, type Runner } from './runtime/run/runner.ts';
@@ -28,6 +28,9 @@ export type { Plan, AnyPlan, PlanTuning } from './compiler/plan/types.ts';
 export type { TuneOptions } from './runtime/tune.ts';
 export type { Runner, RunRequest, RunOutput } from './runtime/run/runner.ts';
 export { loadPlan };
+export { createGpu } from './runtime/device.ts';
+export type { DeviceOptions, GpuContext, AdapterReport } from './runtime/device.ts';
+export { USEFUL_TOGGLES } from './runtime/dawnToggles.ts';
 
 export interface CompileOptions {
   /** Model or variant name (`DiT-S/2`); default: the source's only model. */
@@ -45,6 +48,8 @@ export interface CompileOptions {
   guide?: 'first3' | 'all';
   /** Kernel-selection profile: 'auto' asks the adapter (default), or 'hardware' / 'lavapipe'. */
   caps?: 'auto' | 'hardware' | 'lavapipe';
+  /** Backend and Dawn toggles of the adapter that caps 'auto' asks. */
+  device?: DeviceOptions;
   /** The path the source is read as (relative `use` imports resolve from it); default ./inline.ditto. */
   path?: string;
 }
@@ -66,15 +71,18 @@ export async function compile(source: string, options: CompileOptions): Promise<
   const batch = options.batch ?? 1;
   const graph = lowerModel(program, { model: options.model, set: options.set, batch: options.cfg !== undefined ? 2 * batch : batch });
   const schedule = options.schedule ? resolveSchedule(program, options.schedule, graph, { steps: options.steps }) : undefined;
-  const caps = await detectCompileCaps(options.caps);
+  const caps = await detectCompileCaps(options.caps, options.device);
   return compileGraph(graph, schedule, {
     steps: options.steps, batch, sampler: options.sampler ?? 'ddpm', f16: options.f16 ?? false, guide: options.guide ?? 'first3', caps,
     ...(options.cfg !== undefined ? { cfgScale: options.cfg } : {}),
   }).plan;
 }
 
-/** Prepares a plan for running: device, weights (a file path or tensors), pipelines, bind groups. */
-export async function createRunner(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, opts: { gpu?: GpuContext; backend?: string } = {}): Promise<Runner> {
+/**
+ * Prepares a plan for running: device, weights (a file path or tensors), pipelines, bind groups.
+ * Without `gpu`, a device is opened with `backend` and Dawn `toggles` (e.g. ['allow_unsafe_apis']).
+ */
+export async function createRunner(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, opts: { gpu?: GpuContext } & DeviceOptions = {}): Promise<Runner> {
   const p = typeof plan === 'string' ? loadPlan(plan) : plan;
   const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : weights;
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });
@@ -85,12 +93,13 @@ export async function createRunner(plan: Plan | string, weights: string | Readon
  * on this adapter (or `opts.gpu`) and returns the plan with the fastest, the choices recorded in
  * `plan.tuning` and the hash recomputed. `opts.cacheFile` reuses and extends a per-adapter cache.
  */
-export async function tune<P extends AnyPlan>(plan: P | string, opts: TuneOptions & { gpu?: GpuContext; backend?: string } = {}): Promise<{ plan: P; tuning: PlanTuning }> {
+export async function tune<P extends AnyPlan>(plan: P | string, opts: TuneOptions & { gpu?: GpuContext } & DeviceOptions = {}): Promise<{ plan: P; tuning: PlanTuning }> {
   const p = (typeof plan === 'string' ? loadAnyPlan(plan) : plan) as P;
-  const gpu = opts.gpu ?? (await createGpu({ backend: opts.backend }));
+  const { gpu: given, budgetMs, maxCandidates, cacheFile, log, ...device } = opts;
+  const gpu = given ?? (await createGpu(device));
   try {
-    return await tunePlan(gpu, p, opts);
+    return await tunePlan(gpu, p, { ...(budgetMs !== undefined ? { budgetMs } : {}), ...(maxCandidates !== undefined ? { maxCandidates } : {}), ...(cacheFile ? { cacheFile } : {}), ...(log ? { log } : {}) });
   } finally {
-    if (!opts.gpu) gpu.device.destroy();
+    if (!given) gpu.device.destroy();
   }
 }

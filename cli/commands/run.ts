@@ -18,10 +18,10 @@ import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
 import { decodeLatents, DEFAULT_VAE_MODEL, prepareVae } from '../../runtime/run/vaeDecode.ts';
-import { backendOption, checkOutputPath, parseIntFlag } from '../options.ts';
+import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 
-interface RunFlags {
+interface RunFlags extends DeviceFlags {
   weights: string;
   seed: string;
   class?: string;
@@ -32,7 +32,6 @@ interface RunFlags {
   profile?: boolean;
   checkFinite?: boolean;
   baseline?: string;
-  backend?: string;
   vae?: string;
   vaeModel?: string;
   tuningCache?: string;
@@ -64,7 +63,7 @@ export function isPixelModel(plan: Plan): boolean {
 }
 
 export function registerRun(program: Command): void {
-  program
+  const command = program
     .command('run')
     .description('execute a compiled plan on the GPU and write images or latents')
     .argument('<plan>', 'a plan written by ditto compile')
@@ -80,9 +79,10 @@ export function registerRun(program: Command): void {
     .option('--profile', 'time every kernel with timestamp queries and print the top kernels')
     .option('--check-finite', 'stop at the first step and node that produces a NaN or Inf')
     .option('--json', 'print the summary as JSON (fields in docs/cli.md)')
-    .option('--tuning-cache <file>', "use the matmul variants `ditto tune --cache` chose on this adapter")
-    .addOption(backendOption())
+    .option('--tuning-cache <file>', 'use the matmul variants `ditto tune --cache` chose on this adapter');
+  addDeviceOptions(command)
     .action(async (planFile: string, flags: RunFlags) => {
+      const deviceOptions = deviceOptionsOf(flags);
       let plan = readPlanFile(planFile);
       let baselinePlan = flags.baseline ? readPlanFile(flags.baseline) : undefined;
       if (flags.tuningCache && !existsSync(flags.tuningCache)) throw new DittoError('E_IO', `--tuning-cache '${flags.tuningCache}' does not exist (write one with ditto tune --cache)`);
@@ -100,7 +100,7 @@ export function registerRun(program: Command): void {
       const weights = loadWeights(flags.weights);
       const latentShape = [plan.options.batch, ...(plan.buffers[plan.io.latent]!.shape ?? []).slice(1)];
       const noise = flags.noise ? readNoiseFile(flags.noise, latentShape, plan.options.steps, plan.options.sampler === 'ddpm') : undefined;
-      const gpu = await createGpu({ backend: flags.backend });
+      const gpu = await createGpu(deviceOptions);
       if (flags.tuningCache) {
         plan = applyTuningCache(gpu, plan, flags.tuningCache);
         if (baselinePlan) baselinePlan = applyTuningCache(gpu, baselinePlan, flags.tuningCache);

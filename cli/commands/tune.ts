@@ -10,20 +10,19 @@ import { writeFileAtomic } from '../../core/files.ts';
 import { loadAnyPlan } from '../../compiler/plan/load.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { tunePlan } from '../../runtime/tune.ts';
-import { backendOption, checkOutputPath, parseIntFlag } from '../options.ts';
+import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { readPlanFileWith } from './run.ts';
 
-interface TuneFlags {
+interface TuneFlags extends DeviceFlags {
   out: string;
   cache?: string;
   budgetMs: string;
   maxCandidates?: string;
   json?: boolean;
-  backend?: string;
 }
 
 export function registerTune(program: Command): void {
-  program
+  const command = program
     .command('tune')
     .description("time the candidate matmul kernels of a plan on this adapter and write the plan with the fastest")
     .argument('<plan>', 'a plan written by ditto compile (sampling or forward)')
@@ -31,15 +30,16 @@ export function registerTune(program: Command): void {
     .option('--cache <file>', 'a tuning cache: reuse its choices for this adapter, and add the new ones')
     .option('--budget-ms <ms>', 'timed work per candidate', '300')
     .option('--max-candidates <n>', 'time at most n candidates per kernel (the compiled one included)')
-    .option('--json', 'print what was chosen as JSON')
-    .addOption(backendOption())
+    .option('--json', 'print what was chosen as JSON');
+  addDeviceOptions(command)
     .action(async (planFile: string, flags: TuneFlags) => {
+      const deviceOptions = deviceOptionsOf(flags);
       const plan = readPlanFileWith(planFile, loadAnyPlan);
       checkOutputPath('--out', flags.out);
       if (path.resolve(flags.out) === path.resolve(planFile)) throw new DittoError('E_USAGE', `--out '${flags.out}' is the input plan; write the tuned plan to another file`);
       const budgetMs = parseIntFlag('--budget-ms', flags.budgetMs, 1);
       const maxCandidates = flags.maxCandidates !== undefined ? parseIntFlag('--max-candidates', flags.maxCandidates, 1) : undefined;
-      const gpu = await createGpu({ backend: flags.backend });
+      const gpu = await createGpu(deviceOptions);
       const log = flags.json ? undefined : (s: string) => process.stderr.write(s + '\n');
       const { plan: tuned, tuning } = await tunePlan(gpu, plan, { budgetMs, ...(maxCandidates ? { maxCandidates } : {}), ...(flags.cache ? { cacheFile: flags.cache } : {}), ...(log ? { log } : {}) });
       writeFileAtomic(flags.out, JSON.stringify(tuned) + '\n');
