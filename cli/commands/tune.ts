@@ -9,7 +9,7 @@ import { DittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { loadAnyPlan } from '../../compiler/plan/load.ts';
 import { createGpu } from '../../runtime/device.ts';
-import { tunePlan } from '../../runtime/tune.ts';
+import { readTuningCache, tunePlan } from '../../runtime/tune.ts';
 import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { readPlanFileWith } from './run.ts';
 
@@ -39,6 +39,10 @@ export function registerTune(program: Command): void {
       if (path.resolve(flags.out) === path.resolve(planFile)) throw new DittoError('E_USAGE', `--out '${flags.out}' is the input plan; write the tuned plan to another file`);
       const budgetMs = parseIntFlag('--budget-ms', flags.budgetMs, 1);
       const maxCandidates = flags.maxCandidates !== undefined ? parseIntFlag('--max-candidates', flags.maxCandidates, 1) : undefined;
+      if (flags.cache) {
+        checkOutputPath('--cache', flags.cache);
+        readTuningCache(flags.cache); // a file that is not a tuning cache fails before the GPU opens
+      }
       const gpu = await createGpu(deviceOptions);
       const log = flags.json ? undefined : (s: string) => process.stderr.write(s + '\n');
       const { plan: tuned, tuning } = await tunePlan(gpu, plan, { budgetMs, ...(maxCandidates ? { maxCandidates } : {}), ...(flags.cache ? { cacheFile: flags.cache } : {}), ...(log ? { log } : {}) });
