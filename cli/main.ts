@@ -67,7 +67,7 @@ export const VERBS: Record<string, Verb> = {
   },
   demo: {
     term: 'demo [options]',
-    description: 'sample the built-in Fashion-MNIST DiT with no cache and with EB-Cache; write demo.png side by side and print speed-up and PSNR',
+    description: 'sample the built-in Fashion-MNIST DiT with no cache, EB-Cache as released and the best measured schedule; write demo.png side by side and print speed-ups, PSNR and the measured FID changes',
     load: async () => (await import('./commands/demo.ts')).registerDemo,
   },
   bench: {

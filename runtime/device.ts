@@ -8,6 +8,8 @@
  * - while a GPU promise is pending dawn.node re-arms a `setImmediate` poll, which spins a core that a
  *   software adapter needs: `awaitGpu` routes those polls through a 1 ms timer after a few fast ones.
  */
+// Declarations of this module mention GPUDevice and friends: keep the reference in the emitted .d.ts.
+/// <reference types="@webgpu/types" preserve="true" />
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { DittoError } from '../core/errors.ts';
