@@ -1,7 +1,7 @@
 /**
  * `ditto run plan.json --weights W …`: execute a plan on the GPU, with a progress bar on a terminal
  * and a summary (or --json). Pixel-space models write a PNG grid; latent models write latents, or a
- * PNG grid through a VAE decoder on the GPU (`--vae`, runtime/run/vaeDecode.ts).
+ * PNG grid through a VAE decoder on the GPU (`--vae`: drivers/vaeDecoder.ts compiles it, runtime/run/vaeDecode.ts runs it).
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -17,7 +17,8 @@ import { applyTuningCache } from '../../runtime/tune.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
-import { decodeLatents, DEFAULT_VAE_MODEL, prepareVae } from '../../runtime/run/vaeDecode.ts';
+import { decodeLatents } from '../../runtime/run/vaeDecode.ts';
+import { DEFAULT_VAE_MODEL, prepareVae } from '../../drivers/vaeDecoder.ts';
 import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 

@@ -9,7 +9,9 @@
  * - problem shapes are WGSL `const`s (one pipeline per shape: stable text keeps Mesa's disk
  *   shader cache warm, and const shapes are ≈25% faster on lavapipe than uniforms).
  */
-import type { AdapterReport } from '../../runtime/device.ts';
+import type { AdapterReport, SubgroupMatrixConfig } from '../../core/adapter.ts';
+
+export type { SubgroupMatrixConfig } from '../../core/adapter.ts';
 
 /** Element type of a storage binding as WGSL sees it. f16 needs the adapter's `shader-f16`. */
 export type ElemType = 'f32' | 'f16' | 'i32';
@@ -38,15 +40,6 @@ export interface EmittedKernel {
   workgroupSize: [number, number, number];
   bindings: KernelBinding[];
   dispatch: [number, number, number];
-}
-
-/** One shape Dawn's `chromium-experimental-subgroup-matrix` supports: left M×K, right K×N, result M×N. */
-export interface SubgroupMatrixConfig {
-  componentType: string;
-  resultComponentType: string;
-  M: number;
-  N: number;
-  K: number;
 }
 
 /** The adapter facts kernel selection depends on. Build with `capsFromReport`. */

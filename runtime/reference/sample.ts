@@ -20,7 +20,7 @@ import { Evaluation, type Intercept, type Weights } from './forward.ts';
 import { checkSchedule, signalNodes } from '../../compiler/ir/scheduleCheck.ts';
 import { epsScaleAt, residualOf, reuseValue, TaylorState, withResidual } from '../../compiler/ir/rules.ts';
 import { DynamicRuleState, type Decision, type DecisionTrace } from './dynamicRule.ts';
-import { makeDiffusion } from '../sampler/diffusion.ts';
+import { makeDiffusion } from '../../core/diffusion.ts';
 import { ddimStep, ddpmStep, type VarianceKind } from '../sampler/steps.ts';
 import { epsFromModelOutput, type GuideChannels } from '../sampler/guidance.ts';
 import { noiseForRun, type RunNoise } from '../sampler/noise.ts';
