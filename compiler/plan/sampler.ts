@@ -2,10 +2,10 @@
  * The sampler as plan data: the per-step parameter row (timestep fed to the model, exposure-bias
  * eps scale, DDPM/DDIM coefficients), computed here once so the runtime only uploads it. Field
  * order is the row layout: elementwise kernels read field j as uniform j of the step's row.
- * The schedule itself comes from runtime/sampler/diffusion.ts (pure TS, float64), the same code the
+ * The schedule itself comes from core/diffusion.ts (pure TS, float64), the same code the
  * reference executor uses, so the two cannot drift apart.
  */
-import { makeDiffusion } from '../../runtime/sampler/diffusion.ts';
+import { makeDiffusion } from '../../core/diffusion.ts';
 import { epsScaleAt } from '../ir/rules.ts';
 
 export const PARAM_FIELDS = [

@@ -1,6 +1,6 @@
 /**
  * The cached sampling loop of the reference executor: the definition of what a schedule does
- * (DESIGN §4, compiler/ir/schedule.ts, reference/ebcache.md §A.10, docs/reference-executor.md).
+ * (DESIGN §4, compiler/ir/schedule.ts, docs/ebcache.md "One sampling step", docs/reference-executor.md).
  *
  * Per sampling step k (countdown i = S−1−k): build the model batch ([cond; uncond] under CFG),
  * evaluate the graph with every schedule target intercepted, guide, scale eps, take one DDPM or
@@ -20,7 +20,7 @@ import { Evaluation, type Intercept, type Weights } from './forward.ts';
 import { checkSchedule, signalNodes } from '../../compiler/ir/scheduleCheck.ts';
 import { epsScaleAt, residualOf, reuseValue, TaylorState, withResidual } from '../../compiler/ir/rules.ts';
 import { DynamicRuleState, type Decision, type DecisionTrace } from './dynamicRule.ts';
-import { makeDiffusion } from '../sampler/diffusion.ts';
+import { makeDiffusion } from '../../core/diffusion.ts';
 import { ddimStep, ddpmStep, type VarianceKind } from '../sampler/steps.ts';
 import { epsFromModelOutput, type GuideChannels } from '../sampler/guidance.ts';
 import { noiseForRun, type RunNoise } from '../sampler/noise.ts';

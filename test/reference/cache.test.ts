@@ -11,7 +11,7 @@ import { sampleReference, type SampleOptions } from '../../runtime/reference/sam
 import { TaylorState, taylorForecastCoefficients } from '../../compiler/ir/rules.ts';
 import { DynamicRuleState } from '../../runtime/reference/dynamicRule.ts';
 import * as ops from '../../runtime/reference/ops.ts';
-import { makeDiffusion } from '../../runtime/sampler/diffusion.ts';
+import { makeDiffusion } from '../../core/diffusion.ts';
 import { ddpmStep } from '../../runtime/sampler/steps.ts';
 import { epsFromModelOutput } from '../../runtime/sampler/guidance.ts';
 import { noiseForRun } from '../../runtime/sampler/noise.ts';
