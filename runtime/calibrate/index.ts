@@ -1,5 +1,5 @@
 /**
- * `calibrate`: EB-Cache's table calibration (reference/ebcache.md §A.8, Algorithm 1, reconstructed
+ * `calibrate`: EB-Cache's table calibration (docs/ebcache.md "Calibration", Algorithm 1, reconstructed
  * as docs/calibrate.md describes) on the CPU reference executor, ending in a checked, compiled
  * table schedule.
  *
