@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseScheduleSpec } from '../compiler/frontend.ts';
-import { splitScheduleList } from '../runtime/eval/scheduleList.ts';
+import { splitScheduleList } from '../evaluation/eval/scheduleList.ts';
 import type { NamedPath } from '../core/outputGuard.ts';
 
 /** The file a schedule spec reads, or undefined for a name (bad specs are reported later, by the verb). */

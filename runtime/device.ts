@@ -16,7 +16,7 @@ import { platformGpu, platformBackend, waitForGpu } from './platform/node.ts';
 import type { ToggleSet } from './dawnToggles.ts';
 
 export type { AdapterReport } from '../core/adapter.ts';
-import type { AdapterReport } from '../core/adapter.ts';
+import type { AdapterReport, SubgroupMatrixConfig } from '../core/adapter.ts';
 
 export interface GpuContext {
   readonly device: GPUDevice;
@@ -56,7 +56,7 @@ export const LIMITS_THAT_MATTER = [
   'maxUniformBufferBindingSize',
 ] as const;
 
-const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
 const KNOWN_BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'null', 'webgpu'];
 
 export { NO_ADAPTER_HELP, dawnVersion } from './platform/node.ts';
@@ -68,8 +68,14 @@ function adapterBackend(adapter: GPUAdapter, requested: string | undefined): str
   return platformBackend();
 }
 
+function subgroupMatrixConfigsOf(list: Iterable<SubgroupMatrixConfig> | undefined): { subgroupMatrixConfigs?: SubgroupMatrixConfig[] } {
+  if (!list) return {};
+  const configs = [...list].map((m) => ({ componentType: String(m.componentType), resultComponentType: String(m.resultComponentType), M: Number(m.M), N: Number(m.N), K: Number(m.K) }));
+  return configs.length ? { subgroupMatrixConfigs: configs } : {};
+}
+
 export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterReport {
-  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean; subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> };
   const limits: Record<string, number> = {};
   for (const k of LIMITS_THAT_MATTER) limits[k] = Number((adapter.limits as unknown as Record<string, number>)[k]);
   const description = info.description ?? '';
@@ -87,6 +93,7 @@ export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterRe
     features: [...adapter.features].map(String).sort(),
     subgroupMinSize: info.subgroupMinSize ?? 0,
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    ...subgroupMatrixConfigsOf(info.subgroupMatrixConfigs),
     limits,
   };
 }

@@ -3,6 +3,7 @@
  * and a summary (or --json). Pixel-space models write a PNG grid; latent models write latents, or a
  * PNG grid through a VAE decoder on the GPU (`--vae`: drivers/vaeDecoder.ts compiles it, runtime/run/vaeDecode.ts runs it).
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
@@ -12,6 +13,7 @@ import type { Plan } from '../../compiler/plan/types.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { compileCapsFor } from '../../compiler/plan/caps.ts';
 import { createRunner, type RunOutput } from '../../runtime/run/runner.ts';
+import { applyTuningCache } from '../../runtime/tune.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { firstNonFinite, unravel } from '../../runtime/weights/finite.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
@@ -35,14 +37,20 @@ interface RunFlags extends DeviceFlags {
   baseline?: string;
   vae?: string;
   vaeModel?: string;
+  tuningCache?: string;
   allowEditedPlan?: boolean;
   allowNonFiniteWeights?: boolean;
 }
 
 export function readPlanFile(file: string, opts: PlanLoadOptions = {}): Plan {
+  return readPlanFileWith(file, (text) => loadPlan(text, opts));
+}
+
+/** Reads a plan file through `load`, putting the file's name in front of a format error. */
+export function readPlanFileWith<T>(file: string, load: (text: string) => T): T {
   const text = readTextOrThrow(file, 'plan');
   try {
-    return loadPlan(text, opts);
+    return load(text);
   } catch (e) {
     if (e instanceof DittoError) throw new DittoError(e.code, `${file}: ${e.message}`, e.span, e.detail);
     throw e;
@@ -76,6 +84,7 @@ export function registerRun(program: Command): void {
     .option('--profile', 'time every kernel with timestamp queries and print the top kernels')
     .option('--check-finite', 'stop at the first step and node that produces a NaN or Inf')
     .option('--json', 'print the summary as JSON (fields in docs/cli.md)')
+    .option('--tuning-cache <file>', 'use the matmul variants `ditto tune --cache` chose on this adapter')
     .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
     .option('--allow-edited-plan', "run a plan whose contents no longer match its hash (edited by hand); every other check still runs");
   addDeviceOptions(command)
@@ -86,8 +95,9 @@ export function registerRun(program: Command): void {
       ]);
       const deviceOptions = deviceOptionsOf(flags);
       const planOpts = { allowEdited: flags.allowEditedPlan === true };
-      const plan = readPlanFile(planFile, planOpts);
-      const baselinePlan = flags.baseline ? readPlanFile(flags.baseline, planOpts) : undefined;
+      let plan = readPlanFile(planFile, planOpts);
+      let baselinePlan = flags.baseline ? readPlanFile(flags.baseline, planOpts) : undefined;
+      if (flags.tuningCache && !existsSync(flags.tuningCache)) throw new DittoError('E_IO', `--tuning-cache '${flags.tuningCache}' does not exist (write one with ditto tune --cache)`);
       const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
       const classes = flags.class ? parseClasses(flags.class) : undefined;
       if (flags.out && !flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
@@ -104,6 +114,10 @@ export function registerRun(program: Command): void {
       const latentShape = [plan.options.batch, ...(plan.buffers[plan.io.latent]!.shape ?? []).slice(1)];
       const noise = flags.noise ? readNoiseFile(flags.noise, latentShape, plan.options.steps, plan.options.sampler === 'ddpm') : undefined;
       const gpu = await createGpu(deviceOptions);
+      if (flags.tuningCache) {
+        plan = applyTuningCache(gpu, plan, flags.tuningCache);
+        if (baselinePlan) baselinePlan = applyTuningCache(gpu, baselinePlan, flags.tuningCache);
+      }
       // The decoder is checked against the latents and its weight file, and compiled, before sampling.
       const vae = flags.vae ? prepareVae(latentShape, loadWeights(flags.vae, 'weights', finite), compileCapsFor(gpu.report), flags.vaeModel ?? DEFAULT_VAE_MODEL) : undefined;
       const runner = await createRunner(plan, weights.tensors, { gpu, weightsFile: flags.weights });

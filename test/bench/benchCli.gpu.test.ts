@@ -61,7 +61,7 @@ describe.skipIf(!gpu)('ditto bench (spawned)', () => {
     expect(svg).toMatch(/^(<\?xml[^>]*>\s*)?<svg /);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     expect(svg).toContain('fora(N=2)');
-  }, 120_000);
+  }, 600_000);
 
   const bad: [string, string[], RegExp][] = [
     ['zero runs', ['--runs', '0'], /--runs/],
@@ -80,5 +80,5 @@ describe.skipIf(!gpu)('ditto bench (spawned)', () => {
     expect(r.stderr).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
     expect(looksLikeUserError(r)).toBe(true);
     expect(existsSync(path.join(dir, 'bad', 'report.json'))).toBe(false);
-  }, 60_000);
+  }, 600_000);
 });

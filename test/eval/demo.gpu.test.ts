@@ -4,9 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { tensor } from '../../core/tensor.ts';
-import { composeDemoPng, DEMO_COLUMNS, missingWeightsMessage, runDemo } from '../../runtime/eval/demo.ts';
-import { glyph, GLYPH_HEIGHT, GLYPH_WIDTH, hasGlyph } from '../../runtime/eval/font5x7.ts';
-import type { EvalReport, EvalRow } from '../../runtime/eval/types.ts';
+import { composeDemoPng, DEMO_COLUMNS, missingWeightsMessage, runDemo } from '../../evaluation/eval/demo.ts';
+import { glyph, GLYPH_HEIGHT, GLYPH_WIDTH, hasGlyph } from '../../evaluation/eval/font5x7.ts';
+import type { EvalReport, EvalRow } from '../../evaluation/eval/types.ts';
 import { gpuOrSkip } from '../helpers/gpu.ts';
 import { ROOT, tempDir, writeRandomWeightsFile } from './helpers.ts';
 
@@ -14,7 +14,7 @@ const ENTRY = path.join(ROOT, 'test/eval/cliEntry.ts');
 
 /** The ditto process (cli/main.ts's program plus eval and demo), as a user runs it. */
 function ditto(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 600_000 });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
@@ -35,7 +35,7 @@ describe('ditto demo (spawned)', () => {
     expect(r.stdout).toContain(`wrote ${out}`);
     const png = PNG.sync.read(readFileSync(out));
     expect(png.width).toBeGreaterThan(2 * 10 * 28 * 2);
-  }, 60_000);
+  }, 600_000);
 
   it('says how to get the weights when the file is missing', () => {
     const missing = path.join(dir, 'nope.safetensors');
@@ -45,13 +45,13 @@ describe('ditto demo (spawned)', () => {
     expect(r.stderr).toContain('tools/train/train_fmnist.py --export-only');
     expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
     expect(existsSync(path.join(dir, 'x.png'))).toBe(false);
-  }, 60_000);
+  }, 600_000);
 
   it('rejects a table schedule at the wrong step count as a user error', () => {
     const r = ditto(['demo', '--steps', '3', '--per-class', '1', '--device', 'reference', '--weights', weights, '--out', path.join(dir, 'y.png')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error\[E_TABLE\]: --schedules 'ebcache_table' at 3 steps/);
-  }, 60_000);
+  }, 600_000);
 
   it('eval runs from the command line and writes its files', () => {
     const outDir = path.join(dir, 'eval');
@@ -61,7 +61,7 @@ describe('ditto demo (spawned)', () => {
     expect(json.rows.map((x: { name: string }) => x.name)).toEqual(['no cache', 'fora(N=2)']);
     expect(existsSync(path.join(outDir, 'fora_N_2.png'))).toBe(true);
     expect(existsSync(path.join(outDir, 'table.md'))).toBe(true);
-  }, 60_000);
+  }, 600_000);
 });
 
 describe('ditto demo on the GPU', async () => {
@@ -76,7 +76,7 @@ describe('ditto demo on the GPU', async () => {
     expect(r.cached[0]!.predictedSpeedup).toBeGreaterThan(1);
     expect(Number.isFinite(r.cached[0]!.psnr)).toBe(true);
     expect(existsSync(r.out)).toBe(true);
-  }, 60_000);
+  }, 600_000);
 });
 
 describe('demo.png layout and font', () => {

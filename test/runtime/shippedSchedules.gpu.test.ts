@@ -49,6 +49,6 @@ describe.skipIf(!gpu)('shipped schedules on the GPU ≡ reference executor', () 
       } finally {
         runner.destroy();
       }
-    }, 120_000);
+    }, 1_200_000);
   }
 });

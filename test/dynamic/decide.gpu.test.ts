@@ -85,7 +85,7 @@ describe.skipIf(!gpu)('dynamic rule on the GPU = reference executor', () => {
       } finally {
         runner.destroy();
       }
-    }, 120_000);
+    }, 600_000);
   }
 
   it('the scenarios exercise both decisions', () => {
