@@ -7,6 +7,7 @@
  * Writes bench/results/kernels-<adapter>.md and .json.
  *
  *   npm run bench:kernels -- [--budget-ms 1500] [--ort-runs 5] [--out bench/results] [--sizes S,B,XL]
+ *                            [--kinds matmul,attention,layernorm_modulate]
  *
  * Timing: `timeKernel` submits n dispatches in one pass after an untimed dispatch (which pays the
  * JIT); n is chosen from a one-dispatch probe so each kernel gets about --budget-ms of timed work
@@ -22,7 +23,7 @@ import {
 } from '../compiler/kernels/index.ts';
 import { createGpu, dawnVersion, type GpuContext } from '../runtime/device.ts';
 import { timeKernel, type HostArray } from '../runtime/kernelRunner.ts';
-import { DIT_SIZES, kernelCases, type KernelCase } from './kernelCases.ts';
+import { DIT_SIZES, KERNEL_KINDS, kernelCases, type KernelCase } from './kernelCases.ts';
 import { matmulOnnx } from './peer/onnxMatmul.ts';
 import { loadOrt, openSession, ortInfo } from './peer/onnxruntime.ts';
 import { writeReport, type Report } from './report.ts';
@@ -94,11 +95,16 @@ export interface KernelResult {
   ortCpuGflops?: number;
 }
 
-/** The variant the selector picked (matmul subgroup/tiled, LN subgroup/workgroup), from the config in the key. */
+/** The variant the selector picked (matmul subgroup/tiled, LN subgroup/workgroup), from the config in the key;
+ *  attention adds its blocking (e.g. `subgroup 8 lanes×4q, 4k`). */
 function variantOf(k: EmittedKernel): string {
-  const config = JSON.parse(k.key.slice(k.key.indexOf(':') + 1)) as { variant?: { kind?: string }; kTile?: number };
-  if (config.variant?.kind) return config.variant.kind;
-  return config.kTile ? `kTile ${config.kTile}` : k.family;
+  const config = JSON.parse(k.key.slice(k.key.indexOf(':') + 1)) as { variant?: Record<string, unknown> & { kind?: string } };
+  const v = config.variant;
+  if (!v?.kind) return k.family;
+  if (k.family !== 'attention') return v.kind;
+  if (v.kind === 'subgroup') return `subgroup ${v.lanes} lanes×${v.queries}q, ${v.keys}k`;
+  if (v.kind === 'workgroup') return `workgroup ${v.threads}×${v.queries}q, ${v.keys}k, tile ${v.kTile}`;
+  return `simple kTile ${v.kTile}`;
 }
 
 async function ortMatmulMs(M: number, N: number, K: number, runs: number): Promise<number> {
@@ -182,6 +188,7 @@ async function main(): Promise<void> {
       out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
       sizes: { type: 'string', default: 'S,B,XL' },
       'no-ort': { type: 'boolean', default: false },
+      kinds: { type: 'string', default: KERNEL_KINDS.join(',') },
     },
   });
   const budgetMs = Number(values['budget-ms']);
@@ -193,6 +200,10 @@ async function main(): Promise<void> {
   const unknown = wanted.filter((w) => !DIT_SIZES.some((s) => s.name === w));
   if (unknown.length) throw new DittoError('E_USAGE', `unknown DiT size '${unknown[0]}' in --sizes; use some of ${DIT_SIZES.map((s) => s.name).join(',')}`);
 
+  const kinds = values.kinds.split(',').map((s) => s.trim());
+  const badKind = kinds.find((k) => !(KERNEL_KINDS as readonly string[]).includes(k));
+  if (badKind !== undefined) throw new DittoError('E_USAGE', `unknown kernel kind '${badKind}' in --kinds; use some of ${KERNEL_KINDS.join(',')}`);
+
   const started = performance.now();
   const gpu = await createGpu();
   const caps = capsFromReport(gpu.report);
@@ -203,7 +214,7 @@ async function main(): Promise<void> {
 
   const results: KernelResult[] = [];
   for (const size of sizes) {
-    for (const c of kernelCases(size, caps)) {
+    for (const c of kernelCases(size, caps).filter((k) => kinds.includes(k.kind))) {
       const t = await timeWithBudget(gpu, c.kernel, dataFor(c.kernel), budgetMs);
       const r: KernelResult = {
         size: c.size, name: c.name, kind: c.kind, variant: variantOf(c.kernel), ms: t.ms, reps: t.reps, firstMs: t.firstMs,
@@ -222,7 +233,8 @@ async function main(): Promise<void> {
   const ort = values['no-ort'] ? null : ortInfo();
   const report = kernelsReport(gpu, peak, results, {
     date: new Date().toISOString().slice(0, 10),
-    command: `npm run bench:kernels -- --budget-ms ${budgetMs} --ort-runs ${ortRuns} --sizes ${values.sizes}`,
+    command: `npm run bench:kernels -- --budget-ms ${budgetMs} --ort-runs ${ortRuns} --sizes ${values.sizes}` +
+      (values.kinds === KERNEL_KINDS.join(',') ? '' : ` --kinds ${values.kinds}`) + (values['no-ort'] ? ' --no-ort' : ''),
     'CPU': `${cpus()[0]?.model ?? 'unknown'} × ${availableParallelism()} available`,
     'webgpu (dawn.node)': dawnVersion(),
     'onnxruntime-node': ort ? ort.version : 'not run',
