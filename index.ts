@@ -1,12 +1,14 @@
 /**
- * ditto's Node API. The CLI is a thin layer over these functions.
+ * ditto's Node API (docs/api.md). The CLI is a thin layer over these functions.
  *
- *   import { compile, createRunner } from 'ditto';
- *   const plan = await compile(source, { model: 'DiT-S/2', schedule: 'fora(N=3)', steps: 50, cfg: 1.5 });
- *   const runner = await createRunner(plan, 'DiT-S-2.safetensors');
- *   const { latents } = await runner.run({ seed: 0, classes: [207] });
+ *   import { compile, createRunner, shipped } from 'ditto';
+ *   const plan = await compile(`use "${shipped.fmnistModel}"`, { model: 'DiT-FMNIST', schedule: 'fora(N=2)', steps: 50, cfg: 3 });
+ *   const runner = await createRunner(plan, shipped.fmnistWeights);
+ *   const { latents } = await runner.run({ seed: 0, onStep: (k) => console.log(k) });
+ *   runner.close();
  *
- * Sources are TypeScript run through tsx (no build step): load with `node --import tsx`.
+ * The package runs as compiled JavaScript (dist/, built by `npm run build`); in a checkout the
+ * sources also run directly through tsx.
  */
 import path from 'node:path';
 import { DittoError } from './core/errors.ts';
@@ -15,17 +17,40 @@ import { checkSources, lowerModel, resolveSchedule, type Program } from './compi
 import { compile as compileGraph } from './compiler/pipeline.ts';
 import { loadPlan } from './compiler/plan/load.ts';
 import type { Plan } from './compiler/plan/types.ts';
-import type { GpuContext } from './runtime/device.ts';
+import type { DeviceOptions, GpuContext } from './runtime/device.ts';
 import { detectCompileCaps } from './runtime/detectCaps.ts';
 import { createRunner as createPlanRunner, type Runner } from './runtime/run/runner.ts';
 import { loadWeights } from './runtime/weights/index.ts';
 import { renderDiagnostics } from './grammar/diagnostics.ts';
+import { packagePath } from './core/packageRoot.ts';
+import { runPlanOnCpu as runOnCpu, type CpuRunOutput, type CpuRunRequest } from './runtime/cpu/planInterpreter.ts';
 
-export { DittoError } from './core/errors.ts';
-export type { Tensor } from './core/tensor.ts';
+export { DittoError, isDittoError, type ErrorCode, type SourceSpan } from './core/errors.ts';
+export { tensor, type Tensor } from './core/tensor.ts';
 export type { Plan } from './compiler/plan/types.ts';
 export type { Runner, RunRequest, RunOutput } from './runtime/run/runner.ts';
+export { createGpu, type GpuContext, type AdapterReport, type DeviceOptions } from './runtime/device.ts';
+export { noiseForRun, type RunNoise } from './runtime/sampler/noise.ts';
+export { encodeGridPng, encodeImagePngs, type GridOptions } from './runtime/image.ts';
+export { loadWeights } from './runtime/weights/index.ts';
+export { packageVersion as version } from './core/packageRoot.ts';
 export { loadPlan };
+export { USEFUL_TOGGLES } from './runtime/dawnToggles.ts';
+
+/** The files that ship with ditto, as absolute paths (for `use "…"` in a source, or as weights). */
+export const shipped = {
+  /** DiT-S/B/L/XL and their variants (models/dit.ditto). */
+  ditModel: packagePath('models', 'dit.ditto'),
+  /** DiT-FMNIST, the small Fashion-MNIST model the demo runs (models/fmnist.ditto). */
+  fmnistModel: packagePath('models', 'fmnist.ditto'),
+  /** Trained weights of DiT-FMNIST (EMA, models/weights/README.md). */
+  fmnistWeights: packagePath('models', 'weights', 'fmnist-dit.safetensors'),
+  /** The schedule library searched by name (`fora(N=2)`, `ebcache_table`, …). */
+  schedules: packagePath('models', 'schedules'),
+  /** The Fashion-MNIST classifier and test-set statistics behind FID (docs/metrics.md). */
+  fidClassifier: packagePath('models', 'fid', 'fmnist-classifier.safetensors'),
+  fidStatistics: packagePath('models', 'fid', 'fmnist-test-stats.safetensors'),
+} as const;
 
 export interface CompileOptions {
   /** Model or variant name (`DiT-S/2`); default: the source's only model. */
@@ -43,6 +68,8 @@ export interface CompileOptions {
   guide?: 'first3' | 'all';
   /** Kernel-selection profile: 'auto' asks the adapter (default), or 'hardware' / 'lavapipe'. */
   caps?: 'auto' | 'hardware' | 'lavapipe';
+  /** Backend and Dawn toggles of the adapter that caps 'auto' asks. */
+  device?: DeviceOptions;
   /** The path the source is read as (relative `use` imports resolve from it); default ./inline.ditto. */
   path?: string;
 }
@@ -64,16 +91,31 @@ export async function compile(source: string, options: CompileOptions): Promise<
   const batch = options.batch ?? 1;
   const graph = lowerModel(program, { model: options.model, set: options.set, batch: options.cfg !== undefined ? 2 * batch : batch });
   const schedule = options.schedule ? resolveSchedule(program, options.schedule, graph, { steps: options.steps }) : undefined;
-  const caps = await detectCompileCaps(options.caps);
+  const caps = await detectCompileCaps(options.caps, options.device);
   return compileGraph(graph, schedule, {
     steps: options.steps, batch, sampler: options.sampler ?? 'ddpm', f16: options.f16 ?? false, guide: options.guide ?? 'first3', caps,
     ...(options.cfg !== undefined ? { cfgScale: options.cfg } : {}),
   }).plan;
 }
 
-/** Prepares a plan for running: device, weights (a file path or tensors), pipelines, bind groups. */
-export async function createRunner(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, opts: { gpu?: GpuContext; backend?: string } = {}): Promise<Runner> {
+/**
+ * Prepares a plan (or its JSON text) for running: device, weights (a file path or tensors),
+ * pipelines, bind groups. Pass `gpu` to run on a device you opened with createGpu (and close
+ * yourself); otherwise the runner opens one with `backend` and Dawn `toggles` (e.g.
+ * ['allow_unsafe_apis']) and `close()` releases it.
+ */
+export async function createRunner(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, opts: { gpu?: GpuContext } & DeviceOptions = {}): Promise<Runner> {
   const p = typeof plan === 'string' ? loadPlan(plan) : plan;
   const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : weights;
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });
 }
+
+/**
+ * Runs a plan without a GPU: the CPU plan interpreter executes the plan's dispatch list with plain
+ * TypeScript kernels (semantics, not speed; docs/plan.md "Running a plan without a GPU").
+ */
+export function runPlanOnCpu(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, req: CpuRunRequest): CpuRunOutput {
+  const p = typeof plan === 'string' ? loadPlan(plan) : plan;
+  return runOnCpu(p, typeof weights === 'string' ? loadWeights(weights).tensors : weights, req);
+}
+export type { CpuRunOutput, CpuRunRequest };

@@ -6,7 +6,7 @@
  *  - onnxruntime-node's CPU matmul at the same shapes (what a Node user would pick otherwise).
  * Writes bench/results/kernels-<adapter>.md and .json.
  *
- *   npm run bench:kernels -- [--budget-ms 1500] [--ort-runs 5] [--out bench/results] [--sizes S,B,XL]
+ *   npm run bench:kernels -- [--budget-ms 1500] [--ort-runs 5] [--out bench/results] [--sizes S,B,XL] [--dawn-toggle NAME]…
  *                            [--kinds matmul,attention,layernorm_modulate]
  *
  * Timing: `timeKernel` submits n dispatches in one pass after an untimed dispatch (which pays the
@@ -21,9 +21,9 @@ import {
   calibrateFlops, capsFromReport, contiguousView, emitCalibrate, emitElementwise, ex, selectCalibrate, selectElementwise,
   type EmittedKernel,
 } from '../compiler/kernels/index.ts';
-import { createGpu, dawnVersion, type GpuContext } from '../runtime/device.ts';
+import { createGpu, dawnVersion, type AdapterReport, type GpuContext } from '../runtime/device.ts';
 import { timeKernel, type HostArray } from '../runtime/kernelRunner.ts';
-import { DIT_SIZES, KERNEL_KINDS, kernelCases, type KernelCase } from './kernelCases.ts';
+import { DIT_SIZES, KERNEL_KINDS, kernelCases, type DitSize, type KernelCase } from './kernelCases.ts';
 import { matmulOnnx } from './peer/onnxMatmul.ts';
 import { loadOrt, openSession, ortInfo } from './peer/onnxruntime.ts';
 import { writeReport, type Report } from './report.ts';
@@ -96,7 +96,7 @@ export interface KernelResult {
 }
 
 /** The variant the selector picked (matmul subgroup/tiled, LN subgroup/workgroup), from the config in the key;
- *  attention adds its blocking (e.g. `subgroup 8 lanes×4q, 4k`). */
+ *  attention adds its blocking (e.g. `subgroup 8 lanes×8q, 1k`). */
 function variantOf(k: EmittedKernel): string {
   const config = JSON.parse(k.key.slice(k.key.indexOf(':') + 1)) as { variant?: Record<string, unknown> & { kind?: string } };
   const v = config.variant;
@@ -132,13 +132,13 @@ function pct(x: number | null | undefined, peak: number): number | null {
   return x === null || x === undefined ? null : (100 * x) / peak;
 }
 
-export function kernelsReport(gpu: GpuContext, peak: Peak, results: KernelResult[], meta: Record<string, string | number>): Report {
+export function kernelsReport(adapter: AdapterReport, peak: Peak, results: KernelResult[], meta: Record<string, string | number>): Report {
   const rows = (kind: KernelCase['kind']) => results.filter((r) => r.kind === kind);
   const mm = rows('matmul');
   return {
-    title: `Kernel microbenchmarks on ${gpu.report.name}`,
+    title: `Kernel microbenchmarks on ${adapter.name}`,
     meta: {
-      adapter: `${gpu.report.name} (${gpu.report.vendor || 'unknown vendor'}, ${gpu.report.architecture || 'unknown architecture'}, ${gpu.report.backend}${gpu.report.isSoftware && gpu.report.architecture !== 'software' ? ', software' : ''})`,
+      adapter: `${adapter.name} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}, ${adapter.backend}${adapter.isSoftware && adapter.architecture !== 'software' ? ', software' : ''})`,
       ...meta,
       'measured FMA peak (GFLOP/s)': Number(peak.gflops.toFixed(1)),
       'measured copy bandwidth (GB/s)': Number(peak.gbps.toFixed(2)),
@@ -180,6 +180,36 @@ export function kernelsReport(gpu: GpuContext, peak: Peak, results: KernelResult
   };
 }
 
+/**
+ * Times every kernel case of the given DiT sizes on this device (and ORT's CPU matmul at the same
+ * shapes when `ortRuns` is a number), logging one line per kernel.
+ */
+export async function benchKernelCases(
+  gpu: GpuContext, sizes: readonly DitSize[], budgetMs: number, ortRuns: number | null, log: (line: string) => void,
+  kinds: readonly KernelCase['kind'][] = KERNEL_KINDS,
+): Promise<KernelResult[]> {
+  const caps = capsFromReport(gpu.report);
+  const results: KernelResult[] = [];
+  for (const size of sizes) {
+    for (const c of kernelCases(size, caps).filter((k) => kinds.includes(k.kind))) {
+      const t = await timeWithBudget(gpu, c.kernel, dataFor(c.kernel), budgetMs);
+      const r: KernelResult = {
+        size: c.size, name: c.name, kind: c.kind, variant: variantOf(c.kernel), ms: t.ms, reps: t.reps, firstMs: t.firstMs,
+        gflops: c.flops === null ? null : gigaPerSecond(c.flops, t.ms), gbps: gigaPerSecond(c.bytes, t.ms),
+      };
+      if (c.mnk && ortRuns !== null) {
+        const [M, N, K] = c.mnk;
+        r.ortCpuMs = await ortMatmulMs(M, N, K, ortRuns);
+        r.ortCpuGflops = gigaPerSecond(c.flops!, r.ortCpuMs);
+      }
+      results.push(r);
+      log(`${c.size} ${c.name}: ${t.ms.toFixed(2)} ms × ${t.reps}${r.gflops !== null ? `, ${r.gflops.toFixed(2)} GFLOP/s` : ''}, ${r.gbps.toFixed(2)} GB/s` +
+        (r.ortCpuMs ? `; ORT CPU ${r.ortCpuMs.toFixed(2)} ms` : ''));
+    }
+  }
+  return results;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -188,6 +218,7 @@ async function main(): Promise<void> {
       out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
       sizes: { type: 'string', default: 'S,B,XL' },
       'no-ort': { type: 'boolean', default: false },
+      'dawn-toggle': { type: 'string', multiple: true },
       kinds: { type: 'string', default: KERNEL_KINDS.join(',') },
     },
   });
@@ -205,33 +236,15 @@ async function main(): Promise<void> {
   if (badKind !== undefined) throw new DittoError('E_USAGE', `unknown kernel kind '${badKind}' in --kinds; use some of ${KERNEL_KINDS.join(',')}`);
 
   const started = performance.now();
-  const gpu = await createGpu();
-  const caps = capsFromReport(gpu.report);
+  const gpu = await createGpu({ toggles: values['dawn-toggle'] ?? [] });
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`adapter: ${gpu.report.name} (${gpu.report.backend})`);
   const peak = await measurePeak(gpu, budgetMs);
   log(`peak: ${peak.gflops.toFixed(1)} GFLOP/s FMA, ${peak.gbps.toFixed(2)} GB/s copy`);
 
-  const results: KernelResult[] = [];
-  for (const size of sizes) {
-    for (const c of kernelCases(size, caps).filter((k) => kinds.includes(k.kind))) {
-      const t = await timeWithBudget(gpu, c.kernel, dataFor(c.kernel), budgetMs);
-      const r: KernelResult = {
-        size: c.size, name: c.name, kind: c.kind, variant: variantOf(c.kernel), ms: t.ms, reps: t.reps, firstMs: t.firstMs,
-        gflops: c.flops === null ? null : gigaPerSecond(c.flops, t.ms), gbps: gigaPerSecond(c.bytes, t.ms),
-      };
-      if (c.mnk && !values['no-ort']) {
-        const [M, N, K] = c.mnk;
-        r.ortCpuMs = await ortMatmulMs(M, N, K, ortRuns);
-        r.ortCpuGflops = gigaPerSecond(c.flops!, r.ortCpuMs);
-      }
-      results.push(r);
-      log(`${c.size} ${c.name}: ${t.ms.toFixed(2)} ms × ${t.reps}${r.gflops !== null ? `, ${r.gflops.toFixed(2)} GFLOP/s` : ''}, ${r.gbps.toFixed(2)} GB/s` +
-        (r.ortCpuMs ? `; ORT CPU ${r.ortCpuMs.toFixed(2)} ms` : ''));
-    }
-  }
+  const results = await benchKernelCases(gpu, sizes, budgetMs, values['no-ort'] ? null : ortRuns, log, kinds as KernelCase['kind'][]);
   const ort = values['no-ort'] ? null : ortInfo();
-  const report = kernelsReport(gpu, peak, results, {
+  const report = kernelsReport(gpu.report, peak, results, {
     date: new Date().toISOString().slice(0, 10),
     command: `npm run bench:kernels -- --budget-ms ${budgetMs} --ort-runs ${ortRuns} --sizes ${values.sizes}` +
       (values.kinds === KERNEL_KINDS.join(',') ? '' : ` --kinds ${values.kinds}`) + (values['no-ort'] ? ' --no-ort' : ''),

@@ -8,26 +8,17 @@
  * - while a GPU promise is pending dawn.node re-arms a `setImmediate` poll, which spins a core that a
  *   software adapter needs: `awaitGpu` routes those polls through a 1 ms timer after a few fast ones.
  */
+// Declarations of this module mention GPUDevice and friends: keep the reference in the emitted .d.ts.
+/// <reference types="@webgpu/types" preserve="true" />
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { DittoError } from '../core/errors.ts';
+import { dawnFlags, resolveToggles, type ToggleSet } from './dawnToggles.ts';
 
 const require = createRequire(import.meta.url);
 
-export interface AdapterReport {
-  name: string;
-  vendor: string;
-  architecture: string;
-  description: string;
-  backend: string;
-  isFallback: boolean;
-  /** True for CPU implementations (lavapipe/llvmpipe, SwiftShader). Kernel selection uses it. */
-  isSoftware: boolean;
-  features: string[];
-  subgroupMinSize: number;
-  subgroupMaxSize: number;
-  limits: Record<string, number>;
-}
+export type { AdapterReport } from '../core/adapter.ts';
+import type { AdapterReport } from '../core/adapter.ts';
 
 export interface GpuContext {
   readonly device: GPUDevice;
@@ -36,11 +27,18 @@ export interface GpuContext {
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
   readonly hasTimestamps: boolean;
+  /** The Dawn toggles this device was opened with (ditto's automatic ones and the user's). */
+  readonly toggles: ToggleSet;
 }
 
 export interface DeviceOptions {
   /** Dawn backend: vulkan, metal, d3d12, d3d11, opengl, opengles, null. Default: Dawn's choice. */
   backend?: string;
+  /**
+   * Dawn toggles: `NAME` or `NAME=on` turns one on, `NAME=off` turns it off (also one that ditto
+   * sets by itself, such as vulkan_enable_f16_on_nvidia). Unknown names are an E_USAGE error.
+   */
+  toggles?: readonly string[];
 }
 
 /** Limits that ditto reports and requests at the adapter's real values rather than the defaults. */
@@ -141,7 +139,8 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
     Object.assign(globalThis, dawn.globals);
     globalsInstalled = true;
   }
-  const flags = options.backend ? [`backend=${options.backend}`] : [];
+  const toggles = resolveToggles(options.toggles);
+  const flags = [...(options.backend ? [`backend=${options.backend}`] : []), ...dawnFlags(toggles)];
   let gpu: GPU;
   try {
     gpu = dawn.create(flags);
@@ -176,6 +175,7 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
     hasF16: device.features.has('shader-f16'),
     hasSubgroups: device.features.has('subgroups'),
     hasTimestamps: device.features.has('timestamp-query'),
+    toggles,
   };
 }
 

@@ -12,9 +12,9 @@ import { runEval } from '../../runtime/eval/evaluate.ts';
 import { evalJson, formatEvalTable, writeEvalOutputs } from '../../runtime/eval/report.ts';
 import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
 import type { EvalDevice, EvalProgress } from '../../runtime/eval/types.ts';
-import { parseFloatFlag, parseIntFlag } from '../options.ts';
+import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 
-interface EvalFlags {
+interface EvalFlags extends DeviceFlags {
   model?: string;
   set?: string;
   weights: string;
@@ -111,7 +111,7 @@ export function progressBar(enabled: boolean): ProgressReporter {
 }
 
 export function registerEval(program: Command): void {
-  program
+  const command = program
     .command('eval')
     .description('compare cache schedules with the no-cache baseline: FID, class accuracy, PSNR/SSIM, speed-up, image grids')
     .argument('<model-file>', 'the .ditto file declaring the model (a pixel-space model, e.g. models/fmnist.ditto)')
@@ -130,7 +130,8 @@ export function registerEval(program: Command): void {
     .addOption(new Option('--device <kind>', 'gpu: compiled plans on WebGPU; reference: the CPU reference executor (slow)').choices(['gpu', 'reference']).default('gpu'))
     .option('--no-warmup', 'time the first run of each plan too (GPU)')
     .option('--bootstrap <n>', 'paired bootstrap resamples for FID: its standard error and a 95% interval of each row\'s FID difference from no cache (e.g. 200)')
-    .option('--resume', 'save every sampled batch in OUT-DIR/eval-progress and continue from the batches saved there: an interrupted eval resumes, a finished one grows to more --samples')
+    .option('--resume', 'save every sampled batch in OUT-DIR/eval-progress and continue from the batches saved there: an interrupted eval resumes, a finished one grows to more --samples');
+  addDeviceOptions(command)
     .action(async (file: string, flags: EvalFlags) => {
       const samples = parseIntFlag('--samples', flags.samples, 1, 1_000_000);
       const steps = parseIntFlag('--steps', flags.steps, 1, 1000);
@@ -158,6 +159,7 @@ export function registerEval(program: Command): void {
           batch: Math.min(batch, samples),
           seed,
           device: flags.device as EvalDevice,
+          deviceOptions: deviceOptionsOf(flags),
           warmup: flags.warmup,
           onProgress: bar.update,
           ...(flags.resume ? { resumeDir: flags.outDir } : {}),

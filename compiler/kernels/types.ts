@@ -9,7 +9,7 @@
  * - problem shapes are WGSL `const`s (one pipeline per shape: stable text keeps Mesa's disk
  *   shader cache warm, and const shapes are ≈25% faster on lavapipe than uniforms).
  */
-import type { AdapterReport } from '../../runtime/device.ts';
+import type { AdapterReport } from '../../core/adapter.ts';
 
 /** Element type of a storage binding as WGSL sees it. f16 needs the adapter's `shader-f16`. */
 export type ElemType = 'f32' | 'f16' | 'i32';

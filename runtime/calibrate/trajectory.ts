@@ -13,7 +13,7 @@ import { DittoError, invariant } from '../../core/errors.ts';
 import { intTensor, tensor, type Tensor } from '../../core/tensor.ts';
 import { nodeByPath, type Graph, type NodeId } from '../../compiler/ir/graph.ts';
 import { Evaluation, type Intercept, type Weights } from '../reference/forward.ts';
-import { makeDiffusion, type Diffusion } from '../sampler/diffusion.ts';
+import { makeDiffusion, type Diffusion } from '../../core/diffusion.ts';
 import { ddimStep, ddpmStep, type VarianceKind } from '../sampler/steps.ts';
 import { epsFromModelOutput, type GuideChannels } from '../sampler/guidance.ts';
 import { noiseForRun, type RunNoise } from '../sampler/noise.ts';

@@ -78,7 +78,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
   checkConfig(cfg);
   const setup = setupEval({ modelFile: cfg.modelFile, model: cfg.model, set: cfg.set, schedules: cfg.schedules, steps: cfg.steps, batch: cfg.batch, cfg: cfg.cfgScale !== undefined });
   const notes: string[] = [];
-  const ownGpu = cfg.device === 'gpu' && !cfg.gpu ? await createGpu() : undefined;
+  const ownGpu = cfg.device === 'gpu' && !cfg.gpu ? await createGpu(cfg.deviceOptions) : undefined;
   const gpu = cfg.gpu ?? ownGpu;
   const backend: SamplerBackend = cfg.device === 'gpu' ? gpuBackend(gpu!, cfg.weights, cfg.weightsFile) : referenceBackend(cfg.weights, cfg.weightsFile);
   const settings = { steps: cfg.steps, batch: cfg.batch, sampler: cfg.sampler, ...(cfg.cfgScale !== undefined ? { cfgScale: cfg.cfgScale } : {}) };

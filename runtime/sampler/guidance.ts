@@ -10,6 +10,7 @@
  */
 import { DittoError } from '../../core/errors.ts';
 import type { Tensor } from '../../core/tensor.ts';
+import { scaleEps } from '../../compiler/ir/rules.ts';
 
 const f = Math.fround;
 
@@ -61,7 +62,7 @@ export function epsFromModelOutput(out: Tensor, opts: GuidanceOptions): EpsAndVa
           const u = src[uncond + p]!;
           e = f(u + f(s * f(e - u)));
         }
-        eps[dst + p] = m === 1 ? e : f(e * m);
+        eps[dst + p] = scaleEps(e, m);
       }
       if (v) v.set(src.subarray(at(b, C + c), at(b, C + c) + plane), dst);
     }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { tensor } from '../../core/tensor.ts';
-import { composeDemoPng, missingWeightsMessage, runDemo } from '../../runtime/eval/demo.ts';
+import { composeDemoPng, DEMO_COLUMNS, missingWeightsMessage, runDemo } from '../../runtime/eval/demo.ts';
 import { glyph, GLYPH_HEIGHT, GLYPH_WIDTH, hasGlyph } from '../../runtime/eval/font5x7.ts';
 import type { EvalReport, EvalRow } from '../../runtime/eval/types.ts';
 import { gpuOrSkip } from '../helpers/gpu.ts';
@@ -68,29 +68,32 @@ describe('ditto demo on the GPU', async () => {
   const gpu = await gpuOrSkip();
   it.skipIf(!gpu)('samples both grids on the adapter and writes demo.png', async () => {
     const dir = tempDir();
-    const r = await runDemo({ weightsFile: writeRandomWeightsFile(dir), out: path.join(dir, 'demo.png'), steps: 3, schedule: 'fora(N=2)', perClass: 1, device: 'gpu', warn: (m) => expect.fail(m) });
+    const r = await runDemo({ weightsFile: writeRandomWeightsFile(dir), out: path.join(dir, 'demo.png'), steps: 3, schedules: ['fora(N=2)'], perClass: 1, device: 'gpu', warn: (m) => expect.fail(m) });
     expect(r.report.device).toMatch(/^gpu: /);
     expect(r.fellBack).toBe(false);
     expect(r.baseline.images.shape).toEqual([10, 1, 28, 28]);
-    expect(r.cached.predictedSpeedup).toBeGreaterThan(1);
-    expect(Number.isFinite(r.cached.psnr)).toBe(true);
+    expect(r.cached).toHaveLength(1);
+    expect(r.cached[0]!.predictedSpeedup).toBeGreaterThan(1);
+    expect(Number.isFinite(r.cached[0]!.psnr)).toBe(true);
     expect(existsSync(r.out)).toBe(true);
   }, 60_000);
 });
 
 describe('demo.png layout and font', () => {
-  it('puts the baseline grid on the left and the cached grid on the right, zoomed 2×', () => {
+  it('puts the baseline grid on the left and the cached grids to its right, zoomed 2×', () => {
     const img = (v: number) => tensor([10, 1, 28, 28], new Float32Array(10 * 784).fill(v));
     const row = (name: string, v: number): EvalRow => ({ name, schedule: name, images: img(v), classes: [...Array(10).keys()], seconds: 1, speedup: 1.5, predictedSpeedup: 1.4, flopsRatio: 0.7, fid: null, fidSd: null, fidDelta: null, accuracy: 1, psnr: 30, ssim: 0.9, relativeL2: 0.01 });
     const rep = { model: 'M', modelFile: 'm', steps: 50, sampler: 'ddpm', cfgScale: 3, samples: 10, batch: 10, seed: 0, classCount: 10, device: 'x', warmup: true, bootstrap: null, rows: [], notes: [] } as EvalReport;
-    const png = PNG.sync.read(composeDemoPng(rep, row('no cache', -1), row('ebcache_table', 1)));
+    const cached = DEMO_COLUMNS.map((column, i) => ({ row: row(column.schedule, i === 0 ? 1 : 0), column }));
+    const png = PNG.sync.read(composeDemoPng(rep, row('no cache', -1), cached));
     const gridW = 10 * 56 + 9 * 2;
-    expect(png.width).toBe(2 * 12 + 2 * gridW + 24);
-    // The last row of the picture above the bottom margin crosses both grids: black left, white right.
+    expect(png.width).toBe(2 * 12 + 3 * gridW + 2 * 24);
+    // The last row of the picture above the bottom margin crosses every grid: black, white, grey.
     const y = png.height - 12 - 1;
     const at = (x: number) => png.data[(y * png.width + x) * 4]!;
     expect(at(12 + 5)).toBe(0);
     expect(at(12 + gridW + 24 + 5)).toBe(255);
+    expect(at(12 + 2 * (gridW + 24) + 5)).toBe(128);
   });
 
   it('has a 5×7 glyph for everything the labels print', () => {

@@ -4,7 +4,7 @@
  * Index i here is the respaced count-down index (i = S−1 at the first, noisiest step); the model
  * is fed `timesteps[i]`, the original 1000-step timestep. See reference/ebcache.md §B.1–B.3.
  */
-import { DittoError } from '../../core/errors.ts';
+import { DittoError } from './errors.ts';
 
 export const TRAIN_STEPS = 1000;
 
