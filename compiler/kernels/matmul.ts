@@ -49,7 +49,7 @@ function subgroupVariant(s: Shape, caps: AdapterCaps, rows: number, cols: number
   // Fewer rows than the subgroup when M is small (adaLN GEMV, M = batch): lanes past `rows` load a
   // clamped row that is never broadcast, and no FMAs are spent on absent rows.
   const r = s.M < sg ? s.M : Math.min(rows, sg * Math.ceil(s.M / sg));
-  // Two subgroups per workgroup (lavapipe.md §4); one when N is narrow, to waste fewer columns.
+  // Two subgroups per workgroup (docs/lavapipe.md "Kernels on the software adapter"); one when N is narrow, to waste fewer columns.
   const lanes = Math.min(caps.maxInvocations, s.N <= cols * sg ? sg : 2 * sg);
   return { kind: 'subgroup', rows: r, lanes, subgroup: sg, cols, kBlock, unroll: 1 };
 }

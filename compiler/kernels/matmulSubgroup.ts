@@ -1,5 +1,5 @@
 /**
- * The software-adapter matmul (reference/lavapipe.md §4): no workgroup memory, no barriers. lavapipe
+ * The software-adapter matmul (docs/lavapipe.md "Kernels on the software adapter"): no workgroup memory, no barriers. lavapipe
  * runs 8 invocations per vector and turns every per-lane buffer load into 8 masked scalar loads,
  * while FMAs and constant-lane broadcasts are cheap, so the kernel minimises loads per FMA: each
  * invocation owns `rows` rows × `cols` columns; per K block each lane loads rows/subgroup A rows

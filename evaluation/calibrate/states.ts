@@ -1,6 +1,6 @@
 /**
  * The cache states a calibrated table chooses between, and the pure decision rules of the
- * calibration (reference/ebcache.md §A.5, §A.8): the stage-dependent candidate, the threshold
+ * calibration (docs/ebcache.md "Attention and MLP schedules", "Calibration"): the stage-dependent candidate, the threshold
  * δ(t), the per-sample choice and the vote over samples.
  *
  * Codes are the language's table codes: 0 compute both, 1 reuse attention (compute MLP), 2 reuse

@@ -1,5 +1,5 @@
 /**
- * `calibrate`: EB-Cache's table calibration (reference/ebcache.md §A.8, Algorithm 1, reconstructed
+ * `calibrate`: EB-Cache's table calibration (docs/ebcache.md "Calibration", Algorithm 1, reconstructed
  * as docs/calibrate.md describes) on the CPU reference executor, ending in a checked, compiled
  * table schedule.
  *
@@ -16,9 +16,9 @@ import { writeFileAtomic } from '../../core/files.ts';
 import { loadProgram, lowerModel, resolveSchedule, type Program } from '../../compiler/frontend.ts';
 import { compile } from '../../compiler/pipeline.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
-import type { Weights } from '../reference/forward.ts';
-import type { GuideChannels } from '../sampler/guidance.ts';
-import { noiseForRun, philox4x32 } from '../sampler/noise.ts';
+import type { Weights } from '../../runtime/reference/forward.ts';
+import type { GuideChannels } from '../../runtime/sampler/guidance.ts';
+import { noiseForRun, philox4x32 } from '../../runtime/sampler/noise.ts';
 import { minimumRatio, stateCostsFromProbe, tableRatio, type StateCosts } from './cost.ts';
 import { encodeNpyInt64 } from './npyWriter.ts';
 import { calibratedScheduleText, dittoPath, preflightText, probeName, scheduleNameFor } from './scheduleText.ts';
