@@ -89,6 +89,9 @@ function renderAnalysis(a: Analysis): void {
   if (a.schedule) sel.value = a.schedule;
   if (a.plan && a.summary && a.svg) {
     $('heatmap').innerHTML = a.svg;
+    // The SVG has a fixed size; a viewBox lets it scale down to the column instead of being cropped.
+    const svg = $('heatmap').querySelector('svg');
+    if (svg && !svg.hasAttribute('viewBox')) svg.setAttribute('viewBox', `0 0 ${svg.getAttribute('width')} ${svg.getAttribute('height')}`);
     const s = a.summary;
     const flops = s.flopsPerStep.reduce((x, y) => x + y, 0);
     $('stats').innerHTML = [
@@ -241,7 +244,8 @@ function showResult(r: GenerateResult): void {
 
 async function openGpu(): Promise<void> {
   try {
-    gpu = await createGpu({});
+    // ?compat asks for a compatibility-mode adapter (OpenGL ES class; Chromium's ANGLE path).
+    gpu = await createGpu(new URLSearchParams(location.search).has('compat') ? { featureLevel: 'compatibility' } : {});
     caps = compileCapsFor(gpu.report);
     api.adapter = gpu.report.name;
     gpu.device.lost.then((info) => info.reason !== 'destroyed' && showMessage(`The GPU device was lost: ${info.message}`, 'error'));

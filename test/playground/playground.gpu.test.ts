@@ -17,7 +17,7 @@ import { chromiumOrSkip, launchChromium } from '../helpers/chromium.ts';
 import { gpuOrSkip } from '../helpers/gpu.ts';
 import { createRunner, loadPlan } from '../../index.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { psnr } from '../../runtime/metrics/fidelity.ts';
+import { psnr } from '../../evaluation/metrics/fidelity.ts';
 import { tensor } from '../../core/tensor.ts';
 
 const bin = chromiumOrSkip();
@@ -170,6 +170,23 @@ describe.skipIf(!bin || !gpu)('playground in chromium', () => {
   it('logs no console errors, failed requests or page errors', () => {
     expect(errors).toEqual([]);
   });
+
+  it('works offline once loaded: the page from the service worker, the weights from Cache Storage', async () => {
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    await page.setOfflineMode(true);
+    try {
+      await page.reload();
+      await page.waitForFunction(() => window.__ditto?.ready, { timeout: SLOW });
+      const a = await page.evaluate(() => window.__ditto.analysis);
+      expect(a?.schedule).toBe('fora');
+      expect(a?.predictedSpeedup).toBeGreaterThan(1);
+      expect(await page.evaluate(async () => Boolean(await caches.match('weights/fmnist-dit.safetensors')))).toBe(true);
+    } finally {
+      await page.setOfflineMode(false);
+    }
+  }, SLOW);
 
   it('says what to enable when the browser has no WebGPU', async () => {
     const p = await browser.newPage();
