@@ -15,9 +15,10 @@ import { DittoError } from './core/errors.ts';
 import type { Tensor } from './core/tensor.ts';
 import { checkSources, lowerModel, resolveSchedule, type Program } from './compiler/frontend.ts';
 import { compile as compileGraph } from './compiler/pipeline.ts';
-import { loadPlan } from './compiler/plan/load.ts';
-import type { Plan } from './compiler/plan/types.ts';
-import type { DeviceOptions, GpuContext } from './runtime/device.ts';
+import { loadAnyPlan, loadPlan } from './compiler/plan/load.ts';
+import type { AnyPlan, Plan, PlanTuning } from './compiler/plan/types.ts';
+import { createGpu, type DeviceOptions, type GpuContext } from './runtime/device.ts';
+import { tunePlan, type TuneOptions } from './runtime/tune.ts';
 import { detectCompileCaps } from './runtime/detectCaps.ts';
 import { createRunner as createPlanRunner, type Runner } from './runtime/run/runner.ts';
 import { loadWeights } from './runtime/weights/index.ts';
@@ -27,7 +28,8 @@ import { runPlanOnCpu as runOnCpu, type CpuRunOutput, type CpuRunRequest } from 
 
 export { DittoError, isDittoError, type ErrorCode, type SourceSpan } from './core/errors.ts';
 export { tensor, type Tensor } from './core/tensor.ts';
-export type { Plan } from './compiler/plan/types.ts';
+export type { Plan, AnyPlan, PlanTuning } from './compiler/plan/types.ts';
+export type { TuneOptions } from './runtime/tune.ts';
 export type { Runner, RunRequest, RunOutput } from './runtime/run/runner.ts';
 export { createGpu, type GpuContext, type AdapterReport, type DeviceOptions } from './runtime/device.ts';
 export { noiseForRun, type RunNoise } from './runtime/sampler/noise.ts';
@@ -108,6 +110,22 @@ export async function createRunner(plan: Plan | string, weights: string | Readon
   const p = typeof plan === 'string' ? loadPlan(plan) : plan;
   const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : weights;
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });
+}
+
+/**
+ * Times the candidate matmul variants of every matmul kernel of a plan (an object or its JSON text)
+ * on this adapter (or `opts.gpu`) and returns the plan with the fastest, the choices recorded in
+ * `plan.tuning` and the hash recomputed. `opts.cacheFile` reuses and extends a per-adapter cache.
+ */
+export async function tune<P extends AnyPlan>(plan: P | string, opts: TuneOptions & { gpu?: GpuContext } & DeviceOptions = {}): Promise<{ plan: P; tuning: PlanTuning }> {
+  const p = (typeof plan === 'string' ? loadAnyPlan(plan) : plan) as P;
+  const { gpu: given, budgetMs, maxCandidates, cacheFile, log, ...device } = opts;
+  const gpu = given ?? (await createGpu(device));
+  try {
+    return await tunePlan(gpu, p, { ...(budgetMs !== undefined ? { budgetMs } : {}), ...(maxCandidates !== undefined ? { maxCandidates } : {}), ...(cacheFile ? { cacheFile } : {}), ...(log ? { log } : {}) });
+  } finally {
+    if (!given) gpu.device.destroy();
+  }
 }
 
 /**

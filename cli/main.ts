@@ -85,6 +85,11 @@ export const VERBS: Record<string, Verb> = {
     description: 'show per-step work, dispatches, FLOPs, memory and the predicted speed-up of a plan',
     load: async () => (await import('./commands/explain.ts')).registerExplain,
   },
+  tune: {
+    term: 'tune [options] <plan>',
+    description: 'time the candidate matmul kernels of a plan on this adapter and write the plan with the fastest',
+    load: async () => (await import('./commands/tune.ts')).registerTune,
+  },
 };
 
 /** The verbs whose modules this command line needs: the one it runs, or the one `help VERB` shows. */

@@ -3,6 +3,15 @@
  * and the runtime reports (runtime/device.ts fills it from the adapter). Plain data, so the
  * compiler can take it without depending on the runtime.
  */
+/** One shape Dawn's `chromium-experimental-subgroup-matrix` supports: left M×K, right K×N, result M×N. */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
 export interface AdapterReport {
   name: string;
   vendor: string;
@@ -15,5 +24,7 @@ export interface AdapterReport {
   features: string[];
   subgroupMinSize: number;
   subgroupMaxSize: number;
+  /** Dawn's `adapter.info.subgroupMatrixConfigs` (shapes of the experimental subgroup-matrix feature), when it reports any. */
+  subgroupMatrixConfigs?: SubgroupMatrixConfig[];
   limits: Record<string, number>;
 }

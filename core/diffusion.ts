@@ -2,7 +2,7 @@
  * The diffusion schedule of DiT / IDDPM: 1000 linear betas (1e-4 .. 0.02, float64) respaced to S
  * sampling steps, with every derived array recomputed in respaced index space, in float64.
  * Index i here is the respaced count-down index (i = S−1 at the first, noisiest step); the model
- * is fed `timesteps[i]`, the original 1000-step timestep. See reference/ebcache.md §B.1–B.3.
+ * is fed `timesteps[i]`, the original 1000-step timestep. See docs/ebcache.md "Diffusion schedule and respacing".
  */
 import { DittoError } from './errors.ts';
 

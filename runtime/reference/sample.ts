@@ -1,6 +1,6 @@
 /**
  * The cached sampling loop of the reference executor: the definition of what a schedule does
- * (DESIGN §4, compiler/ir/schedule.ts, reference/ebcache.md §A.10, docs/reference-executor.md).
+ * (DESIGN §4, compiler/ir/schedule.ts, docs/ebcache.md "One sampling step", docs/reference-executor.md).
  *
  * Per sampling step k (countdown i = S−1−k): build the model batch ([cond; uncond] under CFG),
  * evaluate the graph with every schedule target intercepted, guide, scale eps, take one DDPM or

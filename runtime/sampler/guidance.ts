@@ -6,7 +6,7 @@
  * g = e_u + s·(e_c − e_u); channel 3 and the variance channels come from the cond half unguided.
  * `guide: 'all'` guides every eps channel (the standard formulation). Without CFG the output is
  * the B samples as they are. The eps multiplier m applies to every eps channel, after guidance,
- * never to the variance channels (reference/ebcache.md §A.9, §B.5). Arithmetic is f32 per op.
+ * never to the variance channels (docs/ebcache.md "Noise scaling", "Guidance"). Arithmetic is f32 per op.
  */
 import { DittoError } from '../../core/errors.ts';
 import type { Tensor } from '../../core/tensor.ts';

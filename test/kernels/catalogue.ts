@@ -23,6 +23,8 @@ export function catalogue(): Record<string, EmittedKernel> {
     'matmul hw 32 tile batched strided f16': emitMatmul(selectMatmul({
       M: 10, N: 7, K: 5, batch: 3, a: { kind: 'rows', offset: 2, rowStride: 9, batchStride: 90 }, wBatchStride: 35, cOffset: 1, cRowStride: 8, wDtype: 'f16',
     }, hw)),
+    'matmul hw 128 tile 8x8 vec4 double-buffered': emitMatmul(selectMatmul({ M: 2048, N: 4 * D, K: D, bias: true, gelu: true }, hw)),
+    'matmul hw f16 math': emitMatmul(selectMatmul({ M: B * T, N: 3 * D, K: D, bias: true, wDtype: 'f16', f16Math: true }, hw)),
     'patch_embed sw': emitMatmul(selectPatchEmbed({ B, channels: 4, size: 32, patch: 2, dim: D }, sw)),
     'layernorm_modulate sw': emitLayerNormModulate(selectLayerNormModulate({ rows: B * T, D, tokens: T, eps: 1e-6, modulation: { rowStride: 6 * D, shiftOffset: 0, scaleOffset: D } }, sw)),
     'layernorm_modulate hw plain f16': emitLayerNormModulate(selectLayerNormModulate({ rows: 5, D: 100, tokens: 5, eps: 1e-5, modulation: null, xDtype: 'f16' }, hw)),

@@ -93,7 +93,7 @@ describe('the packed tarball, installed into an empty folder', () => {
   it('imports with plain node: the API and its version', () => {
     const out = ok(run(process.execPath, ['--input-type=module', '-e', "import * as d from 'ditto'; console.log(typeof d.compile, typeof d.createRunner, typeof d.DittoError, d.version())"], app), 'import');
     expect(out.trim()).toBe(`function function function ${version}`);
-  });
+  }, 600_000);
 
   it('runs the CLI from the compiled code: --version, --help, check of a shipped file', () => {
     const bin = path.join(app, 'node_modules', '.bin', 'ditto');
@@ -103,7 +103,7 @@ describe('the packed tarball, installed into an empty folder', () => {
     const bad = run(bin, ['check', 'missing.ditto'], app);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^error\[E_[A-Z]+\]: /);
-  });
+  }, 600_000);
 
   it('type-checks the examples of docs/api.md against the installed declarations', () => {
     expect([...examples.keys()].sort()).toEqual(Object.keys(EXPECTED).sort());
