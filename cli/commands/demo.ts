@@ -1,15 +1,15 @@
 /**
  * `ditto demo` (npm run demo): the embedded Fashion-MNIST DiT with no cache, EB-Cache as released and
  * the best measured schedule, side by side in demo.png, with the speed-ups and the measured FID
- * changes. Thin: runtime/eval/demo.ts does the work. The hidden flags shrink the run for tests and
+ * changes. Thin: evaluation/eval/demo.ts does the work. The hidden flags shrink the run for tests and
  * quick looks.
  */
 import { Option, type Command } from 'commander';
-import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../runtime/eval/demo.ts';
+import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../evaluation/eval/demo.ts';
 import { progressReporter } from './eval.ts';
 import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { DittoError } from '../../core/errors.ts';
-import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
+import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
 
 interface DemoFlags extends DeviceFlags {
   out: string;

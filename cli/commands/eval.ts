@@ -1,17 +1,17 @@
 /**
  * `ditto eval MODEL.ditto --weights W --schedules a,b --samples N`: FID, class accuracy, PSNR/SSIM
  * against the no-cache output and measured speed-up, one row per schedule, plus a PNG grid per
- * schedule, table.md and eval.json in --out-dir. Thin: runtime/eval/ does the work.
+ * schedule, table.md and eval.json in --out-dir. Thin: evaluation/eval/ does the work.
  */
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
 import { parseSetFlag } from '../../compiler/frontend.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { runEval } from '../../runtime/eval/evaluate.ts';
-import { evalJson, formatEvalTable, writeEvalOutputs } from '../../runtime/eval/report.ts';
-import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
-import type { EvalDevice, EvalProgress } from '../../runtime/eval/types.ts';
+import { runEval } from '../../evaluation/eval/evaluate.ts';
+import { evalJson, formatEvalTable, writeEvalOutputs } from '../../evaluation/eval/report.ts';
+import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
+import type { EvalDevice, EvalProgress } from '../../evaluation/eval/types.ts';
 import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 
 interface EvalFlags extends DeviceFlags {
