@@ -7,6 +7,7 @@
  * Writes bench/results/kernels-<adapter>.md and .json.
  *
  *   npm run bench:kernels -- [--budget-ms 1500] [--ort-runs 5] [--out bench/results] [--sizes S,B,XL] [--dawn-toggle NAME]…
+ *                            [--kinds matmul,attention,layernorm_modulate]
  *
  * Timing: `timeKernel` submits n dispatches in one pass after an untimed dispatch (which pays the
  * JIT); n is chosen from a one-dispatch probe so each kernel gets about --budget-ms of timed work
@@ -23,7 +24,7 @@ import {
 } from '../compiler/kernels/index.ts';
 import { createGpu, dawnVersion, type AdapterReport, type GpuContext } from '../runtime/device.ts';
 import { benchData, benchValues, timeKernel, type HostArray } from '../runtime/kernelRunner.ts';
-import { DIT_SIZES, kernelCases, type DitSize, type KernelCase } from './kernelCases.ts';
+import { DIT_SIZES, KERNEL_KINDS, kernelCases, type DitSize, type KernelCase } from './kernelCases.ts';
 import { matmulOnnx } from './peer/onnxMatmul.ts';
 import { loadOrt, openSession, ortInfo } from './peer/onnxruntime.ts';
 import { writeReport, type Report } from './report.ts';
@@ -97,12 +98,14 @@ export interface KernelResult {
   ortCpuGflops?: number;
 }
 
-/** The variant the selector picked (matmul subgroup/tiled with its blocking, LN subgroup/workgroup), from the config in the key. */
+/** The variant the selector picked (matmul and attention with their blocking, LN subgroup/workgroup), from the config in the key. */
 export function variantOf(k: EmittedKernel): string {
   const config = JSON.parse(k.key.slice(k.key.indexOf(':') + 1)) as { variant?: Record<string, unknown> & { kind?: string }; kTile?: number };
   const v = config.variant;
   if (k.family === 'matmul' && v?.kind === 'subgroup') return `subgroup ${v.rows}×${v.cols}, K ${v.kBlock}`;
   if (k.family === 'matmul' && v?.kind === 'tiled') return `tiled ${v.tileM}×${v.tileN}×${v.tileK}, ${v.threadM}×${v.threadN}${v.stages === 2 ? ', 2 stages' : ''}${v.math === 'f16' ? ', f16' : ''}`;
+  if (k.family === 'attention' && v?.kind === 'subgroup') return `subgroup ${v.lanes} lanes×${v.queries}q, ${v.keys}k`;
+  if (k.family === 'attention' && v?.kind === 'workgroup') return `workgroup ${v.threads}×${v.queries}q, ${v.keys}k, tile ${v.kTile}`;
   if (v?.kind) return v.kind;
   return config.kTile ? `kTile ${config.kTile}` : k.family;
 }
@@ -185,13 +188,16 @@ export function kernelsReport(adapter: AdapterReport, peak: Peak, results: Kerne
  * Times every kernel case of the given DiT sizes on this device (and ORT's CPU matmul at the same
  * shapes when `ortRuns` is a number), logging one line per kernel.
  */
-export async function benchKernelCases(gpu: GpuContext, sizes: readonly DitSize[], budgetMs: number, ortRuns: number | null, log: (line: string) => void): Promise<KernelResult[]> {
+export async function benchKernelCases(
+  gpu: GpuContext, sizes: readonly DitSize[], budgetMs: number, ortRuns: number | null, log: (line: string) => void,
+  kinds: readonly KernelCase['kind'][] = KERNEL_KINDS,
+): Promise<KernelResult[]> {
   const caps = capsFromReport(gpu.report);
   const cal = selectCalibrate({ targetFlops: 2 ** 30 }, caps);
   const calKernel = emitCalibrate(cal);
   const results: KernelResult[] = [];
   for (const size of sizes) {
-    for (const c of kernelCases(size, caps)) {
+    for (const c of kernelCases(size, caps).filter((k) => kinds.includes(k.kind))) {
       const peak = c.flops === null ? undefined : { kernel: calKernel, flops: calibrateFlops(cal), work: c.flops };
       const t = await timeWithBudget(gpu, c.kernel, benchData(c.kernel), budgetMs, peak);
       const r: KernelResult = {
@@ -220,6 +226,7 @@ async function main(): Promise<void> {
       sizes: { type: 'string', default: 'S,B,XL' },
       'no-ort': { type: 'boolean', default: false },
       'dawn-toggle': { type: 'string', multiple: true },
+      kinds: { type: 'string', default: KERNEL_KINDS.join(',') },
     },
   });
   const budgetMs = Number(values['budget-ms']);
@@ -231,6 +238,10 @@ async function main(): Promise<void> {
   const unknown = wanted.filter((w) => !DIT_SIZES.some((s) => s.name === w));
   if (unknown.length) throw new DittoError('E_USAGE', `unknown DiT size '${unknown[0]}' in --sizes; use some of ${DIT_SIZES.map((s) => s.name).join(',')}`);
 
+  const kinds = values.kinds.split(',').map((s) => s.trim());
+  const badKind = kinds.find((k) => !(KERNEL_KINDS as readonly string[]).includes(k));
+  if (badKind !== undefined) throw new DittoError('E_USAGE', `unknown kernel kind '${badKind}' in --kinds; use some of ${KERNEL_KINDS.join(',')}`);
+
   const started = performance.now();
   const gpu = await createGpu({ toggles: values['dawn-toggle'] ?? [] });
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -238,7 +249,7 @@ async function main(): Promise<void> {
   const before = await measurePeak(gpu, budgetMs);
   log(`peak: ${before.gflops.toFixed(1)} GFLOP/s FMA, ${before.gbps.toFixed(2)} GB/s copy`);
 
-  const results = await benchKernelCases(gpu, sizes, budgetMs, values['no-ort'] ? null : ortRuns, log);
+  const results = await benchKernelCases(gpu, sizes, budgetMs, values['no-ort'] ? null : ortRuns, log, kinds as KernelCase['kind'][]);
   const ort = values['no-ort'] ? null : ortInfo();
   // On a shared machine the load moves during the run: calibrate again at the end and compare every
   // kernel with the better of the two (a peak only ever reads low, so this never flatters a kernel).
@@ -248,7 +259,8 @@ async function main(): Promise<void> {
   const report = kernelsReport(gpu.report, peak, results, {
     'FMA peak at start / end (GFLOP/s)': `${before.gflops.toFixed(1)} / ${after.gflops.toFixed(1)}`,
     date: new Date().toISOString().slice(0, 10),
-    command: `npm run bench:kernels -- --budget-ms ${budgetMs} --ort-runs ${ortRuns} --sizes ${values.sizes}`,
+    command: `npm run bench:kernels -- --budget-ms ${budgetMs} --ort-runs ${ortRuns} --sizes ${values.sizes}` +
+      (values.kinds === KERNEL_KINDS.join(',') ? '' : ` --kinds ${values.kinds}`) + (values['no-ort'] ? ' --no-ort' : ''),
     'CPU': `${cpus()[0]?.model ?? 'unknown'} × ${availableParallelism()} available`,
     'webgpu (dawn.node)': dawnVersion(),
     'onnxruntime-node': ort ? ort.version : 'not run',
