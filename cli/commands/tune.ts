@@ -34,10 +34,10 @@ export function registerTune(program: Command): void {
     .option('--json', 'print what was chosen as JSON');
   addDeviceOptions(command)
     .action(async (planFile: string, flags: TuneFlags) => {
+      refuseOverwrite([{ label: '--out', file: flags.out }, { label: '--cache', file: flags.cache }], [{ label: 'the plan', file: planFile }]);
       const deviceOptions = deviceOptionsOf(flags);
       const plan = readPlanFileWith(planFile, loadAnyPlan);
       checkOutputPath('--out', flags.out);
-      refuseOverwrite([{ label: '--out', file: flags.out }], [{ label: 'the plan', file: planFile }]);
       const budgetMs = parseIntFlag('--budget-ms', flags.budgetMs, 1);
       const maxCandidates = flags.maxCandidates !== undefined ? parseIntFlag('--max-candidates', flags.maxCandidates, 1) : undefined;
       if (flags.cache) {

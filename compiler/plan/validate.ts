@@ -6,8 +6,7 @@
  * the plan's hash matches its contents. A plan that passes runs without a GPU validation error
  * from its own numbers; one that does not is an E_PLAN error naming the field.
  */
-import { canonicalJson } from '../kernels/common.ts';
-import { sha256 } from './tables.ts';
+import { planHash } from './retune.ts';
 import { DittoError } from '../../core/errors.ts';
 import { arr, bad, bool, int, ints, num, obj, oneOf, opt, str, strings } from './schema.ts';
 
@@ -305,12 +304,6 @@ export function checkForwardPlanDetails(p: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(obj(cost.memory, 'cost.memory'))) num(v, `cost.memory.${k}`);
 }
 
-/** sha256 of the plan without its `hash` field, as compile writes it. */
-export function planContentHash(p: Record<string, unknown>): string {
-  const { hash: _hash, ...body } = p;
-  return sha256(canonicalJson(body));
-}
-
 export interface PlanLoadOptions {
   /**
    * Accept a plan whose contents no longer match its hash (edited by hand). Every other check still
@@ -322,7 +315,7 @@ export interface PlanLoadOptions {
 /** Throws E_PLAN when the plan was changed after compile wrote it. */
 export function verifyPlanHash(p: Record<string, unknown>, opts: PlanLoadOptions = {}): void {
   if (opts.allowEdited) return;
-  const actual = planContentHash(p);
+  const actual = planHash(p);
   if (actual !== p.hash) {
     throw new DittoError('E_PLAN', `plan: its contents do not match its hash (written ${String(p.hash).slice(0, 12)}…, contents ${actual.slice(0, 12)}…): the plan was edited after 'ditto compile' wrote it. Recompile it, or pass --allow-edited-plan to run an edited plan on purpose`);
   }

@@ -88,6 +88,7 @@ describe('every verb refuses to write over its inputs (exit 1, input unchanged)'
       ['run', model, '--weights', w, '--save-latents', w],
       ['run', model, '--weights', w, '--save-latents', path.join(dir, 'l.safetensors'), '--out', path.join(dir, 'l.safetensors')],
       ['explain', model, '--svg', model],
+      ['tune', model, '--out', model],
       ['calibrate', model, '--model', 'DiT-Tiny', '--weights', w, '--steps', '2', '--budget', '0.9', '-o', model, '--samples', '1'],
     ];
     for (const args of cases) {

@@ -65,12 +65,13 @@ function baseArgs(f: FlagFixture): Record<string, string[]> {
     calibrate: [f.model, '--model', 'DiT-Tiny', '--weights', f.weights, '--steps', '2', '--budget', '0.9', '--samples', '1', '-o', o('cal.ditto')],
     eval: [f.pixelModel, '--weights', f.pixelWeights, '--schedules', 'fora(N=2)', '--samples', '1', '--steps', '2', '--batch', '1', '--out-dir', o('eval')],
     demo: ['--weights', f.pixelWeights, '--steps', '2', '--per-class', '1', '--out', o('demo.png')],
+    tune: [f.plan, '--out', o('tuned.json'), '--budget-ms', '1', '--max-candidates', '1'],
     bench: [f.model, '--model', 'DiT-Tiny', '--schedules', 'fora(N=2)', '--steps', '2', '--runs', '1', '--peer', 'none', '--cfg', 'none', '--out-dir', o('bench')],
   };
 }
 
 /** Verbs whose valid base run costs seconds (GPU or the CPU reference): fewer values each. */
-const SLOW = new Set(['run', 'eval', 'demo', 'bench', 'calibrate', 'info', 'forward']);
+const SLOW = new Set(['run', 'eval', 'demo', 'bench', 'calibrate', 'info', 'forward', 'tune']);
 
 /** Every (verb path, option) pair of the CLI, from the real command definitions. */
 export async function allFlags(): Promise<{ verb: string; option: Option }[]> {
