@@ -77,3 +77,13 @@ export async function createRunner(plan: Plan | string, weights: string | Readon
   const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : weights;
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });
 }
+
+// Evaluation, whole or in shards (docs/eval.md, docs/distributed.md).
+export { runEval } from './runtime/eval/evaluate.ts';
+export type { EvalConfig, EvalReport, EvalRow, EvalProgress } from './runtime/eval/types.ts';
+export { runEvalShard, parseShardSpec, shardBatches, type ShardSpec, type ShardMeta, type ShardResult } from './runtime/eval/shard.ts';
+export { writeShard, readShard } from './runtime/eval/shardFiles.ts';
+export { mergeEvalShards, mergeEvalShardDirs, type MergeOptions, type NamedShard } from './runtime/eval/merge.ts';
+export { parseRedisUrl, type RedisTarget } from './runtime/eval/queue/connection.ts';
+export { runEvalOnQueue, type QueueRunOptions, type QueueProgress } from './runtime/eval/queue/submit.ts';
+export { startEvalWorker, type WorkerOptions, type RunningWorker } from './runtime/eval/queue/worker.ts';

@@ -12,6 +12,7 @@ import { registerRun } from './commands/run.ts';
 import { registerFid } from './commands/fid.ts';
 import { registerCalibrate } from './commands/calibrate.ts';
 import { registerEval } from './commands/eval.ts';
+import { registerWorker } from './commands/worker.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerCheck } from './commands/check.ts';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerFid(program);
   registerCalibrate(program);
   registerEval(program);
+  registerWorker(program);
   registerDemo(program);
   registerBench(program);
   registerCompile(program);

@@ -86,7 +86,17 @@ export async function runEvalShard(cfg: EvalConfig, shard: ShardSpec, opts: Samp
   if (cfg.resumeDir !== undefined) throw new DittoError('E_USAGE', '--resume and --shard do not combine: a shard is one short run; rerun a lost shard whole');
   const range = shardBatches(shard, cfg.samples, cfg.batch);
   const s = await sampleRange(cfg, range, opts);
-  const classified = classifyRows(s.images, s.setup.imageShape, s.setup.classes, cfg.classifier, cfg.onProgress);
+  // Row by row with a pause in between: a queue worker renews its job's lock from timers (worker.ts).
+  let classified: ClassifierOutput[] | undefined = [];
+  for (const im of s.images) {
+    const out = classifyRows([im], s.setup.imageShape, s.setup.classes, cfg.classifier);
+    if (!out) {
+      classified = undefined;
+      break;
+    }
+    classified.push(out[0]!);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   return {
     meta: {
       shard,

@@ -13,34 +13,13 @@ import { decodeShard, encodeShard, readShard, writeShard } from '../../runtime/e
 import { mergeEvalShardDirs, mergeEvalShards } from '../../runtime/eval/merge.ts';
 import { randomWeights } from '../../runtime/weights/index.ts';
 import { DittoError } from '../../core/errors.ts';
-import type { EvalConfig, EvalReport } from '../../runtime/eval/types.ts';
+import type { EvalConfig } from '../../runtime/eval/types.ts';
 import { loadProgram, lowerModel } from '../../compiler/frontend.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
-import { FMNIST, MODEL, tempDir, tinyConfig } from './helpers.ts';
+import { FMNIST, MODEL, scoreOf, tempDir, tinyConfig } from './helpers.ts';
 
 /** 7 samples in batches of 2: 4 batches, the last one trimmed. */
 const cfg = (over: Partial<EvalConfig> = {}) => tinyConfig({ schedules: ['fora(N=2)'], steps: 2, samples: 7, batch: 2, bootstrap: 20, ...over });
-
-/** Every number of a report that does not depend on the clock, image data included. */
-export function scoreOf(r: EvalReport) {
-  return {
-    samples: r.samples,
-    bootstrap: r.bootstrap,
-    rows: r.rows.map((row) => ({
-      name: row.name,
-      images: Array.from(row.images.data),
-      classes: row.classes,
-      fid: row.fid,
-      fidSd: row.fidSd,
-      fidDelta: row.fidDelta,
-      accuracy: row.accuracy,
-      psnr: row.psnr,
-      ssim: row.ssim,
-      relativeL2: row.relativeL2,
-      predictedSpeedup: row.predictedSpeedup,
-    })),
-  };
-}
 
 function shardError(run: () => unknown): DittoError {
   try {
