@@ -15,7 +15,7 @@ import { checkSources, lowerModel, resolveSchedule, type Program } from './compi
 import { compile as compileGraph } from './compiler/pipeline.ts';
 import { loadPlan } from './compiler/plan/load.ts';
 import type { Plan } from './compiler/plan/types.ts';
-import type { GpuContext } from './runtime/device.ts';
+import type { DeviceOptions, GpuContext } from './runtime/device.ts';
 import { detectCompileCaps } from './runtime/detectCaps.ts';
 import { createRunner as createPlanRunner, type Runner } from './runtime/run/runner.ts';
 import { loadWeights } from './runtime/weights/index.ts';
@@ -26,6 +26,9 @@ export type { Tensor } from './core/tensor.ts';
 export type { Plan } from './compiler/plan/types.ts';
 export type { Runner, RunRequest, RunOutput } from './runtime/run/runner.ts';
 export { loadPlan };
+export { createGpu } from './runtime/device.ts';
+export type { DeviceOptions, GpuContext, AdapterReport } from './runtime/device.ts';
+export { USEFUL_TOGGLES } from './runtime/dawnToggles.ts';
 
 export interface CompileOptions {
   /** Model or variant name (`DiT-S/2`); default: the source's only model. */
@@ -43,6 +46,8 @@ export interface CompileOptions {
   guide?: 'first3' | 'all';
   /** Kernel-selection profile: 'auto' asks the adapter (default), or 'hardware' / 'lavapipe'. */
   caps?: 'auto' | 'hardware' | 'lavapipe';
+  /** Backend and Dawn toggles of the adapter that caps 'auto' asks. */
+  device?: DeviceOptions;
   /** The path the source is read as (relative `use` imports resolve from it); default ./inline.ditto. */
   path?: string;
 }
@@ -64,15 +69,18 @@ export async function compile(source: string, options: CompileOptions): Promise<
   const batch = options.batch ?? 1;
   const graph = lowerModel(program, { model: options.model, set: options.set, batch: options.cfg !== undefined ? 2 * batch : batch });
   const schedule = options.schedule ? resolveSchedule(program, options.schedule, graph, { steps: options.steps }) : undefined;
-  const caps = await detectCompileCaps(options.caps);
+  const caps = await detectCompileCaps(options.caps, options.device);
   return compileGraph(graph, schedule, {
     steps: options.steps, batch, sampler: options.sampler ?? 'ddpm', f16: options.f16 ?? false, guide: options.guide ?? 'first3', caps,
     ...(options.cfg !== undefined ? { cfgScale: options.cfg } : {}),
   }).plan;
 }
 
-/** Prepares a plan for running: device, weights (a file path or tensors), pipelines, bind groups. */
-export async function createRunner(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, opts: { gpu?: GpuContext; backend?: string } = {}): Promise<Runner> {
+/**
+ * Prepares a plan for running: device, weights (a file path or tensors), pipelines, bind groups.
+ * Without `gpu`, a device is opened with `backend` and Dawn `toggles` (e.g. ['allow_unsafe_apis']).
+ */
+export async function createRunner(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, opts: { gpu?: GpuContext } & DeviceOptions = {}): Promise<Runner> {
   const p = typeof plan === 'string' ? loadPlan(plan) : plan;
   const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : weights;
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });

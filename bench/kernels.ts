@@ -6,7 +6,7 @@
  *  - onnxruntime-node's CPU matmul at the same shapes (what a Node user would pick otherwise).
  * Writes bench/results/kernels-<adapter>.md and .json.
  *
- *   npm run bench:kernels -- [--budget-ms 1500] [--ort-runs 5] [--out bench/results] [--sizes S,B,XL]
+ *   npm run bench:kernels -- [--budget-ms 1500] [--ort-runs 5] [--out bench/results] [--sizes S,B,XL] [--dawn-toggle NAME]…
  *
  * Timing: `timeKernel` submits n dispatches in one pass after an untimed dispatch (which pays the
  * JIT); n is chosen from a one-dispatch probe so each kernel gets about --budget-ms of timed work
@@ -20,9 +20,9 @@ import {
   calibrateFlops, capsFromReport, contiguousView, emitCalibrate, emitElementwise, ex, selectCalibrate, selectElementwise,
   type EmittedKernel,
 } from '../compiler/kernels/index.ts';
-import { createGpu, dawnVersion, type GpuContext } from '../runtime/device.ts';
+import { createGpu, dawnVersion, type AdapterReport, type GpuContext } from '../runtime/device.ts';
 import { timeKernel, type HostArray } from '../runtime/kernelRunner.ts';
-import { DIT_SIZES, kernelCases, type KernelCase } from './kernelCases.ts';
+import { DIT_SIZES, kernelCases, type DitSize, type KernelCase } from './kernelCases.ts';
 import { matmulOnnx } from './peer/onnxMatmul.ts';
 import { loadOrt, openSession, ortInfo } from './peer/onnxruntime.ts';
 import { writeReport, type Report } from './report.ts';
@@ -126,13 +126,13 @@ function pct(x: number | null | undefined, peak: number): number | null {
   return x === null || x === undefined ? null : (100 * x) / peak;
 }
 
-export function kernelsReport(gpu: GpuContext, peak: Peak, results: KernelResult[], meta: Record<string, string | number>): Report {
+export function kernelsReport(adapter: AdapterReport, peak: Peak, results: KernelResult[], meta: Record<string, string | number>): Report {
   const rows = (kind: KernelCase['kind']) => results.filter((r) => r.kind === kind);
   const mm = rows('matmul');
   return {
-    title: `Kernel microbenchmarks on ${gpu.report.name}`,
+    title: `Kernel microbenchmarks on ${adapter.name}`,
     meta: {
-      adapter: `${gpu.report.name} (${gpu.report.vendor || 'unknown vendor'}, ${gpu.report.architecture || 'unknown architecture'}, ${gpu.report.backend}${gpu.report.isSoftware && gpu.report.architecture !== 'software' ? ', software' : ''})`,
+      adapter: `${adapter.name} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}, ${adapter.backend}${adapter.isSoftware && adapter.architecture !== 'software' ? ', software' : ''})`,
       ...meta,
       'measured FMA peak (GFLOP/s)': Number(peak.gflops.toFixed(1)),
       'measured copy bandwidth (GB/s)': Number(peak.gbps.toFixed(2)),
@@ -174,6 +174,33 @@ export function kernelsReport(gpu: GpuContext, peak: Peak, results: KernelResult
   };
 }
 
+/**
+ * Times every kernel case of the given DiT sizes on this device (and ORT's CPU matmul at the same
+ * shapes when `ortRuns` is a number), logging one line per kernel.
+ */
+export async function benchKernelCases(gpu: GpuContext, sizes: readonly DitSize[], budgetMs: number, ortRuns: number | null, log: (line: string) => void): Promise<KernelResult[]> {
+  const caps = capsFromReport(gpu.report);
+  const results: KernelResult[] = [];
+  for (const size of sizes) {
+    for (const c of kernelCases(size, caps)) {
+      const t = await timeWithBudget(gpu, c.kernel, dataFor(c.kernel), budgetMs);
+      const r: KernelResult = {
+        size: c.size, name: c.name, kind: c.kind, variant: variantOf(c.kernel), ms: t.ms, reps: t.reps, firstMs: t.firstMs,
+        gflops: c.flops === null ? null : gigaPerSecond(c.flops, t.ms), gbps: gigaPerSecond(c.bytes, t.ms),
+      };
+      if (c.mnk && ortRuns !== null) {
+        const [M, N, K] = c.mnk;
+        r.ortCpuMs = await ortMatmulMs(M, N, K, ortRuns);
+        r.ortCpuGflops = gigaPerSecond(c.flops!, r.ortCpuMs);
+      }
+      results.push(r);
+      log(`${c.size} ${c.name}: ${t.ms.toFixed(2)} ms × ${t.reps}${r.gflops !== null ? `, ${r.gflops.toFixed(2)} GFLOP/s` : ''}, ${r.gbps.toFixed(2)} GB/s` +
+        (r.ortCpuMs ? `; ORT CPU ${r.ortCpuMs.toFixed(2)} ms` : ''));
+    }
+  }
+  return results;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -182,6 +209,7 @@ async function main(): Promise<void> {
       out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
       sizes: { type: 'string', default: 'S,B,XL' },
       'no-ort': { type: 'boolean', default: false },
+      'dawn-toggle': { type: 'string', multiple: true },
     },
   });
   const budgetMs = Number(values['budget-ms']);
@@ -194,33 +222,15 @@ async function main(): Promise<void> {
   if (unknown.length) throw new DittoError('E_USAGE', `unknown DiT size '${unknown[0]}' in --sizes; use some of ${DIT_SIZES.map((s) => s.name).join(',')}`);
 
   const started = performance.now();
-  const gpu = await createGpu();
-  const caps = capsFromReport(gpu.report);
+  const gpu = await createGpu({ toggles: values['dawn-toggle'] ?? [] });
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`adapter: ${gpu.report.name} (${gpu.report.backend})`);
   const peak = await measurePeak(gpu, budgetMs);
   log(`peak: ${peak.gflops.toFixed(1)} GFLOP/s FMA, ${peak.gbps.toFixed(2)} GB/s copy`);
 
-  const results: KernelResult[] = [];
-  for (const size of sizes) {
-    for (const c of kernelCases(size, caps)) {
-      const t = await timeWithBudget(gpu, c.kernel, dataFor(c.kernel), budgetMs);
-      const r: KernelResult = {
-        size: c.size, name: c.name, kind: c.kind, variant: variantOf(c.kernel), ms: t.ms, reps: t.reps, firstMs: t.firstMs,
-        gflops: c.flops === null ? null : gigaPerSecond(c.flops, t.ms), gbps: gigaPerSecond(c.bytes, t.ms),
-      };
-      if (c.mnk && !values['no-ort']) {
-        const [M, N, K] = c.mnk;
-        r.ortCpuMs = await ortMatmulMs(M, N, K, ortRuns);
-        r.ortCpuGflops = gigaPerSecond(c.flops!, r.ortCpuMs);
-      }
-      results.push(r);
-      log(`${c.size} ${c.name}: ${t.ms.toFixed(2)} ms × ${t.reps}${r.gflops !== null ? `, ${r.gflops.toFixed(2)} GFLOP/s` : ''}, ${r.gbps.toFixed(2)} GB/s` +
-        (r.ortCpuMs ? `; ORT CPU ${r.ortCpuMs.toFixed(2)} ms` : ''));
-    }
-  }
+  const results = await benchKernelCases(gpu, sizes, budgetMs, values['no-ort'] ? null : ortRuns, log);
   const ort = values['no-ort'] ? null : ortInfo();
-  const report = kernelsReport(gpu, peak, results, {
+  const report = kernelsReport(gpu.report, peak, results, {
     date: new Date().toISOString().slice(0, 10),
     command: `npm run bench:kernels -- --budget-ms ${budgetMs} --ort-runs ${ortRuns} --sizes ${values.sizes}`,
     'CPU': `${cpus()[0]?.model ?? 'unknown'} × ${availableParallelism()} available`,

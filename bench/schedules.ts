@@ -21,6 +21,7 @@ import type { GpuContext } from '../runtime/device.ts';
 import type { ScheduleComparisonInput } from '../runtime/eval/types.ts';
 import { psnr, relativeL2, ssim } from '../runtime/metrics/fidelity.ts';
 import { createRunner, type RunOutput, type Runner } from '../runtime/run/runner.ts';
+import type { ProfileReport } from '../runtime/run/profile.ts';
 import { interleave, realisedRatio, realisedSavingShare, speedup, summarize, type Summary } from './stats.ts';
 
 export const BASELINE_ROW = 'no cache';
@@ -35,6 +36,8 @@ export interface ScheduleBenchConfig extends ScheduleComparisonInput {
   sampler?: 'ddpm' | 'ddim';
   seed: number;
   gpu: GpuContext;
+  /** After the timed rounds, one more run of each plan with timestamp queries (`--profile`). */
+  profile?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -74,6 +77,8 @@ export interface ScheduleRow {
   hostShare: number;
   /** Dispatches per run, from the plan (how much work the schedule removed). */
   dispatches: number;
+  /** GPU time per kernel family of one profiled run (only with `profile`; untimed otherwise). */
+  profile?: ProfileReport;
 }
 
 export interface ScheduleBenchResult {
@@ -179,6 +184,16 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
       onSample: (name, round, ms) => log(`${name} run ${round + 1}/${cfg.runs}: ${(ms / 1000).toFixed(2)} s`),
     });
 
+    // Profiling puts every dispatch in its own pass with timestamps, which changes the timing: it
+    // runs after the timed rounds, once per plan, and only its per-family split is reported.
+    const profiles: (ProfileReport | undefined)[] = [];
+    for (const p of prepared) {
+      if (!cfg.profile) break;
+      const out = await p.runner.run({ seed: cfg.seed, ...(classes ? { classes } : {}), profile: true });
+      profiles.push(out.profile);
+      log(`${p.name}: profiled, ${out.profile ? (out.profile.totalMs / 1000).toFixed(2) : '?'} s of kernel time`);
+    }
+
     const baseOut = outputs[0]![0]!.latents;
     const pixelSpace = baseOut.shape[1] === 1 || baseOut.shape[1] === 3;
     const perImage = timed.map((t) => t.samples.map((ms) => ms / 1000 / cfg.images));
@@ -208,6 +223,7 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
         hostPerStepSeconds: host.median,
         hostShare: host.median / step.median,
         dispatches: dispatchCount(p.plan),
+        ...(profiles[i] ? { profile: profiles[i] } : {}),
       };
     });
     return { model: cfg.model ?? graph.model, graph, pixelSpace, outputShape: baseOut.shape.slice(1), rows, caps: caps.name };

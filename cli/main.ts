@@ -2,25 +2,108 @@
  * The `ditto` command line: a thin layer over the library. Each verb lives in cli/commands/<verb>.ts
  * and exports `register(program)`; actions throw DittoError for user errors and never call
  * process.exit themselves (main maps errors to exit codes, see cli/exit.ts).
+ *
+ * Verbs load lazily: a verb's module pulls in the compiler, the runtime or Dawn, which takes far
+ * longer than starting Node, so only the verb being run is imported. Every other verb is a stub
+ * carrying its name, usage term and description from VERBS — enough for `ditto --help`, `--version`
+ * and commander's "did you mean" on a typo; test/cli/lazy.test.ts checks that each stub says what
+ * its real command says.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { EXIT_OK, EXIT_USER, reportError } from './exit.ts';
-import { registerInfo } from './commands/info.ts';
-import { registerWeights } from './commands/weights.ts';
-import { registerForward } from './commands/forward.ts';
-import { registerRun } from './commands/run.ts';
-import { registerFid } from './commands/fid.ts';
-import { registerCalibrate } from './commands/calibrate.ts';
-import { registerEval } from './commands/eval.ts';
-import { registerWorker } from './commands/worker.ts';
-import { registerDemo } from './commands/demo.ts';
-import { registerBench } from './commands/bench.ts';
-import { registerCheck } from './commands/check.ts';
-import { registerCompile } from './commands/compile.ts';
-import { registerExplain } from './commands/explain.ts';
 import { dittoVersion } from './version.ts';
 
-export function buildProgram(): Command {
+export interface Verb {
+  /** How `ditto --help` lists the verb: name, [options], arguments (commander's own term). */
+  term: string;
+  description: string;
+  /** Imports the verb's module and returns its register function. */
+  load: () => Promise<(program: Command) => void>;
+}
+
+export const VERBS: Record<string, Verb> = {
+  info: {
+    term: 'info [options]',
+    description: 'show the WebGPU adapter, its features and limits, the Dawn toggles, and the versions of ditto, Node and Dawn',
+    load: async () => (await import('./commands/info.ts')).registerInfo,
+  },
+  weights: {
+    term: 'weights',
+    description: 'inspect, convert and generate weight files (safetensors, PyTorch .pt)',
+    load: async () => {
+      const { registerWeights } = await import('./commands/weights.ts');
+      return (program) => registerWeights(program);
+    },
+  },
+  check: {
+    term: 'check <files...>',
+    description: 'check .ditto files (models and schedules): syntax, names, shapes and schedule rules',
+    load: async () => (await import('./commands/check.ts')).registerCheck,
+  },
+  forward: {
+    term: 'forward [options] <model-file>',
+    description: 'run one forward pass of a model on named inputs and write every output tensor',
+    load: async () => (await import('./commands/forward.ts')).registerForward,
+  },
+  run: {
+    term: 'run [options] <plan>',
+    description: 'execute a compiled plan on the GPU and write images or latents',
+    load: async () => (await import('./commands/run.ts')).registerRun,
+  },
+  fid: {
+    term: 'fid [options] <images>',
+    description: 'FID (Fashion-MNIST classifier features, against the test-set statistics) and class accuracy of generated images',
+    load: async () => (await import('./commands/fid.ts')).registerFid,
+  },
+  calibrate: {
+    term: 'calibrate [options] <model-file>',
+    description: 'build an EB-Cache table schedule for a model by calibration (CPU reference executor), meeting a FLOPs budget',
+    load: async () => (await import('./commands/calibrate.ts')).registerCalibrate,
+  },
+  eval: {
+    term: 'eval [options] [model-file]',
+    description: 'compare cache schedules with the no-cache baseline: FID, class accuracy, PSNR/SSIM, speed-up, image grids; --shard / --merge / --queue split it over machines',
+    load: async () => (await import('./commands/eval.ts')).registerEval,
+  },
+  worker: {
+    term: 'worker [options]',
+    description: "sample the eval shards queued with `ditto eval --queue` on this machine's GPU, until stopped",
+    load: async () => (await import('./commands/worker.ts')).registerWorker,
+  },
+  demo: {
+    term: 'demo [options]',
+    description: 'sample the built-in Fashion-MNIST DiT with no cache and with EB-Cache; write demo.png side by side and print speed-up and PSNR',
+    load: async () => (await import('./commands/demo.ts')).registerDemo,
+  },
+  bench: {
+    term: 'bench [options] [model-file]',
+    description: 'benchmark cache schedules against the all-compute baseline (speed, fidelity, memory) and ditto against onnxruntime-node; writes report.md/.json and a plot',
+    load: async () => (await import('./commands/bench.ts')).registerBench,
+  },
+  compile: {
+    term: 'compile [options] <model-file>',
+    description: 'compile a model and a cache schedule into a step-indexed plan (JSON)',
+    load: async () => (await import('./commands/compile.ts')).registerCompile,
+  },
+  explain: {
+    term: 'explain [options] <plan>',
+    description: 'show per-step work, dispatches, FLOPs, memory and the predicted speed-up of a plan',
+    load: async () => (await import('./commands/explain.ts')).registerExplain,
+  },
+};
+
+/** The verbs whose modules this command line needs: the one it runs, or the one `help VERB` shows. */
+export function verbsToLoad(argv: readonly string[]): string[] {
+  const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+  const verb = words[0] === 'help' ? words[1] : words[0];
+  return verb !== undefined && Object.hasOwn(VERBS, verb) ? [verb] : [];
+}
+
+/**
+ * The program for `argv`: the verbs named in `load` (default: the one argv runs) registered for
+ * real, every other verb as a stub. `load: 'all'` registers every verb for real.
+ */
+export async function buildProgram(argv: readonly string[] = [], load: readonly string[] | 'all' = verbsToLoad(argv)): Promise<Command> {
   const program = new Command('ditto')
     .description('Compile and run cache schedules of Diffusion Transformers on WebGPU')
     .version(dittoVersion(), '-V, --version')
@@ -28,19 +111,16 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run ditto --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  registerInfo(program);
-  registerWeights(program);
-  registerCheck(program);
-  registerForward(program);
-  registerRun(program);
-  registerFid(program);
-  registerCalibrate(program);
-  registerEval(program);
-  registerWorker(program);
-  registerDemo(program);
-  registerBench(program);
-  registerCompile(program);
-  registerExplain(program);
+  const real = new Set(load === 'all' ? Object.keys(VERBS) : load);
+  const stubTerms = new Map<Command, string>();
+  for (const [name, verb] of Object.entries(VERBS)) {
+    if (real.has(name)) {
+      (await verb.load())(program);
+    } else {
+      stubTerms.set(program.command(name).description(verb.description), verb.term);
+    }
+  }
+  program.configureHelp({ subcommandTerm: (cmd) => stubTerms.get(cmd) ?? new Help().subcommandTerm(cmd) });
   // Hidden: lets the tests check the exit-code contract for internal errors on the real process.
   program
     .command('internal-error-selftest', { hidden: true })
@@ -53,8 +133,8 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return EXIT_OK;
   } catch (e) {

@@ -3,9 +3,32 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Option } from 'commander';
 import { DittoError } from '../core/errors.ts';
+import type { DeviceOptions } from '../runtime/device.ts';
+import { resolveToggles } from '../runtime/dawnToggles.ts';
 
 export function backendOption(): Option {
   return new Option('--backend <name>', "Dawn backend (vulkan, metal, d3d12, opengl, …); default: Dawn's choice");
+}
+
+export function dawnToggleOption(): Option {
+  return new Option('--dawn-toggle <name>', 'turn a Dawn toggle on (NAME) or off (NAME=off); repeatable; ditto info lists the useful ones')
+    .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+}
+
+/** `--backend` and `--dawn-toggle`: every verb that opens a GPU takes both. */
+export function addDeviceOptions<C extends { addOption(o: Option): C }>(command: C): C {
+  return command.addOption(backendOption()).addOption(dawnToggleOption());
+}
+
+export interface DeviceFlags {
+  backend?: string;
+  dawnToggle?: string[];
+}
+
+/** The flags as device options; a bad toggle fails here, so call it before any slow work. */
+export function deviceOptionsOf(flags: DeviceFlags): DeviceOptions {
+  if (flags.dawnToggle?.length) resolveToggles(flags.dawnToggle);
+  return { ...(flags.backend ? { backend: flags.backend } : {}), ...(flags.dawnToggle?.length ? { toggles: flags.dawnToggle } : {}) };
 }
 
 export function parseIntFlag(flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

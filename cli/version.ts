@@ -1,7 +1,5 @@
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
+import { packageVersion } from '../core/packageRoot.ts';
 
 export function dittoVersion(): string {
-  return (require('../package.json') as { version: string }).version;
+  return packageVersion();
 }

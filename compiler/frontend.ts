@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../core/packageRoot.ts';
 import { DittoError } from '../core/errors.ts';
 import { type Diagnostic, DiagnosticBag, listSome, renderDiagnostics, didYouMean } from '../grammar/diagnostics.ts';
 import { checkProgram } from './check/checkProgram.ts';
@@ -112,7 +112,7 @@ export interface ResolveOptions {
 }
 
 /** The shipped schedule library (FORA, EB-Cache, Δ-DiT, …): searched by name when the program lacks one. */
-export const SCHEDULE_LIBRARY = fileURLToPath(new URL('../models/schedules/', import.meta.url));
+export const SCHEDULE_LIBRARY = packagePath('models', 'schedules') + path.sep;
 
 /** Splits `fora(N=2)` into a name and parameter overrides; a bare name has none. */
 export function parseScheduleSpec(spec: string): { name: string; set: Record<string, number> } {

@@ -11,6 +11,7 @@
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { DittoError } from '../core/errors.ts';
+import { dawnFlags, resolveToggles, type ToggleSet } from './dawnToggles.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -36,11 +37,18 @@ export interface GpuContext {
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
   readonly hasTimestamps: boolean;
+  /** The Dawn toggles this device was opened with (ditto's automatic ones and the user's). */
+  readonly toggles: ToggleSet;
 }
 
 export interface DeviceOptions {
   /** Dawn backend: vulkan, metal, d3d12, d3d11, opengl, opengles, null. Default: Dawn's choice. */
   backend?: string;
+  /**
+   * Dawn toggles: `NAME` or `NAME=on` turns one on, `NAME=off` turns it off (also one that ditto
+   * sets by itself, such as vulkan_enable_f16_on_nvidia). Unknown names are an E_USAGE error.
+   */
+  toggles?: readonly string[];
 }
 
 /** Limits that ditto reports and requests at the adapter's real values rather than the defaults. */
@@ -141,7 +149,8 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
     Object.assign(globalThis, dawn.globals);
     globalsInstalled = true;
   }
-  const flags = options.backend ? [`backend=${options.backend}`] : [];
+  const toggles = resolveToggles(options.toggles);
+  const flags = [...(options.backend ? [`backend=${options.backend}`] : []), ...dawnFlags(toggles)];
   let gpu: GPU;
   try {
     gpu = dawn.create(flags);
@@ -176,6 +185,7 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
     hasF16: device.features.has('shader-f16'),
     hasSubgroups: device.features.has('subgroups'),
     hasTimestamps: device.features.has('timestamp-query'),
+    toggles,
   };
 }
 

@@ -10,14 +10,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
 import { interleave, summarize, type Candidate, type Summary } from '../stats.ts';
 import { loadOrt, openSession, ortInfo, type OrtEp, type OrtSession } from './onnxruntime.ts';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REPO_ROOT = PACKAGE_ROOT;
 export const WORK_DIR = join(REPO_ROOT, 'bench', 'work');
 export const PYTHON = process.env.DITTO_PYTHON ?? '/usr/bin/python3';
 

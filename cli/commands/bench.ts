@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { loadProgram, lowerModel, parseSetFlag } from '../../compiler/frontend.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
@@ -19,14 +19,14 @@ import { benchPeer, exportConfigOf, type PeerResult } from '../../bench/peer/dit
 import { ensureDitOnnx } from '../../bench/peer/ort.ts';
 import { writeScheduleReport } from '../../bench/scheduleReport.ts';
 import { formatCell } from '../../bench/report.ts';
-import { backendOption, parseFloatFlag, parseIntFlag } from '../options.ts';
+import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = PACKAGE_ROOT;
 const DEFAULT_MODEL_FILE = path.join(ROOT, 'models', 'dit.ditto');
 const DEFAULT_MODEL = 'DiT-S/2';
 const RANDOM_WEIGHTS_SEED = 0;
 
-interface BenchFlags {
+interface BenchFlags extends DeviceFlags {
   model?: string;
   set?: string;
   weights?: string;
@@ -40,7 +40,6 @@ interface BenchFlags {
   peer: 'ort' | 'none';
   peerRuns: string;
   outDir?: string;
-  backend?: string;
 }
 
 function slug(name: string): string {
@@ -54,7 +53,7 @@ function parseCfg(text: string): number | undefined {
 }
 
 export function registerBench(program: Command): void {
-  program
+  const command = program
     .command('bench')
     .description('benchmark cache schedules against the all-compute baseline (speed, fidelity, memory) and ditto against onnxruntime-node; writes report.md/.json and a plot')
     .argument('[model-file]', 'the .ditto file declaring the model', path.relative(process.cwd(), DEFAULT_MODEL_FILE) || DEFAULT_MODEL_FILE)
@@ -70,9 +69,10 @@ export function registerBench(program: Command): void {
     .option('--seed <n>', 'noise seed (the same for every plan)', '0')
     .addOption(new Option('--peer <engine>', 'also time one no-cache forward against onnxruntime-node (WebGPU and CPU); needs python3 with torch for the ONNX export').choices(['ort', 'none']).default('ort'))
     .option('--peer-runs <n>', 'timed forwards per engine in the peer comparison', '3')
-    .option('--out-dir <dir>', 'where report.md, report.json and speed-fidelity.svg go (default bench/results/<model>-schedules)')
-    .addOption(backendOption())
+    .option('--out-dir <dir>', 'where report.md, report.json and speed-fidelity.svg go (default bench/results/<model>-schedules)');
+  addDeviceOptions(command)
     .action(async (file: string, flags: BenchFlags) => {
+      const deviceOptions = deviceOptionsOf(flags);
       const steps = parseIntFlag('--steps', flags.steps, 1, 1000);
       const images = parseIntFlag('--images', flags.images, 1, 256);
       const runs = parseIntFlag('--runs', flags.runs, 1, 1000);
@@ -95,7 +95,7 @@ export function registerBench(program: Command): void {
       if (flags.peer === 'ort') ensureDitOnnx(exportConfigOf(graph, modelName, batch, set), flags.weights);
 
       const log = (s: string) => process.stderr.write(`${s}\n`);
-      const gpu = await createGpu({ backend: flags.backend });
+      const gpu = await createGpu(deviceOptions);
       log(`adapter: ${gpu.report.name}`);
       const loadBefore = loadavg();
       const started = performance.now();

@@ -10,9 +10,9 @@ import { compile, PASS_NAMES } from '../../compiler/pipeline.ts';
 import { CAPS_PROFILES } from '../../compiler/plan/caps.ts';
 import { detectCompileCaps } from '../../runtime/detectCaps.ts';
 import { planSummary } from '../../compiler/plan/summary.ts';
-import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
+import { checkOutputPath, dawnToggleOption, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 
-interface CompileFlags {
+interface CompileFlags extends DeviceFlags {
   schedule?: string;
   steps: string;
   model?: string;
@@ -46,7 +46,10 @@ export function registerCompile(program: Command): void {
     .addOption(new Option('--dump-after <pass>', `print the IR after a pass (${PASS_NAMES.join(', ')})`))
     .option('--json', 'print the plan summary as JSON')
     .option('-o, --output <file>', 'where to write the plan')
+    .option('--backend <name>', 'Dawn backend of the adapter that --caps auto asks')
+    .addOption(dawnToggleOption())
     .action(async (file: string, flags: CompileFlags) => {
+      const deviceOptions = deviceOptionsOf(flags);
       const steps = parseIntFlag('--steps', flags.steps, 1, 1000);
       const batch = parseIntFlag('--batch', flags.batch, 1, 4096);
       const cfgScale = flags.cfg !== undefined ? parseFloatFlag('--cfg', flags.cfg) : undefined;
@@ -57,7 +60,7 @@ export function registerCompile(program: Command): void {
       const schedule = flags.schedule ? resolveSchedule(prog, flags.schedule, graph, { steps }) : undefined;
       const r = compile(graph, schedule, {
         steps, batch, sampler: flags.sampler as 'ddpm' | 'ddim', f16: flags.f16 ?? false, guide: flags.guide as 'first3' | 'all',
-        caps: await detectCompileCaps(flags.caps), ...(cfgScale !== undefined ? { cfgScale } : {}), ...(flags.dumpAfter ? { dumpAfter: flags.dumpAfter } : {}),
+        caps: await detectCompileCaps(flags.caps, deviceOptions), ...(cfgScale !== undefined ? { cfgScale } : {}), ...(flags.dumpAfter ? { dumpAfter: flags.dumpAfter } : {}),
       });
       if (r.dump) process.stdout.write(r.dump);
       if (flags.output) writeFileAtomic(flags.output, JSON.stringify(r.plan));

@@ -6,10 +6,10 @@
 import { Option, type Command } from 'commander';
 import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../runtime/eval/demo.ts';
 import { progressReporter } from './eval.ts';
-import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
+import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { DittoError } from '../../core/errors.ts';
 
-interface DemoFlags {
+interface DemoFlags extends DeviceFlags {
   out: string;
   weights?: string;
   cfg?: string;
@@ -21,7 +21,7 @@ interface DemoFlags {
 }
 
 export function registerDemo(program: Command): void {
-  program
+  const command = program
     .command('demo')
     .description('sample the built-in Fashion-MNIST DiT with no cache and with EB-Cache; write demo.png side by side and print speed-up and PSNR')
     .option('--out <file.png>', 'where the picture goes', DEMO_DEFAULTS.out)
@@ -31,7 +31,8 @@ export function registerDemo(program: Command): void {
     .addOption(new Option('--device <kind>', 'auto: the GPU, or the CPU reference executor when there is no adapter').choices(['auto', 'gpu', 'reference']).default('auto'))
     .addOption(new Option('--per-class <n>', 'images per class (default 2; 1 on the CPU)').hideHelp())
     .addOption(new Option('--steps <n>', 'sampling steps (the EB-Cache table needs 50)').hideHelp())
-    .addOption(new Option('--schedule <spec>', 'the cached schedule').hideHelp())
+    .addOption(new Option('--schedule <spec>', 'the cached schedule').hideHelp());
+  addDeviceOptions(command)
     .action(async (flags: DemoFlags) => {
       if (!flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
       checkOutputPath('--out', flags.out);
@@ -43,6 +44,7 @@ export function registerDemo(program: Command): void {
           ...(flags.cfg !== undefined ? { cfgScale: parseFloatFlag('--cfg', flags.cfg) } : {}),
           seed: parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1),
           device: flags.device as 'auto' | 'gpu' | 'reference',
+          deviceOptions: deviceOptionsOf(flags),
           ...(flags.steps !== undefined ? { steps: parseIntFlag('--steps', flags.steps, 1, 1000) } : {}),
           ...(flags.perClass !== undefined ? { perClass: parseIntFlag('--per-class', flags.perClass, 1, 100) } : {}),
           ...(flags.schedule !== undefined ? { schedule: flags.schedule } : {}),

@@ -17,11 +17,11 @@ import { parseRedisUrl } from '../../runtime/eval/queue/connection.ts';
 import { runEvalOnQueue, type QueueProgress } from '../../runtime/eval/queue/submit.ts';
 import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
 import type { EvalConfig, EvalDevice, EvalProgress, EvalReport } from '../../runtime/eval/types.ts';
-import { parseFloatFlag, parseIntFlag } from '../options.ts';
+import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { EXIT_USER } from '../exit.ts';
 import type { ProgressSettings } from '../../runtime/eval/progressStore.ts';
 
-interface EvalFlags {
+interface EvalFlags extends DeviceFlags {
   model?: string;
   set?: string;
   weights?: string;
@@ -129,7 +129,7 @@ export function queueProgress(q: QueueProgress): EvalProgress {
 }
 
 /** Options that choose what to sample; `--merge` takes none of them (the shards carry their settings). */
-const SAMPLING_OPTIONS = ['weights', 'schedules', 'samples', 'model', 'set', 'steps', 'sampler', 'cfg', 'batch', 'seed', 'device', 'warmup', 'resume', 'shard', 'queue', 'shards'];
+const SAMPLING_OPTIONS = ['weights', 'schedules', 'samples', 'model', 'set', 'steps', 'sampler', 'cfg', 'batch', 'seed', 'device', 'warmup', 'resume', 'shard', 'queue', 'shards', 'backend', 'dawnToggle'];
 
 function required<T>(value: T | undefined, flag: string): T {
   if (value === undefined) throw new DittoError('E_USAGE', `${flag} is required (or --merge DIR… to score shards)`);
@@ -160,6 +160,7 @@ function sampleConfig(file: string | undefined, flags: EvalFlags): EvalConfig {
     batch: Math.min(batch, samples),
     seed,
     device: flags.device as EvalDevice,
+    deviceOptions: deviceOptionsOf(flags),
     warmup: flags.warmup,
   };
 }
@@ -184,7 +185,7 @@ async function withProgress<T>(json: boolean, work: (update: (p: EvalProgress) =
 }
 
 export function registerEval(program: Command): void {
-  program
+  const command = program
     .command('eval')
     .description('compare cache schedules with the no-cache baseline: FID, class accuracy, PSNR/SSIM, speed-up, image grids; --shard / --merge / --queue split it over machines')
     .argument('[model-file]', 'the .ditto file declaring the model (a pixel-space model, e.g. models/fmnist.ditto); none with --merge')
@@ -211,7 +212,8 @@ export function registerEval(program: Command): void {
     // For `ditto worker`, which runs each shard as a child process: the settings the submitter
     // expects, and progress / parent-gone handling over the IPC channel.
     .addOption(new Option('--expect-settings <json>').hideHelp())
-    .addOption(new Option('--ipc').hideHelp())
+    .addOption(new Option('--ipc').hideHelp());
+  addDeviceOptions(command)
     .action(async (file: string | undefined, flags: EvalFlags, cmd: Command) => {
       const bootstrap = flags.bootstrap !== undefined ? parseIntFlag('--bootstrap', flags.bootstrap, 2, 100_000) : undefined;
       if (!flags.outDir.trim()) throw new DittoError('E_USAGE', '--out-dir must name a folder');

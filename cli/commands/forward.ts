@@ -17,16 +17,15 @@ import { compileCapsFor } from '../../compiler/plan/caps.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { createForwardRunner } from '../../runtime/run/forwardRunner.ts';
 import { addModelOptions, lowerModelFile } from '../modelArgs.ts';
-import { checkOutputPath } from '../options.ts';
+import { checkOutputPath, dawnToggleOption, deviceOptionsOf, type DeviceFlags } from '../options.ts';
 
-interface ForwardFlags {
+interface ForwardFlags extends DeviceFlags {
   model?: string;
   set?: string;
   weights: string;
   inputs: string;
   output: string;
   device: 'reference' | 'gpu';
-  backend?: string;
 }
 
 /** The batch of the inputs: the leading dimension shared by every input tensor. */
@@ -51,7 +50,7 @@ function asInputDType(graph: Graph, name: string, t: Tensor, file: string): Tens
 
 /** Compiles the graph in forward mode for this machine's adapter and runs it once. */
 async function forwardOnGpu(graph: Graph, weights: ReadonlyMap<string, Tensor>, inputs: Record<string, Tensor>, flags: ForwardFlags): Promise<Record<string, Tensor>> {
-  const gpu = await createGpu({ backend: flags.backend });
+  const gpu = await createGpu(deviceOptionsOf(flags));
   try {
     // The caps of the adapter we run on (detectCompileCaps('auto') would open a second device).
     const { plan } = compileForward(graph, { caps: compileCapsFor(gpu.report) });
@@ -77,6 +76,7 @@ export function registerForward(program: Command): void {
     .requiredOption('-o, --output <file>', 'where to write the outputs (.safetensors)')
     .addOption(new Option('--device <device>', 'where to run').choices(['reference', 'gpu']).default('reference'))
     .option('--backend <name>', 'Dawn backend for --device gpu')
+    .addOption(dawnToggleOption())
     .action(async (file: string, flags: ForwardFlags) => {
       checkOutputPath('-o', flags.output);
       const inputs = loadWeights(flags.inputs, 'inputs').tensors;

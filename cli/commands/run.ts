@@ -16,10 +16,10 @@ import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
 import { decodeLatents, DEFAULT_VAE_MODEL, prepareVae } from '../../runtime/run/vaeDecode.ts';
-import { backendOption, checkOutputPath, parseIntFlag } from '../options.ts';
+import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 
-interface RunFlags {
+interface RunFlags extends DeviceFlags {
   weights: string;
   seed: string;
   class?: string;
@@ -30,7 +30,6 @@ interface RunFlags {
   profile?: boolean;
   checkFinite?: boolean;
   baseline?: string;
-  backend?: string;
   vae?: string;
   vaeModel?: string;
 }
@@ -56,7 +55,7 @@ export function isPixelModel(plan: Plan): boolean {
 }
 
 export function registerRun(program: Command): void {
-  program
+  const command = program
     .command('run')
     .description('execute a compiled plan on the GPU and write images or latents')
     .argument('<plan>', 'a plan written by ditto compile')
@@ -71,9 +70,10 @@ export function registerRun(program: Command): void {
     .option('--baseline <plan>', 'also run this plan (e.g. the no-cache one) and report measured vs predicted speed-up and fidelity')
     .option('--profile', 'time every kernel with timestamp queries and print the top kernels')
     .option('--check-finite', 'stop at the first step and node that produces a NaN or Inf')
-    .option('--json', 'print the summary as JSON (fields in docs/cli.md)')
-    .addOption(backendOption())
+    .option('--json', 'print the summary as JSON (fields in docs/cli.md)');
+  addDeviceOptions(command)
     .action(async (planFile: string, flags: RunFlags) => {
+      const deviceOptions = deviceOptionsOf(flags);
       const plan = readPlanFile(planFile);
       const baselinePlan = flags.baseline ? readPlanFile(flags.baseline) : undefined;
       const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
@@ -90,7 +90,7 @@ export function registerRun(program: Command): void {
       const weights = loadWeights(flags.weights);
       const latentShape = [plan.options.batch, ...(plan.buffers[plan.io.latent]!.shape ?? []).slice(1)];
       const noise = flags.noise ? readNoiseFile(flags.noise, latentShape, plan.options.steps, plan.options.sampler === 'ddpm') : undefined;
-      const gpu = await createGpu({ backend: flags.backend });
+      const gpu = await createGpu(deviceOptions);
       // The decoder is checked against the latents and its weight file, and compiled, before sampling.
       const vae = flags.vae ? prepareVae(latentShape, loadWeights(flags.vae), compileCapsFor(gpu.report), flags.vaeModel ?? DEFAULT_VAE_MODEL) : undefined;
       const runner = await createRunner(plan, weights.tensors, { gpu, weightsFile: flags.weights });

@@ -7,17 +7,16 @@
  * the CPU reference executor, with one image per class instead of two unless asked otherwise.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../core/packageRoot.ts';
 import { DittoError, isDittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
-import { createGpu, type GpuContext } from '../device.ts';
+import { createGpu, type DeviceOptions, type GpuContext } from '../device.ts';
 import { loadWeights } from '../weights/index.ts';
 import { Canvas, gridSize } from './canvas.ts';
 import { runEval } from './evaluate.ts';
 import { textWidth } from './font5x7.ts';
 import type { EvalDevice, EvalProgress, EvalReport, EvalRow } from './types.ts';
 
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 /**
  * The defaults. CFG 3: this small model's unguided samples are often ambiguous between similar
@@ -25,9 +24,9 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
  * while keeping texture, which a grid of two images per class is for (docs/eval.md has the numbers).
  */
 export const DEMO_DEFAULTS = {
-  modelFile: here('../../models/fmnist.ditto'),
+  modelFile: packagePath('models', 'fmnist.ditto'),
   model: 'DiT-FMNIST',
-  weightsFile: here('../../models/weights/fmnist-dit.safetensors'),
+  weightsFile: packagePath('models', 'weights', 'fmnist-dit.safetensors'),
   schedule: 'ebcache_table',
   steps: 50,
   sampler: 'ddpm' as const,
@@ -53,6 +52,8 @@ export interface DemoOptions {
   out?: string;
   /** auto: the GPU if an adapter opens, else the reference executor with a warning. */
   device?: EvalDevice | 'auto';
+  /** Backend and Dawn toggles of the adapter. */
+  deviceOptions?: DeviceOptions;
   warn?: (message: string) => void;
   onProgress?: (p: EvalProgress) => void;
 }
@@ -80,10 +81,10 @@ export function missingWeightsMessage(file: string): string {
 }
 
 /** Opens the adapter, or (device auto) warns and returns undefined when there is none. */
-async function pickDevice(device: EvalDevice | 'auto', warn: (m: string) => void): Promise<GpuContext | undefined> {
+async function pickDevice(device: EvalDevice | 'auto', options: DeviceOptions, warn: (m: string) => void): Promise<GpuContext | undefined> {
   if (device === 'reference') return undefined;
   try {
-    return await createGpu();
+    return await createGpu(options);
   } catch (e) {
     if (device === 'gpu' || !isDittoError(e) || e.code !== 'E_NO_ADAPTER') throw e;
     warn(`no WebGPU adapter, so the demo runs on the CPU reference executor instead (slower; the same images a GPU would make, up to rounding).\n${e.message}`);
@@ -96,7 +97,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   if (!existsSync(d.weightsFile)) throw new DittoError('E_IO', missingWeightsMessage(d.weightsFile));
   const weights = loadWeights(d.weightsFile);
-  const gpu = await pickDevice(opts.device ?? 'auto', warn);
+  const gpu = await pickDevice(opts.device ?? 'auto', opts.deviceOptions ?? {}, warn);
   const onCpu = gpu === undefined;
   const perClass = opts.perClass ?? (onCpu ? d.perClassOnCpu : d.perClass);
   if (!Number.isInteger(perClass) || perClass < 1) throw new DittoError('E_USAGE', `--per-class must be a whole number ≥ 1, got ${perClass}`);

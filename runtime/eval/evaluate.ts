@@ -115,7 +115,7 @@ export async function sampleRange(cfg: EvalConfig, range: BatchRange, opts: Samp
     if (differ.length) throw new DittoError('E_USAGE', `this machine's files give other settings than the submitted evaluation (${differ.join('; ')}); run workers with the same model, schedule and weights files`);
   }
   const notes: string[] = [];
-  const ownGpu = cfg.device === 'gpu' && !cfg.gpu ? await createGpu() : undefined;
+  const ownGpu = cfg.device === 'gpu' && !cfg.gpu ? await createGpu(cfg.deviceOptions) : undefined;
   const gpu = cfg.gpu ?? ownGpu;
   const backend: SamplerBackend = cfg.device === 'gpu' ? gpuBackend(gpu!, cfg.weights, cfg.weightsFile) : referenceBackend(cfg.weights, cfg.weightsFile);
   const settings = { steps: cfg.steps, batch: cfg.batch, sampler: cfg.sampler, ...(cfg.cfgScale !== undefined ? { cfgScale: cfg.cfgScale } : {}) };

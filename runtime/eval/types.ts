@@ -1,6 +1,6 @@
 /** The contract of `ditto eval` and `ditto demo`: what a caller asks for and what comes back. */
 import type { Tensor } from '../../core/tensor.ts';
-import type { GpuContext } from '../device.ts';
+import type { DeviceOptions, GpuContext } from '../device.ts';
 import type { Classifier } from '../metrics/classifier.ts';
 import type { FeatureStats } from '../metrics/fid.ts';
 
@@ -34,8 +34,9 @@ export interface EvalConfig extends ScheduleComparisonInput {
   /** Batch j of every schedule uses seed + j: the same noise for every schedule. */
   seed: number;
   device: EvalDevice;
-  /** The adapter to run on (device gpu); default: one is opened and closed. */
+  /** The adapter to run on (device gpu); default: one is opened (with `deviceOptions`) and closed. */
   gpu?: GpuContext;
+  deviceOptions?: DeviceOptions;
   /** Compute FID (default true; needs ≥ 2 samples of the classifier's 1×28×28 domain). */
   fid?: boolean;
   classifier?: Classifier;

@@ -8,12 +8,12 @@
  *   maxpool 2 → flatten (c,h,w) → fc1 1568→128, ReLU = features → fc2 128→10 = logits.
  * Arithmetic is float64 (weights are f32), so results sit within f32 rounding of torch's.
  */
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { shapeString, type Tensor } from '../../core/tensor.ts';
 import { loadWeights } from '../weights/index.ts';
 
-export const DEFAULT_CLASSIFIER_PATH = fileURLToPath(new URL('../../models/fid/fmnist-classifier.safetensors', import.meta.url));
+export const DEFAULT_CLASSIFIER_PATH = packagePath('models', 'fid', 'fmnist-classifier.safetensors');
 
 export const IMAGE_SIZE = 28;
 export const FEATURE_DIM = 128;

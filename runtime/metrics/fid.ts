@@ -8,14 +8,14 @@
  * Σ₁^{1/2}·Σ₂·Σ₁^{1/2}, which has the same eigenvalues as Σ₁Σ₂ but, unlike that product, is
  * symmetric, so a symmetric eigensolver applies and no complex parts appear.
  */
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { shapeString, type Tensor } from '../../core/tensor.ts';
 import { loadWeights } from '../weights/index.ts';
 import { classify, FEATURE_DIM, loadClassifier, NUM_CLASSES, predictedClasses, type Classifier, type ClassifierOutput } from './classifier.ts';
 import { matmul, sqrtPsd, symmetricEigenvalues, trace } from './linalg.ts';
 
-export const DEFAULT_STATS_PATH = fileURLToPath(new URL('../../models/fid/fmnist-test-stats.safetensors', import.meta.url));
+export const DEFAULT_STATS_PATH = packagePath('models', 'fid', 'fmnist-test-stats.safetensors');
 
 /** Mean and covariance of a set of feature vectors. */
 export interface FeatureStats {

@@ -7,16 +7,16 @@
 import { DittoError } from '../../core/errors.ts';
 import { intTensor, numel, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
 import type { ForwardPlan, ForwardTensor } from '../../compiler/plan/types.ts';
-import { awaitGpu, createGpu, type GpuContext } from '../device.ts';
+import { awaitGpu, createGpu, type DeviceOptions, type GpuContext } from '../device.ts';
 import { readBack, upload } from '../gpu/buffers.ts';
 import { watchDeviceLoss, withGpuErrors } from '../gpu/errors.ts';
 import { encodeDispatch } from './dispatch.ts';
 import { createPipelines } from './pipelines.ts';
 import { checkPlanWeights, createPlanBuffers, uploadWeights } from './resources.ts';
 
-export interface ForwardRunnerOptions {
+/** `backend` and `toggles` open a device when `gpu` is not given. */
+export interface ForwardRunnerOptions extends DeviceOptions {
   gpu?: GpuContext;
-  backend?: string;
   /** Shown in weight errors. */
   weightsFile?: string;
 }
@@ -103,7 +103,7 @@ export async function createForwardRunner(plan: ForwardPlan, weights: ReadonlyMa
   if ((plan as { mode?: unknown }).mode !== 'forward') throw new DittoError('E_PLAN', 'plan: mode must be \'forward\' for a forward runner (this is a sampling plan: use ditto run)');
   checkPlanWeights(plan, weights, opts.weightsFile ?? 'the weight file');
   weights = withWeightSlices(plan, weights, opts.weightsFile ?? 'the weight file');
-  const gpu = opts.gpu ?? (await createGpu({ backend: opts.backend }));
+  const gpu = opts.gpu ?? (await createGpu({ backend: opts.backend, toggles: opts.toggles }));
   const { device } = gpu;
   const lost = watchDeviceLoss(device);
   lost.catch(() => undefined);

@@ -7,7 +7,7 @@
 import { DittoError } from '../../core/errors.ts';
 import { numel, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
-import { awaitGpu, createGpu, type GpuContext } from '../device.ts';
+import { awaitGpu, createGpu, type DeviceOptions, type GpuContext } from '../device.ts';
 import { readBack, upload } from '../gpu/buffers.ts';
 import { withGpuErrors, watchDeviceLoss } from '../gpu/errors.ts';
 import { noiseForRun, type RunNoise } from '../sampler/noise.ts';
@@ -20,9 +20,9 @@ import { findFirstNonFinite } from './finite.ts';
 import { encodeDispatch } from './dispatch.ts';
 import { readDynamicStats, type DynamicRunStats } from './dynamicStats.ts';
 
-export interface RunnerOptions {
+/** `backend` and `toggles` open a device when `gpu` is not given. */
+export interface RunnerOptions extends DeviceOptions {
   gpu?: GpuContext;
-  backend?: string;
   /** Shown in weight errors. */
   weightsFile?: string;
 }
@@ -74,7 +74,7 @@ export interface Runner {
 
 export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tensor>, opts: RunnerOptions = {}): Promise<Runner> {
   checkPlanWeights(plan, weights, opts.weightsFile ?? 'the weight file');
-  const gpu = opts.gpu ?? (await createGpu({ backend: opts.backend }));
+  const gpu = opts.gpu ?? (await createGpu({ backend: opts.backend, toggles: opts.toggles }));
   const { device } = gpu;
   const lost = watchDeviceLoss(device);
   lost.catch(() => undefined);

@@ -5,7 +5,7 @@
  * serves every size), compiled in forward mode for the adapter, and run once per image: activation
  * memory is one image's whatever the batch (a 256 px image needs 160 MiB of activations).
  */
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { numel, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
 import { loadProgram, lowerModel } from '../../compiler/frontend.ts';
@@ -18,7 +18,7 @@ import { validateWeights, type WeightSet } from '../weights/index.ts';
 import { vaeDecoderWeights } from '../weights/vaeNames.ts';
 import { createForwardRunner } from './forwardRunner.ts';
 
-export const VAE_MODEL_FILE = fileURLToPath(new URL('../../models/vae.ditto', import.meta.url));
+export const VAE_MODEL_FILE = packagePath('models', 'vae.ditto');
 export const DEFAULT_VAE_MODEL = 'sd-vae-ft-ema';
 
 /** A decoder checked against the latents it will decode and its weight file, compiled for the adapter. */

@@ -19,13 +19,14 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../../core/packageRoot.ts';
 import { readShard, encodeShard, type EncodedShard } from '../shardFiles.ts';
 import { EVAL_QUEUE, type RedisTarget } from './connection.ts';
 import { reachable } from './submit.ts';
 import type { ShardJobConfig, ShardJobData, ShardJobProgress } from './jobs.ts';
 
-const DITTO_BIN = fileURLToPath(new URL('../../../bin/ditto.js', import.meta.url));
+/** The `ditto` command of this package (sources in a checkout, dist/ in an installed package). */
+const DITTO_BIN = packagePath('bin', 'ditto.js');
 
 export const WORKER_DEFAULTS = {
   /** Seconds a shard's lock lasts unrenewed: how long a dead worker's shard waits before a retry. */
