@@ -44,7 +44,7 @@ function spawnWorker(url: string): WorkerProcess {
   return w;
 }
 
-const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 300_000) => {
+const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 1_200_000) => {
   const t0 = Date.now();
   while (!(await ok())) {
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
@@ -56,10 +56,12 @@ describe.skipIf(!redis)('eval on a BullMQ queue (real redis-server)', () => {
   it('finishes with one of three workers killed mid-shard, bit-identical to one process', async () => {
     const dir = tempDir();
     const weightsFile = writeRandomWeightsFile(dir);
-    // 18 samples in batches of 2: 3 shards of 3 batches.
-    const cfg: EvalConfig = tinyConfig({ schedules: ['fora(N=2)'], steps: 2, samples: 18, batch: 2, weightsFile, bootstrap: 20 });
-    const workers = [0, 1, 2].map(() => spawnWorker(redis!.url));
-    const connection = parseRedisUrl(redis!.url);
+    // 6 samples in batches of 1: 3 shards of 2 batches, so a shard killed after its first batch is mid-shard.
+    const cfg: EvalConfig = tinyConfig({ schedules: ['fora(N=2)'], steps: 2, samples: 6, batch: 1, weightsFile, bootstrap: 20 });
+    // Each test has its own Redis database: no job of another test is taken.
+    const url = `${redis!.url}/1`;
+    const workers = [0, 1, 2].map(() => spawnWorker(url));
+    const connection = parseRedisUrl(url);
     const progress: QueueProgress[] = [];
     let killed: { worker: WorkerProcess; shard: string } | undefined;
     try {
@@ -94,28 +96,32 @@ describe.skipIf(!redis)('eval on a BullMQ queue (real redis-server)', () => {
       expect(others).toMatch(new RegExp(`shard ${killed!.shard} of run \\w+: done`));
       const ranges = [0, 1, 2].map((i) => readShard(path.join(dir, 'out', 'shards', `shard-${i}-of-3`)).meta.samples);
       expect(ranges).toEqual([
-        { first: 0, end: 6 },
-        { first: 6, end: 12 },
-        { first: 12, end: 18 },
+        { first: 0, end: 2 },
+        { first: 2, end: 4 },
+        { first: 4, end: 6 },
       ]);
       // Progress on the submitting side: never more samples than exist, ending at all shards done.
       expect(progress.every((p) => p.samplesDone <= p.samples && p.shardsDone <= p.shards)).toBe(true);
-      expect(progress.at(-1)).toMatchObject({ shardsDone: 3, shards: 3, samplesDone: 18, samples: 18 });
+      expect(progress.at(-1)).toMatchObject({ shardsDone: 3, shards: 3, samplesDone: 6, samples: 6 });
       expect(progress.some((p) => p.left !== null && p.shardsDone < 3)).toBe(true);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${workers.map((w, i) => `worker ${i}:\n${w.log}`).join('\n')}`, { cause: e });
     } finally {
-      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+      // SIGKILL: a worker stopped gently would first finish a shard nobody waits for.
+      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
       await Promise.all(workers.map((w) => w.exited));
     }
-  }, 900_000);
+  }, 1_800_000);
 
   it('fails a shard whose worker has other weights than the submitter, naming the difference', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'other.safetensors');
     writeSafetensors(file, randomWeights(graphWeights(lowerModel(loadProgram(FMNIST), { model: MODEL, batch: 1 })), 12));
-    const worker = await startEvalWorker({ connection: parseRedisUrl(redis!.url), lockDuration: 30, stalledInterval: 5 });
+    const url = `${redis!.url}/2`;
+    const worker = await startEvalWorker({ connection: parseRedisUrl(url), lockDuration: 30, stalledInterval: 5 });
     try {
       // The submitter holds seed-11 weights and names a file that holds seed-12 weights.
-      const run = runEvalOnQueue(tinyConfig({ schedules: ['fora(N=2)'], steps: 2, samples: 2, weightsFile: file }), { connection: parseRedisUrl(redis!.url), shards: 1, outDir: path.join(dir, 'out'), pollMs: 100 });
+      const run = runEvalOnQueue(tinyConfig({ schedules: ['fora(N=2)'], steps: 2, samples: 2, weightsFile: file }), { connection: parseRedisUrl(url), shards: 1, outDir: path.join(dir, 'out'), pollMs: 100 });
       const e = await run.then(
         () => undefined,
         (x: unknown) => x,
@@ -126,7 +132,7 @@ describe.skipIf(!redis)('eval on a BullMQ queue (real redis-server)', () => {
     } finally {
       await worker.close();
     }
-  }, 300_000);
+  }, 900_000);
 
   it('says so when the queue cannot be reached, and refuses a bad URL', async () => {
     expect(() => parseRedisUrl('http://localhost:1')).toThrow(/only redis:\/\/ URLs/);

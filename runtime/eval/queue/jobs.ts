@@ -8,23 +8,12 @@
 import { DittoError, isDittoError, type ErrorCode } from '../../../core/errors.ts';
 import type { ProgressSettings } from '../progressStore.ts';
 import type { ShardSpec } from '../shard.ts';
-import type { EvalDevice } from '../types.ts';
+import type { EvalConfig } from '../types.ts';
 
-export interface ShardJobConfig {
-  modelFile: string;
-  model?: string;
-  set?: Record<string, number>;
-  weightsFile: string;
+/** The plain-data part of an EvalConfig: everything but the weight tensors, adapter and callbacks. */
+export type ShardJobConfig = Pick<EvalConfig, 'modelFile' | 'model' | 'set' | 'weightsFile' | 'samples' | 'steps' | 'sampler' | 'cfgScale' | 'batch' | 'seed' | 'device' | 'warmup'> & {
   schedules: string[];
-  samples: number;
-  steps: number;
-  sampler: 'ddpm' | 'ddim';
-  cfgScale?: number;
-  batch: number;
-  seed: number;
-  device: EvalDevice;
-  warmup?: boolean;
-}
+};
 
 export interface ShardJobData {
   /** One submission: jobs of other runs on the same queue are not mixed in. */
