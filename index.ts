@@ -1,34 +1,58 @@
 /**
- * ditto's Node API. The CLI is a thin layer over these functions.
+ * ditto's Node API (docs/api.md). The CLI is a thin layer over these functions.
  *
- *   import { compile, createRunner } from 'ditto';
- *   const plan = await compile(source, { model: 'DiT-S/2', schedule: 'fora(N=3)', steps: 50, cfg: 1.5 });
- *   const runner = await createRunner(plan, 'DiT-S-2.safetensors');
- *   const { latents } = await runner.run({ seed: 0, classes: [207] });
+ *   import { compile, createRunner, shipped } from 'ditto';
+ *   const plan = await compile(`use "${shipped.fmnistModel}"`, { model: 'DiT-FMNIST', schedule: 'fora(N=2)', steps: 50, cfg: 3 });
+ *   const runner = await createRunner(plan, shipped.fmnistWeights);
+ *   const { latents } = await runner.run({ seed: 0, onStep: (k) => console.log(k) });
+ *   runner.close();
  *
- * Sources are TypeScript run through tsx (no build step): load with `node --import tsx`.
+ * The package runs as compiled JavaScript (dist/, built by `npm run build`); in a checkout the
+ * sources also run directly through tsx.
  */
 import path from 'node:path';
 import { DittoError } from './core/errors.ts';
 import type { Tensor } from './core/tensor.ts';
 import { checkSources, lowerModel, resolveSchedule, type Program } from './compiler/frontend.ts';
 import { compile as compileGraph } from './compiler/pipeline.ts';
-import { loadPlan } from './compiler/plan/load.ts';
-import type { Plan } from './compiler/plan/types.ts';
-import type { DeviceOptions, GpuContext } from './runtime/device.ts';
+import { loadAnyPlan, loadPlan } from './compiler/plan/load.ts';
+import type { AnyPlan, Plan, PlanTuning } from './compiler/plan/types.ts';
+import { createGpu, type DeviceOptions, type GpuContext } from './runtime/device.ts';
+import { tunePlan, type TuneOptions } from './runtime/tune.ts';
 import { detectCompileCaps } from './runtime/detectCaps.ts';
 import { createRunner as createPlanRunner, type Runner } from './runtime/run/runner.ts';
 import { loadWeights } from './runtime/weights/index.ts';
 import { renderDiagnostics } from './grammar/diagnostics.ts';
+import { packagePath } from './core/packageRoot.ts';
+import { runPlanOnCpu as runOnCpu, type CpuRunOutput, type CpuRunRequest } from './runtime/cpu/planInterpreter.ts';
 
-export { DittoError } from './core/errors.ts';
-export type { Tensor } from './core/tensor.ts';
-export type { Plan } from './compiler/plan/types.ts';
+export { DittoError, isDittoError, type ErrorCode, type SourceSpan } from './core/errors.ts';
+export { tensor, type Tensor } from './core/tensor.ts';
+export type { Plan, AnyPlan, PlanTuning } from './compiler/plan/types.ts';
+export type { TuneOptions } from './runtime/tune.ts';
 export type { Runner, RunRequest, RunOutput } from './runtime/run/runner.ts';
+export { createGpu, type GpuContext, type AdapterReport, type DeviceOptions } from './runtime/device.ts';
+export { noiseForRun, type RunNoise } from './runtime/sampler/noise.ts';
+export { encodeGridPng, encodeImagePngs, type GridOptions } from './runtime/image.ts';
+export { loadWeights } from './runtime/weights/index.ts';
+export { packageVersion as version } from './core/packageRoot.ts';
 export { loadPlan };
-export { createGpu } from './runtime/device.ts';
-export type { DeviceOptions, GpuContext, AdapterReport } from './runtime/device.ts';
 export { USEFUL_TOGGLES } from './runtime/dawnToggles.ts';
+
+/** The files that ship with ditto, as absolute paths (for `use "…"` in a source, or as weights). */
+export const shipped = {
+  /** DiT-S/B/L/XL and their variants (models/dit.ditto). */
+  ditModel: packagePath('models', 'dit.ditto'),
+  /** DiT-FMNIST, the small Fashion-MNIST model the demo runs (models/fmnist.ditto). */
+  fmnistModel: packagePath('models', 'fmnist.ditto'),
+  /** Trained weights of DiT-FMNIST (EMA, models/weights/README.md). */
+  fmnistWeights: packagePath('models', 'weights', 'fmnist-dit.safetensors'),
+  /** The schedule library searched by name (`fora(N=2)`, `ebcache_table`, …). */
+  schedules: packagePath('models', 'schedules'),
+  /** The Fashion-MNIST classifier and test-set statistics behind FID (docs/metrics.md). */
+  fidClassifier: packagePath('models', 'fid', 'fmnist-classifier.safetensors'),
+  fidStatistics: packagePath('models', 'fid', 'fmnist-test-stats.safetensors'),
+} as const;
 
 export interface CompileOptions {
   /** Model or variant name (`DiT-S/2`); default: the source's only model. */
@@ -77,8 +101,10 @@ export async function compile(source: string, options: CompileOptions): Promise<
 }
 
 /**
- * Prepares a plan for running: device, weights (a file path or tensors), pipelines, bind groups.
- * Without `gpu`, a device is opened with `backend` and Dawn `toggles` (e.g. ['allow_unsafe_apis']).
+ * Prepares a plan (or its JSON text) for running: device, weights (a file path or tensors),
+ * pipelines, bind groups. Pass `gpu` to run on a device you opened with createGpu (and close
+ * yourself); otherwise the runner opens one with `backend` and Dawn `toggles` (e.g.
+ * ['allow_unsafe_apis']) and `close()` releases it.
  */
 export async function createRunner(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, opts: { gpu?: GpuContext } & DeviceOptions = {}): Promise<Runner> {
   const p = typeof plan === 'string' ? loadPlan(plan) : plan;
@@ -86,12 +112,38 @@ export async function createRunner(plan: Plan | string, weights: string | Readon
   return createPlanRunner(p, tensors, { ...opts, ...(typeof weights === 'string' ? { weightsFile: weights } : {}) });
 }
 
+/**
+ * Times the candidate matmul variants of every matmul kernel of a plan (an object or its JSON text)
+ * on this adapter (or `opts.gpu`) and returns the plan with the fastest, the choices recorded in
+ * `plan.tuning` and the hash recomputed. `opts.cacheFile` reuses and extends a per-adapter cache.
+ */
+export async function tune<P extends AnyPlan>(plan: P | string, opts: TuneOptions & { gpu?: GpuContext } & DeviceOptions = {}): Promise<{ plan: P; tuning: PlanTuning }> {
+  const p = (typeof plan === 'string' ? loadAnyPlan(plan) : plan) as P;
+  const { gpu: given, budgetMs, maxCandidates, cacheFile, log, ...device } = opts;
+  const gpu = given ?? (await createGpu(device));
+  try {
+    return await tunePlan(gpu, p, { ...(budgetMs !== undefined ? { budgetMs } : {}), ...(maxCandidates !== undefined ? { maxCandidates } : {}), ...(cacheFile ? { cacheFile } : {}), ...(log ? { log } : {}) });
+  } finally {
+    if (!given) gpu.device.destroy();
+  }
+}
+
+/**
+ * Runs a plan without a GPU: the CPU plan interpreter executes the plan's dispatch list with plain
+ * TypeScript kernels (semantics, not speed; docs/plan.md "Running a plan without a GPU").
+ */
+export function runPlanOnCpu(plan: Plan | string, weights: string | ReadonlyMap<string, Tensor>, req: CpuRunRequest): CpuRunOutput {
+  const p = typeof plan === 'string' ? loadPlan(plan) : plan;
+  return runOnCpu(p, typeof weights === 'string' ? loadWeights(weights).tensors : weights, req);
+}
+export type { CpuRunOutput, CpuRunRequest };
+
 // Evaluation, whole or in shards (docs/eval.md, docs/distributed.md).
-export { runEval } from './runtime/eval/evaluate.ts';
-export type { EvalConfig, EvalReport, EvalRow, EvalProgress } from './runtime/eval/types.ts';
-export { runEvalShard, parseShardSpec, shardBatches, type ShardSpec, type ShardMeta, type ShardResult } from './runtime/eval/shard.ts';
-export { writeShard, readShard } from './runtime/eval/shardFiles.ts';
-export { mergeEvalShards, mergeEvalShardDirs, type MergeOptions, type NamedShard } from './runtime/eval/merge.ts';
-export { parseRedisUrl, type RedisTarget } from './runtime/eval/queue/connection.ts';
-export { runEvalOnQueue, type QueueRunOptions, type QueueProgress } from './runtime/eval/queue/submit.ts';
-export { startEvalWorker, type WorkerOptions, type RunningWorker } from './runtime/eval/queue/worker.ts';
+export { runEval } from './evaluation/eval/evaluate.ts';
+export type { EvalConfig, EvalReport, EvalRow, EvalProgress } from './evaluation/eval/types.ts';
+export { runEvalShard, parseShardSpec, shardBatches, type ShardSpec, type ShardMeta, type ShardResult } from './evaluation/eval/shard.ts';
+export { writeShard, readShard } from './evaluation/eval/shardFiles.ts';
+export { mergeEvalShards, mergeEvalShardDirs, type MergeOptions, type NamedShard } from './evaluation/eval/merge.ts';
+export { parseRedisUrl, type RedisTarget } from './evaluation/eval/queue/connection.ts';
+export { runEvalOnQueue, type QueueRunOptions, type QueueProgress } from './evaluation/eval/queue/submit.ts';
+export { startEvalWorker, type WorkerOptions, type RunningWorker } from './evaluation/eval/queue/worker.ts';

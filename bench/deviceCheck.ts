@@ -148,7 +148,7 @@ function loadedLibrary(stem: string): string | undefined {
 /** Opens an adapter with other toggles and says which features they add or remove. */
 async function probeToggles(label: string, toggles: string[], base: GpuContext): Promise<ToggleProbe> {
   try {
-    const gpu = await createGpu({ backend: base.report.backend === 'vulkan' ? undefined : base.report.backend, toggles });
+    const gpu = await createGpu({ toggles });
     const features = gpu.report.features;
     const info = gpu.adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: unknown };
     const configs = info.subgroupMatrixConfigs;

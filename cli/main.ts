@@ -72,7 +72,7 @@ export const VERBS: Record<string, Verb> = {
   },
   demo: {
     term: 'demo [options]',
-    description: 'sample the built-in Fashion-MNIST DiT with no cache and with EB-Cache; write demo.png side by side and print speed-up and PSNR',
+    description: 'sample the built-in Fashion-MNIST DiT with no cache, EB-Cache as released and the best measured schedule; write demo.png side by side and print speed-ups, PSNR and the measured FID changes',
     load: async () => (await import('./commands/demo.ts')).registerDemo,
   },
   bench: {
@@ -89,6 +89,11 @@ export const VERBS: Record<string, Verb> = {
     term: 'explain [options] <plan>',
     description: 'show per-step work, dispatches, FLOPs, memory and the predicted speed-up of a plan',
     load: async () => (await import('./commands/explain.ts')).registerExplain,
+  },
+  tune: {
+    term: 'tune [options] <plan>',
+    description: 'time the candidate matmul kernels of a plan on this adapter and write the plan with the fastest',
+    load: async () => (await import('./commands/tune.ts')).registerTune,
   },
 };
 

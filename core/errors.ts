@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'E_NO_ADAPTER'
   | 'E_GPU'
   | 'E_NUMERIC'
+  // the caller cancelled (an AbortSignal)
+  | 'E_ABORTED'
   // not the user's fault
   | 'E_INTERNAL';
 

@@ -28,11 +28,18 @@ function spanAt(text: string, index: number, file: string): SourceSpan {
   return { file, line, column: index - lineStart + 1, start: index, end: index + 1 };
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function decodeSource(file: string, buf: Uint8Array): SourceDecode {
-  const text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8');
+  // TextDecoder/TextEncoder rather than Buffer: the checker also runs in a web page (playground/).
+  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(buf);
   const nul = text.indexOf('\0');
   // Re-encoding differs from the bytes exactly when some byte sequence was not valid UTF-8.
-  const invalid = Buffer.from(text, 'utf8').equals(buf) ? -1 : text.indexOf('\uFFFD');
+  const invalid = sameBytes(new TextEncoder().encode(text), buf) ? -1 : text.indexOf('\uFFFD');
   if (nul === -1 && invalid === -1) return { ok: true, text };
   const at = nul === -1 ? invalid : invalid === -1 ? nul : Math.min(nul, invalid);
   const span = spanAt(text, at, file);

@@ -18,8 +18,8 @@ export interface ToggleInfo {
   name: string;
   /** What it changes, for ditto's users. */
   why: string;
-  /** Set by ditto unless the user turns it off with `NAME=off`. */
-  automatic?: boolean;
+  /** Set so by ditto unless the user says otherwise (`NAME=off` / `NAME=on`). */
+  automatic?: 'on' | 'off';
 }
 
 /** Toggles worth knowing for ditto's work, as `ditto info` lists them. */
@@ -27,18 +27,23 @@ export const USEFUL_TOGGLES: readonly ToggleInfo[] = [
   {
     name: 'vulkan_enable_f16_on_nvidia',
     why: "exposes shader-f16 on NVIDIA's Vulkan driver (Dawn hides it there by default); only NVIDIA adapters read it",
-    automatic: true,
+    automatic: 'on',
   },
   { name: 'allow_unsafe_apis', why: 'exposes experimental features, e.g. chromium-experimental-subgroup-matrix (tensor cores from WGSL)' },
   { name: 'use_dxc', why: 'D3D12: compile shaders with DXC instead of FXC (DXC is what shader-f16 and subgroups need there)' },
   { name: 'disable_robustness', why: 'no bounds clamping of buffer accesses in shaders: faster kernels, no protection from an out-of-range index' },
   { name: 'disable_workgroup_init', why: 'no zeroing of workgroup memory at each workgroup start' },
   { name: 'skip_validation', why: 'skips Dawn\'s expensive validation of commands (less host time per dispatch)' },
-  { name: 'timestamp_quantization', why: 'on by default: rounds timestamp queries; `timestamp_quantization=off` gives --profile full precision' },
+  {
+    name: 'timestamp_quantization',
+    why: "Dawn's default rounds timestamps to 65.5 µs (a browser's guard against timing attacks); ditto turns it off so that --profile is exact",
+    automatic: 'off',
+  },
   { name: 'dump_shaders', why: 'prints every WGSL shader and its translation (debugging)' },
 ];
 
-export const AUTOMATIC_TOGGLES = USEFUL_TOGGLES.filter((t) => t.automatic).map((t) => t.name);
+export const AUTOMATIC_ON = USEFUL_TOGGLES.filter((t) => t.automatic === 'on').map((t) => t.name);
+export const AUTOMATIC_OFF = USEFUL_TOGGLES.filter((t) => t.automatic === 'off').map((t) => t.name);
 
 /** The toggles handed to Dawn: the user's choices on top of ditto's automatic ones. */
 export interface ToggleSet {
@@ -108,8 +113,8 @@ function suggestion(name: string): string {
 }
 
 /**
- * Turns `--dawn-toggle` values (`NAME`, `NAME=on`, `NAME=off`) into the set handed to Dawn, with the
- * automatic toggles added unless turned off. Bad syntax, a name this Dawn build does not contain,
+ * Turns `--dawn-toggle` values (`NAME`, `NAME=on`, `NAME=off`) into the set handed to Dawn, with
+ * ditto's automatic settings added where the user did not choose. Bad syntax, a name this Dawn build does not contain,
  * or one name both on and off is an E_USAGE error naming the flag value.
  */
 export function resolveToggles(specs: readonly string[] = [], knows: (name: string) => boolean | null = dawnHasToggle): ToggleSet {
@@ -127,7 +132,8 @@ export function resolveToggles(specs: readonly string[] = [], knows: (name: stri
     if (other.has(name)) throw new DittoError('E_USAGE', `--dawn-toggle: '${name}' is both turned on and turned off`);
     target.add(name);
   }
-  for (const name of AUTOMATIC_TOGGLES) if (!off.has(name)) on.add(name);
+  for (const name of AUTOMATIC_ON) if (!off.has(name)) on.add(name);
+  for (const name of AUTOMATIC_OFF) if (!on.has(name)) off.add(name);
   return { enabled: [...on].sort(), disabled: [...off].sort() };
 }
 

@@ -1,34 +1,21 @@
 /**
- * Dawn device acquisition. The only module that talks to `webgpu` (dawn.node) directly for setup;
- * everything else receives a GpuContext.
+ * Device acquisition, one code path for every WebGPU implementation: the platform module gives a
+ * `GPU` (Dawn's in Node, `navigator.gpu` in a browser), and this module opens the adapter and a
+ * device with the adapter's real limits and the features ditto uses; everything else receives a
+ * GpuContext.
  *
- * Two dawn.node pitfalls are handled here (see docs/runtime.md):
- * - the object returned by `create()` must stay referenced for the life of the process, or the
- *   process crashes when it is garbage-collected: we keep it in a module-level array;
- * - while a GPU promise is pending dawn.node re-arms a `setImmediate` poll, which spins a core that a
- *   software adapter needs: `awaitGpu` routes those polls through a 1 ms timer after a few fast ones.
+ * The platform module is runtime/platform/node.ts (dawn.node, its keep-alive and its poll shim;
+ * docs/runtime.md); the browser bundle (playground/build.ts) resolves that import to
+ * runtime/platform/browser.ts, which has the same exports. Nothing Node-only is here.
  */
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+// Declarations of this module mention GPUDevice and friends: keep the reference in the emitted .d.ts.
+/// <reference types="@webgpu/types" preserve="true" />
 import { DittoError } from '../core/errors.ts';
-import { dawnFlags, resolveToggles, type ToggleSet } from './dawnToggles.ts';
+import { platformGpu, platformBackend, waitForGpu } from './platform/node.ts';
+import type { ToggleSet } from './dawnToggles.ts';
 
-const require = createRequire(import.meta.url);
-
-export interface AdapterReport {
-  name: string;
-  vendor: string;
-  architecture: string;
-  description: string;
-  backend: string;
-  isFallback: boolean;
-  /** True for CPU implementations (lavapipe/llvmpipe, SwiftShader). Kernel selection uses it. */
-  isSoftware: boolean;
-  features: string[];
-  subgroupMinSize: number;
-  subgroupMaxSize: number;
-  limits: Record<string, number>;
-}
+export type { AdapterReport } from '../core/adapter.ts';
+import type { AdapterReport, SubgroupMatrixConfig } from '../core/adapter.ts';
 
 export interface GpuContext {
   readonly device: GPUDevice;
@@ -37,13 +24,15 @@ export interface GpuContext {
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
   readonly hasTimestamps: boolean;
-  /** The Dawn toggles this device was opened with (ditto's automatic ones and the user's). */
+  /** The Dawn toggles this device was opened with (ditto's automatic ones and the user's; none in a browser). */
   readonly toggles: ToggleSet;
 }
 
 export interface DeviceOptions {
   /** Dawn backend: vulkan, metal, d3d12, d3d11, opengl, opengles, null. Default: Dawn's choice. */
   backend?: string;
+  /** WebGPU feature level: 'compatibility' opens OpenGL ES-class adapters (a browser's ANGLE path). */
+  featureLevel?: 'core' | 'compatibility';
   /**
    * Dawn toggles: `NAME` or `NAME=on` turns one on, `NAME=off` turns it off (also one that ditto
    * sets by itself, such as vulkan_enable_f16_on_nvidia). Unknown names are an E_USAGE error.
@@ -66,56 +55,26 @@ export const LIMITS_THAT_MATTER = [
   'maxUniformBufferBindingSize',
 ] as const;
 
-const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
 const KNOWN_BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'null', 'webgpu'];
 
-export const NO_ADAPTER_HELP = [
-  'No WebGPU adapter was found (Dawn could not open any GPU).',
-  'ditto needs a Vulkan driver. On a machine without a GPU, install the software GPU (Mesa lavapipe):',
-  '  Debian 12: add the bookworm-backports suite, then',
-  '    apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers',
-  '  (bookworm\'s own Mesa 22 is rejected by Dawn; the backports Mesa 25 works)',
-  '  and set XDG_RUNTIME_DIR to any writable directory, e.g. export XDG_RUNTIME_DIR=/tmp',
-  'Any real GPU with a Vulkan driver works too. NVIDIA: the driver\'s Vulkan ICD lives in libGLX_nvidia.so.0,',
-  '  which also needs the Vulkan loader and libglvnd (apt-get install libvulkan1 libglvnd0); docs/real-gpu.md.',
-  'Check with: npx ditto info',
-].join('\n');
+export { NO_ADAPTER_HELP, dawnVersion } from './platform/node.ts';
 
-/** Every `create()` result ever made: dawn.node crashes if one is collected. */
-const keepAlive: unknown[] = [];
-let globalsInstalled = false;
-
-interface DawnModule {
-  create: (flags: string[]) => GPU;
-  globals: Record<string, unknown>;
-}
-
-function loadDawn(): DawnModule {
-  try {
-    return require('webgpu') as DawnModule;
-  } catch (e) {
-    throw new DittoError('E_NO_ADAPTER', `the Dawn module (npm package webgpu) failed to load: ${(e as Error).message}\n${NO_ADAPTER_HELP}`);
-  }
-}
-
-export function dawnVersion(): string {
-  try {
-    return (require('webgpu/package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-async function adapterBackend(adapter: GPUAdapter, requested: string | undefined): Promise<string> {
+function adapterBackend(adapter: GPUAdapter, requested: string | undefined): string {
   if (requested) return requested;
   const info = adapter.info as GPUAdapterInfo & { backendType?: string };
   if (info.backendType) return String(info.backendType);
-  // dawn.node does not expose the backend; on Linux Dawn's default is Vulkan.
-  return process.platform === 'linux' ? 'vulkan' : process.platform === 'darwin' ? 'metal' : 'd3d12';
+  return platformBackend();
+}
+
+function subgroupMatrixConfigsOf(list: Iterable<SubgroupMatrixConfig> | undefined): { subgroupMatrixConfigs?: SubgroupMatrixConfig[] } {
+  if (!list) return {};
+  const configs = [...list].map((m) => ({ componentType: String(m.componentType), resultComponentType: String(m.resultComponentType), M: Number(m.M), N: Number(m.N), K: Number(m.K) }));
+  return configs.length ? { subgroupMatrixConfigs: configs } : {};
 }
 
 export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterReport {
-  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean; subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> };
   const limits: Record<string, number> = {};
   for (const k of LIMITS_THAT_MATTER) limits[k] = Number((adapter.limits as unknown as Record<string, number>)[k]);
   const description = info.description ?? '';
@@ -133,6 +92,7 @@ export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterRe
     features: [...adapter.features].map(String).sort(),
     subgroupMinSize: info.subgroupMinSize ?? 0,
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    ...subgroupMatrixConfigsOf(info.subgroupMatrixConfigs),
     limits,
   };
 }
@@ -142,31 +102,16 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
   if (options.backend !== undefined && !KNOWN_BACKENDS.includes(options.backend)) {
     throw new DittoError('E_USAGE', `unknown backend '${options.backend}'; use one of ${KNOWN_BACKENDS.join(', ')}`);
   }
-  // The Vulkan loader wants XDG_RUNTIME_DIR; a shell without a session (CI, containers) lacks it.
-  process.env.XDG_RUNTIME_DIR ??= tmpdir();
-  const dawn = loadDawn();
-  if (!globalsInstalled) {
-    Object.assign(globalThis, dawn.globals);
-    globalsInstalled = true;
-  }
-  const toggles = resolveToggles(options.toggles);
-  const flags = [...(options.backend ? [`backend=${options.backend}`] : []), ...dawnFlags(toggles)];
-  let gpu: GPU;
-  try {
-    gpu = dawn.create(flags);
-  } catch (e) {
-    throw new DittoError('E_NO_ADAPTER', `Dawn could not start: ${(e as Error).message}\n${NO_ADAPTER_HELP}`);
-  }
-  keepAlive.push(gpu);
+  const { gpu, noAdapterHelp, keep, toggles } = platformGpu(options);
   let adapter: GPUAdapter | null = null;
   try {
-    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance', ...(options.featureLevel ? { featureLevel: options.featureLevel } : {}) } as GPURequestAdapterOptions);
   } catch {
     adapter = null;
   }
-  if (!adapter) throw new DittoError('E_NO_ADAPTER', NO_ADAPTER_HELP);
-  keepAlive.push(adapter);
-  const backend = await adapterBackend(adapter, options.backend);
+  if (!adapter) throw new DittoError('E_NO_ADAPTER', noAdapterHelp);
+  keep(adapter);
+  const backend = adapterBackend(adapter, options.backend);
   const report = describeAdapter(adapter, backend);
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter!.features.has(f)) as GPUFeatureName[];
   const requiredLimits: Record<string, number> = {};
@@ -177,7 +122,7 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
   } catch (e) {
     throw new DittoError('E_GPU', `the adapter '${report.name}' refused to create a device: ${(e as Error).message}`);
   }
-  keepAlive.push(device);
+  keep(device);
   return {
     device,
     adapter,
@@ -190,26 +135,9 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
 }
 
 /**
- * Awaits a GPU promise without letting dawn.node's setImmediate poll spin a core: after a few
- * immediate polls (small dispatches stay fast) the re-arms go through a 1 ms timer.
+ * Awaits a GPU promise. In Node this keeps dawn.node's setImmediate poll from spinning a core that
+ * a software adapter needs (runtime/platform/node.ts); in a browser it is a plain await.
  */
-export async function awaitGpu<T>(promise: Promise<T>): Promise<T> {
-  const original = globalThis.setImmediate;
-  let fast = 8;
-  const throttled = ((fn: (...a: unknown[]) => void, ...args: unknown[]) => {
-    if (fast > 0) {
-      fast--;
-      return original(fn, ...args);
-    }
-    return setTimeout(fn, 1, ...args) as unknown as NodeJS.Immediate;
-  }) as unknown as typeof setImmediate;
-  depth++;
-  globalThis.setImmediate = throttled;
-  try {
-    return await promise;
-  } finally {
-    depth--;
-    if (depth === 0) globalThis.setImmediate = original;
-  }
+export function awaitGpu<T>(promise: Promise<T>): Promise<T> {
+  return waitForGpu(promise);
 }
-let depth = 0;

@@ -48,3 +48,13 @@ export function encodeGridPng(images: Tensor, opts: GridOptions = {}): Buffer {
   }
   return PNG.sync.write(png);
 }
+
+/** Encodes each image of [N, C, H, W] (values in [-1, 1]) as a PNG of its own, in batch order. */
+export function encodeImagePngs(images: Tensor): Buffer[] {
+  if (images.shape.length !== 4) throw new DittoError('E_INPUT', `images need [N, C, H, W], got [${images.shape.join(', ')}]`);
+  const [n, c, h, w] = images.shape as [number, number, number, number];
+  const per = c * h * w;
+  return Array.from({ length: n }, (_, k) =>
+    encodeGridPng({ dtype: 'f32', shape: [1, c, h, w], data: images.data.subarray(k * per, (k + 1) * per) }, { columns: 1, padding: 0 }),
+  );
+}

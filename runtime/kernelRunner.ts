@@ -158,3 +158,23 @@ export async function timeKernel(gpu: GpuContext, kernel: EmittedKernel, data: R
   for (const b of p.buffers) b.destroy();
   return ms;
 }
+
+/** Deterministic values in [-0.5, 0.5) (benchmarks and tuning: data does not change the speed, and equal data lets outputs be compared). */
+export function benchValues(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return a;
+}
+
+/** One deterministic array per binding of `k` (i32 bindings zero). */
+export function benchData(k: EmittedKernel): Record<string, HostArray> {
+  const d: Record<string, HostArray> = {};
+  k.bindings.forEach((b, i) => {
+    d[b.name] = b.elemType === 'i32' ? new Int32Array(b.elements) : benchValues(b.elements, i + 1);
+  });
+  return d;
+}

@@ -39,7 +39,7 @@ def save(name, obj, state_dict, **kw):
 
 
 def sincos_1d(dim, pos):
-    # The 1-D sin-cos embedding of ebcache.md C.4, float64: [sin(p*w), cos(p*w)], w_d = 10000^(-d/(dim/2)).
+    # The 1-D sin-cos embedding of docs/ebcache.md "Embeddings", float64: [sin(p*w), cos(p*w)], w_d = 10000^(-d/(dim/2)).
     w = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
     out = np.outer(pos.reshape(-1).astype(np.float64), w)
     return np.concatenate([np.sin(out), np.cos(out)], axis=1)

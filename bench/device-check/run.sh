@@ -83,5 +83,15 @@ if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
   done
 fi
 
+# A machine without network gets ditto's run-time packages as the folder that
+# `npm run device-check:pack` makes (.device-modules/node_modules, carried along).
+if [ ! -e "$root/node_modules" ] && [ -d "$root/.device-modules/node_modules" ]; then
+  ln -s .device-modules/node_modules "$root/node_modules"
+fi
+if ! command -v node >/dev/null 2>&1; then
+  echo "device-check: Node.js (20 or later) is not installed on this machine" >&2
+  exit 1
+fi
+
 cd "$root"
 exec node --import tsx "$root/bench/deviceCheck.ts" "$@"

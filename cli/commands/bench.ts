@@ -13,7 +13,7 @@ import { loadProgram, lowerModel, parseSetFlag } from '../../compiler/frontend.t
 import { graphWeights } from '../../compiler/ir/graph.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { loadWeights, randomWeights } from '../../runtime/weights/index.ts';
-import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
+import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
 import { runScheduleBench } from '../../bench/schedules.ts';
 import { benchPeer, exportConfigOf, type PeerResult } from '../../bench/peer/dittoVsOrt.ts';
 import { ensureDitOnnx } from '../../bench/peer/ort.ts';

@@ -1,6 +1,6 @@
 /**
  * `ditto calibrate MODEL.ditto --weights W --steps N --budget R -o out.ditto`: EB-Cache's table
- * calibration on the CPU reference executor (runtime/calibrate, docs/calibrate.md). Thin: flags,
+ * calibration on the CPU reference executor (evaluation/calibrate, docs/calibrate.md). Thin: flags,
  * weights, then the library; prints the summary.
  */
 import { Option, type Command } from 'commander';
@@ -8,7 +8,7 @@ import { DittoError } from '../../core/errors.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
 import { loadProgram, lowerModel, parseSetFlag } from '../../compiler/frontend.ts';
 import { loadWeights, validateWeights } from '../../runtime/weights/index.ts';
-import { calibrate, DEFAULT_SAMPLES, DEFAULT_THRESHOLD, validateCalibrateOptions, type CalibrateOptions, type CalibrateResult } from '../../runtime/calibrate/index.ts';
+import { calibrate, DEFAULT_SAMPLES, DEFAULT_THRESHOLD, validateCalibrateOptions, type CalibrateOptions, type CalibrateResult } from '../../evaluation/calibrate/index.ts';
 import { addModelOptions } from '../modelArgs.ts';
 import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
 

@@ -1,25 +1,25 @@
 /**
  * `ditto eval MODEL.ditto --weights W --schedules a,b --samples N`: FID, class accuracy, PSNR/SSIM
  * against the no-cache output and measured speed-up, one row per schedule, plus a PNG grid per
- * schedule, table.md and eval.json in --out-dir. Thin: runtime/eval/ does the work.
+ * schedule, table.md and eval.json in --out-dir. Thin: evaluation/eval/ does the work.
  */
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
 import { parseSetFlag } from '../../compiler/frontend.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { runEval } from '../../runtime/eval/evaluate.ts';
-import { evalJson, formatEvalTable, writeEvalOutputs } from '../../runtime/eval/report.ts';
-import { parseShardSpec, runEvalShard } from '../../runtime/eval/shard.ts';
-import { writeShard } from '../../runtime/eval/shardFiles.ts';
-import { mergeEvalShardDirs } from '../../runtime/eval/merge.ts';
-import { parseRedisUrl } from '../../runtime/eval/queue/connection.ts';
-import { runEvalOnQueue, type QueueProgress } from '../../runtime/eval/queue/submit.ts';
-import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
-import type { EvalConfig, EvalDevice, EvalProgress, EvalReport } from '../../runtime/eval/types.ts';
+import { runEval } from '../../evaluation/eval/evaluate.ts';
+import { evalJson, formatEvalTable, writeEvalOutputs } from '../../evaluation/eval/report.ts';
+import { parseShardSpec, runEvalShard } from '../../evaluation/eval/shard.ts';
+import { writeShard } from '../../evaluation/eval/shardFiles.ts';
+import { mergeEvalShardDirs } from '../../evaluation/eval/merge.ts';
+import { parseRedisUrl } from '../../evaluation/eval/queue/connection.ts';
+import { runEvalOnQueue, type QueueProgress } from '../../evaluation/eval/queue/submit.ts';
+import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
+import type { EvalConfig, EvalDevice, EvalProgress, EvalReport } from '../../evaluation/eval/types.ts';
 import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { EXIT_USER } from '../exit.ts';
-import type { ProgressSettings } from '../../runtime/eval/progressStore.ts';
+import type { ProgressSettings } from '../../evaluation/eval/progressStore.ts';
 
 interface EvalFlags extends DeviceFlags {
   model?: string;

@@ -10,7 +10,8 @@ const FEATURES_OF_INTEREST = ['shader-f16', 'subgroups', 'timestamp-query', 'chr
 export interface ToggleRow {
   name: string;
   state: 'on' | 'off' | 'default';
-  automatic: boolean;
+  /** ditto's own setting when the user chose none. */
+  automatic: 'on' | 'off' | null;
   /** Whether the loaded Dawn build knows the name (null: its binary could not be read). */
   inThisDawn: boolean | null;
   why: string;
@@ -23,8 +24,8 @@ export function toggleRows(gpu: GpuContext): ToggleRow[] {
   const known = USEFUL_TOGGLES.map((t) => t.name);
   const others = [...enabled, ...disabled].filter((n) => !known.includes(n));
   return [
-    ...USEFUL_TOGGLES.map((t) => ({ name: t.name, state: state(t.name), automatic: t.automatic === true, inThisDawn: dawnHasToggle(t.name), why: t.why })),
-    ...others.map((n) => ({ name: n, state: state(n), automatic: false, inThisDawn: dawnHasToggle(n), why: '' })),
+    ...USEFUL_TOGGLES.map((t) => ({ name: t.name, state: state(t.name), automatic: t.automatic ?? null, inThisDawn: dawnHasToggle(t.name), why: t.why })),
+    ...others.map((n) => ({ name: n, state: state(n), automatic: null, inThisDawn: dawnHasToggle(n), why: '' })),
   ];
 }
 
@@ -41,7 +42,7 @@ export function infoText(gpu: GpuContext): string {
   const rows = toggleRows(gpu);
   const width = Math.max(...rows.map((t) => t.name.length));
   const stateText = (t: ToggleRow) =>
-    (t.state === 'default' ? "Dawn's default" : t.state + (t.automatic && t.state === 'on' ? ' (ditto)' : '')) + (t.inThisDawn === false ? ', not in this Dawn build' : '');
+    (t.state === 'default' ? "Dawn's default" : t.state + (t.automatic === t.state ? ' (ditto)' : '')) + (t.inThisDawn === false ? ', not in this Dawn build' : '');
   const lines = [
     `adapter      ${r.name}`,
     `vendor       ${r.vendor || '-'}   architecture ${r.architecture || '-'}${r.isSoftware ? '   (software adapter)' : ''}`,

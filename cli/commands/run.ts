@@ -1,8 +1,9 @@
 /**
  * `ditto run plan.json --weights W …`: execute a plan on the GPU, with a progress bar on a terminal
  * and a summary (or --json). Pixel-space models write a PNG grid; latent models write latents, or a
- * PNG grid through a VAE decoder on the GPU (`--vae`, runtime/run/vaeDecode.ts).
+ * PNG grid through a VAE decoder on the GPU (`--vae`: drivers/vaeDecoder.ts compiles it, runtime/run/vaeDecode.ts runs it).
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
@@ -12,10 +13,12 @@ import type { Plan } from '../../compiler/plan/types.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { compileCapsFor } from '../../compiler/plan/caps.ts';
 import { createRunner, type RunOutput } from '../../runtime/run/runner.ts';
+import { applyTuningCache } from '../../runtime/tune.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
-import { decodeLatents, DEFAULT_VAE_MODEL, prepareVae } from '../../runtime/run/vaeDecode.ts';
+import { decodeLatents } from '../../runtime/run/vaeDecode.ts';
+import { DEFAULT_VAE_MODEL, prepareVae } from '../../drivers/vaeDecoder.ts';
 import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 
@@ -32,12 +35,18 @@ interface RunFlags extends DeviceFlags {
   baseline?: string;
   vae?: string;
   vaeModel?: string;
+  tuningCache?: string;
 }
 
 export function readPlanFile(file: string): Plan {
+  return readPlanFileWith(file, loadPlan);
+}
+
+/** Reads a plan file through `load`, putting the file's name in front of a format error. */
+export function readPlanFileWith<T>(file: string, load: (text: string) => T): T {
   const text = readTextOrThrow(file, 'plan');
   try {
-    return loadPlan(text);
+    return load(text);
   } catch (e) {
     if (e instanceof DittoError) throw new DittoError(e.code, `${file}: ${e.message}`, e.span, e.detail);
     throw e;
@@ -70,12 +79,14 @@ export function registerRun(program: Command): void {
     .option('--baseline <plan>', 'also run this plan (e.g. the no-cache one) and report measured vs predicted speed-up and fidelity')
     .option('--profile', 'time every kernel with timestamp queries and print the top kernels')
     .option('--check-finite', 'stop at the first step and node that produces a NaN or Inf')
-    .option('--json', 'print the summary as JSON (fields in docs/cli.md)');
+    .option('--json', 'print the summary as JSON (fields in docs/cli.md)')
+    .option('--tuning-cache <file>', 'use the matmul variants `ditto tune --cache` chose on this adapter');
   addDeviceOptions(command)
     .action(async (planFile: string, flags: RunFlags) => {
       const deviceOptions = deviceOptionsOf(flags);
-      const plan = readPlanFile(planFile);
-      const baselinePlan = flags.baseline ? readPlanFile(flags.baseline) : undefined;
+      let plan = readPlanFile(planFile);
+      let baselinePlan = flags.baseline ? readPlanFile(flags.baseline) : undefined;
+      if (flags.tuningCache && !existsSync(flags.tuningCache)) throw new DittoError('E_IO', `--tuning-cache '${flags.tuningCache}' does not exist (write one with ditto tune --cache)`);
       const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
       const classes = flags.class ? parseClasses(flags.class) : undefined;
       if (flags.out && !flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
@@ -91,6 +102,10 @@ export function registerRun(program: Command): void {
       const latentShape = [plan.options.batch, ...(plan.buffers[plan.io.latent]!.shape ?? []).slice(1)];
       const noise = flags.noise ? readNoiseFile(flags.noise, latentShape, plan.options.steps, plan.options.sampler === 'ddpm') : undefined;
       const gpu = await createGpu(deviceOptions);
+      if (flags.tuningCache) {
+        plan = applyTuningCache(gpu, plan, flags.tuningCache);
+        if (baselinePlan) baselinePlan = applyTuningCache(gpu, baselinePlan, flags.tuningCache);
+      }
       // The decoder is checked against the latents and its weight file, and compiled, before sampling.
       const vae = flags.vae ? prepareVae(latentShape, loadWeights(flags.vae), compileCapsFor(gpu.report), flags.vaeModel ?? DEFAULT_VAE_MODEL) : undefined;
       const runner = await createRunner(plan, weights.tensors, { gpu, weightsFile: flags.weights });

@@ -1,11 +1,11 @@
 /**
  * `ditto worker --queue redis://HOST:PORT`: sample eval shards queued by `ditto eval --queue`, one at
  * a time, until stopped (SIGINT/SIGTERM finish the shard in progress first). Thin:
- * runtime/eval/queue/worker.ts does the work.
+ * evaluation/eval/queue/worker.ts does the work.
  */
 import type { Command } from 'commander';
-import { parseRedisUrl, showRedis } from '../../runtime/eval/queue/connection.ts';
-import { startEvalWorker, WORKER_DEFAULTS } from '../../runtime/eval/queue/worker.ts';
+import { parseRedisUrl, showRedis } from '../../evaluation/eval/queue/connection.ts';
+import { startEvalWorker, WORKER_DEFAULTS } from '../../evaluation/eval/queue/worker.ts';
 import { parseIntFlag } from '../options.ts';
 
 interface WorkerFlags {

@@ -12,10 +12,22 @@ import type { Program } from './program.ts';
 
 export function checkProgram(p: Program, diags: DiagnosticBag): void {
   const graphs = new Map<string, Graph | undefined>();
+  // Variants that resolve to the same model and parameters (DiT-S/2 and DiT-S/2-256) lower to the
+  // same graph with the same diagnostics: lower them once (`ditto check` of a file that uses
+  // models/dit.ditto lowers a few dozen variants, most of its time).
+  const byConfig = new Map<string, Graph | undefined>();
   const lowerDefault = (name: string, span?: Parameters<typeof resolveConfig>[4]): Graph | undefined => {
     if (graphs.has(name)) return graphs.get(name);
     const cfg = resolveConfig(p, name, {}, diags, span);
-    const g = cfg ? lowerModelDecl(cfg.model.decl, { graphName: cfg.model.decl.name.name, params: cfg.params, batch: 1 }, diags) : undefined;
+    let g: Graph | undefined;
+    if (cfg) {
+      const key = `${cfg.model.file}\0${cfg.model.decl.name.name}\0${JSON.stringify(Object.entries(cfg.params).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
+      if (byConfig.has(key)) g = byConfig.get(key);
+      else {
+        g = lowerModelDecl(cfg.model.decl, { graphName: cfg.model.decl.name.name, params: cfg.params, batch: 1 }, diags);
+        byConfig.set(key, g);
+      }
+    }
     graphs.set(name, g);
     return g;
   };

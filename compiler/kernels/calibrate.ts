@@ -6,7 +6,7 @@
  * acc = fma(acc, m, c) (independent chains hide FMA latency; a loop, not unrolled, keeps lavapipe's
  * JIT short). m and c come from a buffer so nothing folds at compile time, and every accumulator is
  * summed into one store so nothing is dead. No loads inside the loop: on lavapipe a load costs ~12
- * instructions per lane (reference/lavapipe.md), which is exactly what a peak must not include.
+ * instructions per lane (docs/lavapipe.md), which is exactly what a peak must not include.
  * m < 1 and c small keep the values finite for any iteration count.
  */
 import { DittoError } from '../../core/errors.ts';

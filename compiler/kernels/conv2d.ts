@@ -16,7 +16,7 @@
  *   workgroup of (T/4)² threads, each computing 4 pixels × 4 channels; K in steps of TK (16, halved
  *   until the two tiles fit workgroup memory). Pixels are the fast thread axis, so stores of one
  *   channel plane are contiguous. Tile loads outside the problem are zero.
- * - `subgroup` (software adapters with subgroups, reference/lavapipe.md §4): no workgroup memory or
+ * - `subgroup` (software adapters with subgroups, docs/lavapipe.md "Kernels on the software adapter"): no workgroup memory or
  *   barriers; each invocation owns R pixels × 4 channels, lane l loads the im2col values of pixel
  *   r0 + l for an 8-wide K block and subgroupBroadcast shares them. Padding taps are selected to 0
  *   without a branch (broadcasts need uniform control flow); pixels/channels past M/N are clamped

@@ -7,95 +7,178 @@
  * + bias[N], GELU-tanh, then `residual + gate ⊙ v` with a per-sample gate (row r belongs to
  * sample ⌊r / tokens⌋). An optional batch runs independent problems in dispatch z.
  *
- * Two variants, picked by `selectMatmul` from the adapter:
- * - `subgroup` (software adapters, reference/lavapipe.md §4): no workgroup memory, no barriers;
- *   each invocation owns R rows × 4 columns (R = min(8, subgroup width, M); 8 on lavapipe); lane
- *   l loads A row r0+l per 8-wide K block and the subgroup shares it with subgroupBroadcast.
- * - `tiled` (hardware): 64×64 or 32×32 output tiles staged through workgroup memory, 4×4 outputs
- *   per thread.
- * Ragged edges (M, N, K not multiples of the tile) are GUARDED, not padded, so callers never pad:
- * the subgroup variant clamps out-of-range rows/columns to the last valid one (their results are
- * discarded at the store; no branch before the broadcasts, which need uniform control flow) and
- * handles the K tail with a statically masked last block (K is a const); the tiled variant loads
- * zeros outside the problem. Both guard the stores.
+ * Variants (matmulCommon.ts describes each; docs/kernels.md has the measured figures):
+ * - `subgroup` (software adapters, matmulSubgroup.ts);
+ * - `tiled` (hardware: 128×128 / 128×64 tiles with 8×8 per invocation, 64×64 / 32×32 with 4×4;
+ *   vec4 loads, double buffering, optional f16 math; matmulTiled.ts);
+ * - `subgroup_matrix` (adapters exposing Dawn's experimental subgroup matrices; matmulSubgroupMatrix.ts).
+ * `selectMatmul` picks the default; `matmulCandidates` lists the alternatives `ditto tune` times.
+ * Ragged edges (M, N, K not multiples of the tile) are guarded, never padded, in every variant.
  */
 import { DittoError } from '../../core/errors.ts';
+import { ACTIVATIONS_WGSL, assertNonNegInts, assertPositiveInts, canonicalJson, ceilDiv, checkBindingSizes, enables } from './common.ts';
 import {
-  ACTIVATIONS_WGSL, assertNonNegInts, assertPositiveInts, cacheKey, ceilDiv, checkBindingSizes, declareBindings, enables,
-} from './common.ts';
-import type { AdapterCaps, EmittedKernel, KernelBinding, StorageDType } from './types.ts';
+  declareMatmulBindings, matmulBindings, matmulKey, matmulPreamble, vec4Eligible,
+  type MatmulALayout, type MatmulConfig, type MatmulProblem, type MatmulSubgroupMatrixVariant, type MatmulSubgroupVariant,
+  type MatmulTiledVariant, type MatmulVariant,
+} from './matmulCommon.ts';
+import { emitSubgroupMatmul } from './matmulSubgroup.ts';
+import { emitSubgroupMatrixMatmul, subgroupMatrixStorageBytes, subgroupMatrixTile } from './matmulSubgroupMatrix.ts';
+import { emitTiledMatmul, tiledStorageBytes, tiledThreads } from './matmulTiled.ts';
+import type { AdapterCaps, EmittedKernel, SubgroupMatrixConfig } from './types.ts';
 
-/** How A'[z][r][k] is read from the `a` buffer. */
-export type MatmulALayout =
-  /** a[offset + z·batchStride + r·rowStride + k] */
-  | { kind: 'rows'; offset: number; rowStride: number; batchStride: number }
-  /** Non-overlapping p×p patches of images [Bimg, channels, height, width] (NCHW): row r = (image,
-   *  patch row, patch col) in row-major patch order, k = (channel, u, v). patch_embed as a matmul. */
-  | { kind: 'patches'; channels: number; height: number; width: number; patch: number };
+export * from './matmulCommon.ts';
+export { tiledStorageBytes, tiledThreads } from './matmulTiled.ts';
+export { subgroupMatrixStorageBytes } from './matmulSubgroupMatrix.ts';
 
-export interface MatmulGatedResidual {
-  /** Rows per sample: row r uses gate row ⌊r / tokens⌋. */
-  tokens: number;
-  /** gate[gateOffset + ⌊r/tokens⌋·gateRowStride + n] (a chunk of the [B, 6D] adaLN output). */
-  gateOffset: number;
-  gateRowStride: number;
-  /** Read the residual from C itself (h = h + gate ⊙ f(h)); otherwise from a `residual` buffer laid out like C. */
-  inPlace: boolean;
-}
-
-export interface MatmulProblem {
+interface Shape {
   M: number;
   N: number;
   K: number;
-  /** Independent problems, dispatched in z (default 1). */
-  batch?: number;
-  /** Default: contiguous rows, {offset 0, rowStride K, batchStride M·K}. */
-  a?: MatmulALayout;
-  /** Elements between consecutive problems' W (default 0: all problems share W). */
-  wBatchStride?: number;
-  /** c[cOffset + z·cBatchStride + r·cRowStride + n]; defaults 0, M·cRowStride, N. */
-  cOffset?: number;
-  cRowStride?: number;
-  cBatchStride?: number;
-  /** Storage type of W (f16 halves weight bytes; accumulation stays f32). Default f32. */
-  wDtype?: StorageDType;
-  siluInput?: boolean;
-  bias?: boolean;
-  gelu?: boolean;
-  gatedResidual?: MatmulGatedResidual;
-}
-
-export type MatmulVariant =
-  | { kind: 'subgroup'; /** rows per invocation = subgroup lanes used */ rows: number; /** invocations per workgroup */ lanes: number }
-  | { kind: 'tiled'; tile: 32 | 64; tileK: number };
-
-/** Fully resolved: every default filled in, so equal configs mean equal kernels. */
-export interface MatmulConfig {
-  M: number;
-  N: number;
-  K: number;
-  batch: number;
   a: MatmulALayout;
   wBatchStride: number;
-  cOffset: number;
-  cRowStride: number;
-  cBatchStride: number;
-  wDtype: StorageDType;
-  siluInput: boolean;
-  bias: boolean;
-  gelu: boolean;
-  gatedResidual: MatmulGatedResidual | null;
-  variant: MatmulVariant;
-  /** For dispatch folding checks. */
-  maxWorkgroupsPerDimension: number;
 }
 
-/** Bytes of workgroup memory a tiled matmul uses. */
-export function tiledStorageBytes(tile: number, tileK: number): number {
-  return 2 * tile * tileK * 4;
+/** The adapter can run the subgroup (software) variant: lavapipe-class adapters with subgroups. */
+function softwareSubgroups(caps: AdapterCaps): boolean {
+  return caps.isSoftware && caps.hasSubgroups && caps.subgroupMinSize >= 4;
 }
 
-export function selectMatmul(p: MatmulProblem, caps: AdapterCaps): MatmulConfig {
+function subgroupVariant(s: Shape, caps: AdapterCaps, rows: number, cols: number, kBlock: number): MatmulSubgroupVariant {
+  const sg = Math.min(8, caps.subgroupMinSize);
+  // Fewer rows than the subgroup when M is small (adaLN GEMV, M = batch): lanes past `rows` load a
+  // clamped row that is never broadcast, and no FMAs are spent on absent rows.
+  const r = s.M < sg ? s.M : Math.min(rows, sg * Math.ceil(s.M / sg));
+  // Two subgroups per workgroup (docs/lavapipe.md "Kernels on the software adapter"); one when N is narrow, to waste fewer columns.
+  const lanes = Math.min(caps.maxInvocations, s.N <= cols * sg ? sg : 2 * sg);
+  return { kind: 'subgroup', rows: r, lanes, subgroup: sg, cols, kBlock, unroll: 1 };
+}
+
+function tiledVariant(s: Shape, caps: AdapterCaps, f16Math: boolean, tileM: number, tileN: number, tileK: number, stages: 1 | 2): MatmulTiledVariant {
+  const vec = vec4Eligible(s);
+  const thread = tileM >= 128 ? 8 : 4;
+  const threads = (tileM / thread) * (tileN / thread);
+  // vec4 loads where aligned and the tile's vec4s split evenly over the invocations.
+  const vec4A = vec.a && ((tileM * tileK) / 4) % threads === 0;
+  const vec4W = vec.w && ((tileN * tileK) / 4) % threads === 0;
+  return { kind: 'tiled', tileM, tileN, tileK, threadM: thread, threadN: thread, vec4A, vec4W, stages, math: f16Math ? 'f16' : 'f32' };
+}
+
+function tiledFits(v: MatmulTiledVariant, caps: AdapterCaps): boolean {
+  const threads = tiledThreads(v);
+  const splits = (rows: number, vec: boolean) => ((rows * v.tileK) / (vec ? 4 : 1)) % threads === 0;
+  return threads <= caps.maxInvocations && tiledStorageBytes(v) <= caps.maxWorkgroupStorage && splits(v.tileM, v.vec4A) && splits(v.tileN, v.vec4W);
+}
+
+/** The adapter's subgroup-matrix configuration for this math (f16 or f32 operands, f32 results), if any. */
+function subgroupMatrixConfig(caps: AdapterCaps, f16Math: boolean): SubgroupMatrixConfig | undefined {
+  const want = f16Math ? 'f16' : 'f32';
+  return (caps.subgroupMatrixConfigs ?? []).find((m) => m.componentType === want && m.resultComponentType === 'f32');
+}
+
+function subgroupMatrixVariant(caps: AdapterCaps, m: SubgroupMatrixConfig, frags: number): MatmulSubgroupMatrixVariant {
+  return {
+    kind: 'subgroup_matrix', fragM: m.M, fragN: m.N, fragK: m.K, component: m.componentType as 'f16' | 'f32',
+    subgroupSize: caps.subgroupMaxSize, fragsM: frags, fragsN: frags, tileK: 2 * m.K,
+  };
+}
+
+function subgroupMatrixFits(v: MatmulSubgroupMatrixVariant, caps: AdapterCaps): boolean {
+  return v.subgroupSize > 0 && subgroupMatrixTile(v).threads <= caps.maxInvocations && subgroupMatrixStorageBytes(v) <= caps.maxWorkgroupStorage;
+}
+
+/**
+ * The default variant: subgroup on software adapters, subgroup matrices where the adapter has a
+ * configuration for the math, else tiles — 128×128 (8×8 per invocation) when that still gives at
+ * least 96 workgroups, then 128×64, else 64×64 / 32×32 (4×4 per invocation); double-buffered where
+ * workgroup memory allows. `ditto tune` measures the alternatives (matmulCandidates).
+ */
+function defaultVariant(s: Shape, caps: AdapterCaps, f16Math: boolean): MatmulVariant {
+  if (softwareSubgroups(caps)) return subgroupVariant(s, caps, 16, 4, 4);
+  const sm = subgroupMatrixConfig(caps, f16Math);
+  if (sm && !caps.isSoftware) {
+    const v = subgroupMatrixVariant(caps, sm, 2);
+    if (subgroupMatrixFits(v, caps)) return v;
+  }
+  const groups = (tm: number, tn: number) => ceilDiv(s.M, tm) * ceilDiv(s.N, tn);
+  const shapes: [number, number][] = [];
+  if (groups(128, 128) >= 96) shapes.push([128, 128]);
+  if (groups(128, 64) >= 96) shapes.push([128, 64]);
+  if (s.M >= 64 && s.N >= 64) shapes.push([64, 64]);
+  shapes.push([32, 32]);
+  for (const [tm, tn] of shapes) {
+    for (const [tk, stages] of [[16, 2], [8, 2], [16, 1], [8, 1], [4, 1]] as const) {
+      const v = tiledVariant(s, caps, f16Math, tm, tn, tk, stages);
+      if (tiledFits(v, caps)) return v;
+    }
+  }
+  throw new DittoError('E_GPU', `matmul: this adapter's workgroup limits (${caps.maxWorkgroupStorage} bytes, ${caps.maxInvocations} invocations) are below WebGPU's minimum`);
+}
+
+/**
+ * Every variant worth timing for this problem on this adapter (the default first), for `ditto tune`.
+ * All of them compute the same result within the kernel tolerance; they differ in speed only.
+ */
+export function matmulCandidates(c: MatmulConfig, caps: AdapterCaps): MatmulVariant[] {
+  const f16Math = c.variant.kind === 'tiled' ? c.variant.math === 'f16' : c.variant.kind === 'subgroup_matrix' ? c.variant.component === 'f16' : false;
+  const s: Shape = c;
+  const out: MatmulVariant[] = [defaultVariant(s, caps, f16Math)];
+  const add = (v: MatmulVariant) => {
+    if (!out.some((o) => canonicalJson(o) === canonicalJson(v))) out.push(v);
+  };
+  if (softwareSubgroups(caps)) {
+    for (const [rows, cols, kBlock] of [[8, 4, 8], [16, 4, 8], [8, 4, 4], [24, 4, 4], [8, 8, 4]] as const) add(subgroupVariant(s, caps, rows, cols, kBlock));
+    return out;
+  }
+  const sm = subgroupMatrixConfig(caps, f16Math);
+  if (sm && !caps.isSoftware) {
+    for (const frags of [1, 2]) {
+      const v = subgroupMatrixVariant(caps, sm, frags);
+      if (subgroupMatrixFits(v, caps)) add(v);
+    }
+  }
+  for (const [tm, tn] of [[128, 128], [128, 64], [64, 64], [32, 32]] as const) {
+    for (const [tk, stages] of [[16, 2], [8, 2], [16, 1]] as const) {
+      const v = tiledVariant(s, caps, f16Math, tm, tn, tk, stages);
+      if (tiledFits(v, caps)) add(v);
+    }
+  }
+  return out;
+}
+
+/** `c` with another variant (a tuned choice), checked against the problem and the adapter. */
+export function withMatmulVariant(c: MatmulConfig, variant: MatmulVariant, caps: AdapterCaps): MatmulConfig {
+  checkVariant(c, variant, caps, false);
+  return { ...c, variant };
+}
+
+/** A variant handed in (a tuned plan, the tuning cache) must fit this problem and adapter. */
+function checkVariant(s: Shape, v: MatmulVariant, caps: AdapterCaps, f16Math: boolean): void {
+  const bad = (why: string): never => {
+    throw new DittoError('E_GPU', `matmul variant ${canonicalJson(v)} cannot run on this adapter: ${why}`);
+  };
+  if (v.kind === 'subgroup') {
+    if (!caps.hasSubgroups || caps.subgroupMinSize < v.subgroup) bad('it needs subgroups of at least ' + v.subgroup + ' invocations');
+    if (v.rows > v.subgroup && v.rows % v.subgroup) bad('rows must be a multiple of the subgroup width');
+    if (v.cols % 4 || (v.kBlock !== 4 && v.kBlock !== 8) || v.unroll < 1 || v.lanes > caps.maxInvocations) bad('malformed subgroup variant');
+  } else if (v.kind === 'tiled') {
+    const ok = vec4Eligible(s);
+    if ((v.vec4A && !ok.a) || (v.vec4W && !ok.w)) bad('vec4 loads need 16-byte aligned rows');
+    if (v.math === 'f16' && !caps.hasF16) bad('f16 math needs shader-f16');
+    if (!tiledFits(v, caps)) bad('the tile exceeds the workgroup limits');
+  } else {
+    const have = (caps.subgroupMatrixConfigs ?? []).some((m) => m.M === v.fragM && m.N === v.fragN && m.K === v.fragK && m.componentType === v.component && m.resultComponentType === 'f32');
+    if (!have) bad('the adapter has no such subgroup-matrix configuration');
+    if (!subgroupMatrixFits(v, caps)) bad('the tile exceeds the workgroup limits');
+  }
+  void f16Math;
+}
+
+/**
+ * Resolves a problem for an adapter: every default filled in and a variant chosen (or `choice`, a
+ * variant from `matmulCandidates`, as `ditto tune` does; it is checked against the adapter).
+ */
+export function selectMatmul(p: MatmulProblem, caps: AdapterCaps, choice?: MatmulVariant): MatmulConfig {
   const batch = p.batch ?? 1;
   assertPositiveInts('matmul', { M: p.M, N: p.N, K: p.K, batch });
   const a: MatmulALayout = p.a ?? { kind: 'rows', offset: 0, rowStride: p.K, batchStride: p.M * p.K };
@@ -115,28 +198,13 @@ export function selectMatmul(p: MatmulProblem, caps: AdapterCaps): MatmulConfig 
   if (cRowStride < p.N) throw new DittoError('E_INTERNAL', `matmul: C row stride ${cRowStride} is smaller than N=${p.N}`);
   const wDtype = p.wDtype ?? 'f32';
   if (wDtype === 'f16' && !caps.hasF16) throw new DittoError('E_GPU', 'matmul: f16 weights need the adapter feature shader-f16, which this adapter lacks');
+  const f16Math = p.f16Math ?? false;
+  if (f16Math && !caps.hasF16) throw new DittoError('E_GPU', 'matmul: f16 math needs the adapter feature shader-f16, which this adapter lacks');
   const g = p.gatedResidual ?? null;
   if (g) assertPositiveInts('matmul', { tokens: g.tokens });
-  let variant: MatmulVariant;
-  if (caps.isSoftware && caps.hasSubgroups && caps.subgroupMinSize >= 4) {
-    // Fewer rows than the subgroup when M is small (adaLN GEMV, M = batch): lanes past `rows`
-    // load a clamped row that is never broadcast, and no FMAs are spent on absent rows.
-    const rows = Math.min(8, caps.subgroupMinSize, p.M);
-    // Two subgroups per workgroup (lavapipe.md §4); one when N is narrow, to waste fewer columns.
-    const sg = Math.min(8, caps.subgroupMinSize);
-    const lanes = Math.min(caps.maxInvocations, p.N <= 4 * sg ? sg : 2 * sg);
-    variant = { kind: 'subgroup', rows, lanes };
-  } else {
-    const big = p.M >= 64 && p.N >= 64 && caps.maxInvocations >= 256;
-    let tile: 32 | 64 = big ? 64 : 32;
-    let tileK = 16;
-    while (tiledStorageBytes(tile, tileK) > caps.maxWorkgroupStorage && tileK > 4) tileK /= 2;
-    if (tiledStorageBytes(tile, tileK) > caps.maxWorkgroupStorage && tile === 64) tile = 32;
-    if (tiledStorageBytes(tile, tileK) > caps.maxWorkgroupStorage || (tile / 4) ** 2 > caps.maxInvocations) {
-      throw new DittoError('E_GPU', `matmul: this adapter's workgroup limits (${caps.maxWorkgroupStorage} bytes, ${caps.maxInvocations} invocations) are below WebGPU's minimum`);
-    }
-    variant = { kind: 'tiled', tile, tileK };
-  }
+  const shape = { M: p.M, N: p.N, K: p.K, a, wBatchStride: p.wBatchStride ?? 0 };
+  const variant = choice ?? defaultVariant(shape, caps, f16Math);
+  checkVariant(shape, variant, caps, f16Math);
   const config: MatmulConfig = {
     M: p.M, N: p.N, K: p.K, batch, a,
     wBatchStride: p.wBatchStride ?? 0,
@@ -155,181 +223,36 @@ export function selectMatmul(p: MatmulProblem, caps: AdapterCaps): MatmulConfig 
   return config;
 }
 
-export function matmulKey(c: MatmulConfig): string {
-  return cacheKey('matmul', c);
-}
-
-/** Elements of the `a` buffer the kernel may read. */
-function aElements(c: MatmulConfig): number {
-  if (c.a.kind === 'patches') return (c.M / ((c.a.height / c.a.patch) * (c.a.width / c.a.patch))) * c.a.channels * c.a.height * c.a.width;
-  return c.a.offset + (c.batch - 1) * c.a.batchStride + (c.M - 1) * c.a.rowStride + c.K;
-}
-
-function cElements(c: MatmulConfig): number {
-  return c.cOffset + (c.batch - 1) * c.cBatchStride + (c.M - 1) * c.cRowStride + c.N;
-}
-
-export function matmulBindings(c: MatmulConfig): KernelBinding[] {
-  const b: KernelBinding[] = [
-    { name: 'a', access: 'read', elemType: 'f32', elements: aElements(c) },
-    { name: 'w', access: 'read', elemType: c.wDtype, elements: (c.batch - 1) * c.wBatchStride + c.N * c.K },
-  ];
-  if (c.bias) b.push({ name: 'bias', access: 'read', elemType: 'f32', elements: c.N });
-  const g = c.gatedResidual;
-  if (g) {
-    b.push({ name: 'gate', access: 'read', elemType: 'f32', elements: g.gateOffset + (ceilDiv(c.M, g.tokens) - 1) * g.gateRowStride + c.N });
-    if (!g.inPlace) b.push({ name: 'residual', access: 'read', elemType: 'f32', elements: cElements(c) });
-  }
-  b.push({ name: 'c', access: 'read_write', elemType: 'f32', elements: cElements(c) });
-  return b;
-}
-
-/** WGSL: consts, loadA/loadW, and the epilogue+store shared by both variants. */
-function commonWgsl(c: MatmulConfig): string {
-  const L: string[] = [];
-  L.push(`const M = ${c.M}u;`, `const N = ${c.N}u;`, `const K = ${c.K}u;`);
-  let aIndex: string;
-  if (c.a.kind === 'rows') {
-    aIndex = `${c.a.offset}u + z * ${c.a.batchStride}u + r * ${c.a.rowStride}u + k`;
-  } else {
-    const { channels: C, height: H, width: W, patch: P } = c.a;
-    const gw = W / P;
-    const per = (H / P) * gw;
-    L.push(
-      `fn patchIndex(r: u32, k: u32) -> u32 {`,
-      `  let img = r / ${per}u; let tok = r % ${per}u;`,
-      `  let pr = tok / ${gw}u; let pc = tok % ${gw}u;`,
-      `  let ch = k / ${P * P}u; let u = (k % ${P * P}u) / ${P}u; let v = k % ${P}u;`,
-      `  return ((img * ${C}u + ch) * ${H}u + pr * ${P}u + u) * ${W}u + pc * ${P}u + v;`,
-      `}`,
-    );
-    aIndex = 'patchIndex(r, k)';
-  }
-  const aVal = `a[${aIndex}]`;
-  L.push(`fn loadA(z: u32, r: u32, k: u32) -> f32 { return ${c.siluInput ? `silu(${aVal})` : aVal}; }`);
-  L.push(`fn loadW(z: u32, n: u32, k: u32) -> f32 { return f32(w[z * ${c.wBatchStride}u + n * K + k]); }`);
-  const S: string[] = [];
-  S.push(`fn store(z: u32, r: u32, n: u32, acc: f32) {`, `  if (r >= M || n >= N) { return; }`);
-  S.push(`  let ci = ${c.cOffset}u + z * ${c.cBatchStride}u + r * ${c.cRowStride}u + n;`);
-  S.push(`  var v = acc;`);
-  if (c.bias) S.push(`  v += bias[n];`);
-  if (c.gelu) S.push(`  v = gelu_tanh(v);`);
-  const g = c.gatedResidual;
-  if (g) {
-    S.push(`  let g = gate[${g.gateOffset}u + (r / ${g.tokens}u) * ${g.gateRowStride}u + n];`);
-    S.push(`  v = ${g.inPlace ? 'c[ci]' : 'residual[ci]'} + g * v;`);
-  }
-  S.push(`  c[ci] = v;`, `}`);
-  return [...L, ...S].join('\n');
-}
-
-function emitSubgroup(c: MatmulConfig, v: Extract<MatmulVariant, { kind: 'subgroup' }>): string {
-  const R = v.rows;
-  const colsPerGroup = 4 * v.lanes;
-  const kFull = Math.floor(c.K / 8) * 8;
-  const tail = c.K - kFull;
-  // One 8-wide K block; `valid(j)` says statically whether k0+j < K (only false in the tail block).
-  const block = (k0: string, valid: (j: number) => boolean, ind: string): string => {
-    const L: string[] = [];
-    const av = (j: number) => (valid(j) ? `loadA(z, ra, ${k0} + ${j}u)` : '0.0');
-    L.push(`let a0 = vec4<f32>(${[0, 1, 2, 3].map(av).join(', ')});`);
-    L.push(`let a1 = vec4<f32>(${[4, 5, 6, 7].map(av).join(', ')});`);
-    for (let j = 0; j < 4; j++) {
-      const wv = (kk: number) => (valid(kk) ? `loadW(z, n${j}, ${k0} + ${kk}u)` : '0.0');
-      L.push(`let w${j}0 = vec4<f32>(${[0, 1, 2, 3].map(wv).join(', ')});`);
-      L.push(`let w${j}1 = vec4<f32>(${[4, 5, 6, 7].map(wv).join(', ')});`);
-    }
-    for (let r = 0; r < R; r++) {
-      L.push(`{ let x0 = subgroupBroadcast(a0, ${r}u); let x1 = subgroupBroadcast(a1, ${r}u);`);
-      L.push(`  acc${r} += vec4<f32>(dot(x0, w00) + dot(x1, w01), dot(x0, w10) + dot(x1, w11), dot(x0, w20) + dot(x1, w21), dot(x0, w30) + dot(x1, w31)); }`);
-    }
-    return L.map((l) => ind + l).join('\n');
-  };
-  const L: string[] = [];
-  L.push(`@compute @workgroup_size(${v.lanes})`);
-  L.push(`fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sl: u32) {`);
-  L.push(`  let z = wid.z;`);
-  L.push(`  let r0 = wid.y * ${R}u;`);
-  L.push(`  let c0 = wid.x * ${colsPerGroup}u + lid * 4u;`);
-  L.push(`  // Out-of-range rows/columns read the last valid one; their results are dropped by store().`);
-  L.push(`  let ra = min(r0 + sl, M - 1u);`);
-  for (let j = 0; j < 4; j++) L.push(`  let n${j} = min(c0 + ${j}u, N - 1u);`);
-  for (let r = 0; r < R; r++) L.push(`  var acc${r} = vec4<f32>(0.0);`);
-  if (kFull > 0) {
-    L.push(`  for (var k0 = 0u; k0 < ${kFull}u; k0 += 8u) {`);
-    L.push(block('k0', () => true, '    '));
-    L.push(`  }`);
-  }
-  if (tail > 0) {
-    L.push(`  {`);
-    L.push(`    let k0 = ${kFull}u;`);
-    L.push(block('k0', (j) => j < tail, '    '));
-    L.push(`  }`);
-  }
-  for (let r = 0; r < R; r++) {
-    for (let j = 0; j < 4; j++) L.push(`  store(z, r0 + ${r}u, c0 + ${j}u, acc${r}[${j}]);`);
-  }
-  L.push(`}`);
-  return L.join('\n');
-}
-
-function emitTiled(c: MatmulConfig, v: Extract<MatmulVariant, { kind: 'tiled' }>): string {
-  const T = v.tile;
-  const TK = v.tileK;
-  const side = T / 4;
-  const threads = side * side;
-  const L: string[] = [];
-  L.push(`var<workgroup> As: array<f32, ${T * TK}>; // [k][m]`);
-  L.push(`var<workgroup> Ws: array<f32, ${T * TK}>; // [k][n]`);
-  L.push(`@compute @workgroup_size(${side}, ${side})`);
-  L.push(`fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`);
-  L.push(`  let z = wid.z;`);
-  L.push(`  let m0 = wid.y * ${T}u;`);
-  L.push(`  let n0 = wid.x * ${T}u;`);
-  L.push(`  var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);`);
-  L.push(`  for (var k0 = 0u; k0 < K; k0 += ${TK}u) {`);
-  L.push(`    // Cooperative, zero-padded loads: consecutive threads read consecutive k of one row.`);
-  L.push(`    for (var e = lid; e < ${T * TK}u; e += ${threads}u) {`);
-  L.push(`      let i = e / ${TK}u; let kk = e % ${TK}u; let k = k0 + kk;`);
-  L.push(`      var av = 0.0; if (m0 + i < M && k < K) { av = loadA(z, m0 + i, k); }`);
-  L.push(`      var wv = 0.0; if (n0 + i < N && k < K) { wv = loadW(z, n0 + i, k); }`);
-  L.push(`      As[kk * ${T}u + i] = av;`);
-  L.push(`      Ws[kk * ${T}u + i] = wv;`);
-  L.push(`    }`);
-  L.push(`    workgroupBarrier();`);
-  L.push(`    for (var kk = 0u; kk < ${TK}u; kk++) {`);
-  L.push(`      let ab = kk * ${T}u + lid3.y * 4u; let wb = kk * ${T}u + lid3.x * 4u;`);
-  L.push(`      let av = vec4<f32>(As[ab], As[ab + 1u], As[ab + 2u], As[ab + 3u]);`);
-  L.push(`      let wv = vec4<f32>(Ws[wb], Ws[wb + 1u], Ws[wb + 2u], Ws[wb + 3u]);`);
-  L.push(`      acc0 += av.x * wv; acc1 += av.y * wv; acc2 += av.z * wv; acc3 += av.w * wv;`);
-  L.push(`    }`);
-  L.push(`    workgroupBarrier();`);
-  L.push(`  }`);
-  L.push(`  let r = m0 + lid3.y * 4u; let n = n0 + lid3.x * 4u;`);
-  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) L.push(`  store(z, r + ${i}u, n + ${j}u, acc${i}[${j}]);`);
-  L.push(`}`);
-  return L.join('\n');
+function dispatchOf(c: MatmulConfig): [number, number, number] {
+  const v = c.variant;
+  if (v.kind === 'subgroup') return [ceilDiv(c.N, v.cols * v.lanes), ceilDiv(c.M, v.rows), c.batch];
+  if (v.kind === 'tiled') return [ceilDiv(c.N, v.tileN), ceilDiv(c.M, v.tileM), c.batch];
+  const { TM, TN } = subgroupMatrixTile(v);
+  return [ceilDiv(c.N, TN), ceilDiv(c.M, TM), c.batch];
 }
 
 export function emitMatmul(c: MatmulConfig): EmittedKernel {
   const bindings = matmulBindings(c);
   const v = c.variant;
-  const dispatch: [number, number, number] =
-    v.kind === 'subgroup'
-      ? [ceilDiv(c.N, 4 * v.lanes), ceilDiv(c.M, v.rows), c.batch]
-      : [ceilDiv(c.N, v.tile), ceilDiv(c.M, v.tile), c.batch];
+  const dispatch = dispatchOf(c);
   if (dispatch.some((d) => d > c.maxWorkgroupsPerDimension)) {
     throw new DittoError('E_GPU', `matmul ${c.M}×${c.N}×${c.K} (batch ${c.batch}) needs ${dispatch.join('×')} workgroups, over this adapter's ${c.maxWorkgroupsPerDimension} per dimension`);
   }
-  const header = `// ditto matmul ${c.variant.kind}: C[${c.M},${c.N}] = A[${c.M},${c.K}] * W[${c.N},${c.K}]^T, batch ${c.batch}\n`;
+  const vec = v.kind === 'tiled' ? { a: v.vec4A, w: v.vec4W } : { a: false, w: false };
+  const types = bindings.map((b) => b.elemType);
+  if ((v.kind === 'tiled' && v.math === 'f16') || (v.kind === 'subgroup_matrix' && v.component === 'f16')) types.push('f16');
+  const header = `// ditto matmul ${v.kind}: C[${c.M},${c.N}] = A[${c.M},${c.K}] * W[${c.N},${c.K}]^T, batch ${c.batch}\n`;
+  const extension = v.kind === 'subgroup_matrix' ? 'enable chromium_experimental_subgroup_matrix;\n' : '';
+  const body = v.kind === 'subgroup' ? emitSubgroupMatmul(c, v) : v.kind === 'tiled' ? emitTiledMatmul(c, v) : emitSubgroupMatrixMatmul(c, v);
   const wgsl = [
-    header + enables(bindings.map((b) => b.elemType), v.kind === 'subgroup'),
-    declareBindings(bindings),
+    header + enables(types, v.kind === 'subgroup') + extension,
+    declareMatmulBindings(c, vec),
     ACTIVATIONS_WGSL,
-    commonWgsl(c),
-    v.kind === 'subgroup' ? emitSubgroup(c, v) : emitTiled(c, v),
+    matmulPreamble(c, vec),
+    body,
     '',
   ].join('\n');
-  const workgroupSize: [number, number, number] = v.kind === 'subgroup' ? [v.lanes, 1, 1] : [v.tile / 4, v.tile / 4, 1];
+  const workgroupSize: [number, number, number] =
+    v.kind === 'tiled' ? [v.tileN / v.threadN, v.tileM / v.threadM, 1] : v.kind === 'subgroup' ? [v.lanes, 1, 1] : [subgroupMatrixTile(v).threads, 1, 1];
   return { family: 'matmul', key: matmulKey(c), wgsl, entryPoint: 'main', workgroupSize, bindings, dispatch };
 }

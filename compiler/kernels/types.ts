@@ -9,7 +9,9 @@
  * - problem shapes are WGSL `const`s (one pipeline per shape: stable text keeps Mesa's disk
  *   shader cache warm, and const shapes are ≈25% faster on lavapipe than uniforms).
  */
-import type { AdapterReport } from '../../runtime/device.ts';
+import type { AdapterReport, SubgroupMatrixConfig } from '../../core/adapter.ts';
+
+export type { SubgroupMatrixConfig } from '../../core/adapter.ts';
 
 /** Element type of a storage binding as WGSL sees it. f16 needs the adapter's `shader-f16`. */
 export type ElemType = 'f32' | 'f16' | 'i32';
@@ -58,6 +60,8 @@ export interface AdapterCaps {
   maxStorageBufferBindingSize: number;
   /** maxComputeWorkgroupsPerDimension. */
   maxWorkgroupsPerDimension: number;
+  /** Subgroup-matrix shapes, when the device has `chromium-experimental-subgroup-matrix` (absent: none). */
+  subgroupMatrixConfigs?: SubgroupMatrixConfig[];
 }
 
 /** The limits every WebGPU adapter guarantees: a safe default for planning without a device. */
@@ -101,5 +105,8 @@ export function capsFromReport(report: AdapterReport): AdapterCaps {
     maxInvocations: lim('maxComputeInvocationsPerWorkgroup', DEFAULT_CAPS.maxInvocations),
     maxStorageBufferBindingSize: lim('maxStorageBufferBindingSize', DEFAULT_CAPS.maxStorageBufferBindingSize),
     maxWorkgroupsPerDimension: lim('maxComputeWorkgroupsPerDimension', DEFAULT_CAPS.maxWorkgroupsPerDimension),
+    ...(report.features.includes('chromium-experimental-subgroup-matrix') && report.subgroupMatrixConfigs?.length
+      ? { subgroupMatrixConfigs: report.subgroupMatrixConfigs }
+      : {}),
   };
 }

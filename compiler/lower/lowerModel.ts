@@ -356,7 +356,7 @@ class Lowering {
         const fn = e.op === '+' ? 'add' : e.op === '-' ? 'sub' : e.op === '*' ? 'mul' : 'div';
         const sa = this.g.node(ida).shape;
         const sb = this.g.node(idb).shape;
-        return this.safeOp(() => this.g.op({ kind: 'binary', fn, broadcast: broadcastRule(sa, sb) }, [ida, idb], { span: e.span }), e.span, `\`${e.op}\``);
+        return this.safeOp(() => this.g.op({ kind: 'binary', fn, broadcast: broadcastRule(sa, sb) }, [ida, idb], { span: e.span }), e.span, () => `\`${e.op}\``);
       }
       case 'steps':
       case 'every':
@@ -375,12 +375,13 @@ class Lowering {
     return undefined;
   }
 
-  private safeOp(f: () => NodeId, span: SourceSpan, what?: string): Value | undefined {
+  /** `what` names the operation in a shape error; a function, so that the text is built only then. */
+  private safeOp(f: () => NodeId, span: SourceSpan, what?: () => string): Value | undefined {
     try {
       return { kind: 'tensor', id: f() };
     } catch (err) {
       if (err instanceof ShapeError) {
-        this.diags.error(`shape mismatch${what ? ` in ${what}` : ''}: ${err.message}`, span);
+        this.diags.error(`shape mismatch${what ? ` in ${what()}` : ''}: ${err.message}`, span);
         return undefined;
       }
       throw err;
@@ -406,7 +407,8 @@ class Lowering {
       } else inputs.push(v.id);
     });
     const attrs: Record<string, number | undefined> = {};
-    const env = this.constEnv(scope, `argument of \`${spec.name}\``);
+    // Built only for a call that has attribute arguments (most calls in a model have none).
+    let env: ConstEnv | undefined;
     for (const at of spec.attrs) {
       const a = args.attrs.get(at.name);
       if (!a) {
@@ -414,6 +416,7 @@ class Lowering {
         continue;
       }
       const what = `\`${at.name}\` of \`${spec.name}\``;
+      env ??= this.constEnv(scope, `argument of \`${spec.name}\``);
       if (at.type === 'int') attrs[at.name] = evalInt(a.value, env, this.diags, what, at.min ?? 0);
       else if (at.type === 'flag') attrs[at.name] = evalInt(a.value, env, this.diags, what, 0, 1);
       else {
@@ -442,14 +445,14 @@ class Lowering {
     if (built.kind === 'chunk' && attrs.index === undefined) {
       const ids: NodeId[] = [];
       for (let k = 0; k < built.parts; k++) {
-        const v = this.safeOp(() => this.g.op({ ...built, index: k }, inputs, opts), e.span, '`chunk`');
+        const v = this.safeOp(() => this.g.op({ ...built, index: k }, inputs, opts), e.span, () => '`chunk`');
         if (v?.kind !== 'tensor') return undefined;
         ids.push(v.id);
       }
       return { kind: 'tuple', ids };
     }
     const kindWord = built.kind === 'embedding' || built.kind === 'linear' || built.kind === 'patch_embed' ? 'dtype or shape' : 'shape';
-    return this.safeOp(() => this.g.op(built, inputs, opts), e.span, `\`${spec.name}\` (${kindWord} of ${nodes.map((n) => `${n.dtype}${shapeString(n.shape)}`).join(', ') || 'no inputs'})`);
+    return this.safeOp(() => this.g.op(built, inputs, opts), e.span, () => `\`${spec.name}\` (${kindWord} of ${nodes.map((n) => `${n.dtype}${shapeString(n.shape)}`).join(', ') || 'no inputs'})`);
   }
 
   /** Sorts arguments into tensor inputs and attributes; reports arity and naming errors. */

@@ -16,6 +16,7 @@ import { DittoError, invariant } from '../../core/errors.ts';
 import { numel } from '../../core/tensor.ts';
 import type { Graph, Node, NodeId } from '../ir/graph.ts';
 import type { Expr } from '../kernels/elementwise.ts';
+import { taylorForecastCoefficients } from '../ir/rules.ts';
 import { paramIndex, PARAM_FIELDS, type ParamField } from '../plan/sampler.ts';
 import type { Hoisted } from './hoist.ts';
 import type { Body, Branch, DynamicSignal, Guard, Instr, InstrRole, NodeState, Operand, StepSpec, TargetInfo, TargetStep, ValueInfo, View } from './ir.ts';
@@ -435,7 +436,7 @@ function storeValue(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, value: 
     copyHalf(b, value, slotName(b.ctx, info, n), n, R, 'cache_write', tag);
     return;
   }
-  // Taylor refresh, in place: d0 ← v, d_j ← (d_{j−1}new − d_{j−1}old) · invDelta.
+  // Taylor refresh in place, as TaylorState.refresh (compiler/ir/rules.ts): d0 ← v, d_j ← (d_{j−1}new − d_{j−1}old) · invDelta.
   const { orders, invDelta } = ts.taylor;
   const slots = Array.from({ length: orders + 1 }, (_, j) => slotName(b.ctx, info, n, j === 0 ? '' : `:d${j}`));
   const src = outView(b, value, R);
@@ -461,11 +462,10 @@ function forecast(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, value: st
   const { m, order } = ts.forecast!;
   const ins: Operand[] = [];
   let expr: Expr | undefined;
-  let coef = 1;
+  const coef = taylorForecastCoefficients(m, order);
   for (let j = 0; j <= order; j++) {
-    if (j > 0) coef *= m / j; // m^j / j!
     ins.push(outView(b, slotName(b.ctx, info, n, j === 0 ? '' : `:d${j}`), R));
-    const term = j === 0 ? IN(0) : bin('mul', IN(j), C(coef));
+    const term = j === 0 ? IN(0) : bin('mul', IN(j), C(coef[j]!));
     expr = expr ? bin('add', expr, term) : term;
   }
   const out = outView(b, value, R);

@@ -15,6 +15,8 @@ import { actionAt, type Action, type ScheduleIR } from '../ir/schedule.ts';
 import type { CompileOptions } from './options.ts';
 import { BRANCHES, type Branch, type DynamicSignal, type StepSpec, type TargetInfo, type TargetStep } from './ir.ts';
 import { dynamicSignals, dynamicStepRules } from './dynamicRules.ts';
+import { checkSchedule } from '../ir/scheduleCheck.ts';
+import { taylorRefreshFactor, taylorRefreshOrders, taylorUsableOrder } from '../ir/rules.ts';
 
 export interface Specialised {
   targets: Map<string, TargetInfo>;
@@ -36,29 +38,12 @@ interface PlanAct {
 
 export function specialise(graph: Graph, schedule: ScheduleIR, opts: CompileOptions): Specialised {
   const S = opts.steps;
-  if (schedule.steps !== S) {
-    throw new DittoError('E_CHECK', `schedule '${schedule.name}' is resolved for ${schedule.steps} steps but the compile asks for ${S}`);
-  }
-  if (schedule.table.length !== S) {
-    throw new DittoError('E_CHECK', `schedule '${schedule.name}': its table has ${schedule.table.length} entries, expected one per step (${S})`);
-  }
-  if (schedule.epsScale.length !== S) {
-    throw new DittoError('E_CHECK', `schedule '${schedule.name}': epsScale has ${schedule.epsScale.length} entries, expected ${S}`);
-  }
-  const byPath = new Map<string, NodeId>();
-  for (const n of graph.nodes) if (n.path !== undefined) byPath.set(n.path, n.id);
-  const blocks = new Map(graph.blocks.map((b) => [b.path, b]));
-
-  const names = new Set<string>();
-  for (const row of schedule.table) for (const t of Object.keys(row)) names.add(t);
-
+  const checked = checkSchedule(graph, schedule, { steps: S, cfg: opts.cfgScale !== undefined });
   const targets = new Map<string, TargetInfo>();
-  for (const path of names) {
-    const block = blocks.get(path);
-    const node = byPath.get(path);
-    if (block) targets.set(path, { path, kind: 'block', node: block.output, blockInput: block.input, taylorOrder: 0, cached: false });
-    else if (node !== undefined) targets.set(path, { path, kind: 'node', node, taylorOrder: 0, cached: false });
-    else throw new DittoError('E_CHECK', `schedule '${schedule.name}' names '${path}', which is neither a node nor a block of model ${graph.model}${suggest(path, [...byPath.keys(), ...blocks.keys()])}`);
+  for (const t of checked.values()) {
+    targets.set(t.path, t.kind === 'block'
+      ? { path: t.path, kind: 'block', node: t.node, blockInput: t.blockInput, taylorOrder: 0, cached: false }
+      : { path: t.path, kind: 'node', node: t.node, taylorOrder: 0, cached: false });
   }
 
   const dynamic = dynamicSignals(graph, schedule, targets, opts);
@@ -70,7 +55,7 @@ export function specialise(graph: Graph, schedule: ScheduleIR, opts: CompileOpti
   for (const info of targets.values()) {
     for (const branch of BRANCHES) {
       const read: Branch = cfg ? branch : 'cond';
-      const acts = Array.from({ length: S }, (_, k) => planKind(info, actionAt(schedule, k, info.path, read), k, schedule));
+      const acts = Array.from({ length: S }, (_, k) => planKind(actionAt(schedule, k, info.path, read), schedule));
       planTarget(info, acts, branch, steps, reuse, schedule.name);
     }
   }
@@ -80,40 +65,15 @@ export function specialise(graph: Graph, schedule: ScheduleIR, opts: CompileOpti
   return { targets, steps, dynamic };
 }
 
-function planKind(info: TargetInfo, a: Action, k: number, schedule: ScheduleIR): PlanAct {
-  if (a.kind !== 'dynamic') return staticKind(info, a, k, schedule.name);
-  const rule = schedule.dynamic[a.rule];
-  if (!rule) throw new DittoError('E_CHECK', `schedule '${schedule.name}': ${info.path} at step ${k} refers to dynamic rule ${a.rule}, which does not exist`);
-  if (rule.then === 'reuse_residual' && info.kind !== 'block') {
-    throw new DittoError('E_CHECK', `schedule '${schedule.name}': ${info.path} at step ${k}: 'reuse residual' applies to a block (like blocks[3]), not to a node`);
-  }
-  if (rule.then === 'reuse' && info.kind === 'block') {
-    throw new DittoError('E_CHECK', `schedule '${schedule.name}': ${info.path} is a block: its dynamic rule must reuse the residual`);
-  }
-  return { kind: 'dynamic', order: 0, rule: a.rule, then: rule.then };
-}
-
-/** The plan action of a static schedule action; exhaustive over the Schedule IR's actions (ts-pattern),
- *  so a new action kind cannot be forgotten here. */
-function staticKind(info: TargetInfo, a: Action, k: number, schedule: string): PlanAct {
+/** The plan action of a schedule action (checked by checkSchedule); exhaustive over the Schedule IR's
+ *  actions (ts-pattern), so a new action kind cannot be forgotten here. */
+function planKind(a: Action, schedule: ScheduleIR): PlanAct {
   return match(a)
     .with({ kind: 'compute' }, (): PlanAct => ({ kind: 'compute', order: 0 }))
     .with({ kind: 'reuse' }, (): PlanAct => ({ kind: 'reuse', order: 0 }))
-    .with({ kind: 'forecast' }, (f): PlanAct => {
-      if (!Number.isInteger(f.order) || f.order < 0) {
-        throw new DittoError('E_CHECK', `schedule '${schedule}': ${info.path} at step ${k}: Taylor order must be a non-negative integer, got ${f.order}`);
-      }
-      return { kind: 'forecast', order: f.order };
-    })
-    .with({ kind: 'reuse_residual' }, (): PlanAct => {
-      if (info.kind !== 'block') {
-        throw new DittoError('E_CHECK', `schedule '${schedule}': ${info.path} at step ${k}: 'reuse residual' applies to a block (like blocks[3]), not to a node`);
-      }
-      return { kind: 'reuse_residual', order: 0 };
-    })
-    .with({ kind: 'dynamic' }, (): PlanAct => {
-      throw new DittoError('E_INTERNAL', 'dynamic actions are rejected before planning');
-    })
+    .with({ kind: 'forecast' }, (f): PlanAct => ({ kind: 'forecast', order: f.order }))
+    .with({ kind: 'reuse_residual' }, (): PlanAct => ({ kind: 'reuse_residual', order: 0 }))
+    .with({ kind: 'dynamic' }, (d): PlanAct => ({ kind: 'dynamic', order: 0, rule: d.rule, then: schedule.dynamic[d.rule]!.then }))
     .exhaustive();
 }
 
@@ -157,7 +117,7 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
       const entry: TargetStep = { target: info.path, action: 'compute', storeValue: storeValue || taylor, storeResidual };
       if (taylor) {
         const prev = computes[computes.length - 1];
-        entry.taylor = { orders: Math.min(branchOrder, computes.length), invDelta: prev === undefined ? 0 : 1 / (k - prev) };
+        entry.taylor = { orders: taylorRefreshOrders(branchOrder, computes.length), invDelta: taylorRefreshFactor(prev, k) };
       }
       if (write) {
         info.cached = true;
@@ -175,11 +135,9 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
         info.cached = true;
         push(k, { target: info.path, action: 'compute', storeValue, storeResidual }, 'compute');
       }
-      // Reuse world: the rule's `then`. At k = 0 the rule always computes (no previous signal).
-      if (k > 0 && computes.length === 0) {
-        throw new DittoError('E_CHECK', `schedule '${schedule}': the dynamic rule may reuse ${info.path} at step ${k} (${branch} branch) before any step computed it; compute it at an earlier step`);
-      }
-      if (k > 0) {
+      // Reuse world: the rule's `then`. At k = 0 the rule always computes (no previous signal), and
+      // checkSchedule allows no history only before the rule's warm-up, where it computes too.
+      if (k > 0 && computes.length > 0) {
         info.cached = true;
         push(k, { target: info.path, action: r.then!, storeValue: false, storeResidual: false }, 'reuse');
       } else if (storeValue || storeResidual) {
@@ -189,13 +147,10 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
       continue;
     }
     const last = computes[computes.length - 1];
-    if (last === undefined) {
-      const what = kind === 'reuse_residual' ? 'reuses the residual of' : kind === 'forecast' ? 'forecasts' : 'reuses';
-      throw new DittoError('E_CHECK', `schedule '${schedule}' ${what} ${info.path} at step ${k} (${branch} branch), before any step computed it`);
-    }
+    invariant(last !== undefined, 'checkSchedule: nothing is read before its first compute');
     const entry: TargetStep = { target: info.path, action: kind, storeValue: false, storeResidual: false };
     if (kind === 'forecast') {
-      entry.forecast = { m: k - last, order: Math.min(order, computes.length - 1) };
+      entry.forecast = { m: k - last, order: taylorUsableOrder(order, computes.length) };
     }
     push(k, entry);
   }
@@ -205,29 +160,4 @@ function maxOrder(acts: PlanAct[]): number {
   let m = 0;
   for (const a of acts) if (a.kind === 'forecast') m = Math.max(m, a.order);
   return m;
-}
-
-/** ", did you mean X?" for the closest known name (edit distance ≤ 3). */
-function suggest(name: string, known: string[]): string {
-  let best: string | undefined;
-  let bestD = 4;
-  for (const k of known) {
-    const d = editDistance(name, k);
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return best ? ` (did you mean ${best}?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
 }

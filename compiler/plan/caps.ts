@@ -55,7 +55,7 @@ export const CAPS_PROFILES: Readonly<Record<string, CompileCaps>> = { hardware: 
  * The profile for a real adapter: lavapipe's or the generic hardware one (by whether the adapter is
  * a CPU implementation), with the adapter's own limits and features.
  */
-export function compileCapsFor(report: import('../../runtime/device.ts').AdapterReport): CompileCaps {
+export function compileCapsFor(report: import('../../core/adapter.ts').AdapterReport): CompileCaps {
   const base = report.isSoftware ? LAVAPIPE_CAPS : HARDWARE_CAPS;
   const lim = (k: string, d: number) => (Number.isFinite(report.limits[k]) ? report.limits[k]! : d);
   return {

@@ -2,10 +2,11 @@
  * The sampler as plan data: the per-step parameter row (timestep fed to the model, exposure-bias
  * eps scale, DDPM/DDIM coefficients), computed here once so the runtime only uploads it. Field
  * order is the row layout: elementwise kernels read field j as uniform j of the step's row.
- * The schedule itself comes from runtime/sampler/diffusion.ts (pure TS, float64), the same code the
+ * The schedule itself comes from core/diffusion.ts (pure TS, float64), the same code the
  * reference executor uses, so the two cannot drift apart.
  */
-import { makeDiffusion } from '../../runtime/sampler/diffusion.ts';
+import { makeDiffusion } from '../../core/diffusion.ts';
+import { epsScaleAt } from '../ir/rules.ts';
 
 export const PARAM_FIELDS = [
   't_model', // original 1000-step timestep fed to the model
@@ -40,7 +41,7 @@ export function samplerParamRows(steps: number, epsScale: readonly number[]): nu
     const fixed = Math.log(i === 0 ? d.posteriorVariance[steps > 1 ? 1 : 0]! : d.betas[i]!);
     const row: Record<ParamField, number> = {
       t_model: d.timesteps[i]!,
-      eps_scale: epsScale[k] ?? 1,
+      eps_scale: epsScaleAt(epsScale, k),
       sqrt_recip_ab: d.sqrtRecipAlphasCumprod[i]!,
       sqrt_recipm1_ab: d.sqrtRecipm1AlphasCumprod[i]!,
       coef1: d.posteriorMeanCoef1[i]!,

@@ -4,7 +4,8 @@
  * config), and the lookup from an IR value to the buffer that holds it. Kept in one place so both
  * plan kinds number buffers and kernels the same way.
  */
-import { createHash } from 'node:crypto';
+import { sha256 as sha256Bytes } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { invariant } from '../../core/errors.ts';
 import { canonicalJson } from '../kernels/common.ts';
 import type { Graph } from '../ir/graph.ts';
@@ -16,7 +17,8 @@ import type { BufferKind, PlanBuffer, PlanKernel } from './types.ts';
 export const DITTO_VERSION = '0.1.0';
 
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  // @noble/hashes rather than node:crypto: the compiler also runs in a web page (playground/).
+  return bytesToHex(sha256Bytes(utf8ToBytes(text)));
 }
 
 export function graphHash(g: Graph): string {

@@ -91,6 +91,29 @@ export interface StepCost {
   seconds: number;
 }
 
+/**
+ * What `ditto tune` chose: the matmul kernels whose variant it re-chose on one adapter, with the
+ * times it measured. Absent in untuned plans.
+ */
+export interface PlanTuning {
+  /** The adapter it was timed on (name, vendor, architecture, backend). */
+  adapter: string;
+  kernels: {
+    kernel: number;
+    /** The variant now in the kernel, and the compiler's. */
+    variant: unknown;
+    previous: unknown;
+    /** Milliseconds per dispatch of the chosen and of the compiler's variant; null when taken from a cache without timing. */
+    ms: number | null;
+    previousMs: number | null;
+    candidates: number;
+    /** 'timed' here, or 'cache' (the per-adapter tuning cache). */
+    source: 'timed' | 'cache';
+  }[];
+  /** Matmul kernels left as compiled (dispatched indirectly by a dynamic rule). */
+  skipped: number[];
+}
+
 export interface Plan {
   format: typeof PLAN_FORMAT;
   version: typeof PLAN_VERSION;
@@ -144,6 +167,7 @@ export interface Plan {
   };
   buffers: PlanBuffer[];
   kernels: PlanKernel[];
+  tuning?: PlanTuning;
   prologue: PlanBody;
   bodies: PlanBody[];
   /** steps entries: the body each sampling step k runs. */
@@ -188,6 +212,7 @@ export interface ForwardPlan {
   io: { inputs: ForwardTensor[]; outputs: ForwardTensor[] };
   buffers: PlanBuffer[];
   kernels: PlanKernel[];
+  tuning?: PlanTuning;
   body: PlanBody;
   cost: { body: StepCost; peakMemoryBytes: number; memory: Partial<Record<BufferKind, number>> };
 }

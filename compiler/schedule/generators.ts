@@ -11,7 +11,7 @@ export function foraTable(steps: number, n: number): number[] {
 }
 
 /**
- * The EB-Cache legacy rule (reference/ebcache.md §A.4), from the repository's old compiled
+ * The EB-Cache legacy rule (docs/ebcache.md "The legacy rule and the table's orientation"), from the repository's old compiled
  * module: interval 3N when i > 0.8·S, 2N when 0.4·S < i ≤ 0.8·S, N otherwise; compute iff
  * i == S−1 or (S−1−i) mod interval == 0; full compute when i < 0.2·S.
  */

@@ -14,6 +14,7 @@ import { type DiagnosticBag, didYouMean } from '../../grammar/diagnostics.ts';
 import { printExpr, printSelector } from '../../grammar/printer.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { Action, BranchActions, DynamicRule, ScheduleIR } from '../ir/schedule.ts';
+import { historyProblems, signalProblems, targetKindProblem, type ScheduleCells } from '../ir/scheduleCheck.ts';
 import { type ConstEnv, evalConst, evalInt, evalNumber } from '../check/constEval.ts';
 import { type Located, resolveFrom } from '../check/program.ts';
 import { GENERATORS } from './generators.ts';
@@ -38,6 +39,9 @@ interface Cell {
 const COMPUTE: Action = { kind: 'compute' };
 
 function sameAction(a: Action, b: Action): boolean {
+  // Most comparisons are of different kinds, or of the shared COMPUTE object: skip serialising those.
+  if (a === b) return true;
+  if (a.kind !== b.kind) return false;
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
@@ -129,12 +133,9 @@ function checkFractions(ctx: Ctx, e: Expr): void {
 
 function checkTargetKinds(ctx: Ctx, targets: readonly Target[], action: Action, span: SourceSpan): boolean {
   for (const t of targets) {
-    if (action.kind === 'reuse_residual' && t.kind !== 'block') {
-      ctx.diags.error(`\`reuse residual\` applies to blocks (\`blocks[0..14]\`), but \`${t.path}\` is a node; use \`reuse\` for a node`, span);
-      return false;
-    }
-    if ((action.kind === 'reuse' || action.kind === 'forecast') && t.kind === 'block') {
-      ctx.diags.error(`\`${t.path}\` is a block; reuse its residual with \`reuse residual\`, or name a node such as \`${t.path}.attn\``, span);
+    const problem = targetKindProblem(t.kind, t.path, action.kind);
+    if (problem) {
+      ctx.diags.error(problem, span);
       return false;
     }
   }
@@ -574,63 +575,21 @@ function checkRequirements(ctx: Ctx): void {
   }
 }
 
-/** Checks on the resolved table: reuse before compute, Taylor history. */
+/** Checks on the resolved table (compiler/ir/scheduleCheck.ts: reads before writes, Taylor history,
+ *  dynamic signals), reported at the span of the cell or rule they are about. */
 function checkHistory(ctx: Ctx): void {
   const targets = new Set<string>();
   for (const row of ctx.st.cells) for (const p of row.keys()) targets.add(p);
-  for (const path of targets) {
-    for (const b of BRANCHES) {
-      let computed = 0;
-      let reported = false;
-      const forecastShort = new Set<SourceSpan>();
-      const total = ctx.st.cells.filter((_, k) => ctx.st.get(k, path, b).action.kind === 'compute').length;
-      for (let k = 0; k < ctx.S; k++) {
-        const cell = ctx.st.get(k, path, b);
-        const a = cell.action;
-        if (a.kind === 'compute') {
-          computed++;
-          continue;
-        }
-        if (a.kind === 'dynamic') {
-          if (k < ctx.st.dynamic[a.rule]!.warmup) computed++;
-          else if (computed === 0 && !reported) {
-            ctx.diags.error(`the dynamic rule may reuse \`${path}\` at step ${k} before it was ever computed; raise \`warmup\` or compute it earlier`, cell.span);
-            reported = true;
-          }
-          continue;
-        }
-        if (computed === 0 && !reported) {
-          ctx.diags.error(`\`${path}\` is ${a.kind === 'forecast' ? 'forecast' : 'reused'} at step ${k} (${b}) before it was ever computed`, cell.span, {
-            notes: ['nothing is cached before the first compute; make the first steps compute (e.g. `at steps 1..`)'],
-          });
-          reported = true;
-        }
-        if (a.kind === 'forecast' && cell.span) {
-          if (total < a.order + 1 && !reported) {
-            ctx.diags.error(`Taylor order ${a.order} needs ${a.order + 1} computed steps, but \`${path}\` is computed only ${total} time${total === 1 ? '' : 's'} (${b})`, cell.span);
-            reported = true;
-          } else if (computed < a.order + 1 && computed > 0 && !forecastShort.has(cell.span)) {
-            forecastShort.add(cell.span);
-            ctx.diags.warning(`at step ${k} only ${computed} computed value${computed === 1 ? '' : 's'} of \`${path}\` exist, so Taylor order ${a.order} falls back to order ${computed - 1} there`, cell.span);
-          }
-        }
-      }
-    }
+  const cells: ScheduleCells = { steps: ctx.S, targets, dynamic: ctx.st.dynamic, action: (k, p, b) => ctx.st.get(k, p, b).action };
+  const warned = new Set<SourceSpan>();
+  for (const p of [...historyProblems(cells, targets, BRANCHES), ...signalProblems(ctx.u.graph, cells, BRANCHES)]) {
+    const span = p.rule !== undefined ? ctx.st.dynamicSpans[p.rule] : ctx.st.get(p.step!, p.target!, p.branch!).span;
+    if (p.severity === 'warning') {
+      if (!span || warned.has(span)) continue;
+      warned.add(span);
+      ctx.diags.warning(p.message, span);
+    } else ctx.diags.error(p.message, span, p.notes ? { notes: p.notes } : {});
   }
-  // A dynamic rule's signal must be computed at every step.
-  ctx.st.dynamic.forEach((r, idx) => {
-    for (let k = 0; k < ctx.S; k++) {
-      for (const b of BRANCHES) {
-        const direct = ctx.st.get(k, r.signal, b).action;
-        const block = ctx.u.graph.blocks.find((x) => r.signal.startsWith(`${x.path}.`));
-        const blockAct = block ? ctx.st.get(k, block.path, b).action : COMPUTE;
-        if (direct.kind !== 'compute' || blockAct.kind !== 'compute') {
-          ctx.diags.error(`the signal \`${r.signal}\` of this dynamic rule is not computed at step ${k}; a signal must be computed at every step`, ctx.st.dynamicSpans[idx]);
-          return;
-        }
-      }
-    }
-  });
 }
 
 function scheduleParams(ctx: { decl: ScheduleDecl; diags: DiagnosticBag }, set: Readonly<Record<string, number>>): Map<string, number> | undefined {

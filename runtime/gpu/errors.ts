@@ -7,12 +7,13 @@ import { DittoError } from '../../core/errors.ts';
 import { awaitGpu } from '../device.ts';
 
 /** Runs `fn` inside out-of-memory and validation error scopes and rethrows what they caught. */
-export async function withGpuErrors<T>(device: GPUDevice, what: string, fn: () => T): Promise<T> {
+export async function withGpuErrors<T>(device: GPUDevice, what: string, fn: () => T | Promise<T>): Promise<T> {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   let result: T;
   try {
-    result = fn();
+    // An async fn keeps the scopes open until it settles (a cancellable sampling loop).
+    result = await fn();
   } finally {
     const validation = await awaitGpu(device.popErrorScope());
     const oom = await awaitGpu(device.popErrorScope());

@@ -1,16 +1,10 @@
 /**
- * The run-time state of one dynamic rule (compiler/ir/schedule.ts `DynamicRule`): the accumulated
- * rel-L1 signal since the targets last computed and the count of consecutive reuses.
- *
- * Every step (whether or not a target refers to the rule that step) the signal is measured:
- *   s_k = mean|v_k − v_{k−1}| / mean|v_{k−1}|,   acc += s_k.
- * Where a target refers to the rule, the decision is
- *   reuse  iff  k ≥ warmup  and  acc < threshold  and  consecutive < maxConsecutive,
- * and at k = 0 (no previous signal) always compute. A compute decision, and every step at which
- * no target refers to the rule, resets acc and the consecutive count.
+ * The run-time state of one dynamic rule in the reference executor: the rule's decision is
+ * `dynamicDecision` (compiler/ir/rules.ts); this keeps the previous signal, the state between steps
+ * and a per-step trace for tests and `ditto run`'s report.
  */
 import type { DynamicRule } from '../../compiler/ir/schedule.ts';
-import { relL1 } from './cacheStore.ts';
+import { DYNAMIC_START, dynamicDecision, relL1, type DynamicState } from '../../compiler/ir/rules.ts';
 
 export type Decision = 'compute' | 'reuse';
 
@@ -27,8 +21,7 @@ export interface DecisionTrace {
 
 export class DynamicRuleState {
   private prev?: Float32Array;
-  private acc = 0;
-  private consecutive = 0;
+  private state: DynamicState = DYNAMIC_START;
   readonly trace: DecisionTrace[] = [];
 
   constructor(readonly rule: DynamicRule) {}
@@ -37,21 +30,12 @@ export class DynamicRuleState {
   step(k: number, value: Float32Array, used: boolean): Decision {
     const s = this.prev ? relL1(this.prev, value) : undefined;
     this.prev = value;
-    if (s !== undefined) this.acc += s;
-    const accumulated = this.acc;
-    const r = this.rule;
-    const reuse = used && s !== undefined && k >= r.warmup && this.acc < r.threshold && this.consecutive < r.maxConsecutive;
-    if (reuse) {
-      this.consecutive++;
-    } else {
-      this.acc = 0;
-      this.consecutive = 0;
-    }
+    const { reuse, accumulated, next } = dynamicDecision(this.rule, this.state, k, s, used);
+    this.state = next;
     const decision: Decision = reuse ? 'reuse' : 'compute';
     this.trace.push({ step: k, signal: s, accumulated, decision, used });
     return decision;
   }
-
   get reused(): number {
     return this.trace.filter((t) => t.used && t.decision === 'reuse').length;
   }

@@ -1,6 +1,6 @@
 /**
  * The cached sampling loop of the reference executor: the definition of what a schedule does
- * (DESIGN §4, compiler/ir/schedule.ts, reference/ebcache.md §A.10, docs/reference-executor.md).
+ * (DESIGN §4, compiler/ir/schedule.ts, docs/ebcache.md "One sampling step", docs/reference-executor.md).
  *
  * Per sampling step k (countdown i = S−1−k): build the model batch ([cond; uncond] under CFG),
  * evaluate the graph with every schedule target intercepted, guide, scale eps, take one DDPM or
@@ -12,14 +12,15 @@
  * history) or dynamic (a rule decides compute or its `then`). Evaluation is demand-driven, so what
  * only feeds non-computing targets never runs and stores nothing.
  */
-import { DittoError } from '../../core/errors.ts';
+import { DittoError, invariant } from '../../core/errors.ts';
 import { intTensor, numel, sameShape, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
-import { nodeByPath, type BlockInstance, type Graph, type NodeId } from '../../compiler/ir/graph.ts';
+import type { Graph, NodeId } from '../../compiler/ir/graph.ts';
 import type { Action, ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { Evaluation, type Intercept, type Weights } from './forward.ts';
-import { forecast, History } from './cacheStore.ts';
+import { checkSchedule, signalNodes } from '../../compiler/ir/scheduleCheck.ts';
+import { epsScaleAt, residualOf, reuseValue, TaylorState, withResidual } from '../../compiler/ir/rules.ts';
 import { DynamicRuleState, type Decision, type DecisionTrace } from './dynamicRule.ts';
-import { makeDiffusion } from '../sampler/diffusion.ts';
+import { makeDiffusion } from '../../core/diffusion.ts';
 import { ddimStep, ddpmStep, type VarianceKind } from '../sampler/steps.ts';
 import { epsFromModelOutput, type GuideChannels } from '../sampler/guidance.ts';
 import { noiseForRun, type RunNoise } from '../sampler/noise.ts';
@@ -68,81 +69,27 @@ export interface SampleResult {
 interface Target {
   path: string;
   node: NodeId;
-  block?: BlockInstance;
-  history: Record<Branch, History>;
+  /** A block target's input (it caches the residual output − input). */
+  blockInput?: NodeId;
+  /** d0 = the value (or residual) at the last compute; d1… Taylor differences for forecast targets. */
+  history: Record<Branch, TaylorState>;
 }
 
 type Resolved = { kind: 'compute' } | { kind: 'reuse' } | { kind: 'forecast'; order: number };
 
 function checkErr(schedule: ScheduleIR, msg: string): DittoError {
-  return new DittoError('E_CHECK', `schedule ${schedule.name}: ${msg}`);
-}
-
-/** Resolves every target of the schedule against the graph and checks the actions fit them. */
-function resolveTargets(graph: Graph, schedule: ScheduleIR): Map<string, Target> {
-  const keep = new Map<string, number>();
-  schedule.table.forEach((entry, k) => {
-    for (const [path, acts] of Object.entries(entry)) {
-      let need = keep.get(path) ?? 1;
-      for (const a of [acts.cond, acts.uncond]) {
-        if (a.kind === 'forecast') {
-          if (!Number.isInteger(a.order) || a.order < 0) throw checkErr(schedule, `${path} at step ${k}: forecast order must be a non-negative integer, got ${a.order}`);
-          need = Math.max(need, a.order + 1);
-        }
-        if (a.kind === 'dynamic' && !schedule.dynamic[a.rule]) {
-          throw checkErr(schedule, `${path} at step ${k} refers to dynamic rule ${a.rule}, which does not exist`);
-        }
-      }
-      keep.set(path, need);
-    }
-  });
-  const targets = new Map<string, Target>();
-  const byNode = new Set<NodeId>();
-  for (const [path, n] of keep) {
-    const block = graph.blocks.find((b) => b.path === path);
-    const node = block ? block.output : nodeByPath(graph, path)?.id;
-    if (node === undefined) {
-      throw checkErr(schedule, `'${path}' is neither a named node nor a block of model ${graph.model}`);
-    }
-    if (graph.nodes[node]!.shape[0] !== graph.batch) {
-      throw checkErr(schedule, `'${path}' ${shapeString(graph.nodes[node]!.shape)} has no batch axis, so it cannot be cached per sample`);
-    }
-    if (byNode.has(node)) throw checkErr(schedule, `'${path}' names the same value as another target`);
-    byNode.add(node);
-    targets.set(path, { path, node, block, history: { cond: new History(n), uncond: new History(n) } });
-  }
-  // Actions must fit the kind of target (block residual vs node output).
-  schedule.table.forEach((entry, k) => {
-    for (const [path, acts] of Object.entries(entry)) {
-      const isBlock = targets.get(path)!.block !== undefined;
-      for (const a of [acts.cond, acts.uncond]) {
-        const kind = a.kind === 'dynamic' ? schedule.dynamic[a.rule]!.then : a.kind;
-        if (isBlock && kind === 'reuse') throw checkErr(schedule, `${path} is a block: at step ${k} use reuse_residual, not reuse`);
-        if (!isBlock && kind === 'reuse_residual') throw checkErr(schedule, `${path} is not a block: at step ${k} reuse_residual needs a block such as blocks[0]`);
-      }
-    }
-  });
-  return targets;
+  return new DittoError('E_CHECK', `schedule '${schedule.name}': ${msg}`);
 }
 
 /** The value a dynamic rule watches: a named node, or `<block>.residual` (output − input). */
-function signalOf(graph: Graph, schedule: ScheduleIR, signal: string): (ev: Evaluation) => Float32Array {
-  const node = nodeByPath(graph, signal);
-  if (node) return (ev) => ev.value(node.id).data as Float32Array;
-  const block = signal.endsWith('.residual') ? graph.blocks.find((b) => `${b.path}.residual` === signal) : undefined;
-  if (!block) throw checkErr(schedule, `dynamic rule signal '${signal}' is neither a named node nor <block>.residual`);
-  return (ev) => {
-    const out = ev.value(block.output).data as Float32Array;
-    const inp = ev.value(block.input).data as Float32Array;
-    return out.map((v, i) => v - inp[i]!);
-  };
+function signalOf(graph: Graph, signal: string): (ev: Evaluation) => Float32Array {
+  const [node, input] = signalNodes(graph, signal)!;
+  if (input === undefined) return (ev) => ev.value(node!).data as Float32Array;
+  return (ev) => residualOf(ev.value(node!).data as Float32Array, ev.value(input).data as Float32Array);
 }
 
 export function sampleReference(graph: Graph, weights: Weights, schedule: ScheduleIR, opts: SampleOptions): SampleResult {
   const S = schedule.steps;
-  if (schedule.table.length !== S || schedule.epsScale.length !== S) {
-    throw checkErr(schedule, `has ${S} steps but ${schedule.table.length} table entries and ${schedule.epsScale.length} eps scales`);
-  }
   const cfg = opts.cfgScale !== undefined;
   const B = opts.classes.length;
   const N = cfg ? 2 * B : B;
@@ -173,10 +120,15 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
   }
 
   const diffusion = makeDiffusion(S);
-  const targets = resolveTargets(graph, schedule);
+  const targets = new Map<string, Target>(
+    [...checkSchedule(graph, schedule, { cfg }).values()].map((t) => [
+      t.path,
+      { path: t.path, node: t.node, blockInput: t.blockInput, history: { cond: new TaylorState(t.maxOrder), uncond: new TaylorState(t.maxOrder) } },
+    ]),
+  );
   const byNode = new Map([...targets.values()].map((t) => [t.node, t]));
   const rules = schedule.dynamic.map((r) => new DynamicRuleState(r));
-  const signals = schedule.dynamic.map((r) => signalOf(graph, schedule, r.signal));
+  const signals = schedule.dynamic.map((r) => signalOf(graph, r.signal));
   const branches: Branch[] = cfg ? ['cond', 'uncond'] : ['cond'];
   const stats: SampleStats = {
     targets: Object.fromEntries(
@@ -207,7 +159,7 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
       const t = byNode.get(node.id)!;
       const acts = branches.map((b) => resolve(t, b));
       const full = acts.some((a) => a.kind === 'compute') ? (compute().data as Float32Array) : undefined;
-      const input = t.block ? (value(t.block.input).data as Float32Array) : undefined;
+      const input = t.blockInput !== undefined ? (value(t.blockInput).data as Float32Array) : undefined;
       const out = new Float32Array(numel(node.shape));
       const per = out.length / branches.length;
       branches.forEach((branch, bi) => {
@@ -215,20 +167,17 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
         const a = acts[bi]!;
         const h = t.history[branch];
         const count = stats.targets[t.path]![branch];
+        const inputRows = input?.subarray(lo, lo + per);
         if (a.kind === 'compute') {
           const rows = full!.subarray(lo, lo + per);
           out.set(rows, lo);
-          h.push(k, input ? rows.map((v, e) => v - input[lo + e]!) : rows.slice());
+          h.refresh(k, inputRows ? residualOf(rows, inputRows) : rows);
           count.compute++;
           return;
         }
-        if (h.size === 0) {
-          const what = a.kind === 'forecast' ? 'forecast' : 'reused';
-          throw checkErr(schedule, `${t.path} (${branch}) is ${what} at step ${k} before it was ever computed`);
-        }
-        const stored = a.kind === 'forecast' ? forecast(h, a.order, k) : h.last()!.value;
-        if (input) for (let e = 0; e < per; e++) out[lo + e] = input[lo + e]! + stored[e]!;
-        else out.set(stored, lo);
+        invariant(h.computes.length > 0, 'checkSchedule: nothing is read before its first compute');
+        const stored = a.kind === 'forecast' ? h.forecast(k, a.order) : reuseValue(h.d[0]!);
+        out.set(inputRows ? withResidual(inputRows, stored) : stored, lo);
         if (a.kind === 'forecast') count.forecast++;
         else count.reuse++;
       });
@@ -250,7 +199,7 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
 
     const out = ev.value(outRef.node);
     stats.nodesEvaluated.push(ev.values.size);
-    const { eps, v } = epsFromModelOutput(out, { channels: C, cfgScale: opts.cfgScale, guide: opts.guide, epsScale: schedule.epsScale[k] });
+    const { eps, v } = epsFromModelOutput(out, { channels: C, cfgScale: opts.cfgScale, guide: opts.guide, epsScale: epsScaleAt(schedule.epsScale, k) });
     opts.observe?.({ k, values: ev.values, eps });
     x =
       opts.sampler === 'ddim'

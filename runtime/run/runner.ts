@@ -10,7 +10,8 @@ import type { Plan } from '../../compiler/plan/types.ts';
 import { awaitGpu, createGpu, type DeviceOptions, type GpuContext } from '../device.ts';
 import { readBack, upload } from '../gpu/buffers.ts';
 import { withGpuErrors, watchDeviceLoss } from '../gpu/errors.ts';
-import { noiseForRun, type RunNoise } from '../sampler/noise.ts';
+import type { RunNoise } from '../sampler/noise.ts';
+import { latentShape, resolveClasses, runInputs, runNoise } from './runInputs.ts';
 import { BindGroups } from './bindGroups.ts';
 import { createPipelines, type KernelPipeline } from './pipelines.ts';
 import { checkPlanWeights, createPlanBuffers, uploadParams, uploadWeights } from './resources.ts';
@@ -35,6 +36,12 @@ export interface RunRequest {
   noise?: RunNoise;
   /** Called as each sampling step finishes on the GPU (no readback involved). */
   onStep?: (k: number) => void;
+  /**
+   * Cancels the run: it rejects with DittoError E_ABORTED within a few steps of the abort, and the
+   * runner stays usable. With a signal the steps are submitted a few at a time (so that an abort
+   * leaves little queued GPU work) instead of all at once.
+   */
+  signal?: AbortSignal;
   profile?: boolean;
   /** Run dispatch by dispatch and stop at the first one that writes a NaN or Inf. */
   checkFinite?: boolean;
@@ -69,8 +76,14 @@ export interface Runner {
    * state it leaves behind is overwritten by the next `run`.
    */
   warmUp(): Promise<void>;
+  /** Releases the plan's buffers, and the device when the runner opened it; later runs fail with E_USAGE. Idempotent. */
+  close(): void;
+  /** The same as close(). */
   destroy(): void;
 }
+
+/** Steps in flight at once when a run can be cancelled: enough to keep the GPU fed, few to drain. */
+const CANCELLABLE_WINDOW = 4;
 
 export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tensor>, opts: RunnerOptions = {}): Promise<Runner> {
   checkPlanWeights(plan, weights, opts.weightsFile ?? 'the weight file');
@@ -88,7 +101,17 @@ export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tens
   const groups = new BindGroups(device, plan, buffers, pipelines);
   await withGpuErrors(device, 'creating the bind groups', () => groups.prebuild());
 
-  const run = (req: RunRequest) => Promise.race([runPlan(gpu, plan, buffers, pipelines, groups, req), lost]);
+  let closed = false;
+  const run = async (req: RunRequest) => {
+    if (closed) throw new DittoError('E_USAGE', 'this runner is closed; create a new one');
+    return Promise.race([runPlan(gpu, plan, buffers, pipelines, groups, req), lost]);
+  };
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    for (const b of buffers) b.destroy();
+    if (!opts.gpu) device.destroy();
+  };
   const warmUp = async () => {
     const firstUse = new Map<number, number>();
     plan.stepBody.forEach((b, k) => firstUse.has(b) || firstUse.set(b, k));
@@ -102,10 +125,8 @@ export async function createRunner(plan: Plan, weights: ReadonlyMap<string, Tens
     gpu,
     run,
     warmUp,
-    destroy: () => {
-      for (const b of buffers) b.destroy();
-      if (!opts.gpu) device.destroy();
-    },
+    close,
+    destroy: close,
   };
 }
 
@@ -121,55 +142,6 @@ function encodeBodyPass(enc: GPUCommandEncoder, plan: Plan, bodyIndex: number, k
   pass.end();
 }
 
-function latentShape(plan: Plan): number[] {
-  const shape = plan.buffers[plan.io.latent]!.shape;
-  if (!shape || shape.length !== 4) throw new DittoError('E_PLAN', `plan buffer ${plan.io.latent} (latent) has no [B, C, H, W] shape`);
-  return shape;
-}
-
-function resolveClasses(plan: Plan, req: RunRequest): number[] {
-  const batch = plan.options.batch;
-  const labels = plan.io.labels;
-  const classCount = plan.model.params.classes ?? 0;
-  if (!labels) {
-    if (req.classes?.length) throw new DittoError('E_USAGE', `model ${plan.model.name} takes no class labels, but classes were given`);
-    return [];
-  }
-  const classes = req.classes ?? Array.from({ length: batch }, (_, i) => (classCount > 0 ? i % classCount : 0));
-  if (classes.length !== batch) {
-    throw new DittoError('E_USAGE', `the plan was compiled for ${batch} image${batch === 1 ? '' : 's'} per run, but ${classes.length} class${classes.length === 1 ? ' was' : 'es were'} given (recompile with --batch ${classes.length})`);
-  }
-  classes.forEach((c, i) => {
-    if (!Number.isInteger(c) || c < 0 || (classCount > 0 && c >= classCount)) {
-      throw new DittoError('E_USAGE', `class ${i + 1} is ${c}; model ${plan.model.name} has classes 0..${classCount - 1}`);
-    }
-  });
-  return classes;
-}
-
-/** The per-image noise of the run (initial latent + one tensor per step), checked against the plan. */
-function runNoise(plan: Plan, req: RunRequest, perImage: number[]): RunNoise {
-  const batch = plan.options.batch;
-  const S = plan.options.steps;
-  const noise = req.noise ?? noiseForRun(req.seed, batch, perImage, S);
-  const want = [batch, ...perImage];
-  const ok = (t: Tensor) => t.shape.length === want.length && t.shape.every((d, i) => d === want[i]);
-  if (!ok(noise.initial)) throw new DittoError('E_INPUT', `the initial noise is ${shapeString(noise.initial.shape)}, the plan needs ${shapeString(want)}`);
-  if (noise.steps.length < S - 1) throw new DittoError('E_INPUT', `the noise holds ${noise.steps.length} step tensors, the plan runs ${S} steps and needs ${S - 1}`);
-  noise.steps.slice(0, S - 1).forEach((t, k) => {
-    if (!ok(t)) throw new DittoError('E_INPUT', `step noise ${k} is ${shapeString(t.shape)}, the plan needs ${shapeString(want)}`);
-  });
-  return noise;
-}
-
-/** Repeats `rows` (batch rows of `per` values) to fill `total` values (the CFG halves share noise). */
-function tile(data: Float32Array, total: number): Float32Array {
-  if (data.length === total) return data;
-  const out = new Float32Array(total);
-  for (let o = 0; o < total; o += data.length) out.set(data.subarray(0, Math.min(data.length, total - o)), o);
-  return out;
-}
-
 async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipelines: KernelPipeline[], groups: BindGroups, req: RunRequest): Promise<RunOutput> {
   const { device } = gpu;
   const S = plan.options.steps;
@@ -180,23 +152,11 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
   const noise = runNoise(plan, req, perImage);
 
   // Inputs written once per run: labels ([classes; null × batch] under CFG), x_T, the step noise.
-  if (plan.io.labels) {
-    const lb = plan.buffers[plan.io.labels.buffer]!;
-    const n = lb.shape?.[0] ?? batch;
-    const ids = new Int32Array(n);
-    for (let i = 0; i < n; i++) ids[i] = i < batch ? classes[i]! : (plan.io.labels.nullClass ?? classes[i % batch]!);
-    upload(device, buffers[lb.id]!, ids);
-  }
-  const writeInitialLatent = () => upload(device, buffers[plan.io.latent]!, tile(noise.initial.data as Float32Array, numel(shape)));
+  const inputs = runInputs(plan, classes, noise);
+  if (inputs.labels) upload(device, buffers[inputs.labels.buffer]!, inputs.labels.ids);
+  const writeInitialLatent = () => upload(device, buffers[plan.io.latent]!, inputs.latent);
   writeInitialLatent();
-  if (plan.noise) {
-    const nb = plan.buffers[plan.noise.buffer]!;
-    const stride = nb.rowStride! / 4;
-    const rowLen = numel(plan.noise.rowShape);
-    const data = new Float32Array(nb.bytes / 4);
-    for (let k = 0; k < S - 1; k++) data.set(tile(noise.steps[k]!.data as Float32Array, rowLen), k * stride);
-    upload(device, buffers[nb.id]!, data);
-  }
+  if (inputs.noise) upload(device, buffers[inputs.noise.buffer]!, inputs.noise.rows);
 
   const work = planWorkStats(plan);
   if (req.checkFinite) {
@@ -217,25 +177,67 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
     return enc.finish();
   };
 
-  const done: Promise<unknown>[] = [];
   let hostSeconds = 0;
-  await withGpuErrors(device, 'running the sampling loop', () => {
-    // Timed inside the callback: the error-scope pops that follow wait for the GPU.
-    const h0 = performance.now();
-    device.queue.submit([encodeBody(-1, 0)]);
-    for (let k = 0; k < S; k++) {
-      device.queue.submit([encodeBody(plan.stepBody[k]!, k)]);
-      if (req.onStep) done.push(device.queue.onSubmittedWorkDone());
+  if (req.signal) {
+    hostSeconds = await submitCancellable(device, S, (bodyIndex, k) => encodeBody(bodyIndex, k), plan.stepBody, req.signal, req.onStep);
+  } else {
+    const done: Promise<unknown>[] = [];
+    await withGpuErrors(device, 'running the sampling loop', () => {
+      // Timed inside the callback: the error-scope pops that follow wait for the GPU.
+      const h0 = performance.now();
+      device.queue.submit([encodeBody(-1, 0)]);
+      for (let k = 0; k < S; k++) {
+        device.queue.submit([encodeBody(plan.stepBody[k]!, k)]);
+        if (req.onStep) done.push(device.queue.onSubmittedWorkDone());
+      }
+      hostSeconds = (performance.now() - h0) / 1000;
+    });
+    for (let k = 0; k < done.length; k++) {
+      await awaitGpu(done[k]!);
+      req.onStep?.(k);
     }
-    hostSeconds = (performance.now() - h0) / 1000;
-  });
-  for (let k = 0; k < done.length; k++) {
-    await awaitGpu(done[k]!);
-    req.onStep?.(k);
   }
   const raw = new Float32Array(await readBack(device, buffers[plan.io.latent]!, batch * numel(perImage) * 4));
   const seconds = (performance.now() - t0) / 1000;
   const dynamic = plan.dynamic ? await readDynamicStats(device, plan, buffers) : undefined;
   const profile = profiler ? await profiler.report() : undefined;
   return { latents: tensor([batch, ...perImage], raw), classes, seconds, hostSeconds, work, ...(dynamic ? { dynamic } : {}), ...(profile ? { profile } : {}) };
+}
+
+function abortedError(signal: AbortSignal): DittoError {
+  const why = signal.reason instanceof Error ? `: ${signal.reason.message}` : typeof signal.reason === 'string' ? `: ${signal.reason}` : '';
+  return new DittoError('E_ABORTED', `the run was cancelled${why}`);
+}
+
+/**
+ * The sampling loop of a run that can be cancelled: at most CANCELLABLE_WINDOW steps queued ahead
+ * of the GPU, the signal checked before each submission and after each step completes. Returns the
+ * host seconds spent encoding and submitting.
+ */
+async function submitCancellable(device: GPUDevice, S: number, encodeBody: (bodyIndex: number, k: number) => GPUCommandBuffer, stepBody: readonly number[], signal: AbortSignal, onStep?: (k: number) => void): Promise<number> {
+  if (signal.aborted) throw abortedError(signal);
+  let hostSeconds = 0;
+  const submit = (bodyIndex: number, k: number) => {
+    const h0 = performance.now();
+    device.queue.submit([encodeBody(bodyIndex, k)]);
+    hostSeconds += (performance.now() - h0) / 1000;
+  };
+  await withGpuErrors(device, 'running the sampling loop', async () => {
+    const done: Promise<unknown>[] = [];
+    submit(-1, 0);
+    let next = 0;
+    for (let k = 0; k < S && !signal.aborted; k++) {
+      for (; next < S && next < k + CANCELLABLE_WINDOW && !signal.aborted; next++) {
+        submit(stepBody[next]!, next);
+        done.push(device.queue.onSubmittedWorkDone());
+      }
+      if (k >= done.length) break;
+      await awaitGpu(done[k]!);
+      if (!signal.aborted) onStep?.(k);
+    }
+    // After an abort, let what was queued finish, so that the next run starts on an idle queue.
+    if (signal.aborted) await awaitGpu(device.queue.onSubmittedWorkDone());
+  });
+  if (signal.aborted) throw abortedError(signal);
+  return hostSeconds;
 }

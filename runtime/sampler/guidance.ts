@@ -6,10 +6,11 @@
  * g = e_u + s·(e_c − e_u); channel 3 and the variance channels come from the cond half unguided.
  * `guide: 'all'` guides every eps channel (the standard formulation). Without CFG the output is
  * the B samples as they are. The eps multiplier m applies to every eps channel, after guidance,
- * never to the variance channels (reference/ebcache.md §A.9, §B.5). Arithmetic is f32 per op.
+ * never to the variance channels (docs/ebcache.md "Noise scaling", "Guidance"). Arithmetic is f32 per op.
  */
 import { DittoError } from '../../core/errors.ts';
 import type { Tensor } from '../../core/tensor.ts';
+import { scaleEps } from '../../compiler/ir/rules.ts';
 
 const f = Math.fround;
 
@@ -61,7 +62,7 @@ export function epsFromModelOutput(out: Tensor, opts: GuidanceOptions): EpsAndVa
           const u = src[uncond + p]!;
           e = f(u + f(s * f(e - u)));
         }
-        eps[dst + p] = m === 1 ? e : f(e * m);
+        eps[dst + p] = scaleEps(e, m);
       }
       if (v) v.set(src.subarray(at(b, C + c), at(b, C + c) + plane), dst);
     }

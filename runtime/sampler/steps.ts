@@ -7,7 +7,7 @@
  * torch and gives the GPU kernels an exact recipe.
  */
 import { DittoError } from '../../core/errors.ts';
-import type { Diffusion } from './diffusion.ts';
+import type { Diffusion } from '../../core/diffusion.ts';
 
 const f = Math.fround;
 

@@ -5,7 +5,6 @@
  */
 import { DittoError } from '../../core/errors.ts';
 import type { Tensor } from '../../core/tensor.ts';
-import { endianness } from 'node:os';
 
 /** Storage element types, named as safetensors names them. */
 export type FileDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -19,7 +18,7 @@ export function isFileDType(s: string): s is FileDType {
 }
 
 // Typed-array views over file bytes assume a little-endian host, which every platform Dawn runs on is.
-if (endianness() !== 'LE') throw new DittoError('E_INTERNAL', 'ditto reads weight files only on little-endian hosts');
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new DittoError('E_INTERNAL', 'ditto reads weight files only on little-endian hosts');
 
 let f16Table: Float32Array | undefined;
 

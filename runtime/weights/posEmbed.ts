@@ -1,5 +1,5 @@
 /**
- * The fixed 2-D sin-cos position embedding of DiT (ebcache.md §C.4), computed as the official numpy
+ * The fixed 2-D sin-cos position embedding of DiT (docs/ebcache.md "Embeddings"), computed as the official numpy
  * code does — float64 throughout, cast to f32 at the end — so it matches the stored `pos_embed`
  * of a checkpoint to the last bit in practice (libm sin/cos may differ by an ulp in float64, which
  * the cast almost always absorbs).

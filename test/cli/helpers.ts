@@ -17,7 +17,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export function runDitto(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): RunResult {
+export function runDitto(args: string[], env: Record<string, string> = {}, timeoutMs = 600_000): RunResult {
   const r = spawnSync(process.execPath, [DITTO, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },

@@ -14,10 +14,10 @@ describe('cost model', () => {
     const { plan } = compile(buildDiTGraph(DIT_XL_2, 2), ebcache(28), { steps: 50, cfgScale: 1.5, batch: 1 });
     expect(plan.cost.flopsRatio).toBeCloseTo(0.681, 2);
     expect(plan.cost.predictedSpeedup).toBeGreaterThan(1.2);
-    // A full forward is ~118.6 GMACs per sample and branch (ebcache.md §A.11): 2 × 2 × 118.6 GFLOPs here.
+    // A full forward is ~118.6 GMACs per sample and branch (docs/ebcache.md "Cost"): 2 × 2 × 118.6 GFLOPs here.
     expect(plan.cost.allCompute.flops / 4e9).toBeCloseTo(118.6, 0);
     expect(plan.bodies).toHaveLength(3); // compute, compute-and-store, reuse
-    // Cache: attn + mlp of 28 blocks, [2, 256, 1152] f32 each (ebcache.md §A.1: ≈ 132 MB).
+    // Cache: attn + mlp of 28 blocks, [2, 256, 1152] f32 each (docs/ebcache.md "What is cached": ≈ 132 MB).
     expect(plan.cost.memory.cache).toBe(2 * 28 * 2 * 256 * 1152 * 4);
     expect(plan.sampler.rows[0]![plan.sampler.fields.indexOf('t_model')]).toBe(999);
     expect(plan.sampler.rows[49]![plan.sampler.fields.indexOf('noise_flag')]).toBe(0);

@@ -51,8 +51,8 @@ function targetsOf(depth: number): { path: string; block: boolean }[] {
 
 function action(c: Choice, block: boolean): Action {
   if (c === 'c') return { kind: 'compute' };
-  if (c === 's') return block ? { kind: 'reuse_residual' } : { kind: 'reuse' };
-  if (c === 'r') return { kind: 'reuse' };
+  // A block caches its residual: reuse and forecast are node actions (compiler/ir/scheduleCheck.ts).
+  if (c === 's' || c === 'r') return block ? { kind: 'reuse_residual' } : { kind: 'reuse' };
   return block ? { kind: 'reuse_residual' } : { kind: 'forecast', order: Number(c[1]) };
 }
 

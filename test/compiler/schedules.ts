@@ -29,7 +29,7 @@ export function fora(depth: number, steps: number, n: number): ScheduleIR {
   });
 }
 
-/** EB-Cache's released table (ebcache.md §A.3) in sampling order; code 2 = reuse attn+mlp of every block. */
+/** EB-Cache's released table (docs/ebcache.md "The released table") in sampling order; code 2 = reuse attn+mlp of every block. */
 export const EBCACHE_TABLE_SAMPLING_ORDER: number[] = [
   ...Array.from({ length: 22 }, () => 0),
   ...Array.from({ length: 9 }, () => [2, 0]).flat(),

@@ -131,9 +131,9 @@ describe('pipeline plumbing', () => {
     const early = schedule('early', 3, (k) => (k === 0 ? { 'blocks[0].attn': both(R) } : {}));
     const e = err(() => compile(graph(1), early, { steps: 3, batch: 1 }));
     expect(e.code).toBe('E_CHECK');
-    expect(e.message).toMatch(/blocks\[0\]\.attn at step 0/);
+    expect(e.message).toMatch(/`blocks\[0\]\.attn` is reused at step 0 \(cond\) before it was ever computed/);
     expect(err(() => compile(graph(1), fora(depth, 5, 2), { steps: 4, batch: 1 })).code).toBe('E_CHECK');
     const typo = schedule('typo', 2, () => ({ 'blocks[0].atn': both(R) }));
-    expect(err(() => compile(graph(1), typo, { steps: 2, batch: 1 })).message).toMatch(/did you mean blocks\[0\]\.attn/);
+    expect(err(() => compile(graph(1), typo, { steps: 2, batch: 1 })).message).toMatch(/did you mean `blocks\[0\]\.attn`/);
   });
 });

@@ -4,7 +4,7 @@
  * are unpacked into a temporary prefix and Dawn must load libvulkan from there.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -69,5 +69,6 @@ describe.skipIf(!gpu)('device check (--quick) on this adapter', () => {
     for (const title of ['## Sections', '## Machine', '## Adapter (ditto info)', '## What the toggles change', '## Kernels: Matmul', '## Kernels: Attention',
       '## DiT-XL/2: cache schedules (50 DDPM steps, CFG 1.5', '## GPU time per kernel family']) expect(md).toContain(title);
     expect(readFileSync(path.join(out, 'device-check.log'), 'utf8')).toContain('[schedules] ok');
+    rmSync(dir, { recursive: true, force: true });
   }, 900_000);
 });

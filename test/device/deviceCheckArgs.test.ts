@@ -1,9 +1,9 @@
 /** The device check refuses bad arguments at once, with exit 1 and one clear line. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../cli/helpers.ts';
 
 function check(args: string[]) {
@@ -15,6 +15,7 @@ describe('device-check arguments', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ditto-dc-args-'));
   const file = path.join(dir, 'a-file');
   writeFileSync(file, 'x');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   it.each([
     [[], 'give --out DIR'],
     [['--out', file], 'is a file; name a folder'],

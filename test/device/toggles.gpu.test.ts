@@ -21,12 +21,13 @@ describe.skipIf(!gpu)('Dawn toggles on a real adapter', () => {
   });
 
   it('ditto info lists the toggles in effect (text and --json)', () => {
-    const r = runDitto(['info', '--dawn-toggle', 'allow_unsafe_apis', '--dawn-toggle', 'timestamp_quantization=off']);
+    const r = runDitto(['info', '--dawn-toggle', 'allow_unsafe_apis', '--dawn-toggle', 'skip_validation=off']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/dawn toggles on: allow_unsafe_apis, vulkan_enable_f16_on_nvidia; off: timestamp_quantization/);
+    expect(r.stdout).toMatch(/dawn toggles on: allow_unsafe_apis, vulkan_enable_f16_on_nvidia; off: skip_validation, timestamp_quantization/);
     expect(r.stdout).toMatch(/vulkan_enable_f16_on_nvidia\s+on \(ditto\)/);
-    const j = JSON.parse(runDitto(['info', '--json']).stdout) as { toggles: { enabled: string[]; rows: { name: string; inThisDawn: boolean }[] } };
-    expect(j.toggles.enabled).toEqual(['vulkan_enable_f16_on_nvidia']);
+    expect(r.stdout).toMatch(/timestamp_quantization\s+off \(ditto\)/);
+    const j = JSON.parse(runDitto(['info', '--json']).stdout) as { toggles: { enabled: string[]; disabled: string[]; rows: { name: string; inThisDawn: boolean }[] } };
+    expect([j.toggles.enabled, j.toggles.disabled]).toEqual([['vulkan_enable_f16_on_nvidia'], ['timestamp_quantization']]);
     expect(j.toggles.rows.find((t) => t.name === 'allow_unsafe_apis')?.inThisDawn).toBe(true);
   }, 600_000);
 
@@ -36,6 +37,21 @@ describe.skipIf(!gpu)('Dawn toggles on a real adapter', () => {
       expect(looksLikeUserError(r)).toBe(true);
       expect(r.stderr).toContain("did you mean 'skip_validation'");
     }
+  }, 600_000);
+
+  it('profiles are exact by default: Dawn\'s 65.536 µs timestamp rounding is off unless asked for', async () => {
+    const plan = await compile(`use "${DIT_FILE}"`, { model: 'DiT-Tiny', steps: 2, caps: 'auto' });
+    const step = 65536e-6; // ms
+    const onGrid = (ms: number) => Math.abs(ms / step - Math.round(ms / step)) < 1e-6;
+    const kernelTimes = async (toggles: string[]) => {
+      const runner = await createRunner(plan, weightsFor(tinyGraph(TINY, 1), 3), { toggles });
+      const out = await runner.run({ seed: 1, classes: [0], profile: true });
+      runner.destroy();
+      runner.gpu.device.destroy();
+      return out.profile!.topKernels.map((k) => k.ms);
+    };
+    expect((await kernelTimes(['timestamp_quantization'])).every(onGrid)).toBe(true);
+    expect((await kernelTimes([])).every(onGrid)).toBe(false);
   }, 600_000);
 
   it('the Node API opens its device with the toggles it is given', async () => {

@@ -1,7 +1,7 @@
 /** Dawn toggles: `--dawn-toggle` values become Dawn's enable/disable lists, bad ones a clear error. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AUTOMATIC_TOGGLES, dawnFlags, dawnHasToggle, resolveToggles, USEFUL_TOGGLES } from '../../runtime/dawnToggles.ts';
+import { AUTOMATIC_OFF, AUTOMATIC_ON, dawnFlags, dawnHasToggle, resolveToggles, USEFUL_TOGGLES } from '../../runtime/dawnToggles.ts';
 import { isDittoError } from '../../core/errors.ts';
 
 const name = fc.stringMatching(/^[a-z][a-z0-9]{0,6}_[a-z0-9_]{1,10}$/);
@@ -33,7 +33,8 @@ describe('resolveToggles', () => {
       const t = resolveToggles(specs, everyNameKnown);
       expect(t.enabled.filter((n) => t.disabled.includes(n))).toEqual([]);
       for (const [n, v] of state) expect(v === 'on' ? t.enabled : t.disabled).toContain(n);
-      for (const a of AUTOMATIC_TOGGLES) expect(state.get(a) === 'off' ? t.disabled : t.enabled).toContain(a);
+      for (const a of AUTOMATIC_ON) expect(state.get(a) === 'off' ? t.disabled : t.enabled).toContain(a);
+      for (const a of AUTOMATIC_OFF) expect(state.get(a) === 'on' ? t.enabled : t.disabled).toContain(a);
       // Dawn's flag strings carry exactly these lists.
       const flags = dawnFlags(t);
       const list = (prefix: string) => flags.find((f) => f.startsWith(prefix))?.slice(prefix.length).split(',') ?? [];
@@ -42,9 +43,9 @@ describe('resolveToggles', () => {
     }));
   });
 
-  it('sets vulkan_enable_f16_on_nvidia by default and lets the user turn it off', () => {
-    expect(resolveToggles([]).enabled).toEqual(['vulkan_enable_f16_on_nvidia']);
-    expect(resolveToggles(['vulkan_enable_f16_on_nvidia=off'])).toEqual({ enabled: [], disabled: ['vulkan_enable_f16_on_nvidia'] });
+  it('turns vulkan_enable_f16_on_nvidia on and timestamp_quantization off by default, and lets the user say otherwise', () => {
+    expect(resolveToggles([])).toEqual({ enabled: ['vulkan_enable_f16_on_nvidia'], disabled: ['timestamp_quantization'] });
+    expect(resolveToggles(['vulkan_enable_f16_on_nvidia=off', 'timestamp_quantization'])).toEqual({ enabled: ['timestamp_quantization'], disabled: ['vulkan_enable_f16_on_nvidia'] });
   });
 
   it('rejects bad syntax, naming the value', () => {

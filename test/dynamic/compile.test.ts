@@ -171,7 +171,7 @@ describe('dynamic rules the compiler rejects', () => {
   it('CFG branches following different rules, a signal that is not a node, a signal that is reused', () => {
     const mixed: ScheduleIR = { ...base, table: base.table.map(() => ({ 'blocks[1]': { cond: { kind: 'dynamic', rule: 0 }, uncond: { kind: 'compute' } } })) };
     expect(code(mixed)).toMatch(/^E_CHECK: .*both branches must follow the same dynamic rule/);
-    expect(code({ ...base, dynamic: [{ ...base.dynamic[0]!, signal: 'blocks[9].h' }] })).toMatch(/^E_CHECK: .*signal 'blocks\[9\]\.h' is neither/);
+    expect(code({ ...base, dynamic: [{ ...base.dynamic[0]!, signal: 'blocks[9].h' }] })).toMatch(/^E_CHECK: .*signal `blocks\[9\]\.h` of dynamic rule 0 is neither/);
     const reusedSignal: ScheduleIR = { ...base, table: base.table.map((row, k) => (k === 2 ? { ...row, 'blocks[0]': { cond: { kind: 'reuse_residual' }, uncond: { kind: 'reuse_residual' } } } : row)) };
     expect(code(reusedSignal)).toMatch(/^E_CHECK: .*a signal must be computed at every step/);
   });

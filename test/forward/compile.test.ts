@@ -15,7 +15,7 @@ import { LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
 import { loadAnyPlan, loadForwardPlan, loadPlan } from '../../compiler/plan/load.ts';
 import type { ForwardPlan } from '../../compiler/plan/types.ts';
 import { checkForwardInputs } from '../../runtime/run/forwardRunner.ts';
-import { prepareVae, vaeGraphFor } from '../../runtime/run/vaeDecode.ts';
+import { prepareVae, vaeGraphFor } from '../../drivers/vaeDecoder.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
 import { goldenPath } from '../golden/goldenIo.ts';
 import { vaeDecoderWeights, vaeTensorName } from '../../runtime/weights/vaeNames.ts';

@@ -23,11 +23,16 @@ export function catalogue(): Record<string, EmittedKernel> {
     'matmul hw 32 tile batched strided f16': emitMatmul(selectMatmul({
       M: 10, N: 7, K: 5, batch: 3, a: { kind: 'rows', offset: 2, rowStride: 9, batchStride: 90 }, wBatchStride: 35, cOffset: 1, cRowStride: 8, wDtype: 'f16',
     }, hw)),
+    'matmul hw 128 tile 8x8 vec4 double-buffered': emitMatmul(selectMatmul({ M: 2048, N: 4 * D, K: D, bias: true, gelu: true }, hw)),
+    'matmul hw f16 math': emitMatmul(selectMatmul({ M: B * T, N: 3 * D, K: D, bias: true, wDtype: 'f16', f16Math: true }, hw)),
     'patch_embed sw': emitMatmul(selectPatchEmbed({ B, channels: 4, size: 32, patch: 2, dim: D }, sw)),
     'layernorm_modulate sw': emitLayerNormModulate(selectLayerNormModulate({ rows: B * T, D, tokens: T, eps: 1e-6, modulation: { rowStride: 6 * D, shiftOffset: 0, scaleOffset: D } }, sw)),
     'layernorm_modulate hw plain f16': emitLayerNormModulate(selectLayerNormModulate({ rows: 5, D: 100, tokens: 5, eps: 1e-5, modulation: null, xDtype: 'f16' }, hw)),
     'attention sw DiT-S': emitAttention(selectAttention({ B, T, heads: 6, headDim: 64 }, sw)),
     'attention hw odd head dim f16': emitAttention(selectAttention({ B: 1, T: 9, heads: 2, headDim: 6, qkvDtype: 'f16' }, hw)),
+    'attention sw DiT-XL head dim 72 ragged T': emitAttention(selectAttention({ B, T: 250, heads: 16, headDim: 72 }, sw)),
+    'attention hw DiT-XL head dim 72': emitAttention(selectAttention({ B, T, heads: 16, headDim: 72 }, hw)),
+    'attention fallback wide head': emitAttention(selectAttention({ B: 1, T: 20, heads: 1, headDim: 130 }, hw)),
     'elementwise cfg combine': emitElementwise(selectElementwise({
       label: 'cfg_combine', shape: [1, 4, 16],
       inputs: [{ name: 'eps', view: { offset: 0, strides: [0, 16, 1] } }, { name: 'eps_u', view: { offset: 64 * 2, strides: [0, 16, 1] } }],

@@ -4,6 +4,7 @@
  */
 import type { Expr, MatmulConfig, TensorView } from '../../compiler/kernels/index.ts';
 import { uniformStream } from '../../core/random.ts';
+import { roundToF16 } from '../../runtime/kernelRunner.ts';
 
 export const silu = (x: number) => x / (1 + Math.exp(-x));
 export const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)));
@@ -18,7 +19,9 @@ export function rngFrom(seed: number): () => number {
 }
 
 /** Applies the matmul config to host arrays; `c` holds the initial C (residual when in place). */
-export function matmulRef(cfg: MatmulConfig, d: { a: Float32Array; w: Float32Array; bias?: Float32Array; gate?: Float32Array; residual?: Float32Array; c: Float32Array }): Float32Array {
+/** `f16Math`: A' (after SiLU) and each product rounded to f16, as the f16-math variants compute. */
+export function matmulRef(cfg: MatmulConfig, d: { a: Float32Array; w: Float32Array; bias?: Float32Array; gate?: Float32Array; residual?: Float32Array; c: Float32Array }, f16Math = false): Float32Array {
+  const h = (x: number) => (f16Math ? roundToF16(Float32Array.of(x))[0]! : x);
   const out = Float32Array.from(d.c);
   const { M, N, K } = cfg;
   const aAt = (z: number, r: number, k: number): number => {
@@ -31,13 +34,13 @@ export function matmulRef(cfg: MatmulConfig, d: { a: Float32Array; w: Float32Arr
       const ch = Math.floor(k / (P * P)), u = Math.floor((k % (P * P)) / P), vv = k % P;
       v = d.a[((img * C + ch) * H + pr * P + u) * W + pc * P + vv]!;
     }
-    return cfg.siluInput ? silu(v) : v;
+    return h(cfg.siluInput ? silu(v) : v);
   };
   for (let z = 0; z < cfg.batch; z++)
     for (let r = 0; r < M; r++)
       for (let n = 0; n < N; n++) {
         let s = 0;
-        for (let k = 0; k < K; k++) s += aAt(z, r, k) * d.w[z * cfg.wBatchStride + n * K + k]!;
+        for (let k = 0; k < K; k++) s += h(aAt(z, r, k) * h(d.w[z * cfg.wBatchStride + n * K + k]!));
         if (cfg.bias) s += d.bias![n]!;
         if (cfg.gelu) s = geluTanh(s);
         const ci = cfg.cOffset + z * cfg.cBatchStride + r * cfg.cRowStride + n;

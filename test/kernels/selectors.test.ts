@@ -2,15 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  DEFAULT_CAPS, LAVAPIPE_CAPS, cacheKey, emitAttention, emitElementwise, emitLayerNormModulate, emitMatmul, ex, selectAttention,
-  selectElementwise, selectLayerNormModulate, selectMatmul, type AdapterCaps, type EmittedKernel,
+  DEFAULT_CAPS, LAVAPIPE_CAPS, MAX_REGISTER_HD, cacheKey, emitAttention, emitElementwise, emitLayerNormModulate, emitMatmul, ex, selectAttention,
+  matmulCandidates, selectElementwise, selectLayerNormModulate, selectMatmul, type AdapterCaps, type EmittedKernel,
 } from '../../compiler/kernels/index.ts';
 import { isDittoError } from '../../core/errors.ts';
 
 /** Workgroup memory a shader declares, read from its text (independent of the family's own accounting). */
 function workgroupBytes(wgsl: string): number {
   let total = 0;
-  for (const m of wgsl.matchAll(/var<workgroup>\s+\w+\s*:\s*array<(f32|vec4<f32>),\s*(\d+)>/g)) total += Number(m[2]) * (m[1] === 'f32' ? 4 : 16);
+  const size: Record<string, number> = { f32: 4, f16: 2, 'vec4<f32>': 16, 'vec4<f16>': 8 };
+  for (const m of wgsl.matchAll(/var<workgroup>\s+\w+\s*:\s*array<(f32|f16|vec4<f32>|vec4<f16>),\s*(\d+)>/g)) total += Number(m[2]) * size[m[1]!]!;
   return total;
 }
 
@@ -34,7 +35,8 @@ function respectsLimits(k: EmittedKernel, caps: AdapterCaps): void {
     expect(d).toBeGreaterThanOrEqual(1);
     expect(d).toBeLessThanOrEqual(caps.maxWorkgroupsPerDimension);
   }
-  expect(k.wgsl.includes('subgroup')).toBe(k.wgsl.includes('enable subgroups;'));
+  const usesSubgroupBuiltins = /\bsubgroup[A-Z]\w*\s*\(|subgroup_invocation_id|subgroup_size/.test(k.wgsl);
+  expect(usesSubgroupBuiltins).toBe(k.wgsl.includes('enable subgroups;'));
   if (k.wgsl.includes('enable subgroups;')) expect(caps.hasSubgroups).toBe(true);
   expect(k.wgsl.includes('f16')).toBe(caps.hasF16 && k.wgsl.includes('enable f16;'));
 }
@@ -57,20 +59,71 @@ describe('kernel selectors', () => {
     );
   });
 
-  it('pick the subgroup matmul on software adapters with subgroups, tiles otherwise', () => {
-    const p = { M: 512, N: 384, K: 384 };
-    expect(selectMatmul(p, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', rows: 8, lanes: 16 });
-    expect(selectMatmul({ ...p, M: 2 }, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', rows: 2, lanes: 16 });
-    expect(selectMatmul(p, { ...LAVAPIPE_CAPS, hasSubgroups: false }).variant.kind).toBe('tiled');
-    expect(selectMatmul(p, DEFAULT_CAPS).variant).toEqual({ kind: 'tiled', tile: 64, tileK: 16 });
-    expect(selectMatmul({ ...p, M: 40 }, DEFAULT_CAPS).variant).toEqual({ kind: 'tiled', tile: 32, tileK: 16 });
-    expect(selectMatmul(p, { ...DEFAULT_CAPS, maxWorkgroupStorage: 4096 }).variant).toEqual({ kind: 'tiled', tile: 64, tileK: 8 });
+  it('every matmul candidate of a random problem fits the adapter and keeps the problem', () => {
+    fc.assert(
+      fc.property(capsArb, fc.record({ M: fc.integer({ min: 1, max: 600 }), N: fc.integer({ min: 1, max: 3000 }), K: fc.integer({ min: 1, max: 1200 }) }), (caps, mm) => {
+        const base = selectMatmul({ ...mm, gelu: true }, caps);
+        const candidates = matmulCandidates(base, caps);
+        expect(candidates[0]).toEqual(base.variant);
+        for (const v of candidates) {
+          const cfg = selectMatmul({ ...mm, gelu: true }, caps, v);
+          expect({ ...cfg, variant: base.variant }).toEqual(base);
+          respectsLimits(emitMatmul(cfg), caps);
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 
-  it('shrink the attention K/V tile to fit workgroup memory', () => {
-    const big = selectAttention({ B: 1, T: 256, heads: 16, headDim: 72 }, DEFAULT_CAPS);
-    expect(big.kTile).toBe(16); // 2·32·18·16 B = 18 KiB > 16 KiB
-    expect(selectAttention({ B: 1, T: 256, heads: 16, headDim: 72 }, LAVAPIPE_CAPS).kTile).toBe(32);
+  it('pick the subgroup matmul on software adapters with subgroups, tiles otherwise', () => {
+    const p = { M: 512, N: 384, K: 384 };
+    const sw = { kind: 'subgroup', lanes: 16, subgroup: 8, cols: 4, kBlock: 4, unroll: 1 };
+    expect(selectMatmul(p, LAVAPIPE_CAPS).variant).toEqual({ ...sw, rows: 16 });
+    expect(selectMatmul({ ...p, M: 2 }, LAVAPIPE_CAPS).variant).toEqual({ ...sw, rows: 2 });
+    expect(selectMatmul({ ...p, M: 9 }, LAVAPIPE_CAPS).variant).toEqual({ ...sw, rows: 16 });
+    expect(selectMatmul(p, { ...LAVAPIPE_CAPS, hasSubgroups: false }).variant.kind).toBe('tiled');
+    const hw = { kind: 'tiled', vec4A: true, vec4W: true, math: 'f32' };
+    expect(selectMatmul(p, DEFAULT_CAPS).variant).toEqual({ ...hw, tileM: 64, tileN: 64, tileK: 16, threadM: 4, threadN: 4, stages: 2 });
+    expect(selectMatmul({ ...p, M: 2048, N: 4608 }, DEFAULT_CAPS).variant).toEqual({ ...hw, tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, stages: 2 });
+    expect(selectMatmul({ ...p, M: 2048, N: 4608 }, { ...DEFAULT_CAPS, maxWorkgroupStorage: 32768 }).variant).toMatchObject({ tileM: 128, tileK: 16 });
+    expect(selectMatmul({ ...p, M: 40, K: 383 }, DEFAULT_CAPS).variant).toEqual({ ...hw, vec4A: false, vec4W: false, tileM: 32, tileN: 32, tileK: 16, threadM: 4, threadN: 4, stages: 2 });
+    expect(selectMatmul(p, { ...DEFAULT_CAPS, maxWorkgroupStorage: 4096 }).variant).toMatchObject({ tileM: 64, tileK: 8, stages: 1, vec4A: false });
+    expect(selectMatmul({ ...p, f16Math: true }, { ...DEFAULT_CAPS, hasF16: true }).variant).toMatchObject({ kind: 'tiled', math: 'f16' });
+    expect(() => selectMatmul({ ...p, f16Math: true }, DEFAULT_CAPS)).toThrow(/shader-f16/);
+  });
+
+  it('reject a variant the adapter cannot run (a tuned plan on another adapter) with E_GPU', () => {
+    const p = { M: 512, N: 384, K: 384 };
+    const sw = selectMatmul(p, LAVAPIPE_CAPS).variant;
+    expect(() => selectMatmul(p, DEFAULT_CAPS, sw)).toThrow(/cannot run on this adapter/);
+    const big = matmulCandidates(selectMatmul(p, { ...DEFAULT_CAPS, maxWorkgroupStorage: 32768 }), { ...DEFAULT_CAPS, maxWorkgroupStorage: 32768 }).find((v) => v.kind === 'tiled' && v.tileK === 16 && v.tileM === 128);
+    expect(big).toBeDefined();
+    expect(() => selectMatmul(p, DEFAULT_CAPS, big)).toThrow(/workgroup limits/);
+    expect(() => selectMatmul({ ...p, K: 383 }, DEFAULT_CAPS, selectMatmul(p, DEFAULT_CAPS).variant)).toThrow(/16-byte/);
+  });
+
+  it('pick the attention variant from the adapter: subgroup on software, workgroup on hardware, simple for wide heads', () => {
+    const xl = { B: 2, T: 256, heads: 16, headDim: 72 };
+    expect(selectAttention(xl, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', lanes: 8, queries: 8, keys: 1 });
+    // Software without subgroup sizes still gets one SIMD vector of lanes; the variant needs no subgroup builtins.
+    expect(selectAttention(xl, { ...LAVAPIPE_CAPS, hasSubgroups: false, subgroupMinSize: 0 }).variant.kind).toBe('subgroup');
+    expect(selectAttention({ ...xl, T: 3 }, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', lanes: 8, queries: 1, keys: 1 });
+    expect(selectAttention({ ...xl, headDim: 128 }, LAVAPIPE_CAPS).variant).toMatchObject({ kind: 'subgroup', queries: 4 });
+    const hw = selectAttention(xl, DEFAULT_CAPS).variant;
+    expect(hw).toEqual({ kind: 'workgroup', threads: 64, queries: 1, keys: 4, kTile: 16 }); // 2·32·18·16 B = 18 KiB > 16 KiB
+    expect(selectAttention(xl, { ...LAVAPIPE_CAPS, isSoftware: false }).variant).toMatchObject({ kind: 'workgroup', kTile: 32 });
+    expect(selectAttention({ ...xl, headDim: 16 }, DEFAULT_CAPS).variant).toMatchObject({ kind: 'workgroup', queries: 4 });
+    expect(selectAttention({ ...xl, headDim: MAX_REGISTER_HD + 1 }, LAVAPIPE_CAPS).variant.kind).toBe('simple');
+    expect(selectAttention({ B: 1, T: 1024, heads: 1, headDim: 512 }, DEFAULT_CAPS).variant).toEqual({ kind: 'simple', qTile: 64, kTile: 4 });
+    expect(() => selectAttention({ B: 1, T: 8, heads: 1, headDim: 4096 }, DEFAULT_CAPS)).toThrow(/does not fit this adapter's workgroup memory/);
+  });
+
+  it('write the register attention variants without run-time-indexed private arrays', () => {
+    for (const caps of [LAVAPIPE_CAPS, DEFAULT_CAPS]) {
+      const wgsl = emitAttention(selectAttention({ B: 2, T: 256, heads: 6, headDim: 64 }, caps)).wgsl;
+      expect(wgsl).not.toMatch(/var\s+\w+\s*:\s*array</);
+      expect(wgsl).not.toMatch(/exp\(/);
+    }
   });
 
   it('reject bindings larger than maxStorageBufferBindingSize with E_GPU naming the tensor', () => {

@@ -8,10 +8,10 @@ import { buildDiTGraph, TINY_DIT } from '../helpers/ditGraph.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
 import { forward } from '../../runtime/reference/forward.ts';
 import { sampleReference, type SampleOptions } from '../../runtime/reference/sample.ts';
-import { forecast, forecastWeights, History } from '../../runtime/reference/cacheStore.ts';
+import { TaylorState, taylorForecastCoefficients } from '../../compiler/ir/rules.ts';
 import { DynamicRuleState } from '../../runtime/reference/dynamicRule.ts';
 import * as ops from '../../runtime/reference/ops.ts';
-import { makeDiffusion } from '../../runtime/sampler/diffusion.ts';
+import { makeDiffusion } from '../../core/diffusion.ts';
 import { ddpmStep } from '../../runtime/sampler/steps.ts';
 import { epsFromModelOutput } from '../../runtime/sampler/guidance.ts';
 import { noiseForRun } from '../../runtime/sampler/noise.ts';
@@ -183,7 +183,13 @@ describe('CFG branches', () => {
   });
 });
 
-describe('Taylor forecast', () => {
+describe('Taylor forecast (TaylorSeer: differences over the last interval, Σ d_j·m^j/j!)', () => {
+  const taylor = (order: number, points: [number, number[]][]) => {
+    const t = new TaylorState(order);
+    for (const [step, v] of points) t.refresh(step, Float32Array.from(v));
+    return t;
+  };
+
   it('order 1 is exact on a signal linear in the step, whatever the spacing', () => {
     fc.assert(
       fc.property(
@@ -193,32 +199,57 @@ describe('Taylor forecast', () => {
         fc.float({ min: -4, max: 4, noNaN: true }),
         fc.float({ min: -4, max: 4, noNaN: true }),
         (s0, gap, ahead, a, b) => {
-          const h = new History(2);
-          const f = (s: number) => Float32Array.of(a + b * s, 2 * a - b * s);
-          h.push(s0, f(s0));
-          h.push(s0 + gap, f(s0 + gap));
+          const f = (s: number) => [a + b * s, 2 * a - b * s];
           const k = s0 + gap + ahead;
-          expect(forecast(h, 1, k)).toAllClose(f(k), { atol: 1e-4, rtol: 1e-5 });
+          expect(taylor(1, [[s0, f(s0)], [s0 + gap, f(s0 + gap)]]).forecast(k, 1)).toAllClose(Float32Array.from(f(k)), { atol: 1e-4, rtol: 1e-5 });
         },
       ),
     );
   });
 
-  it('weights: order 0 is reuse; evenly spaced order 2 is TaylorSeer Σ Δʲf/(j!·Nʲ)·dʲ', () => {
-    expect(forecastWeights([3], 9)).toEqual([1]);
-    // s = 0, 2, 4 (N = 2), forecast at 5 (d = 1): f4 + (f4−f2)/2 + (f4 − 2f2 + f0)/(2·4).
-    const w = forecastWeights([0, 2, 4], 5);
-    const want = [1 / 8, -1 / 2 - 2 / 8, 1 + 1 / 2 + 1 / 8];
-    w.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 12));
-    expect(w.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 12);
+  it('evenly spaced order 2 is Σ Δʲf/(j!·Nʲ)·mʲ', () => {
+    // s = 0, 2, 4 (N = 2), forecast at 5 (m = 1): f4 + (f4−f2)/2 + (f4 − 2f2 + f0)/(2·4).
+    const [f0, f2, f4] = [0.5, -1.25, 3];
+    const got = taylor(2, [[0, [f0]], [2, [f2]], [4, [f4]]]).forecast(5, 2)[0]!;
+    expect(got).toBeCloseTo(f4 + (f4 - f2) / 2 + (f4 - 2 * f2 + f0) / 8, 5);
+    expect(taylorForecastCoefficients(3, 3)).toEqual([1, 3, 4.5, 4.5]);
   });
 
-  it('with fewer stored values than order + 1 it uses the order the history allows', () => {
-    const h = new History(3);
-    h.push(0, Float32Array.of(1));
-    expect(Array.from(forecast(h, 2, 4))).toEqual([1]);
-    h.push(1, Float32Array.of(2));
-    expect(Array.from(forecast(h, 2, 4))).toEqual([5]);
+  it('uneven spacing: each refresh divides by the last interval only (the released TaylorSeer recurrence)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.float({ min: -4, max: 4, noNaN: true, noDefaultInfinity: true }), { minLength: 6, maxLength: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 3 }),
+        (gaps, values, ahead, order) => {
+          const steps = gaps.reduce<number[]>((acc, g) => [...acc, acc[acc.length - 1]! + g], [0]);
+          // The recurrence written out in f64 with explicit old/new difference vectors.
+          let d: number[] = [];
+          steps.forEach((s, i) => {
+            const next = [values[i]!];
+            const dt = i === 0 ? 1 : s - steps[i - 1]!;
+            for (let j = 1; j <= Math.min(order, i); j++) next.push((next[j - 1]! - d[j - 1]!) / dt);
+            d = next;
+          });
+          const m = ahead;
+          const o = Math.min(order, steps.length - 1);
+          let want = 0;
+          let fact = 1;
+          for (let j = 0; j <= o; j++) {
+            if (j > 0) fact *= j;
+            want += (d[j]! * m ** j) / fact;
+          }
+          const got = taylor(order, steps.map((s, i) => [s, [values[i]!]])).forecast(steps[steps.length - 1]! + m, order)[0]!;
+          expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want)));
+        },
+      ),
+    );
+  });
+
+  it('with fewer computes than order + 1 it uses the order the history allows', () => {
+    expect(Array.from(taylor(2, [[0, [1]]]).forecast(4, 2))).toEqual([1]);
+    expect(Array.from(taylor(2, [[0, [1]], [1, [2]]]).forecast(4, 2))).toEqual([5]);
   });
 
   it('in the loop: a forecast node follows the history of its computes', () => {

@@ -1,6 +1,6 @@
-/** Respacing and the derived schedule arrays: reference/ebcache.md §F vectors and the torch goldens. */
+/** Respacing and the derived schedule arrays: docs/ebcache.md "Test vectors" and the torch goldens. */
 import { describe, expect, it } from 'vitest';
-import { linearBetas, makeDiffusion, roundHalfEven, spaceTimesteps } from '../../runtime/sampler/diffusion.ts';
+import { linearBetas, makeDiffusion, roundHalfEven, spaceTimesteps } from '../../core/diffusion.ts';
 import { isDittoError } from '../../core/errors.ts';
 import { readGoldenIo } from '../golden/goldenIo.ts';
 

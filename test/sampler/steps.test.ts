@@ -1,6 +1,6 @@
 /** DDPM / DDIM steps vs torch, and DiT's classifier-free guidance with the eps multiplier. */
 import { describe, expect, it } from 'vitest';
-import { makeDiffusion } from '../../runtime/sampler/diffusion.ts';
+import { makeDiffusion } from '../../core/diffusion.ts';
 import { ddimStep, ddpmStep } from '../../runtime/sampler/steps.ts';
 import { epsFromModelOutput } from '../../runtime/sampler/guidance.ts';
 import { tensor } from '../../core/tensor.ts';

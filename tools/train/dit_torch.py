@@ -1,6 +1,6 @@
 """A DiT in plain torch operators with the official DiT parameter names (facebookresearch/DiT state
 dict layout), so ditto's model file and weight loader serve the trained weights unchanged.
-Written for ditto; architecture facts from the DiT paper and shared/reference/ebcache.md §C."""
+Written for ditto; architecture facts from the DiT paper and docs/ebcache.md."""
 import math
 
 import numpy as np

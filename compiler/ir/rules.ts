@@ -1,0 +1,164 @@
+/**
+ * What each cache rule of the Schedule IR computes: the one definition of reuse, reuse residual,
+ * Taylor forecast, the dynamic `when` decision and the eps scale. The reference executor
+ * (runtime/reference/) evaluates these functions element by element; the compiler
+ * (passes/specialise.ts, passes/lower.ts, plan/sampler.ts) takes from them the coefficients a plan
+ * carries per step, and the CPU plan interpreter (runtime/planCpu/) runs the dynamic decision with
+ * them. docs/cache-rules.md states the same in prose.
+ *
+ * Arithmetic is f32 per operation (`Math.fround`) in the order the plan's kernels evaluate it, so
+ * the reference and a plan differ only by the rounding of the model's own sums.
+ */
+import type { DynamicRule } from './schedule.ts';
+
+const f = Math.fround;
+
+// ---------------------------------------------------------------------------------------------
+// reuse and reuse residual
+
+/** `reuse`: a node's value at a non-computing step is the value stored at its last compute. */
+export function reuseValue(stored: Float32Array): Float32Array {
+  return stored;
+}
+
+/** What a block target stores at a compute: its residual, output − input. */
+export function residualOf(output: ArrayLike<number>, input: ArrayLike<number>): Float32Array {
+  const r = new Float32Array(output.length);
+  for (let e = 0; e < r.length; e++) r[e] = f(output[e]! - input[e]!);
+  return r;
+}
+
+/** `reuse residual`: the block's output is its current input plus the stored residual. */
+export function withResidual(input: ArrayLike<number>, residual: ArrayLike<number>): Float32Array {
+  const r = new Float32Array(input.length);
+  for (let e = 0; e < r.length; e++) r[e] = f(input[e]! + residual[e]!);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// forecast taylor(k) — TaylorSeer's definition (docs/decisions.md "Taylor forecast")
+//
+// The cache keeps d0 (the value at the last compute) and differences d1 … dK. At each compute at
+// step s, after the previous compute at step p:
+//     d0 ← f(s);   d_j ← (d_{j−1}[new] − d_{j−1}[old]) / (s − p)   for j = 1 … min(K, computes before s)
+// and a forecast m = k − s steps after the last compute, of order o ≤ computes − 1, is
+//     f(k) ≈ Σ_{j=0..o} d_j · m^j / j!.
+// With evenly spaced computes d_j/j!·m^j is the j-th term of a Taylor series whose derivatives are
+// finite differences; with uneven spacing each refresh divides by the last interval only.
+
+/** The factor a compute at `step` multiplies each new difference by: 1 / (steps since the previous compute). */
+export function taylorRefreshFactor(previousCompute: number | undefined, step: number): number {
+  return previousCompute === undefined ? 0 : 1 / (step - previousCompute);
+}
+
+/** The highest difference a compute can refresh: the order asked for, bounded by the computes before it. */
+export function taylorRefreshOrders(maxOrder: number, computesBefore: number): number {
+  return Math.min(maxOrder, computesBefore);
+}
+
+/** The order a forecast can use: the order asked for, bounded by the history (computes so far − 1). */
+export function taylorUsableOrder(order: number, computes: number): number {
+  return Math.min(order, computes - 1);
+}
+
+/** Coefficients c_j = m^j / j! of d_0 … d_order in a forecast m steps after the last compute. */
+export function taylorForecastCoefficients(m: number, order: number): number[] {
+  const c = [1];
+  for (let j = 1; j <= order; j++) c.push(c[j - 1]! * (m / j));
+  return c;
+}
+
+/** The Taylor state of one target in one CFG branch, evaluated on the CPU with the plan's f32 arithmetic. */
+export class TaylorState {
+  /** d[0] = last computed value, d[j] = j-th difference. */
+  d: Float32Array[] = [];
+  /** Steps of the computes so far. */
+  readonly computes: number[] = [];
+
+  constructor(readonly maxOrder: number) {}
+
+  /** A compute at `step` with value v: refresh d_0 … d_orders in place (what the plan's taylor_update does). */
+  refresh(step: number, v: Float32Array): void {
+    const orders = taylorRefreshOrders(this.maxOrder, this.computes.length);
+    const factor = f(taylorRefreshFactor(this.computes[this.computes.length - 1], step));
+    const next: Float32Array[] = [v.slice()];
+    for (let j = 1; j <= orders; j++) {
+      const prevNew = next[j - 1]!;
+      const prevOld = this.d[j - 1]!;
+      const dj = new Float32Array(v.length);
+      for (let e = 0; e < v.length; e++) dj[e] = f(f(prevNew[e]! - prevOld[e]!) * factor);
+      next.push(dj);
+    }
+    this.d = next;
+    this.computes.push(step);
+  }
+
+  /** The forecast of order ≤ `order` at step k (what the plan's taylor_forecast does). */
+  forecast(k: number, order: number): Float32Array {
+    const last = this.computes[this.computes.length - 1]!;
+    const o = taylorUsableOrder(order, this.computes.length);
+    const c = taylorForecastCoefficients(k - last, o).map(f);
+    const out = this.d[0]!.slice();
+    for (let j = 1; j <= o; j++) {
+      const dj = this.d[j]!;
+      for (let e = 0; e < out.length; e++) out[e] = f(out[e]! + f(dj[e]! * c[j]!));
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dynamic `when rel_l1(signal) < θ warmup W max M`
+
+/** Relative L1 change Σ|cur − prev| / Σ|prev| (0/0 counts as no change), summed in f64. */
+export function relL1(prev: ArrayLike<number>, cur: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < cur.length; i++) {
+    num += Math.abs(cur[i]! - prev[i]!);
+    den += Math.abs(prev[i]!);
+  }
+  if (den === 0) return num === 0 ? 0 : Infinity;
+  return num / den;
+}
+
+/** A rule's state between steps. */
+export interface DynamicState {
+  /** Whether a previous signal exists (false before step 0). */
+  hasPrev: boolean;
+  /** Σ s since the targets last computed. */
+  acc: number;
+  /** Reuses in a row. */
+  consecutive: number;
+}
+
+export const DYNAMIC_START: DynamicState = Object.freeze({ hasPrev: false, acc: 0, consecutive: 0 });
+
+/**
+ * One step of a dynamic rule: with the signal's change s (undefined at the first step), the
+ * decision, and the state after it. acc += s; reuse iff the step uses the rule, a previous signal
+ * exists, k ≥ warmup, acc < threshold and consecutive < max; a compute decision, and a step that
+ * does not use the rule, reset acc and the count.
+ */
+export function dynamicDecision(rule: DynamicRule, state: DynamicState, k: number, s: number | undefined, used: boolean): { reuse: boolean; accumulated: number; next: DynamicState } {
+  const acc = s === undefined ? state.acc : state.acc + s;
+  const reuse = used && s !== undefined && k >= rule.warmup && acc < rule.threshold && state.consecutive < rule.maxConsecutive;
+  return {
+    reuse,
+    accumulated: acc,
+    next: reuse ? { hasPrev: true, acc, consecutive: state.consecutive + 1 } : { hasPrev: true, acc: 0, consecutive: 0 },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// eps scale
+
+/** The multiplier on the predicted noise at step k (after guidance, eps channels only). */
+export function epsScaleAt(epsScale: readonly number[], k: number): number {
+  return epsScale[k] ?? 1;
+}
+
+/** One eps element scaled by m, in f32 (m = 1 leaves it untouched). */
+export function scaleEps(e: number, m: number): number {
+  return m === 1 ? e : f(e * f(m));
+}

@@ -1,0 +1,236 @@
+/**
+ * Whether a Schedule IR fits a graph: the one validity check of a schedule, with one wording. The
+ * schedule resolver reports its problems as diagnostics at the source span of the offending cell
+ * (compiler/schedule/resolve.ts); the compiler (passes/specialise.ts) and the reference executor
+ * (runtime/reference/sample.ts), which may receive a Schedule IR built without source, throw the
+ * first one as E_CHECK.
+ */
+import { DittoError } from '../../core/errors.ts';
+import { shapeString } from '../../core/tensor.ts';
+import { didYouMean } from '../../grammar/diagnostics.ts';
+import { nodeByPath, type Graph, type NodeId } from './graph.ts';
+import { COMPUTE, type Action, type DynamicRule, type ScheduleIR } from './schedule.ts';
+
+export type Branch = 'cond' | 'uncond';
+
+export interface ScheduleProblem {
+  severity: 'error' | 'warning';
+  message: string;
+  /** Where: the cell (step, target, branch) or the dynamic rule the problem is about. */
+  step?: number;
+  target?: string;
+  branch?: Branch;
+  rule?: number;
+  notes?: string[];
+}
+
+/** A target of the schedule resolved against the graph. */
+export interface CheckedTarget {
+  path: string;
+  kind: 'node' | 'block';
+  /** The value the target provides (a block: its output). */
+  node: NodeId;
+  /** A block's input. */
+  blockInput?: NodeId;
+  /** Highest Taylor order any step forecasts it with (0: never forecast). */
+  maxOrder: number;
+}
+
+/** The table as the checks read it: a resolver's cells before the IR exists, or a Schedule IR. */
+export interface ScheduleCells {
+  readonly steps: number;
+  readonly targets: Iterable<string>;
+  action(k: number, path: string, branch: Branch): Action;
+  readonly dynamic: readonly DynamicRule[];
+}
+
+export function cellsOf(s: ScheduleIR): ScheduleCells {
+  const targets = new Set<string>();
+  for (const row of s.table) for (const p of Object.keys(row)) targets.add(p);
+  return { steps: s.steps, targets, dynamic: s.dynamic, action: (k, p, b) => s.table[k]?.[p]?.[b] ?? COMPUTE };
+}
+
+/** What the action a target takes does to it (a dynamic action: its `then`). */
+function effectiveKind(a: Action, dynamic: readonly DynamicRule[]): Action['kind'] {
+  return a.kind === 'dynamic' ? (dynamic[a.rule]?.then ?? 'dynamic') : a.kind;
+}
+
+/** Whether an action fits the kind of target; the message when it does not. */
+export function targetKindProblem(kind: 'node' | 'block', path: string, action: Action['kind']): string | undefined {
+  if (action === 'reuse_residual' && kind !== 'block') {
+    return `\`reuse residual\` applies to blocks (such as \`blocks[0]\`), but \`${path}\` is a node; use \`reuse\` for a node`;
+  }
+  if ((action === 'reuse' || action === 'forecast') && kind === 'block') {
+    return `\`${path}\` is a block; reuse its residual with \`reuse residual\`, or name a node such as \`${path}.attn\``;
+  }
+  return undefined;
+}
+
+/** The targets of a schedule, resolved against the graph, and what does not fit. */
+export function resolveTargets(graph: Graph, cells: ScheduleCells): { targets: Map<string, CheckedTarget>; problems: ScheduleProblem[] } {
+  const problems: ScheduleProblem[] = [];
+  const targets = new Map<string, CheckedTarget>();
+  const byNode = new Map<NodeId, string>();
+  const known = () => [...graph.nodes.flatMap((n) => (n.path === undefined ? [] : [n.path])), ...graph.blocks.map((b) => b.path)];
+  for (const path of cells.targets) {
+    const block = graph.blocks.find((b) => b.path === path);
+    const node = block ? block.output : nodeByPath(graph, path)?.id;
+    if (node === undefined) {
+      const hint = didYouMean(path, known());
+      problems.push({ severity: 'error', target: path, message: `\`${path}\` is neither a node nor a block of model ${graph.model}${hint ? ` (${hint})` : ''}` });
+      continue;
+    }
+    const shape = graph.nodes[node]!.shape;
+    if (shape[0] !== graph.batch) {
+      problems.push({ severity: 'error', target: path, message: `\`${path}\` ${shapeString(shape)} has no batch axis, so it cannot be cached per sample` });
+      continue;
+    }
+    const other = byNode.get(node);
+    if (other !== undefined) {
+      problems.push({ severity: 'error', target: path, message: `\`${path}\` names the same value as \`${other}\`` });
+      continue;
+    }
+    byNode.set(node, path);
+    targets.set(path, { path, kind: block ? 'block' : 'node', node, blockInput: block?.input, maxOrder: 0 });
+  }
+  return { targets, problems };
+}
+
+/** Per cell: Taylor orders, dynamic rules that exist, actions that fit the target. One problem per target and kind. */
+export function actionProblems(cells: ScheduleCells, targets: ReadonlyMap<string, CheckedTarget>, branches: readonly Branch[]): ScheduleProblem[] {
+  const problems: ScheduleProblem[] = [];
+  for (const t of targets.values()) {
+    const reported = new Set<string>();
+    const report = (p: ScheduleProblem, key: string) => {
+      if (reported.has(key)) return;
+      reported.add(key);
+      problems.push(p);
+    };
+    for (let k = 0; k < cells.steps; k++) {
+      for (const branch of branches) {
+        const a = cells.action(k, t.path, branch);
+        const at = { step: k, target: t.path, branch };
+        if (a.kind === 'forecast') {
+          if (!Number.isInteger(a.order) || a.order < 0) report({ severity: 'error', ...at, message: `\`${t.path}\` at step ${k}: a Taylor order must be a whole number ≥ 0, got ${a.order}` }, 'order');
+          else t.maxOrder = Math.max(t.maxOrder, a.order);
+        }
+        if (a.kind === 'dynamic' && !cells.dynamic[a.rule]) {
+          report({ severity: 'error', ...at, message: `\`${t.path}\` at step ${k} follows dynamic rule ${a.rule}, which does not exist` }, 'rule');
+          continue;
+        }
+        const kind = targetKindProblem(t.kind, t.path, effectiveKind(a, cells.dynamic));
+        if (kind) report({ severity: 'error', ...at, message: kind }, 'kind');
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Reads before writes: nothing is reused or forecast before the target's first compute (a dynamic
+ * step counts as a compute before its rule's warm-up, where it cannot reuse). A Taylor order needs
+ * order + 1 computes in all: the language rejects a schedule that never reaches its order
+ * (`shortTaylor: 'error'`); a Schedule IR built otherwise keeps the defined fallback to the order the
+ * history allows, as where a forecast has fewer computes so far (a warning).
+ */
+export function historyProblems(cells: ScheduleCells, targets: Iterable<string>, branches: readonly Branch[], shortTaylor: 'error' | 'warning' = 'error'): ScheduleProblem[] {
+  const problems: ScheduleProblem[] = [];
+  for (const path of targets) {
+    for (const branch of branches) {
+      let computed = 0;
+      let reported = false;
+      const total = Array.from({ length: cells.steps }, (_, k) => cells.action(k, path, branch)).filter((a) => a.kind === 'compute').length;
+      for (let k = 0; k < cells.steps; k++) {
+        const a = cells.action(k, path, branch);
+        const at = { step: k, target: path, branch };
+        if (a.kind === 'compute') {
+          computed++;
+          continue;
+        }
+        if (a.kind === 'dynamic') {
+          const rule = cells.dynamic[a.rule];
+          if (!rule) continue;
+          if (k < Math.max(1, rule.warmup)) computed++;
+          else if (computed === 0 && !reported) {
+            problems.push({ severity: 'error', ...at, message: `the dynamic rule may reuse \`${path}\` at step ${k} (${branch}) before it was ever computed; raise \`warmup\` or compute it earlier` });
+            reported = true;
+          }
+          continue;
+        }
+        if (computed === 0 && !reported) {
+          problems.push({
+            severity: 'error', ...at,
+            message: `\`${path}\` is ${a.kind === 'forecast' ? 'forecast' : 'reused'} at step ${k} (${branch}) before it was ever computed`,
+            notes: ['nothing is cached before the first compute; make the first steps compute (e.g. `at steps 1..`)'],
+          });
+          reported = true;
+        }
+        if (a.kind === 'forecast' && !reported) {
+          if (total < a.order + 1) {
+            problems.push({ severity: shortTaylor, ...at, message: `Taylor order ${a.order} needs ${a.order + 1} computed steps, but \`${path}\` is computed only ${total} time${total === 1 ? '' : 's'} (${branch})` });
+            reported = true;
+          } else if (computed < a.order + 1) {
+            problems.push({ severity: 'warning', ...at, message: `at step ${k} only ${computed} computed value${computed === 1 ? '' : 's'} of \`${path}\` exist, so Taylor order ${a.order} falls back to order ${computed - 1} there` });
+          }
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** The node(s) a dynamic rule's signal reads: a named node, or `<block>.residual` (output and input). */
+export function signalNodes(graph: Graph, signal: string): NodeId[] | undefined {
+  const node = nodeByPath(graph, signal);
+  if (node) return [node.id];
+  const block = signal.endsWith('.residual') ? graph.blocks.find((b) => `${b.path}.residual` === signal) : undefined;
+  return block ? [block.output, block.input] : undefined;
+}
+
+/** Every dynamic rule's signal exists and is computed at every step (it is measured at every step). */
+export function signalProblems(graph: Graph, cells: ScheduleCells, branches: readonly Branch[]): ScheduleProblem[] {
+  const problems: ScheduleProblem[] = [];
+  cells.dynamic.forEach((r, rule) => {
+    const nodes = signalNodes(graph, r.signal);
+    if (!nodes) {
+      problems.push({ severity: 'error', rule, message: `the signal \`${r.signal}\` of dynamic rule ${rule} is neither a named node nor \`<block>.residual\` of model ${graph.model}` });
+      return;
+    }
+    const owners = [...cells.targets].filter((p) => p === r.signal || r.signal.startsWith(`${p}.`) || nodes.includes(graph.blocks.find((b) => b.path === p)?.output ?? -1));
+    for (let k = 0; k < cells.steps; k++) {
+      for (const b of branches) {
+        const a = owners.map((p) => cells.action(k, p, b)).find((x) => x.kind !== 'compute');
+        if (a) {
+          problems.push({ severity: 'error', rule, step: k, branch: b, message: `the signal \`${r.signal}\` of dynamic rule ${rule} is not computed at step ${k} (${b}); a signal must be computed at every step` });
+          return;
+        }
+      }
+    }
+  });
+  return problems;
+}
+
+/** Every problem of a Schedule IR against a graph, in the order they are checked. */
+export function scheduleProblems(graph: Graph, cells: ScheduleCells, branches: readonly Branch[]): { targets: Map<string, CheckedTarget>; problems: ScheduleProblem[] } {
+  const { targets, problems } = resolveTargets(graph, cells);
+  problems.push(...actionProblems(cells, targets, branches));
+  if (problems.length === 0) problems.push(...historyProblems(cells, targets.keys(), branches, 'warning'), ...signalProblems(graph, cells, branches));
+  return { targets, problems };
+}
+
+/**
+ * The check the compiler and the reference executor run on a Schedule IR: its length is `steps`
+ * (when given) and it fits the graph; the first error is E_CHECK naming the schedule. Without CFG
+ * only the `cond` actions apply, so only they are checked.
+ */
+export function checkSchedule(graph: Graph, schedule: ScheduleIR, opts: { steps?: number; cfg: boolean }): Map<string, CheckedTarget> {
+  const fail = (msg: string) => new DittoError('E_CHECK', `schedule '${schedule.name}': ${msg}`);
+  if (opts.steps !== undefined && schedule.steps !== opts.steps) throw fail(`it is resolved for ${schedule.steps} steps, but ${opts.steps} were asked for`);
+  if (schedule.table.length !== schedule.steps || schedule.epsScale.length !== schedule.steps) {
+    throw fail(`it has ${schedule.steps} steps but ${schedule.table.length} table entries and ${schedule.epsScale.length} eps scales; each needs one per step`);
+  }
+  const { targets, problems } = scheduleProblems(graph, cellsOf(schedule), opts.cfg ? ['cond', 'uncond'] : ['cond']);
+  const first = problems.find((p) => p.severity === 'error');
+  if (first) throw fail(first.message);
+  return targets;
+}

@@ -1,0 +1,46 @@
+/** CPU definition of the `dynamic_decide` family (compiler/kernels/dynamic.ts): the rule's decision
+ *  is `dynamicDecision` (compiler/ir/rules.ts) over the state buffer's fields; at a step that uses
+ *  the rule it writes each guarded dispatch's workgroup counts on the chosen path and zeros on the
+ *  other. `dynamic_reset` (config `{rules}`) zeroes the state. */
+import { DYNAMIC_STATE_FIELDS, DYNAMIC_STATE_STRIDE, type DynamicDecideConfig, type DynamicResetConfig } from '../../../compiler/kernels/dynamic.ts';
+import { dynamicDecision } from '../../../compiler/ir/rules.ts';
+import type { Elements } from './types.ts';
+
+const F = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => DYNAMIC_STATE_FIELDS.indexOf(name);
+
+export function dynamicDecide(c: DynamicDecideConfig | DynamicResetConfig, bindings: Elements[]): void {
+  if ('rules' in c) {
+    bindings[0]!.fill(0, 0, c.rules * DYNAMIC_STATE_STRIDE);
+    return;
+  }
+  let i = 0;
+  const signal = bindings[i++]!;
+  const input = c.residual ? bindings[i++]! : undefined;
+  const prev = bindings[i++]!;
+  const state = bindings[i++]!;
+  const args = c.used ? bindings[i]! : undefined;
+  let num = 0;
+  let den = 0;
+  for (let e = 0; e < c.elements; e++) {
+    const cur = Math.fround(input ? signal[e]! - input[e]! : signal[e]!);
+    num += Math.abs(cur - prev[e]!);
+    den += Math.abs(prev[e]!);
+    prev[e] = cur;
+  }
+  const base = c.rule * DYNAMIC_STATE_STRIDE;
+  const s = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => base + F(name);
+  const k = state[s('step')]!;
+  const hasPrev = state[s('has_prev')]! > 0.5;
+  const sig = hasPrev ? (den > 0 ? num / den : num === 0 ? 0 : 3.0e38) : undefined;
+  const rule = { signal: '', metric: 'rel_l1' as const, threshold: c.threshold, warmup: c.warmup, maxConsecutive: c.maxConsecutive, then: 'reuse' as const };
+  const { reuse, next } = dynamicDecision(rule, { hasPrev, acc: state[s('acc')]!, consecutive: state[s('consecutive')]! }, k, sig, c.used);
+  if (reuse) state[s('reused')]! += 1;
+  else if (c.used) state[s('computed')]! += 1;
+  state[s('step')] = k + 1;
+  state[s('has_prev')] = 1;
+  state[s('acc')] = next.acc;
+  state[s('consecutive')] = next.consecutive;
+  state[s('decision')] = reuse ? 1 : 0;
+  state[s('signal')] = sig ?? 0;
+  if (args) for (const g of c.guarded) for (let a = 0; a < 3; a++) args[3 * g.slot + a] = (g.when === 'reuse') === reuse ? g.workgroups[a]! : 0;
+}

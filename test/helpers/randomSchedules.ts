@@ -1,0 +1,90 @@
+/**
+ * Random small DiTs and random schedules for the executor-equivalence properties (fast-check):
+ * per step and block a choice of compute, reuse, Taylor forecast of order 1 or 2, or residual reuse,
+ * per CFG branch; optionally a dynamic (first-block style) rule on the deeper blocks, and computes
+ * spaced unevenly so Taylor refreshes see different intervals.
+ */
+import fc from 'fast-check';
+import { computeEverything, type Action, type BranchActions, type DynamicRule, type ScheduleIR } from '../../compiler/ir/schedule.ts';
+import type { Scenario, TinyConfig } from '../runtime/harness.ts';
+
+export const configArb: fc.Arbitrary<TinyConfig> = fc.record({
+  // Few distinct widths: every new shape is a new pipeline, and lavapipe JIT-compiles each one.
+  depth: fc.integer({ min: 1, max: 3 }),
+  hidden: fc.constant(32),
+  heads: fc.constant(2),
+  latent: fc.constant(8),
+  channels: fc.constantFrom(1, 4),
+  classes: fc.integer({ min: 2, max: 10 }),
+  learn_sigma: fc.constantFrom(0, 1),
+});
+
+export type Choice = 'compute' | 'reuse' | 'forecast1' | 'forecast2' | 'residual';
+export const choiceArb = fc.constantFrom<Choice>('compute', 'reuse', 'forecast1', 'forecast2', 'residual');
+
+const actionOf = (c: Choice): Action | undefined =>
+  c === 'reuse' ? { kind: 'reuse' } : c === 'forecast1' ? { kind: 'forecast', order: 1 } : c === 'forecast2' ? { kind: 'forecast', order: 2 } : undefined;
+
+/** A schedule from per-step, per-block choices; step 0 computes everything (nothing is stored yet). */
+export function scheduleFrom(depth: number, steps: number, choices: { c: Choice; u: Choice }[][], eps: number): ScheduleIR {
+  const base = computeEverything('DiT', steps);
+  const table = base.table.map((_, k) => {
+    const row: Record<string, BranchActions> = {};
+    if (k === 0) return row;
+    for (let b = 0; b < depth; b++) {
+      const pick = choices[k % choices.length]![b % choices[0]!.length]!;
+      // Residual reuse needs the same action in both branches to be meaningful; keep it simple.
+      if (pick.c === 'residual') {
+        row[`blocks[${b}]`] = { cond: { kind: 'reuse_residual' }, uncond: { kind: 'reuse_residual' } };
+        continue;
+      }
+      const cond = actionOf(pick.c);
+      const uncond = actionOf(pick.u === 'residual' ? 'compute' : pick.u);
+      for (const t of ['attn', 'mlp']) {
+        if (cond || uncond) row[`blocks[${b}].${t}`] = { cond: cond ?? { kind: 'compute' }, uncond: uncond ?? { kind: 'compute' } };
+      }
+    }
+    return row;
+  });
+  return { ...base, name: 'random', table, epsScale: base.epsScale.map(() => eps) };
+}
+
+/** Taylor forecasts of every block's attention and MLP between computes at the given steps (uneven gaps). */
+export function taylorAt(depth: number, steps: number, computes: readonly number[], order: number): ScheduleIR {
+  const base = computeEverything('DiT', steps);
+  const table = base.table.map((_, k) => {
+    const row: Record<string, BranchActions> = {};
+    if (computes.includes(k)) return row;
+    for (let b = 0; b < depth; b++) for (const t of ['attn', 'mlp']) row[`blocks[${b}].${t}`] = { cond: { kind: 'forecast', order }, uncond: { kind: 'forecast', order } };
+    return row;
+  });
+  return { ...base, name: 'taylor-uneven', table };
+}
+
+/** First-block caching: blocks[1..] reuse their residual while blocks[0]'s residual changes little. */
+export function firstBlock(depth: number, steps: number, threshold: number, warmup: number, maxConsecutive: number): ScheduleIR {
+  const base = computeEverything('DiT', steps);
+  const rule: DynamicRule = { signal: 'blocks[0].residual', metric: 'rel_l1', threshold, warmup, maxConsecutive, then: 'reuse_residual' };
+  const table = base.table.map(() => {
+    const row: Record<string, BranchActions> = {};
+    for (let b = 1; b < depth; b++) row[`blocks[${b}]`] = { cond: { kind: 'dynamic', rule: 0 }, uncond: { kind: 'dynamic', rule: 0 } };
+    return row;
+  });
+  return { ...base, name: 'first-block', table, dynamic: [rule] };
+}
+
+export const runArb = fc.record({
+  batch: fc.constant(1),
+  steps: fc.integer({ min: 1, max: 6 }),
+  cfg: fc.boolean(),
+  sampler: fc.constantFrom<'ddpm' | 'ddim'>('ddpm', 'ddim'),
+  seed: fc.integer({ min: 0, max: 1000 }),
+  weightSeed: fc.integer({ min: 0, max: 1000 }),
+  eps: fc.constantFrom(1, 1 / 0.965),
+});
+
+export const choicesArb = fc.array(fc.array(fc.record({ c: choiceArb, u: choiceArb }), { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 4 });
+
+export function scenarioOf(cfg: TinyConfig, r: { batch: number; steps: number; cfg: boolean; sampler: 'ddpm' | 'ddim'; seed: number; weightSeed: number }): Scenario {
+  return { cfg, batch: r.batch, steps: r.steps, sampler: r.sampler, seed: r.seed, weightSeed: r.weightSeed, ...(r.cfg ? { cfgScale: 3 } : {}) };
+}
