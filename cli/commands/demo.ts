@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../evaluation/eval/demo.ts';
 import { progressReporter } from './eval.ts';
 import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { DittoError } from '../../core/errors.ts';
 import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
 
@@ -38,6 +39,7 @@ export function registerDemo(program: Command): void {
     .action(async (flags: DemoFlags) => {
       if (!flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
       checkOutputPath('--out', flags.out);
+      refuseOverwrite([{ label: '--out', file: flags.out }], [{ label: '--weights', file: flags.weights }]);
       const bar = progressReporter(false);
       try {
         const r = await runDemo({

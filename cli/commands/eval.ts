@@ -6,6 +6,8 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
+import { scheduleListFiles } from '../inputFiles.ts';
 import { parseSetFlag } from '../../compiler/frontend.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
 import { runEval } from '../../evaluation/eval/evaluate.ts';
@@ -217,6 +219,11 @@ export function registerEval(program: Command): void {
     .action(async (file: string | undefined, flags: EvalFlags, cmd: Command) => {
       const bootstrap = flags.bootstrap !== undefined ? parseIntFlag('--bootstrap', flags.bootstrap, 2, 100_000) : undefined;
       if (!flags.outDir.trim()) throw new DittoError('E_USAGE', '--out-dir must name a folder');
+      // No output may land on an input: shard folders and merged outputs included.
+      const writesEval = (name: string) => /\.png$/i.test(name) || name === 'table.md' || name === 'eval.json';
+      const writesShard = (name: string) => name === 'shard.json' || /^(images|features|logits)-\d+\.f(32|64)$/.test(name);
+      refuseOverwrite([], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }, ...(flags.schedules ? scheduleListFiles('--schedules', flags.schedules) : [])],
+        [{ label: '--out-dir', dir: flags.outDir, writes: (name) => (flags.shard !== undefined ? writesShard(name) : writesEval(name)) }]);
       const json = flags.json === true;
       if (flags.merge) {
         const extra = SAMPLING_OPTIONS.filter((k) => cmd.getOptionValueSource(k) === 'cli').map((k) => (k === 'warmup' ? '--no-warmup' : `--${k}`));
