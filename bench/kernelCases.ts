@@ -23,11 +23,13 @@ export const DIT_SIZES: readonly DitSize[] = [
 export const BATCH = 2;
 export const TOKENS = 256;
 
+export const KERNEL_KINDS = ['matmul', 'attention', 'layernorm_modulate'] as const;
+
 export interface KernelCase {
   size: string;
   /** e.g. `fc1 512×1536×384 +bias+gelu`. */
   name: string;
-  kind: 'matmul' | 'attention' | 'layernorm_modulate';
+  kind: (typeof KERNEL_KINDS)[number];
   kernel: EmittedKernel;
   /** Floating-point operations per dispatch (null for memory-bound kernels). */
   flops: number | null;

@@ -7,6 +7,7 @@
  * Writes bench/results/kernels-<adapter>.md and .json.
  *
  *   npm run bench:kernels -- [--budget-ms 1500] [--ort-runs 5] [--out bench/results] [--sizes S,B,XL] [--dawn-toggle NAME]…
+ *                            [--kinds matmul,attention,layernorm_modulate]
  *
  * Timing: `timeKernel` submits n dispatches in one pass after an untimed dispatch (which pays the
  * JIT); n is chosen from a one-dispatch probe so each kernel gets about --budget-ms of timed work
@@ -23,7 +24,7 @@ import {
 } from '../compiler/kernels/index.ts';
 import { createGpu, dawnVersion, type AdapterReport, type GpuContext } from '../runtime/device.ts';
 import { benchData, benchValues, timeKernel, type HostArray } from '../runtime/kernelRunner.ts';
-import { DIT_SIZES, kernelCases, type DitSize, type KernelCase } from './kernelCases.ts';
+import { DIT_SIZES, KERNEL_KINDS, kernelCases, type DitSize, type KernelCase } from './kernelCases.ts';
 import { matmulOnnx } from './peer/onnxMatmul.ts';
 import { loadOrt, openSession, ortInfo } from './peer/onnxruntime.ts';
 import { writeReport, type Report } from './report.ts';
@@ -34,15 +35,30 @@ import { runIfMain } from './scriptMain.ts';
 /** Timed windows per kernel: the best one is reported, as the peak is (other work on a shared machine only ever slows a window down). */
 const WINDOWS = 3;
 
-/** ms per dispatch, with n picked from a probe so the timed part takes about `budgetMs` in all. */
-async function timeWithBudget(gpu: GpuContext, k: EmittedKernel, data: Record<string, HostArray>, budgetMs: number): Promise<{ ms: number; reps: number; firstMs: number }> {
+/**
+ * ms per dispatch, with n picked from a probe so the timed part takes about `budgetMs` in all. With
+ * `peak` (a short FMA calibration dispatch), every window is preceded by one, and `alongside` is the
+ * best ratio of the kernel's FLOP rate to the calibration's right before it: on a shared machine whose
+ * load moves, the fraction of what the adapter could do at that moment.
+ */
+async function timeWithBudget(gpu: GpuContext, k: EmittedKernel, data: Record<string, HostArray>, budgetMs: number, peak?: { kernel: EmittedKernel; flops: number; work: number }): Promise<{ ms: number; reps: number; firstMs: number; alongside: number | null }> {
   const t0 = performance.now();
   const probe = await timeKernel(gpu, k, data, 1);
   const firstMs = performance.now() - t0 - probe; // upload + JIT + first dispatch
   const reps = Math.max(1, Math.min(50, Math.round(budgetMs / WINDOWS / Math.max(probe, 0.01))));
   let ms = probe;
-  for (let w = 0; w < WINDOWS; w++) ms = Math.min(ms, await timeKernel(gpu, k, data, reps));
-  return { ms, reps: reps * WINDOWS, firstMs };
+  let alongside: number | null = null;
+  for (let w = 0; w < WINDOWS; w++) {
+    const calMs = peak ? await timeKernel(gpu, peak.kernel, calibrationData(peak.kernel), 1) : 0;
+    const t = await timeKernel(gpu, k, data, reps);
+    ms = Math.min(ms, t);
+    if (peak) alongside = Math.max(alongside ?? 0, (peak.work / t) / (peak.flops / calMs));
+  }
+  return { ms, reps: reps * WINDOWS, firstMs, alongside };
+}
+
+function calibrationData(k: EmittedKernel): Record<string, HostArray> {
+  return { coef: new Float32Array([0.999, 0.001]), out: new Float32Array(k.bindings[1]!.elements) };
 }
 
 export interface Peak {
@@ -75,17 +91,21 @@ export interface KernelResult {
   reps: number;
   firstMs: number;
   gflops: number | null;
+  /** Best per-window share of the FMA calibration timed right before the window (null: not FLOP-bound). */
+  alongside: number | null;
   gbps: number;
   ortCpuMs?: number;
   ortCpuGflops?: number;
 }
 
-/** The variant the selector picked (matmul subgroup/tiled with its blocking, LN subgroup/workgroup), from the config in the key. */
+/** The variant the selector picked (matmul and attention with their blocking, LN subgroup/workgroup), from the config in the key. */
 export function variantOf(k: EmittedKernel): string {
   const config = JSON.parse(k.key.slice(k.key.indexOf(':') + 1)) as { variant?: Record<string, unknown> & { kind?: string }; kTile?: number };
   const v = config.variant;
   if (k.family === 'matmul' && v?.kind === 'subgroup') return `subgroup ${v.rows}×${v.cols}, K ${v.kBlock}`;
   if (k.family === 'matmul' && v?.kind === 'tiled') return `tiled ${v.tileM}×${v.tileN}×${v.tileK}, ${v.threadM}×${v.threadN}${v.stages === 2 ? ', 2 stages' : ''}${v.math === 'f16' ? ', f16' : ''}`;
+  if (k.family === 'attention' && v?.kind === 'subgroup') return `subgroup ${v.lanes} lanes×${v.queries}q, ${v.keys}k`;
+  if (k.family === 'attention' && v?.kind === 'workgroup') return `workgroup ${v.threads}×${v.queries}q, ${v.keys}k, tile ${v.kTile}`;
   if (v?.kind) return v.kind;
   return config.kTile ? `kTile ${config.kTile}` : k.family;
 }
@@ -129,11 +149,12 @@ export function kernelsReport(adapter: AdapterReport, peak: Peak, results: Kerne
     sections: [
       {
         title: 'Matmul (C = A·Wᵀ with the fused epilogue the DiT uses)',
-        text: 'M = batch 2 × 256 tokens. "% peak" is against the FMA calibration kernel on the same adapter in the same run. ' +
+        text: 'M = batch 2 × 256 tokens. "% FMA peak": against the best FMA calibration of the run (start or end). ' +
+          '"% FMA alongside": against a calibration dispatch timed right before each timed window, best window — on a shared machine the fairer figure. ' +
           'ORT CPU: onnxruntime-node, one MatMul node with W as an initializer, default threads, median of runs.',
         table: {
-          columns: ['size', 'kernel', 'variant', 'ms', 'GFLOP/s', '% FMA peak', 'GB/s', 'ORT CPU ms', 'ORT CPU GFLOP/s', 'ditto / ORT CPU speed'],
-          rows: mm.map((r) => [r.size, r.name, r.variant, r.ms, r.gflops, pct(r.gflops, peak.gflops), r.gbps, r.ortCpuMs ?? null, r.ortCpuGflops ?? null,
+          columns: ['size', 'kernel', 'variant', 'ms', 'GFLOP/s', '% FMA peak', '% FMA alongside', 'GB/s', 'ORT CPU ms', 'ORT CPU GFLOP/s', 'ditto / ORT CPU speed'],
+          rows: mm.map((r) => [r.size, r.name, r.variant, r.ms, r.gflops, pct(r.gflops, peak.gflops), r.alongside === null ? null : 100 * r.alongside, r.gbps, r.ortCpuMs ?? null, r.ortCpuGflops ?? null,
             r.ortCpuMs ? r.ortCpuMs / r.ms : null]),
         },
       },
@@ -141,8 +162,8 @@ export function kernelsReport(adapter: AdapterReport, peak: Peak, results: Kerne
         title: 'Attention (softmax(q·kᵀ/√d)·v from the fused qkv)',
         text: 'FLOPs = 4·B·heads·T²·hd (the two products; softmax not counted).',
         table: {
-          columns: ['size', 'kernel', 'variant', 'ms', 'GFLOP/s', '% FMA peak', 'GB/s'],
-          rows: rows('attention').map((r) => [r.size, r.name, r.variant, r.ms, r.gflops, pct(r.gflops, peak.gflops), r.gbps]),
+          columns: ['size', 'kernel', 'variant', 'ms', 'GFLOP/s', '% FMA peak', '% FMA alongside', 'GB/s'],
+          rows: rows('attention').map((r) => [r.size, r.name, r.variant, r.ms, r.gflops, pct(r.gflops, peak.gflops), r.alongside === null ? null : 100 * r.alongside, r.gbps]),
         },
       },
       {
@@ -167,15 +188,21 @@ export function kernelsReport(adapter: AdapterReport, peak: Peak, results: Kerne
  * Times every kernel case of the given DiT sizes on this device (and ORT's CPU matmul at the same
  * shapes when `ortRuns` is a number), logging one line per kernel.
  */
-export async function benchKernelCases(gpu: GpuContext, sizes: readonly DitSize[], budgetMs: number, ortRuns: number | null, log: (line: string) => void): Promise<KernelResult[]> {
+export async function benchKernelCases(
+  gpu: GpuContext, sizes: readonly DitSize[], budgetMs: number, ortRuns: number | null, log: (line: string) => void,
+  kinds: readonly KernelCase['kind'][] = KERNEL_KINDS,
+): Promise<KernelResult[]> {
   const caps = capsFromReport(gpu.report);
+  const cal = selectCalibrate({ targetFlops: 2 ** 30 }, caps);
+  const calKernel = emitCalibrate(cal);
   const results: KernelResult[] = [];
   for (const size of sizes) {
-    for (const c of kernelCases(size, caps)) {
-      const t = await timeWithBudget(gpu, c.kernel, benchData(c.kernel), budgetMs);
+    for (const c of kernelCases(size, caps).filter((k) => kinds.includes(k.kind))) {
+      const peak = c.flops === null ? undefined : { kernel: calKernel, flops: calibrateFlops(cal), work: c.flops };
+      const t = await timeWithBudget(gpu, c.kernel, benchData(c.kernel), budgetMs, peak);
       const r: KernelResult = {
         size: c.size, name: c.name, kind: c.kind, variant: variantOf(c.kernel), ms: t.ms, reps: t.reps, firstMs: t.firstMs,
-        gflops: c.flops === null ? null : gigaPerSecond(c.flops, t.ms), gbps: gigaPerSecond(c.bytes, t.ms),
+        gflops: c.flops === null ? null : gigaPerSecond(c.flops, t.ms), alongside: t.alongside, gbps: gigaPerSecond(c.bytes, t.ms),
       };
       if (c.mnk && ortRuns !== null) {
         const [M, N, K] = c.mnk;
@@ -183,7 +210,7 @@ export async function benchKernelCases(gpu: GpuContext, sizes: readonly DitSize[
         r.ortCpuGflops = gigaPerSecond(c.flops!, r.ortCpuMs);
       }
       results.push(r);
-      log(`${c.size} ${c.name}: ${t.ms.toFixed(2)} ms × ${t.reps}${r.gflops !== null ? `, ${r.gflops.toFixed(2)} GFLOP/s` : ''}, ${r.gbps.toFixed(2)} GB/s` +
+      log(`${c.size} ${c.name}: ${t.ms.toFixed(2)} ms × ${t.reps}${r.gflops !== null ? `, ${r.gflops.toFixed(2)} GFLOP/s (${(100 * r.alongside!).toFixed(1)}% of the calibration alongside)` : ''}, ${r.gbps.toFixed(2)} GB/s` +
         (r.ortCpuMs ? `; ORT CPU ${r.ortCpuMs.toFixed(2)} ms` : ''));
     }
   }
@@ -199,6 +226,7 @@ async function main(): Promise<void> {
       sizes: { type: 'string', default: 'S,B,XL' },
       'no-ort': { type: 'boolean', default: false },
       'dawn-toggle': { type: 'string', multiple: true },
+      kinds: { type: 'string', default: KERNEL_KINDS.join(',') },
     },
   });
   const budgetMs = Number(values['budget-ms']);
@@ -210,6 +238,10 @@ async function main(): Promise<void> {
   const unknown = wanted.filter((w) => !DIT_SIZES.some((s) => s.name === w));
   if (unknown.length) throw new DittoError('E_USAGE', `unknown DiT size '${unknown[0]}' in --sizes; use some of ${DIT_SIZES.map((s) => s.name).join(',')}`);
 
+  const kinds = values.kinds.split(',').map((s) => s.trim());
+  const badKind = kinds.find((k) => !(KERNEL_KINDS as readonly string[]).includes(k));
+  if (badKind !== undefined) throw new DittoError('E_USAGE', `unknown kernel kind '${badKind}' in --kinds; use some of ${KERNEL_KINDS.join(',')}`);
+
   const started = performance.now();
   const gpu = await createGpu({ toggles: values['dawn-toggle'] ?? [] });
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -217,7 +249,7 @@ async function main(): Promise<void> {
   const before = await measurePeak(gpu, budgetMs);
   log(`peak: ${before.gflops.toFixed(1)} GFLOP/s FMA, ${before.gbps.toFixed(2)} GB/s copy`);
 
-  const results = await benchKernelCases(gpu, sizes, budgetMs, values['no-ort'] ? null : ortRuns, log);
+  const results = await benchKernelCases(gpu, sizes, budgetMs, values['no-ort'] ? null : ortRuns, log, kinds as KernelCase['kind'][]);
   const ort = values['no-ort'] ? null : ortInfo();
   // On a shared machine the load moves during the run: calibrate again at the end and compare every
   // kernel with the better of the two (a peak only ever reads low, so this never flatters a kernel).
@@ -227,7 +259,8 @@ async function main(): Promise<void> {
   const report = kernelsReport(gpu.report, peak, results, {
     'FMA peak at start / end (GFLOP/s)': `${before.gflops.toFixed(1)} / ${after.gflops.toFixed(1)}`,
     date: new Date().toISOString().slice(0, 10),
-    command: `npm run bench:kernels -- --budget-ms ${budgetMs} --ort-runs ${ortRuns} --sizes ${values.sizes}`,
+    command: `npm run bench:kernels -- --budget-ms ${budgetMs} --ort-runs ${ortRuns} --sizes ${values.sizes}` +
+      (values.kinds === KERNEL_KINDS.join(',') ? '' : ` --kinds ${values.kinds}`) + (values['no-ort'] ? ' --no-ort' : ''),
     'CPU': `${cpus()[0]?.model ?? 'unknown'} × ${availableParallelism()} available`,
     'webgpu (dawn.node)': dawnVersion(),
     'onnxruntime-node': ort ? ort.version : 'not run',

@@ -5,7 +5,7 @@ import type { Tensor } from '../core/tensor.ts';
 import type { Plan } from '../compiler/plan/types.ts';
 import type { RunOutput } from '../runtime/run/runner.ts';
 import type { ProfileReport } from '../runtime/run/profile.ts';
-import { psnr, relativeL2, ssim } from '../runtime/metrics/fidelity.ts';
+import { psnr, relativeL2, ssim } from '../evaluation/metrics/fidelity.ts';
 
 export interface Fidelity {
   psnr: number | null;

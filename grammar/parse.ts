@@ -1,7 +1,9 @@
 /**
  * Source text → AST plus syntax diagnostics. Never throws on any input: lexer and parser errors
- * become diagnostics (several per file thanks to chevrotain's recovery). When there are syntax
- * errors the AST is not built (the checker would only add follow-on noise).
+ * become diagnostics (several per file thanks to chevrotain's recovery), and text past the limits
+ * of grammar/limits.ts (size, tokens, nesting) is one located error before the parser runs, so
+ * the time is linear in the text and the stack is bounded. When there are syntax errors the AST is
+ * not built (the checker would only add follow-on noise).
  */
 import type { IToken } from 'chevrotain';
 import { EOF } from 'chevrotain';
@@ -10,7 +12,8 @@ import type { ProgramAst } from './ast.ts';
 import { CstToAst } from './cstToAst.ts';
 import { type Diagnostic, closest, CONTROL_CHARS } from './diagnostics.ts';
 import { KEYWORDS } from './tokens.ts';
-import { dittoParser, parseRaw } from './parser.ts';
+import { lex, parseTokens } from './parser.ts';
+import { deeperThan, MAX_LEX_ERRORS, MAX_NESTING, MAX_PARSE_ERRORS, MAX_SOURCE_CHARS, MAX_TREE_DEPTH, MAX_TOKENS, tooDeep } from './limits.ts';
 
 export interface ParseResult {
   readonly ast?: ProgramAst;
@@ -41,10 +44,25 @@ function printable(s: string): string {
 const STEP_PREDICATE_STARTS = new Set(['every', 'steps', 't', 'i', 'k', 'always']);
 const ACTION_ENDS = new Set(['reuse', 'compute', 'residual', ')']);
 
+/** A position in `text` as a span of one character (for limits hit where no token is). */
+function spanAtOffset(file: string, text: string, offset: number): SourceSpan {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return { file, line, column, start: offset, end: offset + 1 };
+}
+
+function syntaxError(message: string, span: SourceSpan, suggestion?: string): Diagnostic {
+  return { severity: 'error', code: 'E_SYNTAX', message, span, ...(suggestion ? { suggestion } : {}) };
+}
+
 export function parseSource(file: string, text: string): ParseResult {
-  const raw = parseRaw(text);
+  if (text.length > MAX_SOURCE_CHARS) {
+    return { diagnostics: [syntaxError(`the file is longer than ${MAX_SOURCE_CHARS} characters (${text.length}); a ditto source is limited to ${MAX_SOURCE_CHARS}`, spanAtOffset(file, text, MAX_SOURCE_CHARS))] };
+  }
+  const lexed = lex(text, MAX_LEX_ERRORS);
   const diagnostics: Diagnostic[] = [];
-  for (const e of raw.lexErrors) {
+  for (const e of lexed.junk.slice(0, MAX_LEX_ERRORS)) {
     const ch = printable(text.slice(e.offset, e.offset + Math.min(e.length, 20))) + (e.length > 20 ? '…' : '');
     diagnostics.push({
       severity: 'error',
@@ -54,10 +72,26 @@ export function parseSource(file: string, text: string): ParseResult {
       expected: 'a name, a number, a string, an operator or punctuation',
     });
   }
-  const tokens = dittoParser.input;
+  if (lexed.junk.length > MAX_LEX_ERRORS) {
+    // The file is most likely not ditto source at all: stop here instead of parsing the rest.
+    const e = lexed.junk[MAX_LEX_ERRORS]!;
+    diagnostics.push(syntaxError(`more than ${MAX_LEX_ERRORS} unexpected characters; the rest of the file was not read`, { file, line: e.line, column: e.column, start: e.offset, end: e.offset + 1 }, 'is this a ditto source file?'));
+    return { diagnostics };
+  }
+  const tokens = lexed.tokens;
+  if (tokens.length > MAX_TOKENS) {
+    diagnostics.push(syntaxError(`the file has more than ${MAX_TOKENS} tokens; a ditto source is limited to ${MAX_TOKENS}`, spanOf(file, tokens[MAX_TOKENS]!)));
+    return { diagnostics };
+  }
+  const deep = tooDeep(tokens);
+  if (deep) {
+    diagnostics.push(syntaxError(`nesting deeper than ${MAX_NESTING} levels (brackets and prefix operators)`, spanOf(file, deep), 'name part of the expression with a parameter or a `let`'));
+    return { diagnostics };
+  }
+  const raw = parseTokens(tokens, MAX_PARSE_ERRORS);
   // Token → index, built once: indexOf per error made thousands of errors quadratic.
   const indexOf = new Map(tokens.map((t, i) => [t, i] as const));
-  for (const e of raw.parseErrors) {
+  for (const e of raw.errors.slice(0, MAX_PARSE_ERRORS)) {
     const [expectedText = '', kind = ''] = e.message.split('\u0001');
     const tok = e.token;
     const idx = indexOf.get(tok) ?? -1;
@@ -96,9 +130,19 @@ export function parseSource(file: string, text: string): ParseResult {
       ...(suggestion ? { suggestion } : {}),
     });
   }
-  if (diagnostics.length > 0) return { diagnostics };
+  if (raw.stopped) {
+    const last = raw.errors[raw.errors.length - 1]?.token ?? tokens[tokens.length - 1];
+    diagnostics.push(syntaxError(`more than ${MAX_PARSE_ERRORS} syntax errors; the rest of the file was not read`, last ? spanOf(file, last) : { file, line: 1, column: 1, start: 0, end: 1 }));
+  }
+  if (diagnostics.length > 0 || !raw.cst) return { diagnostics };
   try {
-    return { ast: new CstToAst(file).program(raw.cst), diagnostics };
+    const ast = new CstToAst(file).program(raw.cst);
+    const deep = deeperThan(ast, MAX_TREE_DEPTH) as { span?: SourceSpan } | undefined;
+    if (deep) {
+      const span = deep.span ?? { file, line: 1, column: 1, start: 0, end: 1 };
+      return { diagnostics: [syntaxError(`an expression more than ${MAX_TREE_DEPTH} operators deep`, span, 'split it: name parts with parameters or a `let`')] };
+    }
+    return { ast, diagnostics };
   } catch (e) {
     // A CST that chevrotain accepted without errors must convert; anything else is our bug.
     if (e instanceof DittoError) throw e;

@@ -7,6 +7,7 @@
 import { CstParser, EOF, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
 import { listSome } from './diagnostics.ts';
 import * as T from './tokens.ts';
+import { beginLex } from './scanners.ts';
 
 const K = T.Kw;
 
@@ -29,11 +30,24 @@ export function expectedList(types: readonly TokenType[]): string {
  * `expected` field and its wording (kind: missing = a token was expected here, extra = input
  * after the end, other).
  */
+/**
+ * Thrown from the message provider once a parse has produced `errorBudget` errors: chevrotain
+ * rethrows what is not its own recognition exception, so the parse stops there. Recovery costs
+ * about a millisecond per error, and a file of garbage has one per token.
+ */
+class TooManyErrors extends Error {}
+let errorsLeft = Infinity;
+
+function counted(message: string): string {
+  if (--errorsLeft < 0) throw new TooManyErrors();
+  return message;
+}
+
 const messages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage: ({ expected }) => `${expectedList([expected])}\u0001missing`,
-  buildNotAllInputParsedMessage: () => `a declaration (use, model, variant or schedule)\u0001extra`,
-  buildNoViableAltMessage: ({ expectedPathsPerAlt }) => `${expectedList(expectedPathsPerAlt.flat().map((p) => p[0]!).filter(Boolean))}\u0001other`,
-  buildEarlyExitMessage: ({ expectedIterationPaths }) => `${expectedList(expectedIterationPaths.map((p) => p[0]!).filter(Boolean))}\u0001other`,
+  buildMismatchTokenMessage: ({ expected }) => counted(`${expectedList([expected])}\u0001missing`),
+  buildNotAllInputParsedMessage: () => counted(`a declaration (use, model, variant or schedule)\u0001extra`),
+  buildNoViableAltMessage: ({ expectedPathsPerAlt }) => counted(`${expectedList(expectedPathsPerAlt.flat().map((p) => p[0]!).filter(Boolean))}\u0001other`),
+  buildEarlyExitMessage: ({ expectedIterationPaths }) => counted(`${expectedList(expectedIterationPaths.map((p) => p[0]!).filter(Boolean))}\u0001other`),
 };
 
 class DittoParser extends CstParser {
@@ -476,32 +490,65 @@ class DittoParser extends CstParser {
 /** The one parser instance (chevrotain parsers are expensive to build and meant to be reused). */
 export const dittoParser = new DittoParser();
 
-export interface RawParse {
-  cst: CstNode;
-  lexErrors: { offset: number; line: number; column: number; length: number; message: string }[];
-  parseErrors: { message: string; token: IToken; previousToken?: IToken; ruleStack: string[] }[];
+export interface LexError {
+  offset: number;
+  line: number;
+  column: number;
+  length: number;
 }
 
-/** Lexes and parses `text`; never throws for any input. */
-export function parseRaw(text: string): RawParse {
+export interface Lexed {
+  /** The tokens a parser sees (junk runs removed). */
+  tokens: IToken[];
+  /** Runs of characters that start no token, in order. */
+  junk: LexError[];
+}
+
+/**
+ * Splits `text` into tokens; never throws. Runs of junk become errors, not tokens; after
+ * `maxJunk` of them the rest of the text is one last junk run (the lexer stops there).
+ */
+export function lex(text: string, maxJunk = Infinity): Lexed {
+  beginLex(maxJunk);
   const lexed = T.dittoLexer.tokenize(text);
-  dittoParser.input = lexed.tokens;
-  const cst = dittoParser.program();
-  const parseErrors = dittoParser.errors.map((e) => ({
+  const tokens: IToken[] = [];
+  const junk: LexError[] = [];
+  for (const t of lexed.tokens) {
+    if (t.tokenType === T.Junk) junk.push({ offset: t.startOffset, line: t.startLine ?? 1, column: t.startColumn ?? 1, length: t.image.length });
+    else tokens.push(t);
+  }
+  // Junk matches wherever nothing else does, so chevrotain itself reports nothing; kept for safety.
+  for (const e of lexed.errors) junk.push({ offset: e.offset, line: e.line ?? 1, column: e.column ?? 1, length: e.length });
+  return { tokens, junk };
+}
+
+export interface ParseError {
+  message: string;
+  token: IToken;
+  previousToken?: IToken;
+}
+
+/**
+ * Parses lexed tokens into a CST; never throws for any input. After `maxErrors` errors the parse
+ * stops (`stopped`: the CST is incomplete, which does not matter — with errors it is not used).
+ */
+export function parseTokens(tokens: IToken[], maxErrors = Infinity): { cst: CstNode | undefined; errors: ParseError[]; stopped: boolean } {
+  dittoParser.input = tokens;
+  errorsLeft = maxErrors;
+  let cst: CstNode | undefined;
+  let stopped = false;
+  try {
+    cst = dittoParser.program();
+  } catch (e) {
+    if (!(e instanceof TooManyErrors)) throw e;
+    stopped = true;
+  } finally {
+    errorsLeft = Infinity;
+  }
+  const errors = dittoParser.errors.map((e) => ({
     message: e.message,
     token: e.token,
     previousToken: (e as { previousToken?: IToken }).previousToken,
-    ruleStack: e.context.ruleStack,
   }));
-  return {
-    cst,
-    lexErrors: lexed.errors.map((e) => ({
-      offset: e.offset,
-      line: e.line ?? 1,
-      column: e.column ?? 1,
-      length: e.length,
-      message: e.message,
-    })),
-    parseErrors,
-  };
+  return { cst, errors, stopped };
 }

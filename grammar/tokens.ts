@@ -4,6 +4,7 @@
  * string. Comments are `// …` and `/* … *\/`.
  */
 import { createToken, Lexer, type TokenType } from 'chevrotain';
+import { blockCommentAt, junkAt, stringAt } from './scanners.ts';
 
 export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
 
@@ -56,10 +57,12 @@ export type KeywordName = keyof typeof Kw;
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
 export const LineComment = createToken({ name: 'LineComment', pattern: /\/\/[^\n]*/, group: Lexer.SKIPPED });
-export const BlockComment = createToken({ name: 'BlockComment', pattern: /\/\*[\s\S]*?\*\//, group: Lexer.SKIPPED, line_breaks: true });
+// Block comments and strings are scanned by hand (grammar/scanners.ts): the regular expressions
+// rescanned to the end of the text or line at every unclosed `/*` or `"`, quadratic on long lines.
+export const BlockComment = createToken({ name: 'BlockComment', pattern: { exec: blockCommentAt }, group: Lexer.SKIPPED, line_breaks: true });
 
 export const NumberLit = createToken({ name: 'NumberLit', pattern: /\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/, label: 'a number' });
-export const StringLit = createToken({ name: 'StringLit', pattern: /"(?:[^"\\\n]|\\.)*"/, label: 'a string' });
+export const StringLit = createToken({ name: 'StringLit', pattern: { exec: stringAt }, line_breaks: false, label: 'a string' });
 
 function punct(name: string, pattern: RegExp | string, label: string): TokenType {
   return createToken({ name, pattern, label: `'${label}'` });
@@ -88,6 +91,14 @@ export const Minus = punct('Minus', '-', '-');
 export const Star = punct('Star', '*', '*');
 export const Slash = punct('Slash', '/', '/');
 export const Percent = punct('Percent', '%', '%');
+
+/**
+ * Characters no token can start with, one run per token. Tried last, so it only matches where
+ * nothing else does; grammar/parse.ts reports each run as "unexpected character" and drops it.
+ * As a token it costs one scan per run, where chevrotain's own error recovery retried every
+ * pattern at every dropped character (seconds on a megabyte of junk).
+ */
+export const Junk = createToken({ name: 'Junk', pattern: { exec: junkAt }, line_breaks: false, label: 'an unexpected character' });
 
 export const allTokens: TokenType[] = [
   WhiteSpace,
@@ -122,6 +133,7 @@ export const allTokens: TokenType[] = [
   Star,
   Slash,
   Percent,
+  Junk,
 ];
 
 export const dittoLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });

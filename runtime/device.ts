@@ -11,6 +11,7 @@
 // Declarations of this module mention GPUDevice and friends: keep the reference in the emitted .d.ts.
 /// <reference types="@webgpu/types" preserve="true" />
 import { DittoError } from '../core/errors.ts';
+import { recordUncapturedErrors } from './gpu/errors.ts';
 import { platformGpu, platformBackend, waitForGpu } from './platform/node.ts';
 import type { ToggleSet } from './dawnToggles.ts';
 
@@ -123,6 +124,7 @@ export async function createGpu(options: DeviceOptions = {}): Promise<GpuContext
     throw new DittoError('E_GPU', `the adapter '${report.name}' refused to create a device: ${(e as Error).message}`);
   }
   keep(device);
+  recordUncapturedErrors(device);
   return {
     device,
     adapter,

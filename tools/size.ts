@@ -1,6 +1,6 @@
 /**
  * `npm run size`: lines of TypeScript per layer, the product path (what `ditto` runs: core →
- * grammar → compiler → runtime, the drivers, the CLI, the Node API and the playground) apart from the tools around it
+ * grammar → compiler → runtime, evaluation, the drivers, the CLI, the Node API and the playground) apart from the tools around it
  * (benchmarks, tools/, tests). Counts all lines and code lines (no blanks, no comment-only lines),
  * and names every file over 600 lines. Printed by .ci/run.
  */
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PRODUCT = ['core', 'grammar', 'compiler', 'runtime', 'drivers', 'cli', 'index.ts', 'playground'];
+const PRODUCT = ['core', 'grammar', 'compiler', 'runtime', 'evaluation', 'drivers', 'cli', 'index.ts', 'playground'];
 const AROUND = ['bench', 'tools', 'test'];
 const LONG = 600;
 

@@ -9,11 +9,13 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
+import { scheduleListFiles } from '../inputFiles.ts';
 import { loadProgram, lowerModel, parseSetFlag } from '../../compiler/frontend.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { loadWeights, randomWeights } from '../../runtime/weights/index.ts';
-import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
+import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
 import { runScheduleBench } from '../../bench/schedules.ts';
 import { benchPeer, exportConfigOf, type PeerResult } from '../../bench/peer/dittoVsOrt.ts';
 import { ensureDitOnnx } from '../../bench/peer/ort.ts';
@@ -83,6 +85,8 @@ export function registerBench(program: Command): void {
       const set = flags.set ? parseSetFlag(flags.set) : undefined;
       const model = flags.model ?? (path.resolve(file) === DEFAULT_MODEL_FILE ? DEFAULT_MODEL : undefined);
       if (flags.outDir !== undefined && !flags.outDir.trim()) throw new DittoError('E_USAGE', '--out-dir must name a folder');
+      refuseOverwrite([], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }, ...scheduleListFiles('--schedules', flags.schedules)],
+        [{ label: '--out-dir', dir: flags.outDir, writes: (name) => ['report.md', 'report.json', 'speed-fidelity.svg'].includes(name) }]);
 
       // Lowering here checks the model file and names before anything slow, and gives the weight list.
       const batch = cfgScale !== undefined ? 2 * images : images;

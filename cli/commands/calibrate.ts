@@ -1,6 +1,6 @@
 /**
  * `ditto calibrate MODEL.ditto --weights W --steps N --budget R -o out.ditto`: EB-Cache's table
- * calibration on the CPU reference executor (runtime/calibrate, docs/calibrate.md). Thin: flags,
+ * calibration on the CPU reference executor (evaluation/calibrate, docs/calibrate.md). Thin: flags,
  * weights, then the library; prints the summary.
  */
 import { Option, type Command } from 'commander';
@@ -8,9 +8,10 @@ import { DittoError } from '../../core/errors.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
 import { loadProgram, lowerModel, parseSetFlag } from '../../compiler/frontend.ts';
 import { loadWeights, validateWeights } from '../../runtime/weights/index.ts';
-import { calibrate, DEFAULT_SAMPLES, DEFAULT_THRESHOLD, validateCalibrateOptions, type CalibrateOptions, type CalibrateResult } from '../../runtime/calibrate/index.ts';
+import { calibrate, DEFAULT_SAMPLES, DEFAULT_THRESHOLD, validateCalibrateOptions, type CalibrateOptions, type CalibrateResult } from '../../evaluation/calibrate/index.ts';
 import { addModelOptions } from '../modelArgs.ts';
 import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 
 interface CalibrateFlags {
   model?: string;
@@ -27,6 +28,7 @@ interface CalibrateFlags {
   epsScale?: string;
   output: string;
   json?: boolean;
+  allowNonFiniteWeights?: boolean;
 }
 
 function parseDelta(text: string): { a: number; b: number } {
@@ -62,6 +64,7 @@ export function registerCalibrate(program: Command): void {
     .option('--delta <a,b>', `shape of the threshold δ(t) = a + b·t before the budget scales it (default ${DEFAULT_THRESHOLD.a},${DEFAULT_THRESHOLD.b})`)
     .option('--eps-scale <expr>', "an eps_scale expression for the emitted schedule, e.g. '1 / 0.965'")
     .option('--json', 'print the result as JSON')
+    .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
     .requiredOption('-o, --output <file.ditto>', 'the schedule to write; the table goes next to it as .npy')
     .action((file: string, flags: CalibrateFlags) => {
       const opts: CalibrateOptions = {
@@ -83,8 +86,11 @@ export function registerCalibrate(program: Command): void {
       // Cheap checks first: flags, then the model, then the (possibly large) weights.
       validateCalibrateOptions(opts);
       checkOutputPath('-o', flags.output);
+      // The table is written next to the schedule, with the extension .npy.
+      refuseOverwrite([{ label: '-o', file: flags.output }, { label: 'the table next to -o', file: flags.output.replace(/\.ditto$/i, '.npy') }],
+        [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }]);
       const graph = lowerModel(loadProgram(file), { ...(opts.model !== undefined ? { model: opts.model } : {}), ...(opts.set ? { set: opts.set } : {}), batch: 1 });
-      const weights = loadWeights(flags.weights);
+      const weights = loadWeights(flags.weights, 'weights', { allowNonFinite: flags.allowNonFiniteWeights === true });
       validateWeights(weights, graphWeights(graph));
       // Calibration of a real model takes long on the CPU: show progress on a terminal only.
       const progress = process.stderr.isTTY && !flags.json ? (line: string) => process.stderr.write(`calibrate: ${line}\n`) : undefined;

@@ -11,6 +11,8 @@ import { CAPS_PROFILES } from '../../compiler/plan/caps.ts';
 import { detectCompileCaps } from '../../runtime/detectCaps.ts';
 import { planSummary } from '../../compiler/plan/summary.ts';
 import { checkOutputPath, dawnToggleOption, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
+import { scheduleFileOf } from '../inputFiles.ts';
 
 interface CompileFlags extends DeviceFlags {
   schedule?: string;
@@ -55,9 +57,13 @@ export function registerCompile(program: Command): void {
       const cfgScale = flags.cfg !== undefined ? parseFloatFlag('--cfg', flags.cfg) : undefined;
       if (!flags.output && !flags.json && !flags.dumpAfter) throw new DittoError('E_USAGE', 'compile: give -o plan.json (or --json / --dump-after to only print)');
       if (flags.output) checkOutputPath('-o', flags.output);
+      const output = [{ label: '-o', file: flags.output }];
+      refuseOverwrite(output, [{ label: 'the model file', file }, { label: '--schedule', file: scheduleFileOf(flags.schedule) }]);
       const prog = loadProgram(file);
       const graph = lowerModel(prog, { model: flags.model, set: flags.set ? parseSetFlag(flags.set) : undefined, batch: cfgScale !== undefined ? 2 * batch : batch });
       const schedule = flags.schedule ? resolveSchedule(prog, flags.schedule, graph, { steps }) : undefined;
+      // The files the model `use`s are inputs too.
+      refuseOverwrite(output, [...prog.sources.keys()].map((f) => ({ label: 'the source file', file: f })));
       const r = compile(graph, schedule, {
         steps, batch, sampler: flags.sampler as 'ddpm' | 'ddim', f16: flags.f16 ?? false, guide: flags.guide as 'first3' | 'all',
         caps: await detectCompileCaps(flags.caps, deviceOptions), ...(cfgScale !== undefined ? { cfgScale } : {}), ...(flags.dumpAfter ? { dumpAfter: flags.dumpAfter } : {}),

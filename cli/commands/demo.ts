@@ -1,15 +1,16 @@
 /**
  * `ditto demo` (npm run demo): the embedded Fashion-MNIST DiT with no cache, EB-Cache as released and
  * the best measured schedule, side by side in demo.png, with the speed-ups and the measured FID
- * changes. Thin: runtime/eval/demo.ts does the work. The hidden flags shrink the run for tests and
+ * changes. Thin: evaluation/eval/demo.ts does the work. The hidden flags shrink the run for tests and
  * quick looks.
  */
 import { Option, type Command } from 'commander';
-import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../runtime/eval/demo.ts';
+import { formatDemoSummary, runDemo, DEMO_DEFAULTS } from '../../evaluation/eval/demo.ts';
 import { progressReporter } from './eval.ts';
 import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { DittoError } from '../../core/errors.ts';
-import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
+import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
 
 interface DemoFlags extends DeviceFlags {
   out: string;
@@ -38,6 +39,7 @@ export function registerDemo(program: Command): void {
     .action(async (flags: DemoFlags) => {
       if (!flags.out.toLowerCase().endsWith('.png')) throw new DittoError('E_USAGE', `--out must name a .png file, got '${flags.out}'`);
       checkOutputPath('--out', flags.out);
+      refuseOverwrite([{ label: '--out', file: flags.out }], [{ label: '--weights', file: flags.weights }]);
       const bar = progressReporter(false);
       try {
         const r = await runDemo({

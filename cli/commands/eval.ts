@@ -1,17 +1,19 @@
 /**
  * `ditto eval MODEL.ditto --weights W --schedules a,b --samples N`: FID, class accuracy, PSNR/SSIM
  * against the no-cache output and measured speed-up, one row per schedule, plus a PNG grid per
- * schedule, table.md and eval.json in --out-dir. Thin: runtime/eval/ does the work.
+ * schedule, table.md and eval.json in --out-dir. Thin: evaluation/eval/ does the work.
  */
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
+import { scheduleListFiles } from '../inputFiles.ts';
 import { parseSetFlag } from '../../compiler/frontend.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { runEval } from '../../runtime/eval/evaluate.ts';
-import { evalJson, formatEvalTable, writeEvalOutputs } from '../../runtime/eval/report.ts';
-import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
-import type { EvalDevice, EvalProgress } from '../../runtime/eval/types.ts';
+import { runEval } from '../../evaluation/eval/evaluate.ts';
+import { evalJson, formatEvalTable, writeEvalOutputs } from '../../evaluation/eval/report.ts';
+import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
+import type { EvalDevice, EvalProgress } from '../../evaluation/eval/types.ts';
 import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 
 interface EvalFlags extends DeviceFlags {
@@ -141,6 +143,8 @@ export function registerEval(program: Command): void {
       const schedules = splitScheduleList(flags.schedules);
       const bootstrap = flags.bootstrap !== undefined ? parseIntFlag('--bootstrap', flags.bootstrap, 2, 100_000) : undefined;
       if (!flags.outDir.trim()) throw new DittoError('E_USAGE', '--out-dir must name a folder');
+      refuseOverwrite([], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }, ...scheduleListFiles('--schedules', flags.schedules)],
+        [{ label: '--out-dir', dir: flags.outDir, writes: (name) => /\.png$/i.test(name) || name === 'table.md' || name === 'eval.json' }]);
       const weights = loadWeights(flags.weights);
       const bar = progressReporter(flags.json === true);
       let report;

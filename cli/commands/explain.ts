@@ -1,6 +1,7 @@
 /** `ditto explain plan.json [--svg out.svg] [--json]`: what a plan does per step, and the heatmap. */
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/files.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { explainSvg } from '../../compiler/explain/svg.ts';
 import { explainText } from '../../compiler/explain/text.ts';
 import { readPlanFile } from './run.ts';
@@ -13,9 +14,11 @@ export function registerExplain(program: Command): void {
     .argument('<plan>', 'a plan written by ditto compile')
     .option('--svg <file>', 'also draw the schedule as a heatmap (steps × nodes)')
     .option('--json', 'print the plan summary as JSON instead of the table')
-    .action((file: string, flags: { svg?: string; json?: boolean }) => {
+    .option('--allow-edited-plan', 'explain a plan whose contents no longer match its hash (edited by hand)')
+    .action((file: string, flags: { svg?: string; json?: boolean; allowEditedPlan?: boolean }) => {
       // readPlanFile puts the file's name in front of a format error, as `run` does.
-      const plan = readPlanFile(file);
+      refuseOverwrite([{ label: '--svg', file: flags.svg }], [{ label: 'the plan', file }]);
+      const plan = readPlanFile(file, { allowEdited: flags.allowEditedPlan === true });
       if (flags.svg) writeFileAtomic(flags.svg, explainSvg(plan));
       process.stdout.write(flags.json ? JSON.stringify(planSummary(plan), null, 2) + '\n' : explainText(plan));
     });

@@ -6,8 +6,8 @@
 import type { Command } from 'commander';
 import { DittoError } from '../../core/errors.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { DEFAULT_CLASSIFIER_PATH, loadClassifier, NUM_CLASSES } from '../../runtime/metrics/classifier.ts';
-import { computeFid, DEFAULT_STATS_PATH, loadReferenceStats } from '../../runtime/metrics/fid.ts';
+import { DEFAULT_CLASSIFIER_PATH, loadClassifier, NUM_CLASSES } from '../../evaluation/metrics/classifier.ts';
+import { computeFid, DEFAULT_STATS_PATH, loadReferenceStats } from '../../evaluation/metrics/fid.ts';
 import { parseIntFlag } from '../options.ts';
 
 /** `--labels 3` (every image) or `--labels 0,1,2,…` (one per image). */

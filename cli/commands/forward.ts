@@ -18,6 +18,7 @@ import { createGpu } from '../../runtime/device.ts';
 import { createForwardRunner } from '../../runtime/run/forwardRunner.ts';
 import { addModelOptions, lowerModelFile } from '../modelArgs.ts';
 import { checkOutputPath, dawnToggleOption, deviceOptionsOf, type DeviceFlags } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 
 interface ForwardFlags extends DeviceFlags {
   model?: string;
@@ -26,6 +27,7 @@ interface ForwardFlags extends DeviceFlags {
   inputs: string;
   output: string;
   device: 'reference' | 'gpu';
+  allowNonFiniteWeights?: boolean;
 }
 
 /** The batch of the inputs: the leading dimension shared by every input tensor. */
@@ -77,11 +79,13 @@ export function registerForward(program: Command): void {
     .addOption(new Option('--device <device>', 'where to run').choices(['reference', 'gpu']).default('reference'))
     .option('--backend <name>', 'Dawn backend for --device gpu')
     .addOption(dawnToggleOption())
+    .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
     .action(async (file: string, flags: ForwardFlags) => {
       checkOutputPath('-o', flags.output);
+      refuseOverwrite([{ label: '-o', file: flags.output }], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }, { label: '--inputs', file: flags.inputs }]);
       const inputs = loadWeights(flags.inputs, 'inputs').tensors;
       const graph = lowerModelFile(file, flags, batchOf(inputs, flags.inputs));
-      const weights = loadWeights(flags.weights);
+      const weights = loadWeights(flags.weights, 'weights', { allowNonFinite: flags.allowNonFiniteWeights === true });
       validateWeights(weights, graphWeights(graph));
       const named = Object.fromEntries([...inputs].map(([n, t]) => [n, asInputDType(graph, n, t, flags.inputs)]));
       const outputs = flags.device === 'gpu'

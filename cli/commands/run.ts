@@ -8,18 +8,20 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
 import { readTextOrThrow, writeFileAtomic } from '../../core/files.ts';
-import { loadPlan } from '../../compiler/plan/load.ts';
+import { loadPlan, type PlanLoadOptions } from '../../compiler/plan/load.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { compileCapsFor } from '../../compiler/plan/caps.ts';
 import { createRunner, type RunOutput } from '../../runtime/run/runner.ts';
 import { applyTuningCache } from '../../runtime/tune.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
+import { firstNonFinite, unravel } from '../../runtime/weights/finite.ts';
 import { readNoiseFile } from '../../runtime/noiseFile.ts';
 import { encodeGridPng } from '../../runtime/image.ts';
 import { decodeLatents } from '../../runtime/run/vaeDecode.ts';
 import { DEFAULT_VAE_MODEL, prepareVae } from '../../drivers/vaeDecoder.ts';
 import { addDeviceOptions, checkOutputPath, deviceOptionsOf, parseIntFlag, type DeviceFlags } from '../options.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { fidelityOf, formatRunSummary, runSummary, type RunSummary } from '../runSummary.ts';
 
 interface RunFlags extends DeviceFlags {
@@ -36,10 +38,12 @@ interface RunFlags extends DeviceFlags {
   vae?: string;
   vaeModel?: string;
   tuningCache?: string;
+  allowEditedPlan?: boolean;
+  allowNonFiniteWeights?: boolean;
 }
 
-export function readPlanFile(file: string): Plan {
-  return readPlanFileWith(file, loadPlan);
+export function readPlanFile(file: string, opts: PlanLoadOptions = {}): Plan {
+  return readPlanFileWith(file, (text) => loadPlan(text, opts));
 }
 
 /** Reads a plan file through `load`, putting the file's name in front of a format error. */
@@ -80,12 +84,19 @@ export function registerRun(program: Command): void {
     .option('--profile', 'time every kernel with timestamp queries and print the top kernels')
     .option('--check-finite', 'stop at the first step and node that produces a NaN or Inf')
     .option('--json', 'print the summary as JSON (fields in docs/cli.md)')
-    .option('--tuning-cache <file>', 'use the matmul variants `ditto tune --cache` chose on this adapter');
+    .option('--tuning-cache <file>', 'use the matmul variants `ditto tune --cache` chose on this adapter')
+    .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
+    .option('--allow-edited-plan', "run a plan whose contents no longer match its hash (edited by hand); every other check still runs");
   addDeviceOptions(command)
     .action(async (planFile: string, flags: RunFlags) => {
+      refuseOverwrite([{ label: '--out', file: flags.out }, { label: '--save-latents', file: flags.saveLatents }], [
+        { label: 'the plan', file: planFile }, { label: '--baseline', file: flags.baseline }, { label: '--weights', file: flags.weights },
+        { label: '--noise', file: flags.noise }, { label: '--vae', file: flags.vae },
+      ]);
       const deviceOptions = deviceOptionsOf(flags);
-      let plan = readPlanFile(planFile);
-      let baselinePlan = flags.baseline ? readPlanFile(flags.baseline) : undefined;
+      const planOpts = { allowEdited: flags.allowEditedPlan === true };
+      let plan = readPlanFile(planFile, planOpts);
+      let baselinePlan = flags.baseline ? readPlanFile(flags.baseline, planOpts) : undefined;
       if (flags.tuningCache && !existsSync(flags.tuningCache)) throw new DittoError('E_IO', `--tuning-cache '${flags.tuningCache}' does not exist (write one with ditto tune --cache)`);
       const seed = parseIntFlag('--seed', flags.seed, 0, 2 ** 32 - 1);
       const classes = flags.class ? parseClasses(flags.class) : undefined;
@@ -98,7 +109,8 @@ export function registerRun(program: Command): void {
       if ((flags.vae || flags.vaeModel) && !flags.out) throw new DittoError('E_USAGE', '--vae decodes the latents into the PNG of --out; add --out FILE.png');
       if (flags.vaeModel && !flags.vae) throw new DittoError('E_USAGE', '--vae-model names the architecture of the --vae weight file; add --vae VAE.safetensors');
       if (flags.vae && isPixelModel(plan)) throw new DittoError('E_USAGE', `model ${plan.model.name} generates pictures directly; --vae is for latent models`);
-      const weights = loadWeights(flags.weights);
+      const finite = { allowNonFinite: flags.allowNonFiniteWeights === true };
+      const weights = loadWeights(flags.weights, 'weights', finite);
       const latentShape = [plan.options.batch, ...(plan.buffers[plan.io.latent]!.shape ?? []).slice(1)];
       const noise = flags.noise ? readNoiseFile(flags.noise, latentShape, plan.options.steps, plan.options.sampler === 'ddpm') : undefined;
       const gpu = await createGpu(deviceOptions);
@@ -107,7 +119,7 @@ export function registerRun(program: Command): void {
         if (baselinePlan) baselinePlan = applyTuningCache(gpu, baselinePlan, flags.tuningCache);
       }
       // The decoder is checked against the latents and its weight file, and compiled, before sampling.
-      const vae = flags.vae ? prepareVae(latentShape, loadWeights(flags.vae), compileCapsFor(gpu.report), flags.vaeModel ?? DEFAULT_VAE_MODEL) : undefined;
+      const vae = flags.vae ? prepareVae(latentShape, loadWeights(flags.vae, 'weights', finite), compileCapsFor(gpu.report), flags.vaeModel ?? DEFAULT_VAE_MODEL) : undefined;
       const runner = await createRunner(plan, weights.tensors, { gpu, weightsFile: flags.weights });
       const bar = !flags.json && process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: 'sampling |{bar}| {value}/{total} steps  {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
@@ -129,6 +141,11 @@ export function registerRun(program: Command): void {
         out = await runner.run({ seed, ...(classes ? { classes } : {}), ...(noise ? { noise } : {}) });
         baseline = { plan: baselinePlan, out: b };
         br.destroy();
+      }
+      // Exit 0 means the output is right: NaN or Inf latents fail the run, and nothing is written.
+      const bad = firstNonFinite(out.latents);
+      if (bad >= 0) {
+        throw new DittoError('E_NUMERIC', `the run produced ${(out.latents.data as Float32Array)[bad]} in the latents at [${unravel(bad, out.latents.shape).join(', ')}]; nothing was written. Rerun with --check-finite to find the first step and node that produce it`);
       }
       if (flags.saveLatents) writeSafetensors(flags.saveLatents, new Map([['latents', out.latents]]), { plan: plan.hash, seed: String(seed) });
       let decoded: { model: string; seconds: number } | undefined;

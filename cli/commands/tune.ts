@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { loadAnyPlan } from '../../compiler/plan/load.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { readTuningCache, tunePlan } from '../../runtime/tune.ts';
@@ -36,7 +37,7 @@ export function registerTune(program: Command): void {
       const deviceOptions = deviceOptionsOf(flags);
       const plan = readPlanFileWith(planFile, loadAnyPlan);
       checkOutputPath('--out', flags.out);
-      if (path.resolve(flags.out) === path.resolve(planFile)) throw new DittoError('E_USAGE', `--out '${flags.out}' is the input plan; write the tuned plan to another file`);
+      refuseOverwrite([{ label: '--out', file: flags.out }], [{ label: 'the plan', file: planFile }]);
       const budgetMs = parseIntFlag('--budget-ms', flags.budgetMs, 1);
       const maxCandidates = flags.maxCandidates !== undefined ? parseIntFlag('--max-candidates', flags.maxCandidates, 1) : undefined;
       if (flags.cache) {

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DittoError } from '../../core/errors.ts';
+import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { numel, shapeString, type Tensor } from '../../core/tensor.ts';
 import { graphWeights, type Graph } from '../../compiler/ir/graph.ts';
 import { loadWeights, openWeights, randomWeights, writeSafetensors } from '../../runtime/weights/index.ts';
@@ -71,9 +72,10 @@ export function registerWeights(program: Command, deps: WeightsCommandDeps = {})
     .argument('<in>', 'input .pt or .safetensors file')
     .argument('<out>', 'output .safetensors file')
     .option('--f16', 'store floating-point tensors as f16 (default f32)')
-    .action((input: string, out: string, opts: { f16?: boolean }) => {
-      if (path.resolve(input) === path.resolve(out)) throw new DittoError('E_USAGE', `convert would overwrite its input '${input}'; choose another output name`);
-      const ws = loadWeights(input);
+    .option('--allow-non-finite-weights', 'load weights that hold NaN or Inf (refused by default: the outputs would be NaN)')
+    .action((input: string, out: string, opts: { f16?: boolean; allowNonFiniteWeights?: boolean }) => {
+      refuseOverwrite([{ label: '<out>', file: out }], [{ label: '<in>', file: input }]);
+      const ws = loadWeights(input, 'weights', { allowNonFinite: opts.allowNonFiniteWeights === true });
       writeSafetensors(out, ws.tensors, { converted_from: path.basename(input), source_format: ws.format }, { floatType: opts.f16 ? 'f16' : 'f32' });
       const params = [...ws.tensors.values()].reduce((s, t) => s + t.data.length, 0);
       process.stdout.write(`wrote ${ws.tensors.size} tensors (${fmtInt(params)} parameters) to ${out}\n`);
@@ -89,6 +91,7 @@ export function registerWeights(program: Command, deps: WeightsCommandDeps = {})
     .option('--seed <n>', 'generator seed', '0')
     .action(async (file: string, opts: { model?: string; set?: string; out: string; seed: string }) => {
       const seed = parseIntFlag('--seed', opts.seed, 0, 2 ** 32 - 1);
+      refuseOverwrite([{ label: '--out', file: opts.out }], [{ label: 'the model file', file }]);
       const graph = await (deps.lowerModelGraph ?? frontEndLowering)(file, { model: opts.model, set: opts.set });
       const tensors = writeRandomWeights(graph, opts.out, seed);
       const params = [...tensors.values()].reduce((s, t) => s + t.data.length, 0);

@@ -2,38 +2,14 @@
  * `loadPlan`: the schema check a plan passes before anything runs it. A plan of another format or
  * version, or one whose structure is broken (missing fields, a dispatch naming a kernel or buffer
  * that does not exist, a step table of the wrong length), is an E_PLAN error naming the field.
+ * compiler/plan/validate.ts then checks every other field, the buffer sizes and the hash.
  */
 import { DittoError } from '../../core/errors.ts';
 import { PLAN_FORMAT, PLAN_VERSION, type AnyPlan, type ForwardPlan, type Plan } from './types.ts';
+import { arr, bad, int, num, obj, str } from './schema.ts';
+import { checkForwardPlanDetails, checkSamplingPlanDetails, verifyPlanHash, type PlanLoadOptions } from './validate.ts';
 
-function bad(field: string, what: string): never {
-  throw new DittoError('E_PLAN', `plan: ${field} ${what}`);
-}
-
-function obj(v: unknown, field: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) bad(field, 'must be an object');
-  return v as Record<string, unknown>;
-}
-
-function arr(v: unknown, field: string): unknown[] {
-  if (!Array.isArray(v)) bad(field, 'must be an array');
-  return v;
-}
-
-function int(v: unknown, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(field, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function num(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) bad(field, `must be a finite number, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function str(v: unknown, field: string): string {
-  if (typeof v !== 'string') bad(field, `must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
+export type { PlanLoadOptions } from './validate.ts';
 
 /** One body's dispatches; `rules`: the dynamic rule count (null: a forward plan, which has no guarded dispatch). */
 function checkBody(b: unknown, field: string, buffers: unknown[], kernels: unknown[], rules: number | null): void {
@@ -108,16 +84,16 @@ function checkBuffersAndKernels(p: Record<string, unknown>): { buffers: unknown[
 }
 
 /** Parses (when given text) and checks a plan of either mode. */
-export function loadAnyPlan(json: string | unknown): AnyPlan {
+export function loadAnyPlan(json: string | unknown, opts: PlanLoadOptions = {}): AnyPlan {
   const p = parse(json);
-  return p.mode === 'forward' ? loadForwardPlan(p) : loadPlan(p);
+  return p.mode === 'forward' ? loadForwardPlan(p, opts) : loadPlan(p, opts);
 }
 
 /**
  * Parses and checks a forward plan (`mode: 'forward'`): inputs and outputs name buffers of kind
  * input / output with their shapes; the body's dispatches name existing kernels and buffers.
  */
-export function loadForwardPlan(json: string | unknown): ForwardPlan {
+export function loadForwardPlan(json: string | unknown, opts: PlanLoadOptions = {}): ForwardPlan {
   const p = parse(json);
   if (p.mode !== 'forward') bad('mode', `is ${JSON.stringify(p.mode ?? 'sample')}: this is a sampling plan — run it with 'ditto run', not as a forward pass`);
   const model = obj(p.model, 'model');
@@ -143,11 +119,13 @@ export function loadForwardPlan(json: string | unknown): ForwardPlan {
   checkBody(obj(p.body, 'body'), 'body', buffers, kernels, null);
   const cost = obj(p.cost, 'cost');
   int(cost.peakMemoryBytes, 'cost.peakMemoryBytes', 0);
+  checkForwardPlanDetails(p);
+  verifyPlanHash(p, opts);
   return p as unknown as ForwardPlan;
 }
 
 /** Parses (when given text) and checks a sampling plan. */
-export function loadPlan(json: string | unknown): Plan {
+export function loadPlan(json: string | unknown, opts: PlanLoadOptions = {}): Plan {
   const p = parse(json);
   if (p.mode === 'forward') bad('mode', "is 'forward': this plan runs one forward pass (compileForward), not a sampling loop");
   const model = obj(p.model, 'model');
@@ -199,5 +177,7 @@ export function loadPlan(json: string | unknown): Plan {
   int(cost.peakMemoryBytes, 'cost.peakMemoryBytes', 0);
   const hm = obj(p.heatmap, 'heatmap');
   if (arr(hm.cond, 'heatmap.cond').length !== S) bad('heatmap.cond', `must have ${S} entries`);
+  checkSamplingPlanDetails(p);
+  verifyPlanHash(p, opts);
   return p as unknown as Plan;
 }

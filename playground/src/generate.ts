@@ -8,9 +8,9 @@ import type { Tensor } from '../../core/tensor.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import { createRunner, type RunOutput } from '../../runtime/run/runner.ts';
-import { classifierFromTensors, classify, type Classifier } from '../../runtime/metrics/classifier.ts';
-import { classAccuracy } from '../../runtime/metrics/fid.ts';
-import { fidelityToBaseline, type Fidelity } from '../../runtime/eval/imageMetrics.ts';
+import { classifierFromTensors, classify, type Classifier } from '../../evaluation/metrics/classifier.ts';
+import { classAccuracy } from '../../evaluation/metrics/fid.ts';
+import { fidelityToBaseline, type Fidelity } from '../../evaluation/eval/imageMetrics.ts';
 
 export interface RowResult {
   plan: Plan;

@@ -187,7 +187,11 @@ async function onGenerate(): Promise<void> {
   const button = $<HTMLButtonElement>('generate');
   const bar = $<HTMLProgressElement>('progress');
   const phase = $('phase');
-  if (!gpu || !last?.plan) return;
+  if (!gpu || !last?.plan) {
+    api.error = !gpu ? 'Generate needs a WebGPU adapter' : 'Generate needs a schedule that checks and compiles';
+    phase.textContent = api.error;
+    return;
+  }
   button.disabled = true;
   bar.hidden = false;
   const progress = (f: number, text: string) => ((bar.value = f), (phase.textContent = text));

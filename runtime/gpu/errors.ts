@@ -29,3 +29,31 @@ export function watchDeviceLoss(device: GPUDevice): Promise<never> {
     throw new DittoError('E_GPU', `the GPU device was lost (${info.reason}): ${info.message || 'no detail'}`);
   });
 }
+
+/** Errors Dawn raised outside any error scope, per device, since the last check. */
+const uncaptured = new WeakMap<GPUDevice, string[]>();
+
+/**
+ * Collects the device's uncaptured errors (a validation error in work no scope covered), which Dawn
+ * would otherwise only print: throwIfUncaptured turns them into a failed run. Called once per
+ * device by createGpu.
+ */
+export function recordUncapturedErrors(device: GPUDevice): void {
+  const list: string[] = [];
+  uncaptured.set(device, list);
+  const record = (ev: Event) => {
+    const err = (ev as GPUUncapturedErrorEvent).error;
+    list.push(err?.message?.trim() || 'unknown GPU error');
+  };
+  device.onuncapturederror = record;
+}
+
+/** Throws E_GPU when the device raised an error no scope caught since the last call. */
+export function throwIfUncaptured(device: GPUDevice, what: string): void {
+  const list = uncaptured.get(device);
+  if (!list || list.length === 0) return;
+  const first = list[0]!;
+  const more = list.length - 1;
+  list.length = 0;
+  throw new DittoError('E_GPU', `the GPU reported an error before ${what}, so the result cannot be trusted: ${first.split('\n')[0]}${more > 0 ? ` (and ${more} more)` : ''}`);
+}

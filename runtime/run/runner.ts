@@ -153,10 +153,12 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
 
   // Inputs written once per run: labels ([classes; null × batch] under CFG), x_T, the step noise.
   const inputs = runInputs(plan, classes, noise);
-  if (inputs.labels) upload(device, buffers[inputs.labels.buffer]!, inputs.labels.ids);
   const writeInitialLatent = () => upload(device, buffers[plan.io.latent]!, inputs.latent);
-  writeInitialLatent();
-  if (inputs.noise) upload(device, buffers[inputs.noise.buffer]!, inputs.noise.rows);
+  await withGpuErrors(device, "writing the run's inputs", () => {
+    if (inputs.labels) upload(device, buffers[inputs.labels.buffer]!, inputs.labels.ids);
+    writeInitialLatent();
+    if (inputs.noise) upload(device, buffers[inputs.noise.buffer]!, inputs.noise.rows);
+  });
 
   const work = planWorkStats(plan);
   if (req.checkFinite) {

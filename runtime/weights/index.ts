@@ -9,6 +9,7 @@ import { openPytorch } from './pytorch.ts';
 import { openSafetensors, writeSafetensorsFile, type SafetensorsWriteOptions } from './safetensors.ts';
 import type { WeightFile, WeightSet } from './types.ts';
 import { looksLikeZip } from './zip.ts';
+import { checkFinite } from './finite.ts';
 
 export type { TensorRecord, WeightFile, WeightFormat, WeightSet } from './types.ts';
 export { validateWeights } from './validate.ts';
@@ -33,12 +34,22 @@ export function openWeights(path: string, what = 'weights'): WeightFile {
   }
 }
 
-/** Every tensor of a safetensors or PyTorch file; `what` names its role in errors ('images', 'inputs'). */
-export function loadWeights(path: string, what = 'weights'): WeightSet {
+export interface LoadWeightsOptions {
+  /** Accept NaN and ±Inf values (the CLI's --allow-non-finite-weights); by default they are E_WEIGHTS. */
+  allowNonFinite?: boolean;
+}
+
+/**
+ * Every tensor of a safetensors or PyTorch file; `what` names its role in errors ('images',
+ * 'inputs'). A NaN or Inf anywhere is an E_WEIGHTS error naming the tensor and index unless
+ * `allowNonFinite`.
+ */
+export function loadWeights(path: string, what = 'weights', opts: LoadWeightsOptions = {}): WeightSet {
   const f = openWeights(path, what);
   try {
     const tensors = new Map<string, Tensor>();
     for (const r of f.records) tensors.set(r.name, r.load());
+    if (!opts.allowNonFinite) checkFinite(tensors, path, what, what === 'weights' ? 'Pass --allow-non-finite-weights to load it anyway.' : 'Every value must be a finite number.');
     return { tensors, format: f.format, path };
   } finally {
     f.close();

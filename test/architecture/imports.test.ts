@@ -19,12 +19,6 @@ const ALLOWED: Record<Exclude<Layer, 'above'>, readonly string[]> = {
   runtime: ['core/', 'compiler/ir/', 'compiler/plan/', 'compiler/kernels/', 'runtime/'],
 };
 
-/**
- * Runtime modules that still compile from source. They are evaluation and calibration drivers,
- * which belong in a layer above the runtime (docs/architecture.md); the list may only shrink.
- */
-const NOT_YET_MOVED = new Set(['runtime/calibrate/index.ts', 'runtime/eval/setup.ts', 'runtime/eval/samplers.ts']);
-
 function layerOf(file: string): Layer {
   const top = file.split('/')[0]!;
   return top === 'core' || top === 'grammar' || top === 'compiler' || top === 'runtime' ? top : 'above';
@@ -50,7 +44,7 @@ export function wrongImports(files: readonly string[], read: (f: string) => stri
   const wrong: string[] = [];
   for (const file of files) {
     const layer = layerOf(file);
-    if (layer === 'above' || NOT_YET_MOVED.has(file)) continue;
+    if (layer === 'above') continue;
     for (const target of importsOf(file, read(file))) {
       if (!ALLOWED[layer].some((p) => target.startsWith(p))) wrong.push(`${file} → ${target}`);
     }
@@ -85,9 +79,5 @@ describe('import direction', () => {
       'runtime/run/y.ts → grammar/parse.ts',
       'core/z.ts → compiler/ir/graph.ts',
     ]);
-  });
-
-  it('the modules that still compile from source inside the runtime exist (remove them from the list once moved)', () => {
-    for (const f of NOT_YET_MOVED) expect(files).toContain(f);
   });
 });

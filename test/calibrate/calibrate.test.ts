@@ -15,10 +15,10 @@ import { readNpyInts } from '../../compiler/schedule/npy.ts';
 import { randomWeights } from '../../runtime/weights/index.ts';
 import { noiseForRun } from '../../runtime/sampler/noise.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
-import { calibrate, calibrationClasses, type CalibrateOptions } from '../../runtime/calibrate/index.ts';
-import { GreedyCalibration } from '../../runtime/calibrate/search.ts';
-import { TrajectoryModel } from '../../runtime/calibrate/trajectory.ts';
-import type { CacheState } from '../../runtime/calibrate/states.ts';
+import { calibrate, calibrationClasses, type CalibrateOptions } from '../../evaluation/calibrate/index.ts';
+import { GreedyCalibration } from '../../evaluation/calibrate/search.ts';
+import { TrajectoryModel } from '../../evaluation/calibrate/trajectory.ts';
+import type { CacheState } from '../../evaluation/calibrate/states.ts';
 
 const MODEL_FILE = path.resolve('models/dit.ditto');
 const program = loadProgram(MODEL_FILE);

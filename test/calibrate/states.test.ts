@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { accepts, sampleChoice, savingRank, singleModuleState, thresholdAt, trajectoryFraction, vote, type CacheState } from '../../runtime/calibrate/states.ts';
-import { encodeNpyInt64 } from '../../runtime/calibrate/npyWriter.ts';
+import { accepts, sampleChoice, savingRank, singleModuleState, thresholdAt, trajectoryFraction, vote, type CacheState } from '../../evaluation/calibrate/states.ts';
+import { encodeNpyInt64 } from '../../evaluation/calibrate/npyWriter.ts';
 import { parseNpyInts } from '../../compiler/schedule/npy.ts';
-import { searchBudget, type Decider } from '../../runtime/calibrate/search.ts';
+import { searchBudget, type Decider } from '../../evaluation/calibrate/search.ts';
 
 describe('calibration decision rules', () => {
   it('picks the stage single-module state: MLP reuse while t > 0.4, attention reuse after', () => {

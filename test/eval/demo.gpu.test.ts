@@ -4,9 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { tensor } from '../../core/tensor.ts';
-import { composeDemoPng, DEMO_COLUMNS, missingWeightsMessage, runDemo } from '../../runtime/eval/demo.ts';
-import { glyph, GLYPH_HEIGHT, GLYPH_WIDTH, hasGlyph } from '../../runtime/eval/font5x7.ts';
-import type { EvalReport, EvalRow } from '../../runtime/eval/types.ts';
+import { composeDemoPng, DEMO_COLUMNS, missingWeightsMessage, runDemo } from '../../evaluation/eval/demo.ts';
+import { glyph, GLYPH_HEIGHT, GLYPH_WIDTH, hasGlyph } from '../../evaluation/eval/font5x7.ts';
+import type { EvalReport, EvalRow } from '../../evaluation/eval/types.ts';
 import { gpuOrSkip } from '../helpers/gpu.ts';
 import { ROOT, tempDir, writeRandomWeightsFile } from './helpers.ts';
 

@@ -1,12 +1,12 @@
 /**
- * The demo's captions quote the Fashion-MNIST experiment: the figures in runtime/eval/demo.ts must
+ * The demo's captions quote the Fashion-MNIST experiment: the figures in evaluation/eval/demo.ts must
  * be the ones in docs/experiment-fmnist/, and the "best measured" column must be the DDPM row with
  * the lowest FID among the schedules that cache.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DEMO_COLUMNS, DEMO_DEFAULTS, DEMO_EXPERIMENT } from '../../runtime/eval/demo.ts';
+import { DEMO_COLUMNS, DEMO_DEFAULTS, DEMO_EXPERIMENT } from '../../evaluation/eval/demo.ts';
 import { ROOT } from './helpers.ts';
 
 interface Row {

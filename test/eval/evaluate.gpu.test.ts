@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runEval } from '../../runtime/eval/evaluate.ts';
+import { runEval } from '../../evaluation/eval/evaluate.ts';
 import { gpuOrSkip } from '../helpers/gpu.ts';
 import { tinyConfig } from './helpers.ts';
 

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { runEval } from '../../runtime/eval/evaluate.ts';
-import { evalJson, formatEvalTable, gridFileStem, writeEvalOutputs } from '../../runtime/eval/report.ts';
-import type { EvalConfig } from '../../runtime/eval/types.ts';
+import { runEval } from '../../evaluation/eval/evaluate.ts';
+import { evalJson, formatEvalTable, gridFileStem, writeEvalOutputs } from '../../evaluation/eval/report.ts';
+import type { EvalConfig } from '../../evaluation/eval/types.ts';
 import { evalError, ROOT, tempDir, tinyConfig } from './helpers.ts';
 
 

@@ -9,8 +9,8 @@ import { graphWeights } from '../../compiler/ir/graph.ts';
 import { randomWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { expect } from 'vitest';
 import { DittoError } from '../../core/errors.ts';
-import { runEval } from '../../runtime/eval/evaluate.ts';
-import type { EvalConfig } from '../../runtime/eval/types.ts';
+import { runEval } from '../../evaluation/eval/evaluate.ts';
+import type { EvalConfig } from '../../evaluation/eval/types.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const FMNIST = path.join(ROOT, 'models/fmnist.ditto');

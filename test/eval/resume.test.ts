@@ -6,10 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { appendFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runEval } from '../../runtime/eval/evaluate.ts';
-import { PROGRESS_DIR } from '../../runtime/eval/progressStore.ts';
+import { runEval } from '../../evaluation/eval/evaluate.ts';
+import { PROGRESS_DIR } from '../../evaluation/eval/progressStore.ts';
 import { registerEval } from '../../cli/commands/eval.ts';
-import type { EvalConfig, EvalReport } from '../../runtime/eval/types.ts';
+import type { EvalConfig, EvalReport } from '../../evaluation/eval/types.ts';
 import { runInProcess } from '../cli/helpers.ts';
 import { evalError, FMNIST, MODEL, tempDir, tinyConfig, writeRandomWeightsFile } from './helpers.ts';
 

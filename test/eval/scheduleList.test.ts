@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { splitScheduleList } from '../../runtime/eval/scheduleList.ts';
+import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
 import { DittoError } from '../../core/errors.ts';
 
 const ident = fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/);

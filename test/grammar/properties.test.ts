@@ -72,9 +72,9 @@ describe('properties of the front end', () => {
 
   it('parses 10 KB of any input in time linear in its size (against the shipped sources, not the clock)', () => {
     // Budgeted by work, not wall clock: the same process parses 10 KB of the shipped sources as the
-    // yardstick (best of 3, so a busy machine slows both alike); any input may take a bounded
-    // multiple of it. A super-linear blow-up (error recovery re-scanning the input) breaks the bound
-    // by orders of magnitude at this size.
+    // yardstick (best of 3); any input may take a generous multiple of it, since a loaded machine
+    // slows one measurement more than another. A super-linear blow-up (error recovery re-scanning
+    // the input took minutes at this size before it was fixed) still breaks the bound.
     const base = shipped.map((s) => s.text).join('\n');
     const timeOf = (text: string) => {
       let best = Infinity;
@@ -91,7 +91,7 @@ describe('properties of the front end', () => {
         let big = '';
         while (big.length < 10_000) big += text + noise;
         big = big.slice(0, 10_240);
-        expect(timeOf(big)).toBeLessThan(30 * yardstick + 20);
+        expect(timeOf(big)).toBeLessThan(100 * yardstick + 2000);
       }),
       { numRuns: 15 },
     );

@@ -30,6 +30,9 @@ export function catalogue(): Record<string, EmittedKernel> {
     'layernorm_modulate hw plain f16': emitLayerNormModulate(selectLayerNormModulate({ rows: 5, D: 100, tokens: 5, eps: 1e-5, modulation: null, xDtype: 'f16' }, hw)),
     'attention sw DiT-S': emitAttention(selectAttention({ B, T, heads: 6, headDim: 64 }, sw)),
     'attention hw odd head dim f16': emitAttention(selectAttention({ B: 1, T: 9, heads: 2, headDim: 6, qkvDtype: 'f16' }, hw)),
+    'attention sw DiT-XL head dim 72 ragged T': emitAttention(selectAttention({ B, T: 250, heads: 16, headDim: 72 }, sw)),
+    'attention hw DiT-XL head dim 72': emitAttention(selectAttention({ B, T, heads: 16, headDim: 72 }, hw)),
+    'attention fallback wide head': emitAttention(selectAttention({ B: 1, T: 20, heads: 1, headDim: 130 }, hw)),
     'elementwise cfg combine': emitElementwise(selectElementwise({
       label: 'cfg_combine', shape: [1, 4, 16],
       inputs: [{ name: 'eps', view: { offset: 0, strides: [0, 16, 1] } }, { name: 'eps_u', view: { offset: 64 * 2, strides: [0, 16, 1] } }],

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  DEFAULT_CAPS, LAVAPIPE_CAPS, cacheKey, emitAttention, emitElementwise, emitLayerNormModulate, emitMatmul, ex, selectAttention,
+  DEFAULT_CAPS, LAVAPIPE_CAPS, MAX_REGISTER_HD, cacheKey, emitAttention, emitElementwise, emitLayerNormModulate, emitMatmul, ex, selectAttention,
   matmulCandidates, selectElementwise, selectLayerNormModulate, selectMatmul, type AdapterCaps, type EmittedKernel,
 } from '../../compiler/kernels/index.ts';
 import { isDittoError } from '../../core/errors.ts';
@@ -35,7 +35,8 @@ function respectsLimits(k: EmittedKernel, caps: AdapterCaps): void {
     expect(d).toBeGreaterThanOrEqual(1);
     expect(d).toBeLessThanOrEqual(caps.maxWorkgroupsPerDimension);
   }
-  expect(k.wgsl.includes('subgroup')).toBe(k.wgsl.includes('enable subgroups;'));
+  const usesSubgroupBuiltins = /\bsubgroup[A-Z]\w*\s*\(|subgroup_invocation_id|subgroup_size/.test(k.wgsl);
+  expect(usesSubgroupBuiltins).toBe(k.wgsl.includes('enable subgroups;'));
   if (k.wgsl.includes('enable subgroups;')) expect(caps.hasSubgroups).toBe(true);
   expect(k.wgsl.includes('f16')).toBe(caps.hasF16 && k.wgsl.includes('enable f16;'));
 }
@@ -101,10 +102,28 @@ describe('kernel selectors', () => {
     expect(() => selectMatmul({ ...p, K: 383 }, DEFAULT_CAPS, selectMatmul(p, DEFAULT_CAPS).variant)).toThrow(/16-byte/);
   });
 
-  it('shrink the attention K/V tile to fit workgroup memory', () => {
-    const big = selectAttention({ B: 1, T: 256, heads: 16, headDim: 72 }, DEFAULT_CAPS);
-    expect(big.kTile).toBe(16); // 2·32·18·16 B = 18 KiB > 16 KiB
-    expect(selectAttention({ B: 1, T: 256, heads: 16, headDim: 72 }, LAVAPIPE_CAPS).kTile).toBe(32);
+  it('pick the attention variant from the adapter: subgroup on software, workgroup on hardware, simple for wide heads', () => {
+    const xl = { B: 2, T: 256, heads: 16, headDim: 72 };
+    expect(selectAttention(xl, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', lanes: 8, queries: 8, keys: 1 });
+    // Software without subgroup sizes still gets one SIMD vector of lanes; the variant needs no subgroup builtins.
+    expect(selectAttention(xl, { ...LAVAPIPE_CAPS, hasSubgroups: false, subgroupMinSize: 0 }).variant.kind).toBe('subgroup');
+    expect(selectAttention({ ...xl, T: 3 }, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', lanes: 8, queries: 1, keys: 1 });
+    expect(selectAttention({ ...xl, headDim: 128 }, LAVAPIPE_CAPS).variant).toMatchObject({ kind: 'subgroup', queries: 4 });
+    const hw = selectAttention(xl, DEFAULT_CAPS).variant;
+    expect(hw).toEqual({ kind: 'workgroup', threads: 64, queries: 1, keys: 4, kTile: 16 }); // 2·32·18·16 B = 18 KiB > 16 KiB
+    expect(selectAttention(xl, { ...LAVAPIPE_CAPS, isSoftware: false }).variant).toMatchObject({ kind: 'workgroup', kTile: 32 });
+    expect(selectAttention({ ...xl, headDim: 16 }, DEFAULT_CAPS).variant).toMatchObject({ kind: 'workgroup', queries: 4 });
+    expect(selectAttention({ ...xl, headDim: MAX_REGISTER_HD + 1 }, LAVAPIPE_CAPS).variant.kind).toBe('simple');
+    expect(selectAttention({ B: 1, T: 1024, heads: 1, headDim: 512 }, DEFAULT_CAPS).variant).toEqual({ kind: 'simple', qTile: 64, kTile: 4 });
+    expect(() => selectAttention({ B: 1, T: 8, heads: 1, headDim: 4096 }, DEFAULT_CAPS)).toThrow(/does not fit this adapter's workgroup memory/);
+  });
+
+  it('write the register attention variants without run-time-indexed private arrays', () => {
+    for (const caps of [LAVAPIPE_CAPS, DEFAULT_CAPS]) {
+      const wgsl = emitAttention(selectAttention({ B: 2, T: 256, heads: 6, headDim: 64 }, caps)).wgsl;
+      expect(wgsl).not.toMatch(/var\s+\w+\s*:\s*array</);
+      expect(wgsl).not.toMatch(/exp\(/);
+    }
   });
 
   it('reject bindings larger than maxStorageBufferBindingSize with E_GPU naming the tensor', () => {

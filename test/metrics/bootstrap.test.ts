@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bootstrapFid } from '../../runtime/metrics/bootstrap.ts';
-import { featureStats } from '../../runtime/metrics/fid.ts';
+import { bootstrapFid } from '../../evaluation/metrics/bootstrap.ts';
+import { featureStats } from '../../evaluation/metrics/fid.ts';
 import { DittoError } from '../../core/errors.ts';
 
 /** n deterministic pseudo-random dim-vectors, shifted by `shift` in every coordinate. */

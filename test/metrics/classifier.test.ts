@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { DittoError } from '../../core/errors.ts';
 import { tensor, type Tensor } from '../../core/tensor.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { classifierFromTensors, classify, FEATURE_DIM, loadClassifier, NUM_CLASSES, predictedClasses } from '../../runtime/metrics/classifier.ts';
-import { classAccuracy } from '../../runtime/metrics/fid.ts';
+import { classifierFromTensors, classify, FEATURE_DIM, loadClassifier, NUM_CLASSES, predictedClasses } from '../../evaluation/metrics/classifier.ts';
+import { classAccuracy } from '../../evaluation/metrics/fid.ts';
 
 const GOLDEN = fileURLToPath(new URL('./fixtures/fmnist-classifier-golden.safetensors', import.meta.url));
 

@@ -7,7 +7,7 @@ import { DittoError } from '../../core/errors.ts';
 import { intTensor, tensor, type Tensor } from '../../core/tensor.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { parseLabelsFlag, registerFid } from '../../cli/commands/fid.ts';
-import { computeFid } from '../../runtime/metrics/fid.ts';
+import { computeFid } from '../../evaluation/metrics/fid.ts';
 import { runInProcess } from '../cli/helpers.ts';
 
 const golden = loadWeights(fileURLToPath(new URL('./fixtures/fmnist-classifier-golden.safetensors', import.meta.url))).tensors;

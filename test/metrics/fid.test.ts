@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { DittoError } from '../../core/errors.ts';
 import { tensor } from '../../core/tensor.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { computeFid, featureStats, frechetDistance, frechetParts, loadReferenceStats, type FeatureStats } from '../../runtime/metrics/fid.ts';
-import { fromEigen, matmul, symmetricEigen, symmetricEigenvalues } from '../../runtime/metrics/linalg.ts';
+import { computeFid, featureStats, frechetDistance, frechetParts, loadReferenceStats, type FeatureStats } from '../../evaluation/metrics/fid.ts';
+import { fromEigen, matmul, symmetricEigen, symmetricEigenvalues } from '../../evaluation/metrics/linalg.ts';
 import { openUniformStream } from '../../core/random.ts';
 
 /** Seeded normal samples (mulberry32 + Box–Muller), so properties shrink to reproducible cases. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DittoError } from '../../core/errors.ts';
 import { tensor, type Tensor } from '../../core/tensor.ts';
-import { psnr, psnrPerImage, relativeL2, ssim, ssimPerImage } from '../../runtime/metrics/fidelity.ts';
+import { psnr, psnrPerImage, relativeL2, ssim, ssimPerImage } from '../../evaluation/metrics/fidelity.ts';
 
 /** A deterministic textured batch [n, c, h, w] in [-1, 1]. */
 function pattern(n: number, c: number, h: number, w: number, phase = 0): Tensor {

@@ -17,7 +17,7 @@ import { chromiumOrSkip, launchChromium } from '../helpers/chromium.ts';
 import { gpuOrSkip } from '../helpers/gpu.ts';
 import { createRunner, loadPlan } from '../../index.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { psnr } from '../../runtime/metrics/fidelity.ts';
+import { psnr } from '../../evaluation/metrics/fidelity.ts';
 import { tensor } from '../../core/tensor.ts';
 
 const bin = chromiumOrSkip();

@@ -10,8 +10,8 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tensor, type Tensor } from '../../core/tensor.ts';
 import { openWeights } from '../../runtime/weights/index.ts';
-import { classify, DEFAULT_CLASSIFIER_PATH, FEATURE_DIM, loadClassifier, type ClassifierOutput } from '../../runtime/metrics/classifier.ts';
-import { classAccuracy, featureStats, frechetDistance, frechetParts, loadReferenceStats } from '../../runtime/metrics/fid.ts';
+import { classify, DEFAULT_CLASSIFIER_PATH, FEATURE_DIM, loadClassifier, type ClassifierOutput } from '../../evaluation/metrics/classifier.ts';
+import { classAccuracy, featureStats, frechetDistance, frechetParts, loadReferenceStats } from '../../evaluation/metrics/fid.ts';
 import { loadFashionMnist, takeImages } from './idx.ts';
 import { openUniformStream, uniformStream } from '../../core/random.ts';
 
@@ -109,7 +109,7 @@ const row = (n: string) => {
 const doc = `# Metrics: FID, class accuracy, PSNR, SSIM
 
 How ditto judges the images of a cache schedule for the Fashion-MNIST model. Code:
-\`runtime/metrics/\` (classifier.ts, fid.ts, linalg.ts, fidelity.ts); weights and statistics:
+\`evaluation/metrics/\` (classifier.ts, fid.ts, linalg.ts, fidelity.ts); weights and statistics:
 \`models/fid/\`; trainer: \`tools/fid/train_classifier.py\`; this page is written by
 \`tools/fid/calibrate.ts\` (numbers below are from its last run, ${f(seconds, 0)} s).
 
@@ -167,7 +167,7 @@ images with Gaussian pixel noise (clamped to [-1, 1]):
 The fraction of generated images the classifier assigns to the class they were generated for
 (arg-max of the logits). Real test images score ${f(tsAccuracy * 100)} %, which is the ceiling to read it against.
 
-## Fidelity to a reference batch (\`runtime/metrics/fidelity.ts\`)
+## Fidelity to a reference batch (\`evaluation/metrics/fidelity.ts\`)
 
 For a cached schedule against the no-cache output from the same noise; images in [-1, 1]:
 

@@ -10,7 +10,7 @@ for this domain, and writes:
 
     OPENBLAS_NUM_THREADS=1 nice -n 10 /usr/bin/python3 tools/fid/train_classifier.py
 
-Architecture (runtime/metrics/classifier.ts mirrors it exactly):
+Architecture (evaluation/metrics/classifier.ts mirrors it exactly):
   x [N,1,28,28] in [-1,1]
   conv1 3x3 pad 1, 1->16, ReLU, maxpool 2  -> [N,16,14,14]
   conv2 3x3 pad 1, 16->32, ReLU, maxpool 2 -> [N,32,7,7]

@@ -4,7 +4,7 @@
 import { PNG } from 'pngjs';
 import { DittoError } from '../../core/errors.ts';
 import type { Tensor } from '../../core/tensor.ts';
-import { toByte } from '../image.ts';
+import { toByte } from '../../runtime/image.ts';
 import { glyph, GLYPH_ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH } from './font5x7.ts';
 
 export class Canvas {

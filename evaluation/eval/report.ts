@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../core/files.ts';
 import { tensor } from '../../core/tensor.ts';
-import { encodeGridPng } from '../image.ts';
+import { encodeGridPng } from '../../runtime/image.ts';
 import type { EvalReport, EvalRow } from './types.ts';
 
 /** Images shown per grid: 10 rows of one column per class keep a 2k-sample eval's PNG small. */

@@ -8,11 +8,11 @@ import { graphWeights, type Graph } from '../../compiler/ir/graph.ts';
 import { computeEverything, type ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { compile } from '../../compiler/pipeline.ts';
 import { HARDWARE_CAPS, LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
-import type { GpuContext } from '../device.ts';
-import { createRunner } from '../run/runner.ts';
-import { noiseForRun, type RunNoise } from '../sampler/noise.ts';
-import { sampleReference } from '../reference/sample.ts';
-import { validateWeights } from '../weights/index.ts';
+import type { GpuContext } from '../../runtime/device.ts';
+import { createRunner } from '../../runtime/run/runner.ts';
+import { noiseForRun, type RunNoise } from '../../runtime/sampler/noise.ts';
+import { sampleReference } from '../../runtime/reference/sample.ts';
+import { validateWeights } from '../../runtime/weights/index.ts';
 
 export interface SampleSettings {
   steps: number;

@@ -11,7 +11,7 @@
 import { packagePath } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { shapeString, type Tensor } from '../../core/tensor.ts';
-import { loadWeights } from '../weights/index.ts';
+import { loadWeights } from '../../runtime/weights/index.ts';
 
 export const DEFAULT_CLASSIFIER_PATH = packagePath('models', 'fid', 'fmnist-classifier.safetensors');
 

@@ -12,11 +12,11 @@
 import { DittoError, invariant } from '../../core/errors.ts';
 import { intTensor, tensor, type Tensor } from '../../core/tensor.ts';
 import { nodeByPath, type Graph, type NodeId } from '../../compiler/ir/graph.ts';
-import { Evaluation, type Intercept, type Weights } from '../reference/forward.ts';
+import { Evaluation, type Intercept, type Weights } from '../../runtime/reference/forward.ts';
 import { makeDiffusion, type Diffusion } from '../../core/diffusion.ts';
-import { ddimStep, ddpmStep, type VarianceKind } from '../sampler/steps.ts';
-import { epsFromModelOutput, type GuideChannels } from '../sampler/guidance.ts';
-import { noiseForRun, type RunNoise } from '../sampler/noise.ts';
+import { ddimStep, ddpmStep, type VarianceKind } from '../../runtime/sampler/steps.ts';
+import { epsFromModelOutput, type GuideChannels } from '../../runtime/sampler/guidance.ts';
+import { noiseForRun, type RunNoise } from '../../runtime/sampler/noise.ts';
 import type { CacheState } from './states.ts';
 
 /** The attention and MLP nodes a code table drives: one repetition's `attn` and `mlp` per block. */

@@ -14,7 +14,7 @@
  */
 import { DittoError } from '../../core/errors.ts';
 import { tensor, type Tensor } from '../../core/tensor.ts';
-import { createGpu } from '../device.ts';
+import { createGpu } from '../../runtime/device.ts';
 import { ClassifierMetrics, classifierMetricsUnavailable, fidelityToBaseline } from './imageMetrics.ts';
 import { gpuBackend, referenceBackend, type PreparedSampler, type SamplerBackend } from './samplers.ts';
 import { setupEval, type EvalSetup } from './setup.ts';

@@ -3,7 +3,7 @@
  * against, and class accuracy of generated images.
  *
  * FID here = ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^{1/2}) over the 128-d penultimate features of
- * the Fashion-MNIST classifier (runtime/metrics/classifier.ts), with unbiased (N − 1) covariances,
+ * the Fashion-MNIST classifier (evaluation/metrics/classifier.ts), with unbiased (N − 1) covariances,
  * all in float64. Tr((Σ₁Σ₂)^{1/2}) is computed as Σ √λᵢ of the symmetric PSD matrix
  * Σ₁^{1/2}·Σ₂·Σ₁^{1/2}, which has the same eigenvalues as Σ₁Σ₂ but, unlike that product, is
  * symmetric, so a symmetric eigensolver applies and no complex parts appear.
@@ -11,7 +11,7 @@
 import { packagePath } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { shapeString, type Tensor } from '../../core/tensor.ts';
-import { loadWeights } from '../weights/index.ts';
+import { loadWeights } from '../../runtime/weights/index.ts';
 import { classify, FEATURE_DIM, loadClassifier, NUM_CLASSES, predictedClasses, type Classifier, type ClassifierOutput } from './classifier.ts';
 import { matmul, sqrtPsd, symmetricEigenvalues, trace } from './linalg.ts';
 

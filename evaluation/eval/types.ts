@@ -1,6 +1,6 @@
 /** The contract of `ditto eval` and `ditto demo`: what a caller asks for and what comes back. */
 import type { Tensor } from '../../core/tensor.ts';
-import type { DeviceOptions, GpuContext } from '../device.ts';
+import type { DeviceOptions, GpuContext } from '../../runtime/device.ts';
 import type { Classifier } from '../metrics/classifier.ts';
 import type { FeatureStats } from '../metrics/fid.ts';
 
