@@ -244,7 +244,11 @@ export function registerEval(program: Command): void {
         const rows = cfg.schedules.length + 1;
         const toParent = flags.ipc && process.send ? process.send.bind(process) : undefined;
         // The worker that started this shard is gone: nobody will read the result.
-        if (toParent) process.once('disconnect', () => process.exit(EXIT_USER));
+        if (toParent) {
+          process.once('disconnect', () => process.exit(EXIT_USER));
+          // The channel must not keep this process alive once the shard is written.
+          process.channel?.unref();
+        }
         const shard = await withProgress(json, (update) =>
           runEvalShard(
             {
