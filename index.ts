@@ -137,3 +137,13 @@ export function runPlanOnCpu(plan: Plan | string, weights: string | ReadonlyMap<
   return runOnCpu(p, typeof weights === 'string' ? loadWeights(weights).tensors : weights, req);
 }
 export type { CpuRunOutput, CpuRunRequest };
+
+// Evaluation, whole or in shards (docs/eval.md, docs/distributed.md).
+export { runEval } from './evaluation/eval/evaluate.ts';
+export type { EvalConfig, EvalReport, EvalRow, EvalProgress } from './evaluation/eval/types.ts';
+export { runEvalShard, parseShardSpec, shardBatches, type ShardSpec, type ShardMeta, type ShardResult } from './evaluation/eval/shard.ts';
+export { writeShard, readShard } from './evaluation/eval/shardFiles.ts';
+export { mergeEvalShards, mergeEvalShardDirs, type MergeOptions, type NamedShard } from './evaluation/eval/merge.ts';
+export { parseRedisUrl, type RedisTarget } from './evaluation/eval/queue/connection.ts';
+export { runEvalOnQueue, type QueueRunOptions, type QueueProgress } from './evaluation/eval/queue/submit.ts';
+export { startEvalWorker, type WorkerOptions, type RunningWorker } from './evaluation/eval/queue/worker.ts';

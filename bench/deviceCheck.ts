@@ -278,7 +278,8 @@ export async function runDeviceCheck(opts: DeviceCheckOptions): Promise<{ ok: bo
   const elapsed = () => (performance.now() - state.started) / 1000;
   let gpu: GpuContext | undefined;
 
-  const section = async (name: string, needsGpu: boolean, body: () => Promise<string | void>) => {
+  /** `timed` sections start only within the time budget; the machine and adapter facts always run. */
+  const section = async (name: string, needsGpu: boolean, body: () => Promise<string | void>, timed = true) => {
     const t0 = performance.now();
     const record = (status: Status, note?: string) => {
       state.records.push({ name, status, seconds: (performance.now() - t0) / 1000, ...(note ? { note } : {}) });
@@ -286,7 +287,7 @@ export async function runDeviceCheck(opts: DeviceCheckOptions): Promise<{ ok: bo
       write(false);
     };
     if (needsGpu && !gpu) return record('skipped', 'no device');
-    if (elapsed() > size.budgetSeconds) return record('skipped', `time budget of ${size.budgetSeconds} s spent`);
+    if (timed && elapsed() > size.budgetSeconds) return record('skipped', `time budget of ${size.budgetSeconds} s spent`);
     log(`[${name}] started at ${elapsed().toFixed(0)} s`);
     try {
       const note = await body();
@@ -300,7 +301,7 @@ export async function runDeviceCheck(opts: DeviceCheckOptions): Promise<{ ok: bo
 
   await section('machine', false, async () => {
     state.machine = machineFacts();
-  });
+  }, false);
   await section('adapter', false, async () => {
     gpu = await createGpu({ toggles: opts.toggles });
     state.info = infoJson(gpu);
@@ -311,7 +312,7 @@ export async function runDeviceCheck(opts: DeviceCheckOptions): Promise<{ ok: bo
       await probeToggles('with allow_unsafe_apis', withToggle(opts.toggles, 'allow_unsafe_apis', 'allow_unsafe_apis'), gpu),
     ];
     return gpu.report.name;
-  });
+  }, false);
   await section('kernels', true, async () => {
     state.peak = await measurePeak(gpu!, size.kernelBudgetMs * 3);
     log(`peak: ${state.peak.gflops.toFixed(1)} GFLOP/s FMA, ${state.peak.gbps.toFixed(2)} GB/s copy`);

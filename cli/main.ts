@@ -61,9 +61,14 @@ export const VERBS: Record<string, Verb> = {
     load: async () => (await import('./commands/calibrate.ts')).registerCalibrate,
   },
   eval: {
-    term: 'eval [options] <model-file>',
-    description: 'compare cache schedules with the no-cache baseline: FID, class accuracy, PSNR/SSIM, speed-up, image grids',
+    term: 'eval [options] [model-file]',
+    description: 'compare cache schedules with the no-cache baseline: FID, class accuracy, PSNR/SSIM, speed-up, image grids; --shard / --merge / --queue split it over machines',
     load: async () => (await import('./commands/eval.ts')).registerEval,
+  },
+  worker: {
+    term: 'worker [options]',
+    description: "sample the eval shards queued with `ditto eval --queue` on this machine's GPU, until stopped",
+    load: async () => (await import('./commands/worker.ts')).registerWorker,
   },
   demo: {
     term: 'demo [options]',

@@ -15,19 +15,17 @@
 import { DittoError } from '../../core/errors.ts';
 import { tensor, type Tensor } from '../../core/tensor.ts';
 import { createGpu } from '../../runtime/device.ts';
-import { ClassifierMetrics, classifierMetricsUnavailable, fidelityToBaseline } from './imageMetrics.ts';
 import { gpuBackend, referenceBackend, type PreparedSampler, type SamplerBackend } from './samplers.ts';
 import { setupEval, type EvalSetup } from './setup.ts';
-import { bootstrapFid, type FidBootstrap } from '../metrics/bootstrap.ts';
-import { FEATURE_DIM } from '../metrics/classifier.ts';
-import { ProgressStore, weightsDigest, type ProgressSettings } from './progressStore.ts';
+import { ProgressStore, settingsDifferences, weightsDigest, type ProgressSettings } from './progressStore.ts';
 import { graphHash, sha256 } from '../../compiler/plan/tables.ts';
 import { canonicalJson } from '../../compiler/kernels/common.ts';
-import type { EvalConfig, EvalReport, EvalRow } from './types.ts';
+import { classesOfRange, classifyRows, scoreEval } from './score.ts';
+import type { EvalConfig, EvalReport } from './types.ts';
 
 const MAX_SEED = 2 ** 32 - 1;
 
-function checkConfig(cfg: EvalConfig): void {
+export function checkConfig(cfg: EvalConfig): void {
   const whole = (name: string, v: number, min: number) => {
     if (!Number.isInteger(v) || v < min) throw new DittoError('E_USAGE', `${name} must be a whole number ≥ ${min}, got ${v}`);
   };
@@ -40,9 +38,9 @@ function checkConfig(cfg: EvalConfig): void {
   if (cfg.cfgScale !== undefined && !Number.isFinite(cfg.cfgScale)) throw new DittoError('E_USAGE', `--cfg must be a finite number, got ${cfg.cfgScale}`);
 }
 
-/** Class of image g: cycling through the model's classes. */
+/** Classes of batch j: image g = j·batch + i has class g mod classCount. */
 export function classesOfBatch(j: number, batch: number, classCount: number): number[] {
-  return Array.from({ length: batch }, (_, i) => (classCount > 0 ? (j * batch + i) % classCount : 0));
+  return classesOfRange(j * batch, (j + 1) * batch, classCount);
 }
 
 function concatImages(parts: Tensor[], n: number): Tensor {
@@ -57,8 +55,11 @@ function concatImages(parts: Tensor[], n: number): Tensor {
   return tensor([n, ...parts[0]!.shape.slice(1)], data);
 }
 
-/** Everything that decides what batch j samples; a resumed run must match it exactly. */
-function progressSettings(cfg: EvalConfig, setup: EvalSetup, device: string): ProgressSettings {
+/**
+ * Everything that decides what batch j samples; a resumed run and the shards of one evaluation must
+ * match it exactly. `device` is left out where the caller does not know it yet (a queue's submitter).
+ */
+export function evalSettings(cfg: EvalConfig, setup: EvalSetup, device?: string): ProgressSettings {
   return {
     model: setup.graph.model,
     graph: graphHash(setup.graph),
@@ -70,13 +71,49 @@ function progressSettings(cfg: EvalConfig, setup: EvalSetup, device: string): Pr
     cfg: cfg.cfgScale ?? null,
     batch: cfg.batch,
     seed: cfg.seed,
-    device,
+    ...(device !== undefined ? { device } : {}),
   };
 }
 
-export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
+/** A range of batches [first, end) of an evaluation. */
+export interface BatchRange {
+  first: number;
+  end: number;
+}
+
+/** What sampling a range of batches produced, before scoring. */
+export interface SampledRange {
+  setup: EvalSetup;
+  /** evalSettings(…) with the device: what shards must agree on. */
+  settings: ProgressSettings;
+  /** The backend's label ('gpu: <adapter>' or 'reference executor (CPU)'). */
+  device: string;
+  warmup: boolean;
+  rows: { name: string; schedule: string; predictedSpeedup: number | null; flopsRatio: number | null; planHash: string }[];
+  /** Per row: the images of samples [first·batch, min(end·batch, samples)), in index order. */
+  images: Tensor[];
+  /** Per row: the timed seconds of this range's batches. */
+  seconds: number[];
+  notes: string[];
+}
+
+export interface SampleOptions {
+  /** Settings the run must have (all but the device); anything else is an E_USAGE error naming each difference. */
+  expectSettings?: ProgressSettings;
+}
+
+/**
+ * Samples batches [range.first, range.end) under every schedule, interleaved batch by batch. Batch j
+ * is the same whatever range it is sampled in: seed + j and classes of images j·batch + i.
+ */
+export async function sampleRange(cfg: EvalConfig, range: BatchRange, opts: SampleOptions = {}): Promise<SampledRange> {
   checkConfig(cfg);
   const setup = setupEval({ modelFile: cfg.modelFile, model: cfg.model, set: cfg.set, schedules: cfg.schedules, steps: cfg.steps, batch: cfg.batch, cfg: cfg.cfgScale !== undefined });
+  if (opts.expectSettings) {
+    const mine = evalSettings(cfg, setup);
+    const differ = settingsDifferences(opts.expectSettings, mine, 'submitted', 'here');
+    if (differ.length) throw new DittoError('E_USAGE', `this machine's files give other settings than the submitted evaluation (${differ.join('; ')}); run workers with the same model, schedule and weights files`);
+  }
   const notes: string[] = [];
   const ownGpu = cfg.device === 'gpu' && !cfg.gpu ? await createGpu(cfg.deviceOptions) : undefined;
   const gpu = cfg.gpu ?? ownGpu;
@@ -89,104 +126,89 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       progress({ phase: 'compile', done: i, total: setup.rows.length, row: row.name });
       prepared.push(await backend.prepare(setup.graph, row.schedule, settings));
     }
-    const batches = Math.ceil(cfg.samples / cfg.batch);
+    const { first, end } = range;
     let parts: Tensor[][] = prepared.map(() => []);
     let seconds = prepared.map(() => 0);
-    let first = 0;
+    let next = first;
     let store: ProgressStore | undefined;
     if (cfg.resumeDir !== undefined) {
+      if (first !== 0) throw new DittoError('E_INTERNAL', 'resuming is for whole evaluations, not ranges of batches');
       const [c, h, w] = setup.imageShape;
-      store = new ProgressStore(cfg.resumeDir, progressSettings(cfg, setup, backend.label), prepared.length, cfg.batch * c * h * w, [cfg.batch, c, h, w]);
+      store = new ProgressStore(cfg.resumeDir, evalSettings(cfg, setup, backend.label), prepared.length, cfg.batch * c * h * w, [cfg.batch, c, h, w]);
       const saved = store.load();
       if (saved) {
         ({ parts, seconds } = saved);
-        first = saved.batches;
-        if (first > 0) notes.push(`resumed from ${store.dir}: ${Math.min(first, batches)} of ${batches} batches were sampled by an earlier run (their seconds count in the speed-ups)`);
+        next = saved.batches;
+        if (next > 0) notes.push(`resumed from ${store.dir}: ${Math.min(next, end)} of ${end} batches were sampled by an earlier run (their seconds count in the speed-ups)`);
       } else store.start();
     }
-    const warmup = (cfg.warmup ?? true) && backend.needsWarmup && first < batches;
+    const warmup = (cfg.warmup ?? true) && backend.needsWarmup && next < end;
     if (warmup) {
       for (const [i, p] of prepared.entries()) {
         progress({ phase: 'warmup', done: i, total: prepared.length, row: setup.rows[i]!.name });
         await p.sample(cfg.seed, classesOfBatch(0, cfg.batch, setup.classes));
       }
     }
-    for (let j = first; j < batches; j++) {
+    const total = (end - first) * prepared.length;
+    for (let j = next; j < end; j++) {
       const classes = classesOfBatch(j, cfg.batch, setup.classes);
       for (const [i, p] of prepared.entries()) {
-        progress({ phase: 'sample', done: j * prepared.length + i, total: batches * prepared.length, row: setup.rows[i]!.name });
+        progress({ phase: 'sample', done: (j - first) * prepared.length + i, total, row: setup.rows[i]!.name });
         const r = await p.sample(cfg.seed + j, classes);
         parts[i]!.push(r.images);
         seconds[i]! += r.seconds;
       }
       store?.append(parts.map((p) => p[j]!), j + 1, seconds);
     }
-    progress({ phase: 'sample', done: batches * prepared.length, total: batches * prepared.length });
-
-    const images = parts.map((p) => concatImages(p, cfg.samples));
-    const classes = Array.from({ length: batches }, (_, j) => classesOfBatch(j, cfg.batch, setup.classes)).flat().slice(0, cfg.samples);
-    const why = classifierMetricsUnavailable(setup.imageShape, setup.classes);
-    const wantFid = cfg.fid ?? true;
-    if (why) notes.push(why);
-    else if (wantFid && cfg.samples < 2) notes.push('FID needs at least 2 samples (a covariance); only accuracy is reported');
-    else if (wantFid && cfg.samples < 1000) notes.push(`FID from ${cfg.samples} samples is biased upward; compare rows with each other, and see docs/metrics.md for the floor at this N`);
-    const metrics = new ClassifierMetrics(cfg.classifier, cfg.referenceStats);
-    const features: Float64Array[] = [];
-    const scored = setup.rows.map((row, i) => {
-      progress({ phase: 'metrics', done: i, total: setup.rows.length, row: row.name });
-      let fid: number | null = null;
-      let accuracy: number | null = null;
-      if (!why) {
-        if (wantFid && cfg.samples >= 2) {
-          const s = metrics.scores(images[i]!, classes);
-          ({ fid, accuracy } = s);
-          features.push(s.features);
-        } else accuracy = metrics.accuracy(images[i]!, classes);
-      }
-      return { fid, accuracy };
-    });
-    const reps = cfg.bootstrap ?? 0;
-    let boot: FidBootstrap | undefined;
-    if (reps > 0 && features.length === setup.rows.length) {
-      boot = bootstrapFid(features, cfg.samples, FEATURE_DIM, metrics.reference(), reps, cfg.seed, (done) => progress({ phase: 'bootstrap', done, total: reps }));
-    } else if (reps > 0) notes.push('no FID bootstrap: FID is not computed for these images');
-    const rows: EvalRow[] = setup.rows.map((row, i) => {
-      const { fid, accuracy } = scored[i]!;
-      const p = prepared[i]!;
-      return {
-        name: row.name,
-        schedule: row.schedule?.name ?? 'none',
-        images: images[i]!,
-        classes,
-        seconds: seconds[i]!,
-        speedup: seconds[0]! / seconds[i]!,
-        predictedSpeedup: p.predictedSpeedup,
-        flopsRatio: p.flopsRatio,
-        fid,
-        fidSd: boot ? boot.sd[i]! : null,
-        fidDelta: boot ? boot.delta[i]! : null,
-        accuracy,
-        ...fidelityToBaseline(images[i]!, images[0]!),
-      };
-    });
+    progress({ phase: 'sample', done: total, total });
+    const count = Math.min(end * cfg.batch, cfg.samples) - first * cfg.batch;
     return {
-      model: cfg.model ?? setup.graph.model,
-      modelFile: cfg.modelFile,
-      steps: cfg.steps,
-      sampler: cfg.sampler,
-      cfgScale: cfg.cfgScale ?? null,
-      samples: cfg.samples,
-      batch: cfg.batch,
-      seed: cfg.seed,
-      classCount: setup.classes,
+      setup,
+      settings: evalSettings(cfg, setup, backend.label),
       device: backend.label,
       warmup,
-      bootstrap: boot ? reps : null,
-      rows,
+      rows: setup.rows.map((row, i) => ({ name: row.name, schedule: row.schedule?.name ?? 'none', predictedSpeedup: prepared[i]!.predictedSpeedup, flopsRatio: prepared[i]!.flopsRatio, planHash: prepared[i]!.planHash })),
+      images: parts.map((p) => concatImages(p.slice(0, end - first), count)),
+      seconds,
       notes,
     };
   } finally {
     for (const p of prepared) p.destroy();
     ownGpu?.device.destroy();
   }
+}
+
+/** The header of a report: the run's settings as the table and eval.json show them. */
+export function reportHeader(cfg: Pick<EvalConfig, 'model' | 'modelFile' | 'steps' | 'sampler' | 'cfgScale' | 'samples' | 'batch' | 'seed'>, model: string, classCount: number, device: string, warmup: boolean) {
+  return {
+    model: cfg.model ?? model,
+    modelFile: cfg.modelFile,
+    steps: cfg.steps,
+    sampler: cfg.sampler,
+    cfgScale: cfg.cfgScale ?? null,
+    samples: cfg.samples,
+    batch: cfg.batch,
+    seed: cfg.seed,
+    classCount,
+    device,
+    warmup,
+  };
+}
+
+export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
+  checkConfig(cfg);
+  const s = await sampleRange(cfg, { first: 0, end: Math.ceil(cfg.samples / cfg.batch) });
+  const progress = cfg.onProgress ?? (() => undefined);
+  const classified = classifyRows(s.images, s.setup.imageShape, s.setup.classes, cfg.classifier, progress);
+  return scoreEval({
+    header: reportHeader(cfg, s.setup.graph.model, s.setup.classes, s.device, s.warmup),
+    imageShape: s.setup.imageShape,
+    rows: s.rows.map((r, i) => ({ ...r, images: s.images[i]!, seconds: s.seconds[i]! })),
+    classified,
+    notes: s.notes,
+    ...(cfg.fid !== undefined ? { fid: cfg.fid } : {}),
+    ...(cfg.bootstrap !== undefined ? { bootstrap: cfg.bootstrap } : {}),
+    ...(cfg.referenceStats ? { referenceStats: cfg.referenceStats } : {}),
+    onProgress: progress,
+  });
 }

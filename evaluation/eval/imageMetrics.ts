@@ -4,8 +4,7 @@
  * images from the same noise.
  */
 import type { Tensor } from '../../core/tensor.ts';
-import { classify, IMAGE_SIZE, loadClassifier, NUM_CLASSES, type Classifier } from '../metrics/classifier.ts';
-import { classAccuracy, fidOfClassified, loadReferenceStats, type FeatureStats } from '../metrics/fid.ts';
+import { IMAGE_SIZE, NUM_CLASSES } from '../metrics/classifier.ts';
 import { psnr, relativeL2, ssim } from '../metrics/fidelity.ts';
 
 const SSIM_WINDOW = 11;
@@ -29,36 +28,4 @@ export function classifierMetricsUnavailable(imageShape: readonly number[], mode
   }
   if (modelClasses !== NUM_CLASSES) return `accuracy needs a ${NUM_CLASSES}-class model (Fashion-MNIST's classes); this one has ${modelClasses}`;
   return undefined;
-}
-
-/** Loads the classifier and the reference statistics once, on first use. */
-export class ClassifierMetrics {
-  private clf?: Classifier;
-  private stats?: FeatureStats;
-  constructor(clf?: Classifier, stats?: FeatureStats) {
-    this.clf = clf;
-    this.stats = stats;
-  }
-
-  private classifier(): Classifier {
-    return (this.clf ??= loadClassifier());
-  }
-
-  /**
-   * FID against the test statistics (needs ≥ 2 images), accuracy on the requested classes, and the
-   * n × FEATURE_DIM features behind them (for the bootstrap).
-   */
-  scores(images: Tensor, classes: readonly number[]): { fid: number; accuracy: number; features: Float64Array } {
-    const out = classify(this.classifier(), images);
-    const r = fidOfClassified(out, this.reference(), classes);
-    return { fid: r.fid, accuracy: r.accuracy!, features: out.features };
-  }
-
-  reference(): FeatureStats {
-    return (this.stats ??= loadReferenceStats());
-  }
-
-  accuracy(images: Tensor, classes: readonly number[]): number {
-    return classAccuracy(classify(this.classifier(), images), classes);
-  }
 }

@@ -86,9 +86,7 @@ export class ProgressStore {
     if (saved.version !== VERSION || typeof saved.settings !== 'object' || saved.settings === null || !Number.isInteger(saved.batches) || saved.batches < 0 || !Array.isArray(saved.seconds)) {
       throw new DittoError('E_INPUT', `${where} is not a progress file of this ditto version; delete that folder to start over`);
     }
-    const differ = Object.keys({ ...this.settings, ...saved.settings })
-      .filter((k) => saved.settings[k] !== this.settings[k])
-      .map((k) => `${k}: saved ${show(saved.settings[k])}, now ${show(this.settings[k])}`);
+    const differ = settingsDifferences(saved.settings, this.settings, 'saved', 'now');
     if (differ.length) {
       throw new DittoError('E_USAGE', `${where} was sampled with other settings (${differ.join('; ')}); run with the saved settings, choose another --out-dir, or delete that folder to start over`);
     }
@@ -154,6 +152,16 @@ export class ProgressStore {
     const body: ProgressFile = { version: VERSION, settings: this.settings, batches, seconds };
     writeFileAtomic(this.jsonFile, JSON.stringify(body, null, 1) + '\n');
   }
+}
+
+/**
+ * `key: saved "ddpm", now "ddim"` for every setting that differs between `a` and `b` (labelled
+ * `aLabel` and `bLabel`); digests are shortened to 12 hex digits.
+ */
+export function settingsDifferences(a: ProgressSettings, b: ProgressSettings, aLabel: string, bLabel: string): string[] {
+  return Object.keys({ ...a, ...b })
+    .filter((k) => a[k] !== b[k])
+    .map((k) => `${k}: ${aLabel} ${show(a[k])}, ${bLabel} ${show(b[k])}`);
 }
 
 function show(v: string | number | null | undefined): string {

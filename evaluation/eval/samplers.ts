@@ -13,6 +13,8 @@ import { createRunner } from '../../runtime/run/runner.ts';
 import { noiseForRun, type RunNoise } from '../../runtime/sampler/noise.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
 import { validateWeights } from '../../runtime/weights/index.ts';
+import { graphHash, sha256 } from '../../compiler/plan/tables.ts';
+import { canonicalJson } from '../../compiler/kernels/common.ts';
 
 export interface SampleSettings {
   steps: number;
@@ -26,6 +28,12 @@ export interface PreparedSampler {
   /** From the plan's cost model (GPU); null on the reference executor. */
   predictedSpeedup: number | null;
   flopsRatio: number | null;
+  /**
+   * What decides this schedule's images besides the noise: the compiled plan's hash on the GPU, a
+   * hash of the schedule and sampler settings on the reference executor. Shards of one evaluation
+   * must agree on it (merge.ts).
+   */
+  planHash: string;
   /**
    * `batch` images [batch, C, H, W] and the wall-clock seconds the run took. On the GPU the noise is
    * drawn before the clock starts and shared by every schedule of the same seed: it is the same input
@@ -65,6 +73,7 @@ export function gpuBackend(gpu: GpuContext, weights: ReadonlyMap<string, Tensor>
       return {
         predictedSpeedup: plan.cost.predictedSpeedup,
         flopsRatio: plan.cost.flopsRatio,
+        planHash: plan.hash,
         async sample(seed, classes) {
           const noise = noiseFor(seed, s.batch, perImage, s.steps);
           const t0 = performance.now();
@@ -91,6 +100,7 @@ export function referenceBackend(weights: ReadonlyMap<string, Tensor>, weightsFi
       return {
         predictedSpeedup: null,
         flopsRatio: null,
+        planHash: sha256(canonicalJson({ executor: 'reference', graph: graphHash(graph), schedule: ir, ...s })),
         async sample(seed, classes) {
           const t0 = performance.now();
           const r = sampleReference(graph, weights, ir, { sampler: s.sampler, classes, seed, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}) });

@@ -54,8 +54,8 @@ export interface EvalConfig extends ScheduleComparisonInput {
 }
 
 export interface EvalProgress {
-  phase: 'compile' | 'warmup' | 'sample' | 'metrics' | 'bootstrap';
-  /** Finished units of the phase and their total (sampling: batch runs over all schedules). */
+  phase: 'compile' | 'warmup' | 'sample' | 'metrics' | 'bootstrap' | 'queue';
+  /** Finished units of the phase and their total (sampling: batch runs over all schedules; queue: samples of finished and running shards). */
   done: number;
   total: number;
   row?: string;

@@ -20,7 +20,8 @@ describe.skipIf(!gpu)('device check (--quick) on this adapter', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ditto-device-check-'));
     const out = path.join(dir, 'report');
     const prefix = path.join(dir, 'loader');
-    const r = spawnSync('sh', [path.join(ROOT, 'bench/device-check/run.sh'), '--out', out, '--quick'], {
+    // No time budget: on a loaded machine the sections take longer, and that must not skip them.
+    const r = spawnSync('sh', [path.join(ROOT, 'bench/device-check/run.sh'), '--out', out, '--quick', '--budget-s', '1000000'], {
       cwd: ROOT, encoding: 'utf8', timeout: 900_000,
       env: { ...process.env, DITTO_BRING_LOADER: '1', DITTO_VULKAN_PREFIX: prefix },
     });
@@ -71,4 +72,17 @@ describe.skipIf(!gpu)('device check (--quick) on this adapter', () => {
     expect(readFileSync(path.join(out, 'device-check.log'), 'utf8')).toContain('[schedules] ok');
     rmSync(dir, { recursive: true, force: true });
   }, 900_000);
+
+  it('skips the timed sections once its time budget is spent, says so, and exits 1', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'ditto-device-check-budget-'));
+    const r = spawnSync('sh', [path.join(ROOT, 'bench/device-check/run.sh'), '--out', out, '--quick', '--budget-s', '0.001'], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('finished with failed or skipped sections');
+    const report = JSON.parse(readFileSync(path.join(out, 'device-check.json'), 'utf8')) as { meta: Record<string, string>; data: { records: { name: string; status: string; note?: string }[] } };
+    expect(report.data.records.map((x) => [x.name, x.status])).toEqual([['machine', 'ok'], ['adapter', 'ok'], ['kernels', 'skipped'], ['schedules', 'skipped']]);
+    expect(report.data.records[2]!.note).toContain('time budget of 0.001 s spent');
+    expect(report.meta['status']).toBe('complete, with failed or skipped sections');
+    expect(readFileSync(path.join(out, 'device-check.md'), 'utf8')).toMatch(/\| kernels \| skipped \|/);
+    rmSync(out, { recursive: true, force: true });
+  }, 600_000);
 });

@@ -10,7 +10,7 @@ import { randomWeights, writeSafetensors } from '../../runtime/weights/index.ts'
 import { expect } from 'vitest';
 import { DittoError } from '../../core/errors.ts';
 import { runEval } from '../../evaluation/eval/evaluate.ts';
-import type { EvalConfig } from '../../evaluation/eval/types.ts';
+import type { EvalConfig, EvalReport } from '../../evaluation/eval/types.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const FMNIST = path.join(ROOT, 'models/fmnist.ditto');
@@ -62,4 +62,25 @@ export async function evalError(cfg: EvalConfig): Promise<DittoError> {
     return e as DittoError;
   }
   throw new Error('runEval did not fail');
+}
+
+/** Every number of a report that does not depend on the clock, image data included. */
+export function scoreOf(r: EvalReport) {
+  return {
+    samples: r.samples,
+    bootstrap: r.bootstrap,
+    rows: r.rows.map((row) => ({
+      name: row.name,
+      images: Array.from(row.images.data),
+      classes: row.classes,
+      fid: row.fid,
+      fidSd: row.fidSd,
+      fidDelta: row.fidDelta,
+      accuracy: row.accuracy,
+      psnr: row.psnr,
+      ssim: row.ssim,
+      relativeL2: row.relativeL2,
+      predictedSpeedup: row.predictedSpeedup,
+    })),
+  };
 }
