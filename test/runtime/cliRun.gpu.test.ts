@@ -110,7 +110,11 @@ describe.skipIf(!gpu)('ditto run (spawned)', () => {
     const p = JSON.parse(readFileSync(plan, 'utf8'));
     p.buffers.find((b: { kind: string }) => b.kind === 'activation').bytes = 2 ** 34;
     writeFileSync(huge, JSON.stringify(p));
-    const big = runDitto(['run', huge, '--weights', weights, '--save-latents', out]);
+    // An edited plan is refused by its hash unless the user opts out on purpose.
+    const edited = runDitto(['run', huge, '--weights', weights, '--save-latents', out]);
+    expect(looksLikeUserError(edited), edited.stderr).toBe(true);
+    expect(edited.stderr).toMatch(/do not match its hash/);
+    const big = runDitto(['run', huge, '--weights', weights, '--save-latents', out, '--allow-edited-plan']);
     expect(looksLikeUserError(big), big.stderr).toBe(true);
     expect(big.stderr).toMatch(/error\[E_GPU\]: the GPU rejected allocating the plan's \d+ buffers/);
     expect(existsSync(out)).toBe(false);
