@@ -14,7 +14,7 @@
  * (so XL shapes get fewer repetitions), in three windows of which the best counts (the machine may
  * be shared). Figures are ms per dispatch.
  */
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DittoError } from '../core/errors.ts';
@@ -243,6 +243,7 @@ async function main(): Promise<void> {
   if (badKind !== undefined) throw new DittoError('E_USAGE', `unknown kernel kind '${badKind}' in --kinds; use some of ${KERNEL_KINDS.join(',')}`);
 
   const started = performance.now();
+  const loadBefore = loadavg()[0]!;
   const gpu = await createGpu({ toggles: values['dawn-toggle'] ?? [] });
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`adapter: ${gpu.report.name} (${gpu.report.backend})`);
@@ -265,7 +266,8 @@ async function main(): Promise<void> {
     'webgpu (dawn.node)': dawnVersion(),
     'onnxruntime-node': ort ? ort.version : 'not run',
     'wall time (s)': Number(((performance.now() - started) / 1000).toFixed(1)),
-    machine: 'shared with other work while it ran: absolute times are slower than on a quiet machine; % of peak compares with the FMA calibration of the same run',
+    // The machine may be shared: say how loaded it was, so absolute times can be read for what they are.
+    machine: `load average (1 min) ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end; % of peak compares with the FMA calibration of the same run`,
   });
   const files = writeReport(values.out, report, `kernels-${adapterSlug(gpu)}`);
   log(`wrote ${relative(REPO_ROOT, files.md)} and ${relative(REPO_ROOT, files.json)}`);
