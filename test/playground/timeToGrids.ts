@@ -1,12 +1,12 @@
 /**
  * Page load → both grids on the playground's defaults, in headless Chromium: serves the built
  * playground, opens it with ?autorun and reads window.__ditto.result.sinceLoad. The figure of
- * docs/playground.md. Usage: npm run playground:build && tsx bench/playgroundTime.ts [--port N]
+ * docs/playground.md. Usage: npm run playground:build && tsx test/playground/timeToGrids.ts
  */
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { findChromium, launchChromium } from '../test/helpers/chromium.ts';
+import { findChromium, launchChromium } from '../helpers/chromium.ts';
 
 const root = path.resolve('playground/dist');
 const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml' };
