@@ -13,14 +13,14 @@
  * settings continues after the last saved batch; more samples extend a finished run.
  */
 import { DittoError } from '../../core/errors.ts';
-import { tensor, type Tensor } from '../../core/tensor.ts';
+import type { Tensor } from '../../core/tensor.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { gpuBackend, referenceBackend, type PreparedSampler, type SamplerBackend } from './samplers.ts';
 import { setupEval, type EvalSetup } from './setup.ts';
 import { ProgressStore, settingsDifferences, weightsDigest, type ProgressSettings } from './progressStore.ts';
 import { graphHash, sha256 } from '../../compiler/plan/tables.ts';
 import { canonicalJson } from '../../compiler/kernels/common.ts';
-import { classesOfRange, classifyRows, scoreEval } from './score.ts';
+import { classesOfRange, classifyRows, concatImages, scoreEval } from './score.ts';
 import type { EvalConfig, EvalReport } from './types.ts';
 
 const MAX_SEED = 2 ** 32 - 1;
@@ -41,18 +41,6 @@ export function checkConfig(cfg: EvalConfig): void {
 /** Classes of batch j: image g = j·batch + i has class g mod classCount. */
 export function classesOfBatch(j: number, batch: number, classCount: number): number[] {
   return classesOfRange(j * batch, (j + 1) * batch, classCount);
-}
-
-function concatImages(parts: Tensor[], n: number): Tensor {
-  const per = parts[0]!.data.length / parts[0]!.shape[0]!;
-  const data = new Float32Array(n * per);
-  let o = 0;
-  for (const p of parts) {
-    const take = Math.min(p.data.length, data.length - o);
-    data.set(p.data.subarray(0, take) as Float32Array, o);
-    o += take;
-  }
-  return tensor([n, ...parts[0]!.shape.slice(1)], data);
 }
 
 /**

@@ -12,11 +12,11 @@
  * come out bit-identical. Speed-ups use each row's seconds summed over the shards.
  */
 import { DittoError } from '../../core/errors.ts';
-import { tensor, type Tensor } from '../../core/tensor.ts';
+import type { Tensor } from '../../core/tensor.ts';
 import type { ClassifierOutput } from '../metrics/classifier.ts';
 import type { FeatureStats } from '../metrics/fid.ts';
 import { settingsDifferences } from './progressStore.ts';
-import { scoreEval } from './score.ts';
+import { concatImages, scoreEval } from './score.ts';
 import type { ShardResult } from './shard.ts';
 import { readShard } from './shardFiles.ts';
 import type { EvalProgress, EvalReport } from './types.ts';
@@ -72,15 +72,9 @@ export function mergeProblems(shards: readonly NamedShard[]): string[] {
   return problems;
 }
 
-function concatImages(parts: Tensor[]): Tensor {
-  const n = parts.reduce((a, p) => a + p.shape[0]!, 0);
-  const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    data.set(p.data as Float32Array, o);
-    o += p.data.length;
-  }
-  return tensor([n, ...parts[0]!.shape.slice(1)], data);
+/** The shards' images of one row, in index order. */
+function concatImagesOf(parts: Tensor[]): Tensor {
+  return concatImages(parts, parts.reduce((a, p) => a + p.shape[0]!, 0));
 }
 
 function concatOutputs(parts: ClassifierOutput[]): ClassifierOutput {
@@ -126,7 +120,7 @@ export function mergeEvalShards(shards: readonly NamedShard[], opts: MergeOption
       warmup: sorted.every((s) => s.shard.meta.report.warmup),
     },
     imageShape: meta.report.imageShape,
-    rows: meta.report.rows.map((row, r) => ({ ...row, images: concatImages(sorted.map((s) => s.shard.images[r]!)), seconds: seconds[r]! })),
+    rows: meta.report.rows.map((row, r) => ({ ...row, images: concatImagesOf(sorted.map((s) => s.shard.images[r]!)), seconds: seconds[r]! })),
     classified,
     notes,
     ...(opts.fid !== undefined ? { fid: opts.fid } : {}),

@@ -8,7 +8,7 @@
  * bit-identical to a single-process one. The classifier sees one image at a time, so outputs
  * computed shard by shard and concatenated equal the outputs of one pass over all images.
  */
-import type { Tensor } from '../../core/tensor.ts';
+import { tensor, type Tensor } from '../../core/tensor.ts';
 import { classify, FEATURE_DIM, loadClassifier, type Classifier, type ClassifierOutput } from '../metrics/classifier.ts';
 import { classAccuracy, fidOfClassified, loadReferenceStats, type FeatureStats } from '../metrics/fid.ts';
 import { bootstrapFid, type FidBootstrap } from '../metrics/bootstrap.ts';
@@ -112,4 +112,17 @@ export function scoreEval(input: ScoreInput): EvalReport {
     ...fidelityToBaseline(row.images, rows[0]!.images),
   }));
   return { ...header, bootstrap: boot ? reps : null, rows: out, notes };
+}
+
+/** The first n images of parts, one tensor (a run's batches, or the shards of a merge). */
+export function concatImages(parts: Tensor[], n: number): Tensor {
+  const per = parts[0]!.data.length / parts[0]!.shape[0]!;
+  const data = new Float32Array(n * per);
+  let o = 0;
+  for (const p of parts) {
+    const take = Math.min(p.data.length, data.length - o);
+    data.set(p.data.subarray(0, take) as Float32Array, o);
+    o += take;
+  }
+  return tensor([n, ...parts[0]!.shape.slice(1)], data);
 }
