@@ -114,9 +114,11 @@ export async function runEvalOnQueue(cfg: EvalConfig, opts: QueueRunOptions): Pr
           samplesDone += sizes[i]!;
           continue;
         }
+        // The state is read before the job: a job fetched first and then found 'completed' may have
+        // finished in between, and its fetched copy would still hold no return value.
+        const state = await queue.getJobState(jobs[i]!.id!);
         const job = await Job.fromId<ShardJobData, EncodedShard>(queue, jobs[i]!.id!);
-        if (!job) throw new DittoError('E_IO', `shard ${spec.index}/${spec.count}: its job disappeared from ${showRedis(opts.connection)}`);
-        const state = await job.getState();
+        if (!job || state === 'unknown') throw new DittoError('E_IO', `shard ${spec.index}/${spec.count}: its job disappeared from ${showRedis(opts.connection)}`);
         if (state === 'completed') {
           const dir = shardDir(opts.outDir, spec);
           writeShard(dir, decodeShard(job.returnvalue, `the result of shard ${spec.index}/${spec.count}`));
