@@ -130,24 +130,75 @@ export interface DynamicState {
   acc: number;
   /** Reuses in a row. */
   consecutive: number;
+  /** Reuses so far in the run (for `total`). */
+  reused?: number;
 }
 
-export const DYNAMIC_START: DynamicState = Object.freeze({ hasPrev: false, acc: 0, consecutive: 0 });
+export const DYNAMIC_START: DynamicState = Object.freeze({ hasPrev: false, acc: 0, consecutive: 0, reused: 0 });
+
+/** The parameters of a rule's decision with every default filled in (what the plan's kernel carries). */
+export interface DecideParams {
+  threshold: number;
+  warmup: number;
+  /** Infinity: no limit. */
+  maxConsecutive: number;
+  against: 'step' | 'compute';
+  /** Highest degree first; empty: s is used as measured. */
+  rescale: number[];
+  /** Infinity: no cap. */
+  cap: number;
+  /** Infinity: no limit. */
+  maxReused: number;
+}
+
+export function decideParams(rule: DynamicRule): DecideParams {
+  return {
+    threshold: rule.threshold,
+    warmup: rule.warmup,
+    maxConsecutive: rule.maxConsecutive,
+    against: rule.against ?? 'step',
+    rescale: [...(rule.rescale ?? [])],
+    cap: rule.cap ?? Infinity,
+    maxReused: rule.maxReused ?? Infinity,
+  };
+}
+
+/** TeaCache's rescaling: the polynomial Σ c_j·s^(n−j) (Horner, highest degree first); no coefficients: s. */
+export function rescaleSignal(coefficients: readonly number[], s: number): number {
+  if (coefficients.length === 0) return s;
+  let r = 0;
+  for (const c of coefficients) r = r * s + c;
+  return r;
+}
 
 /**
  * One step of a dynamic rule: with the signal's change s (undefined at the first step), the
- * decision, and the state after it. acc += s; reuse iff the step uses the rule, a previous signal
- * exists, k ≥ warmup, acc < threshold and consecutive < max; a compute decision, and a step that
- * does not use the rule, reset acc and the count.
+ * decision, and the state after it. s is first rescaled (`rescale`), then acc += s. The compared
+ * value is acc (`against: step`) or s itself (`against: compute`). Reuse iff the step uses the rule,
+ * a previous signal exists, k ≥ warmup, the compared value < threshold, acc < cap, reuses in a row
+ * < max and reuses in the run < total; a compute decision, and a step that does not use the rule,
+ * reset acc and the count (and, against compute, make this step's signal the new reference).
  */
-export function dynamicDecision(rule: DynamicRule, state: DynamicState, k: number, s: number | undefined, used: boolean): { reuse: boolean; accumulated: number; next: DynamicState } {
-  const acc = s === undefined ? state.acc : state.acc + s;
-  const reuse = used && s !== undefined && k >= rule.warmup && acc < rule.threshold && state.consecutive < rule.maxConsecutive;
+export function dynamicDecision(rule: DynamicRule | DecideParams, state: DynamicState, k: number, s: number | undefined, used: boolean): { reuse: boolean; accumulated: number; measured?: number; next: DynamicState } {
+  const p = 'signal' in rule ? decideParams(rule) : rule;
+  const m = s === undefined ? undefined : rescaleSignal(p.rescale, s);
+  const acc = m === undefined ? state.acc : state.acc + m;
+  const compared = p.against === 'compute' ? m : acc;
+  const reused = state.reused ?? 0;
+  const reuse =
+    used && m !== undefined && k >= p.warmup && compared! < p.threshold && acc < p.cap && state.consecutive < p.maxConsecutive && reused < p.maxReused;
   return {
     reuse,
     accumulated: acc,
-    next: reuse ? { hasPrev: true, acc, consecutive: state.consecutive + 1 } : { hasPrev: true, acc: 0, consecutive: 0 },
+    ...(m !== undefined ? { measured: m } : {}),
+    next: reuse ? { hasPrev: true, acc, consecutive: state.consecutive + 1, reused: reused + 1 } : { hasPrev: true, acc: 0, consecutive: 0, reused },
   };
+}
+
+/** Whether the rule's reference signal (`prev`) becomes this step's signal: always against the
+ *  previous step, only on a step that did not reuse against the last compute. */
+export function dynamicKeepsSignal(p: DecideParams, reuse: boolean): boolean {
+  return p.against === 'step' || !reuse;
 }
 
 // ---------------------------------------------------------------------------------------------
