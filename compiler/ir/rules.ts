@@ -213,3 +213,75 @@ export function epsScaleAt(epsScale: readonly number[], k: number): number {
 export function scaleEps(e: number, m: number): number {
   return m === 1 ? e : f(e * f(m));
 }
+
+// ---------------------------------------------------------------------------------------------
+// `when magnitude "curve" < θ max K retain r` — MagCache's definition
+//
+// The curve holds, per step, the magnitude ratio γ_k of the cached span's residual r = output −
+// input to the previous step's: γ_k = mean over token rows of ‖r_k‖ / ‖r_{k−1}‖ (γ_0 = 1). Skipping
+// step k after the last compute multiplies the residual's magnitude by Π γ; MagCache's estimate of
+// the error is Σ |1 − Π γ| over the steps skipped so far. Because the curve is calibrated once per
+// model, the decisions are the same for every input: they are taken when the schedule is resolved.
+
+export interface MagnitudeParams {
+  /** Skip while the accumulated error estimate stays under this. */
+  threshold: number;
+  /** Most skipped steps in a row (MagCache's K). */
+  maxSkips: number;
+  /** The first ⌊retention·S⌋ steps (at least the first) always compute. */
+  retention: number;
+}
+
+/** A calibrated curve mapped to S steps by nearest index, as MagCache's released code does
+ *  (index round(j·(n−1)/(S−1)); one step takes the last entry). */
+export function interpolateCurve(curve: readonly number[], S: number): number[] {
+  if (curve.length === S) return [...curve];
+  if (S === 1) return [curve[curve.length - 1]!];
+  const scale = (curve.length - 1) / (S - 1);
+  return Array.from({ length: S }, (_, j) => curve[Math.round(j * scale)]!);
+}
+
+/** Per step, whether MagCache skips it (reuses the span's residual). `used[k]`: the rule applies at
+ *  step k (elsewhere the targets compute and the estimate resets). */
+export function magnitudeSkips(ratios: readonly number[], p: MagnitudeParams, used: readonly boolean[]): boolean[] {
+  const S = used.length;
+  const keep = Math.max(1, Math.floor(p.retention * S));
+  let ratio = 1;
+  let err = 0;
+  let skipped = 0;
+  return used.map((u, k) => {
+    if (!u || k < keep) {
+      ratio = 1;
+      err = 0;
+      skipped = 0;
+      return false;
+    }
+    ratio *= ratios[k]!;
+    skipped += 1;
+    err += Math.abs(1 - ratio);
+    if (err < p.threshold && skipped <= p.maxSkips) return true;
+    ratio = 1;
+    err = 0;
+    skipped = 0;
+    return false;
+  });
+}
+
+/** γ_k: the mean over rows (of `width` values) of ‖cur row‖ / ‖prev row‖ — what `ditto calibrate
+ *  --magnitude` records per step. Rows whose previous norm is 0 are left out. */
+export function magnitudeRatio(prev: ArrayLike<number>, cur: ArrayLike<number>, width: number): number {
+  let sum = 0;
+  let rows = 0;
+  for (let r = 0; r + width <= cur.length; r += width) {
+    let a = 0;
+    let b = 0;
+    for (let e = r; e < r + width; e++) {
+      a += cur[e]! * cur[e]!;
+      b += prev[e]! * prev[e]!;
+    }
+    if (b === 0) continue;
+    sum += Math.sqrt(a / b);
+    rows++;
+  }
+  return rows === 0 ? 1 : sum / rows;
+}
