@@ -201,6 +201,19 @@ export function signalNodes(graph: Graph, signal: string): NodeId[] | undefined 
   return span ? [span[span.length - 1]!.output, span[0]!.input] : undefined;
 }
 
+/** The nodes a signal reads, and every node they depend on. */
+export function signalUpstream(graph: Graph, nodes: readonly NodeId[]): Set<NodeId> {
+  const seen = new Set<NodeId>();
+  const stack = [...nodes];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...graph.nodes[id]!.inputs);
+  }
+  return seen;
+}
+
 /** Every dynamic rule's signal exists and is computed at every step (it is measured at every step). */
 export function signalProblems(graph: Graph, cells: ScheduleCells, branches: readonly Branch[]): ScheduleProblem[] {
   const problems: ScheduleProblem[] = [];
@@ -210,8 +223,10 @@ export function signalProblems(graph: Graph, cells: ScheduleCells, branches: rea
       problems.push({ severity: 'error', rule, message: `the signal \`${r.signal}\` of dynamic rule ${rule} is neither a named node nor the residual of a block or block range of model ${graph.model}` });
       return;
     }
-    const span = new Set((signalBlocks(graph, r.signal) ?? []).map((b) => b.path));
-    const owners = [...cells.targets].filter((p) => p === r.signal || r.signal.startsWith(`${p}.`) || span.has(p) || nodes.includes(graph.blocks.find((b) => b.path === p)?.output ?? -1));
+    // A target the signal depends on (itself, or upstream of it) would make the signal depend on the
+    // rule's own decision. A block whose input feeds the signal (TeaCache's block 0) is fine.
+    const upstream = signalUpstream(graph, nodes);
+    const owners = [...cells.targets].filter((p) => p === r.signal || upstream.has(graph.blocks.find((b) => b.path === p)?.output ?? nodeByPath(graph, p)?.id ?? -1));
     for (let k = 0; k < cells.steps; k++) {
       for (const b of branches) {
         const a = owners.map((p) => cells.action(k, p, b)).find((x) => x.kind !== 'compute');

@@ -11,6 +11,7 @@ import { evalInt, evalNumber } from '../check/constEval.ts';
 import { applyCells, type Branch, checkTargetKinds, type Ctx, stepEnv, stepsWhere, warnNoChange } from './resolveContext.ts';
 import { type Target, blockOutputPath, resolveSelector, resolveSelectors } from './targets.ts';
 import { applyMagnitudeRule } from './magnitudeRule.ts';
+import { signalNodes, signalUpstream } from '../ir/scheduleCheck.ts';
 
 export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, branches: readonly Branch[]): void {
   const targets = resolveSelectors(s.targets, stepEnv(ctx, undefined, 'a selector'), ctx.u, ctx.diags);
@@ -82,8 +83,10 @@ function dynamicRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, then: 'r
     ctx.diags.error(`the signal \`${path}\` is the same at every step (it depends on no per-step input such as the latent or the timestep), so this rule would always reuse`, w.signal.span);
     return undefined;
   }
-  const owner = (p: string) => blocks.includes(p) || targets.some((x) => x.path === p || (x.kind === 'block' && p.startsWith(`${x.path}.`)));
-  if (owner(path) || targets.some((x) => blocks.includes(x.path))) {
+  const upstream = signalUpstream(ctx.u.graph, signalNodes(ctx.u.graph, path) ?? [node]);
+  const g = ctx.u.graph;
+  const owned = targets.some((x) => x.path === path || upstream.has(x.kind === 'block' ? (g.blocks.find((b) => b.path === x.path)?.output ?? -1) : (g.nodes.find((n) => n.path === x.path)?.id ?? -1)));
+  if (owned || targets.some((x) => blocks.includes(x.path))) {
     ctx.diags.error(`the signal \`${path}\` is itself reused by this rule; it must be computed at every step`, w.signal.span);
     return undefined;
   }
