@@ -229,9 +229,10 @@ export function signalProblems(graph: Graph, cells: ScheduleCells, branches: rea
     const owners = [...cells.targets].filter((p) => p === r.signal || upstream.has(graph.blocks.find((b) => b.path === p)?.output ?? nodeByPath(graph, p)?.id ?? -1));
     for (let k = 0; k < cells.steps; k++) {
       for (const b of branches) {
-        const a = owners.map((p) => cells.action(k, p, b)).find((x) => x.kind !== 'compute');
-        if (a) {
-          problems.push({ severity: 'error', rule, step: k, branch: b, message: `the signal \`${r.signal}\` of dynamic rule ${rule} is not computed at step ${k} (${b}); a signal must be computed at every step` });
+        const owner = owners.find((p) => cells.action(k, p, b).kind !== 'compute');
+        if (owner !== undefined) {
+          const what = owner === r.signal || nodes.includes(graph.blocks.find((x) => x.path === owner)?.output ?? -1) ? 'is' : `depends on \`${owner}\`, which is`;
+          problems.push({ severity: 'error', rule, step: k, branch: b, message: `the signal \`${r.signal}\` of dynamic rule ${rule} ${what} not computed at step ${k} (${b}); a signal must be computed at every step` });
           return;
         }
       }
