@@ -3,7 +3,7 @@
  * children, and the checker would only report follow-on noise), so missing children here are
  * internal errors.
  */
-import type { CstNode, IToken } from 'chevrotain';
+import type { CstNode, IToken } from './chevrotain.ts';
 import { DittoError } from '../core/errors.ts';
 import type * as A from './ast.ts';
 
