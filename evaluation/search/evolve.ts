@@ -3,8 +3,9 @@
  * 2025: a genetic algorithm over per-step × per-block caching masks with NSGA-II selection), with
  * the differences docs/search.md lists — the population is seeded by uniform-interval families
  * (FORA, Taylor forecasts, early / late windows, Δ-DiT-style residual tails) instead of random
- * masks; the two objectives are the measured-kernel-time cost and the fidelity loss, with Deb's
- * constrained domination for the budget; mutations act on windows of steps and ranges of blocks,
+ * masks; the objectives are the fidelity loss and the time over the budget (predicted from kernel
+ * times measured on the adapter), so the population gathers at the budget instead of spreading over
+ * every speed; mutations act on windows of steps and ranges of blocks,
  * which is what the language writes compactly.
  *
  * Everything here is deterministic for a seed: the random stream is mulberry32(seed), and the
@@ -112,17 +113,34 @@ export function mutate(rng: Rng, parent: Genome, other: Genome | undefined, bloc
       const end = int(rng, start + 1, steps);
       applyFamily(g, { comps, from, to, start, end, n: interval(rng), action: rng() < 0.7 ? 'r' : 'f' });
     } else if (r < 0.8) {
-      // A short window set to one action.
+      // A short window set to one action (s: the blocks skipped by residual reuse).
       const start = int(rng, 1, steps - 1);
       const end = Math.min(steps, start + int(rng, 1, 4));
-      const action = pick(rng, ['c', 'c', 'r', 'f'] as const);
-      for (let b = from; b < to; b++) for (let k = start; k < end; k++) for (const c of comps) g[c][b]![k] = action;
-    } else if (r < 0.92) {
+      const action = pick(rng, ['c', 'c', 'r', 'f', 's'] as const);
+      for (let b = from; b < to; b++) {
+        for (let k = start; k < end; k++) {
+          if (action === 's') g.res[b]![k] = true;
+          else for (const c of comps) g[c][b]![k] = action;
+        }
+      }
+    } else if (r < 0.88) {
       // Residual skipping of a block range on a window, or clearing it.
       const start = int(rng, 1, steps - 1);
       const end = int(rng, start + 1, steps);
-      if (rng() < 0.6) applyFamily(g, { comps, from, to, start, end, n: interval(rng), action: 'residual' });
-      else for (let b = from; b < to; b++) for (let k = start; k < end; k++) g.res[b]![k] = false;
+      const how = rng();
+      if (how < 0.5) applyFamily(g, { comps, from, to, start, end, n: interval(rng), action: 'residual' });
+      else {
+        // A short window skipped outright, or a window cleared.
+        const stop = how < 0.8 ? Math.min(end, start + int(rng, 1, 4)) : end;
+        for (let b = from; b < to; b++) for (let k = start; k < stop; k++) g.res[b]![k] = how < 0.8;
+      }
+    } else if (r < 0.96) {
+      // One block's whole pattern copied onto a block range (what works for one block often works for its neighbours).
+      const src = int(rng, 0, blocks - 1);
+      for (let b = from; b < to; b++) {
+        for (const c of COMPONENTS) g[c][b] = [...g[c][src]!];
+        g.res[b] = [...g.res[src]!];
+      }
     } else {
       const c = pick(rng, COMPONENTS);
       if (c === 'attn') g.attnOrder = g.attnOrder === 1 ? 2 : 1;
@@ -133,13 +151,21 @@ export function mutate(rng: Rng, parent: Genome, other: Genome | undefined, bloc
   return g;
 }
 
-/** a dominates b under the budget (Deb's rule): feasible beats infeasible, faster infeasible beats slower. */
+/** How far a candidate is over the budget (0: within it): the budget as an objective. */
+export function overBudget(s: Scored, budgetMs: number): number {
+  return Math.max(0, s.ms - budgetMs);
+}
+
+/**
+ * a dominates b on (time over the budget, loss): every candidate within the budget ties on the first
+ * objective, so among them the loss decides, while a candidate slightly over the budget with a
+ * lower loss than all those within stays in the population as a parent (the constraint treated as
+ * an objective, as in multi-objective constraint handling).
+ */
 export function dominates(a: Scored, b: Scored, budgetMs: number): boolean {
-  const fa = a.ms <= budgetMs;
-  const fb = b.ms <= budgetMs;
-  if (fa !== fb) return fa;
-  if (!fa) return a.ms < b.ms;
-  return a.ms <= b.ms && a.loss <= b.loss && (a.ms < b.ms || a.loss < b.loss);
+  const va = overBudget(a, budgetMs);
+  const vb = overBudget(b, budgetMs);
+  return va <= vb && a.loss <= b.loss && (va < vb || a.loss < b.loss);
 }
 
 /** Non-dominated fronts (NSGA-II's fast non-dominated sort, quadratic: populations are small). */
@@ -154,18 +180,18 @@ export function fronts(xs: readonly Scored[], budgetMs: number): Scored[][] {
   return out;
 }
 
-/** Crowding distance within a front (objectives ms and loss). */
+/** Crowding distance within a front (objectives: ms and loss). */
 function crowding(front: readonly Scored[]): Map<Scored, number> {
   const d = new Map(front.map((s) => [s, 0]));
-  for (const obj of ['ms', 'loss'] as const) {
-    const sorted = [...front].sort((a, b) => a[obj] - b[obj] || a.key.localeCompare(b.key));
-    const lo = sorted[0]![obj];
-    const hi = sorted[sorted.length - 1]![obj];
+  for (const obj of [(s: Scored) => s.ms, (s: Scored) => s.loss]) {
+    const sorted = [...front].sort((a, b) => obj(a) - obj(b) || a.key.localeCompare(b.key));
+    const lo = obj(sorted[0]!);
+    const hi = obj(sorted[sorted.length - 1]!);
     d.set(sorted[0]!, Infinity);
     d.set(sorted[sorted.length - 1]!, Infinity);
     for (let i = 1; i < sorted.length - 1; i++) {
       const span = hi - lo;
-      d.set(sorted[i]!, d.get(sorted[i]!)! + (span > 0 ? (sorted[i + 1]![obj] - sorted[i - 1]![obj]) / span : 0));
+      d.set(sorted[i]!, d.get(sorted[i]!)! + (span > 0 ? (obj(sorted[i + 1]!) - obj(sorted[i - 1]!)) / span : 0));
     }
   }
   return d;

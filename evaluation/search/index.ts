@@ -15,9 +15,8 @@ import path from 'node:path';
 import { DittoError, isDittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import type { Tensor } from '../../core/tensor.ts';
-import { loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
-import type { Graph } from '../../compiler/ir/graph.ts';
-import { compile } from '../../compiler/pipeline.ts';
+import { loadSource, openModel, planFor, scheduleFor, type SourceModel } from '../../compiler/compileSource.ts';
+import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { HARDWARE_CAPS, LAVAPIPE_CAPS, type CompileCaps } from '../../compiler/plan/caps.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import { graphHash } from '../../compiler/plan/tables.ts';
@@ -152,8 +151,9 @@ export function validateSearchOptions(o: SearchOptions): void {
 
 /** Everything the search derives from the options once. */
 interface Setup {
-  graphFid: Graph;
-  graphTime: Graph;
+  /** The model lowered for the calibration samples (fidelity) and for the timing batch (cost). */
+  fid: SourceModel;
+  time: SourceModel;
   group: string;
   blocks: number;
   name: string;
@@ -165,19 +165,17 @@ interface Setup {
 }
 
 function setup(o: SearchOptions, samples: number, batch: number): Setup {
-  const program = loadProgram(o.modelFile);
-  const cfg = o.cfgScale !== undefined;
-  const lower = (b: number) => lowerModel(program, { ...(o.model !== undefined ? { model: o.model } : {}), ...(o.set ? { set: o.set } : {}), batch: cfg ? 2 * b : b });
-  const graphFid = lower(samples);
-  const graphTime = lower(batch);
-  imageShapeOf(graphFid);
+  const choice = { model: o.model, set: o.set, cfg: o.cfgScale !== undefined };
+  const fid = openModel(o.modelFile, { ...choice, batch: samples });
+  const time = openModel(fid.program, { ...choice, batch });
+  const graphFid = fid.graph;
   const targets = tableTargets(graphFid);
   const name = o.name ?? `search_${o.sampler}`;
   const candidateFile = path.join(path.resolve(o.outDir), `${name}.ditto`);
   const [c, h, w] = imageShapeOf(graphFid);
   const why = classifierMetricsUnavailable([c, h, w], graphFid.params['classes'] ?? 0);
   return {
-    graphFid, graphTime, group: targets.group, blocks: targets.attn.length, name,
+    fid, time, group: targets.group, blocks: targets.attn.length, name,
     epsScales: [...(o.epsScales ?? (o.sampler === 'ddpm' ? ['1', '1 / 0.965'] : ['1']))].map((s) => s.trim()),
     caps: o.device === 'reference' ? HARDWARE_CAPS : LAVAPIPE_CAPS,
     candidateFile, use: dittoPath(candidateFile, o.modelFile),
@@ -186,28 +184,33 @@ function setup(o: SearchOptions, samples: number, batch: number): Setup {
 }
 
 /** The schedule IR of a candidate, through its .ditto text (what is written is what was checked). */
-function resolveCandidate(s: Setup, g: Genome, graph: Graph, steps: number, name = s.name): { ir: ReturnType<typeof resolveSchedule>; text: string } {
-  const text = scheduleSource(g, { name, model: graph.model, group: s.group, steps, use: s.use, epsScales: s.epsScales });
+function resolveCandidate(s: Setup, g: Genome, m: SourceModel, steps: number, name = s.name): { ir: ScheduleIR; text: string } {
+  const text = scheduleSource(g, { name, model: m.graph.model, group: s.group, steps, use: s.use, epsScales: s.epsScales });
   try {
-    const prog = loadProgram(s.candidateFile, { inline: new Map([[s.candidateFile, text]]) });
-    return { ir: resolveSchedule(prog, name, graph, { steps }), text };
+    const program = loadSource({ text, path: s.candidateFile });
+    return { ir: scheduleFor(m, name, steps, { program }), text };
   } catch (e) {
     if (isDittoError(e) && e.isUserError) throw new DittoError('E_INTERNAL', `a search candidate does not check (${e.message}):\n${text}`);
     throw e;
   }
 }
 
-function compileAt(o: SearchOptions, s: Setup, graph: Graph, batch: number, steps: number, g: Genome | undefined): Plan {
-  const ir = g ? resolveCandidate(s, g, graph, steps).ir : undefined;
-  return compile(graph, ir, { steps, batch, sampler: o.sampler, caps: s.caps, guide: 'first3', f16: false, ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) }).plan;
+/** The plan of a candidate (undefined: no cache) at the timing batch. */
+function compileAt(o: SearchOptions, s: Setup, steps: number, g: Genome | undefined): Plan {
+  const ir = g ? resolveCandidate(s, g, s.time, steps).ir : undefined;
+  return planFor(s.time, ir, { steps, sampler: o.sampler, caps: s.caps, guide: 'first3', f16: false, ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) }).plan;
 }
 
 function settingsOf(o: SearchOptions, s: Setup, d: typeof DEFAULTS, device: string) {
   return {
-    model: s.graphTime.model, graph: graphHash(s.graphTime), weights: weightsDigest(o.weights), steps: o.steps, sampler: o.sampler, cfg: o.cfgScale ?? null,
-    budget: budgetText(o.budget), seed: d.seed, samples: d.samples, batch: d.batch, population: d.population, generations: d.generations,
-    finalists: d.finalists, finalistSamples: d.finalistSamples, epsScales: s.epsScales.join(' | '), name: s.name, device,
+    model: s.time.graph.model, graph: graphHash(s.time.graph), weights: weightsDigest(o.weights), steps: o.steps, sampler: o.sampler, cfg: o.cfgScale ?? null,
+    budget: budgetText(o.budget), seed: d.seed, samples: d.samples, batch: d.batch, population: d.population, generations: d.generations, device,
   };
+}
+
+/** What decides the finalists' evaluation (not the search): a resume with other values redoes only that stage. */
+function finalistSettingsOf(s: Setup, d: typeof DEFAULTS): string {
+  return JSON.stringify({ finalists: d.finalists, finalistSamples: d.finalistSamples, epsScales: s.epsScales });
 }
 
 /** The fastest candidate the space holds: every block skipped by residual reuse after step 0. */
@@ -229,7 +232,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
   // A probe candidate of every action kind proves the emitted text checks and compiles before any slow work.
   const probeRng = uniformStream(d.seed ^ 0x5eed);
   const probe = mutate(probeRng, seedGenomes(s.blocks, o.steps)[7]!, undefined, s.blocks, o.steps);
-  compileAt(o, s, s.graphTime, d.batch, o.steps, { ...probe, eps: s.epsScales.length - 1 });
+  compileAt(o, s, o.steps, { ...probe, eps: s.epsScales.length - 1 });
   const progress = o.onProgress ?? (() => undefined);
 
   const device = o.device ?? 'gpu';
@@ -251,7 +254,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
         const probes = [undefined, seeds[1], seeds[6], seeds[seeds.length - 1], fastestGenome(s.blocks, P), mutate(rng, seeds[2]!, seeds[8], s.blocks, P)];
         state.kernelTimes = await measureKernelTimes({
           gpu, weights: o.weights, weightsFile: o.weightsFile, caps: s.caps,
-          probes: probes.map((g, i) => ({ name: i === 0 ? 'no cache' : `probe ${i}`, plan: () => compileAt(o, s, s.graphTime, d.batch, P, g) })),
+          probes: probes.map((g, i) => ({ name: i === 0 ? 'no cache' : `probe ${i}`, plan: () => compileAt(o, s, P, g) })),
           onProbe: (done, total, note) => progress({ phase: 'calibrate', done, total, note }),
         });
       }
@@ -261,10 +264,10 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
     const msPerImage = (plan: Plan) => predictPlan(plan, times, s.caps).ms / d.batch;
 
     // 2. Budget.
-    const baselineMs = msPerImage(compileAt(o, s, s.graphTime, d.batch, o.steps, undefined));
+    const baselineMs = msPerImage(compileAt(o, s, o.steps, undefined));
     const budgetMs = budgetMsPerImage(o.budget, baselineMs);
     const fastest = fastestGenome(s.blocks, o.steps);
-    const fastestMs = msPerImage(compileAt(o, s, s.graphTime, d.batch, o.steps, fastest));
+    const fastestMs = msPerImage(compileAt(o, s, o.steps, fastest));
     if (fastestMs > budgetMs * (1 + 1e-9)) {
       usage(
         `--budget ${budgetText(o.budget)} cannot be met: the fastest schedule the search space holds (every block skipped by residual reuse after step 0) is predicted at ` +
@@ -275,9 +278,9 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
     // 3. The no-cache images of the calibration samples.
     const backend = gpu ? gpuBackend(gpu, o.weights, o.weightsFile) : referenceBackend(o.weights, o.weightsFile);
     const sampleSettings = { steps: o.steps, batch: d.samples, sampler: o.sampler, ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) };
-    const classes = classesOfBatch(0, d.samples, s.graphFid.params['classes'] ?? 0);
+    const classes = classesOfBatch(0, d.samples, s.fid.graph.params['classes'] ?? 0);
     progress({ phase: 'baseline', done: 0, total: 1 });
-    const base = await backend.prepare(s.graphFid, undefined, sampleSettings);
+    const base = await backend.prepare(s.fid, undefined, sampleSettings);
     prepared.push(base);
     const ref: Reference = referenceOf((await base.sample(d.seed, classes)).images, s.classifier);
     base.destroy();
@@ -290,10 +293,10 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       const known = state.evaluations[key];
       if (known) return { key, genome: g, ms: known.ms, loss: known.loss };
       if (o.stopAfter !== undefined && added >= o.stopAfter) throw new StopSearch();
-      const planT = compileAt(o, s, s.graphTime, d.batch, o.steps, g);
+      const planT = compileAt(o, s, o.steps, g);
       const ms = msPerImage(planT);
-      const ir = resolveCandidate(s, g, s.graphFid, o.steps).ir;
-      const p = await backend.prepare(s.graphFid, ir, sampleSettings);
+      const ir = resolveCandidate(s, g, s.fid, o.steps).ir;
+      const p = await backend.prepare(s.fid, ir, sampleSettings);
       prepared.push(p);
       const images = (await p.sample(d.seed, classes)).images;
       p.destroy();
@@ -327,7 +330,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       const e = state.evaluations[x.key]!;
       return {
         name, key: x.key, speedup: e.speedup, msPerImage: e.ms, rooflineSpeedup: e.rooflineSpeedup, loss: e.loss, imageError: e.imageError, featureError: e.featureError, psnr: e.psnr,
-        source: scheduleDecl(x.genome, { name, model: s.graphTime.model, group: s.group, steps: o.steps, epsScales: s.epsScales }),
+        source: scheduleDecl(x.genome, { name, model: s.time.graph.model, group: s.group, steps: o.steps, epsScales: s.epsScales }),
       };
     };
     const front = paretoFront(all);
@@ -341,13 +344,15 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       const genome = { ...cloneGenome(x.genome), eps: e };
       variants.push({ x, eps: e, genome, name: `${s.name}_f${i + 1}${s.epsScales.length > 1 ? `_eps${e}` : ''}` });
     }));
-    let finalistResults: FinalistResult[] = state.finalists ?? [];
+    const finalistSettings = finalistSettingsOf(s, d);
+    const saved = state.finalistSettings === finalistSettings ? state.finalists : null;
+    let finalistResults: FinalistResult[] = saved ?? [];
     const workDir = path.join(o.outDir, '.search-work');
-    if (d.finalists > 0 && !state.finalists) {
+    if (d.finalists > 0 && !saved) {
       mkdirSync(workDir, { recursive: true });
       const files = variants.map((v) => {
         const file = path.join(workDir, `${v.name}.ditto`);
-        writeFileAtomic(file, scheduleSource(v.genome, { name: v.name, model: s.graphTime.model, group: s.group, steps: o.steps, use: dittoPath(file, o.modelFile), epsScales: s.epsScales }));
+        writeFileAtomic(file, scheduleSource(v.genome, { name: v.name, model: s.time.graph.model, group: s.group, steps: o.steps, use: dittoPath(file, o.modelFile), epsScales: s.epsScales }));
         return file;
       });
       const rep = await runEval({
@@ -362,6 +367,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
         return { key: v.x.key, eps: v.eps, fid: row.fid, baselineFid: rep.rows[0]!.fid, realisedSpeedup: row.speedup, psnr: Number.isFinite(row.psnr) ? row.psnr : null, accuracy: row.accuracy };
       });
       state.finalists = finalistResults;
+      state.finalistSettings = finalistSettings;
       saveState(o.outDir, state);
       rmSync(workDir, { recursive: true, force: true });
     }
@@ -385,24 +391,25 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       return file;
     };
     const header = [
-      `Found by \`ditto search\` (docs/search.md): ${s.graphTime.model}${o.model ? ` (${o.model})` : ''}, ${o.steps} steps, ${o.sampler}, cfg ${o.cfgScale ?? 'none'}, budget ${budgetText(o.budget)}, seed ${d.seed}, on ${times.adapter}.`,
+      `Found by \`ditto search\` (docs/search.md): ${s.time.graph.model}${o.model ? ` (${o.model})` : ''}, ${o.steps} steps, ${o.sampler}, cfg ${o.cfgScale ?? 'none'}, budget ${budgetText(o.budget)}, seed ${d.seed}, on ${times.adapter}.`,
     ];
     let chosen: SearchResult['chosen'] = null;
     if (best) {
       const v = variants.find((x) => x.name === best.name)!;
-      const predicted = `predicted ${best.speedup.toFixed(2)}x from measured kernel times` + (Number.isFinite(best.realisedSpeedup) ? `, measured ${best.realisedSpeedup.toFixed(2)}x` : '');
+      // Measured wall-clock stays in front.json: the file is the same for the same seed and kernel times.
+      const predicted = `predicted ${best.speedup.toFixed(2)}x (${times.source === 'measured' ? 'kernel times measured on this adapter' : 'roofline'})`;
       const fid = best.fid !== null ? `; FID ${best.fid.toFixed(2)} (no cache ${(best.fid - best.deltaFid!).toFixed(2)}) at ${d.finalistSamples} samples` : '';
-      const file = write(`${s.name}.ditto`, scheduleSource(v.genome, { name: s.name, model: s.graphTime.model, group: s.group, steps: o.steps, use: s.use, epsScales: s.epsScales, header: [...header, `${predicted}; fidelity loss ${best.loss.toExponential(2)}${fid}.`] }));
+      const file = write(`${s.name}.ditto`, scheduleSource(v.genome, { name: s.name, model: s.time.graph.model, group: s.group, steps: o.steps, use: s.use, epsScales: s.epsScales, header: [...header, `${predicted}; fidelity loss ${best.loss.toExponential(2)}${fid}.`] }));
       chosen = { ...best, name: s.name, file };
     }
     const front2 = [...header, 'The Pareto front (fastest first): speed against fidelity to the no-cache images.'];
-    write('front.ditto', [...front2.map((h) => `// ${h}`), `use "${s.use}"`, '', ...front.map((x, i) => scheduleDecl(x.genome, { name: `${s.name}_front_${i + 1}`, model: s.graphTime.model, group: s.group, steps: o.steps, epsScales: s.epsScales }))].join('\n'));
+    write('front.ditto', [...front2.map((h) => `// ${h}`), `use "${s.use}"`, '', ...front.map((x, i) => scheduleDecl(x.genome, { name: `${s.name}_front_${i + 1}`, model: s.time.graph.model, group: s.group, steps: o.steps, epsScales: s.epsScales }))].join('\n'));
     const result: SearchResult = {
       complete: true, outDir: o.outDir, evaluations: Object.keys(state.evaluations).length, baselineMsPerImage: baselineMs, budgetMsPerImage: budgetMs, kernelTimes: times,
       front: frontReports, finalists, chosen, files,
     };
     write('front.svg', frontSvg({
-      title: `${s.graphTime.model} · ${o.steps} steps · ${o.sampler} · cfg ${o.cfgScale ?? 'none'} · ${result.evaluations} candidates`,
+      title: `${s.time.graph.model} · ${o.steps} steps · ${o.sampler} · cfg ${o.cfgScale ?? 'none'} · ${result.evaluations} candidates`,
       all: all.map((x) => ({ speedup: baselineMs / x.ms, loss: x.loss })),
       front: frontReports.map((f) => ({ speedup: f.speedup, loss: f.loss })),
       finalists: finalists.map((f) => ({ speedup: f.speedup, loss: f.loss, realised: Number.isFinite(f.realisedSpeedup) ? f.realisedSpeedup : null, label: f.name })),

@@ -44,6 +44,8 @@ export interface SearchState {
   kernelTimes: KernelTimes | null;
   evaluations: Record<string, Evaluated>;
   finalists: FinalistResult[] | null;
+  /** The finalist settings `finalists` was evaluated with (they may change on resume). */
+  finalistSettings?: string;
 }
 
 export function statePath(outDir: string): string {

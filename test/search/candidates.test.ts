@@ -113,13 +113,14 @@ describe('Pareto front', () => {
     );
   });
 
-  it("budget domination: feasible beats infeasible, and among infeasible the faster wins", () => {
+  it('budget domination: within the budget the loss decides; over it, a lower loss can keep a candidate', () => {
     const s = (ms: number, loss: number): Scored => ({ ms, loss, key: `${ms}/${loss}`, genome: fastestGenome(1, 2) });
-    expect(dominates(s(1, 0.9), s(3, 0), 2)).toBe(true);
-    expect(dominates(s(3, 0), s(1, 0.9), 2)).toBe(false);
-    expect(dominates(s(2.5, 0.9), s(3, 0), 2)).toBe(true);
-    expect(dominates(s(1, 0.1), s(1.5, 0.2), 2)).toBe(true);
-    expect(dominates(s(1, 0.3), s(1.5, 0.2), 2)).toBe(false);
+    expect(dominates(s(1, 0.1), s(1.9, 0.2), 2)).toBe(true);
+    expect(dominates(s(1.9, 0.1), s(1, 0.2), 2)).toBe(true); // both within: speed beyond the budget is not sought
+    expect(dominates(s(1, 0.2), s(1.9, 0.2), 2)).toBe(false);
+    expect(dominates(s(1, 0.9), s(3, 0.9), 2)).toBe(true);
+    expect(dominates(s(1, 0.9), s(3, 0), 2)).toBe(false); // over the budget but lossless: a parent worth keeping
+    expect(dominates(s(2.5, 0), s(3, 0), 2)).toBe(true);
   });
 });
 

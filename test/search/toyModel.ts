@@ -12,13 +12,14 @@ import { loadProgram, lowerModel } from '../../compiler/frontend.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
 import { randomWeights } from '../../runtime/weights/index.ts';
 import type { Tensor } from '../../core/tensor.ts';
+import { packagePath } from '../../core/packageRoot.ts';
 
 export const TOY_HIDDEN = 32;
 export const IDENTITY_BLOCKS = [2, 3];
 
 export function toyModelFile(dir = mkdtempSync(path.join(tmpdir(), 'ditto-search-toy-'))): string {
   const file = path.join(dir, 'toy.ditto');
-  writeFileSync(file, `use "${path.resolve('models/dit.ditto')}"\nvariant Toy = DiT(depth = 4, hidden = ${TOY_HIDDEN}, heads = 2, patch = 4, latent = 8, channels = 1, classes = 10, learn_sigma = 0)\n`);
+  writeFileSync(file, `use "${packagePath('models', 'dit.ditto')}"\nvariant Toy = DiT(depth = 4, hidden = ${TOY_HIDDEN}, heads = 2, patch = 4, latent = 8, channels = 1, classes = 10, learn_sigma = 0)\n`);
   return file;
 }
 
@@ -26,11 +27,16 @@ export function toyWeights(modelFile: string, seed = 7): Map<string, Tensor> {
   const graph = lowerModel(loadProgram(modelFile), { model: 'Toy', batch: 2 });
   const w = randomWeights(graphWeights(graph), seed);
   const H = TOY_HIDDEN;
+  // Random weights are small: the predicted noise would barely depend on the blocks. Scale the
+  // output layer up, and open the other blocks' gates, so that what they compute matters.
+  const scale = (name: string, by: number) => w.get(name)!.data.forEach((v, i, a) => (a[i] = v * by));
+  scale('final_layer.linear.weight', 30);
   for (let b = 0; b < 4; b++) {
     if (IDENTITY_BLOCKS.includes(b)) continue;
-    // Random weights make every gate small; open the other blocks' gates so that they matter.
     const bias = w.get(`blocks.${b}.adaLN_modulation.1.bias`)!;
     for (const chunk of [2, 5]) bias.data.fill(1, chunk * H, (chunk + 1) * H);
+    scale(`blocks.${b}.mlp.fc2.weight`, 4);
+    scale(`blocks.${b}.attn.proj.weight`, 4);
   }
   for (const b of IDENTITY_BLOCKS) {
     const weight = w.get(`blocks.${b}.adaLN_modulation.1.weight`)!;
