@@ -60,6 +60,11 @@ export const VERBS: Record<string, Verb> = {
     description: 'build an EB-Cache table schedule for a model by calibration (CPU reference executor), meeting a FLOPs budget',
     load: async () => (await import('./commands/calibrate.ts')).registerCalibrate,
   },
+  fit: {
+    term: 'fit [options] <method> <model-file>',
+    description: "measure what TeaCache (its rescaling polynomial → a schedule file) or MagCache (its magnitude-ratio curve → JSON) needs for a model, from all-compute runs (CPU reference executor)",
+    load: async () => (await import('./commands/fit.ts')).registerFit,
+  },
   eval: {
     term: 'eval [options] [model-file]',
     description: 'compare cache schedules with the no-cache baseline: FID, class accuracy, PSNR/SSIM, speed-up, image grids; --shard / --merge / --queue split it over machines',
