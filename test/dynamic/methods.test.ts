@@ -60,6 +60,12 @@ describe('cache methods: plan on the CPU = reference executor', () => {
       for (const b of ['blocks[1]', 'blocks[2]']) expect(row[b]?.cond.kind ?? 'compute').toBe(k % 3 === 0 ? 'compute' : 'dynamic');
     }
     expect(s.dynamic[0]).toMatchObject({ signal: 'blocks[0].residual', against: 'compute' });
+    // The plan's heatmap marks the middle blocks' work at the rule's steps as decided on the GPU.
+    const { plan } = compile(graph, s, { steps: 12, batch: 1, sampler: 'ddim', caps: LAVAPIPE_CAPS });
+    const row = plan.heatmap.rows.findIndex((r) => r.label === 'blocks[1]');
+    const first = plan.heatmap.rows.findIndex((r) => r.label === 'blocks[0].attn');
+    expect(plan.heatmap.cond.map((c) => c[row])).toEqual(Array.from({ length: 12 }, (_, k) => (k % 3 === 0 ? 'c' : 'y')));
+    expect(plan.heatmap.cond.every((c) => c[first] === 'c')).toBe(true);
   });
 
   it('magcache resolves to the static skips of the definition, per branch, from the interpolated curve', () => {
