@@ -25,6 +25,8 @@ export interface RowResult {
 }
 
 export interface GenerateResult {
+  /** Seconds Generate waited for pipelines still being built when it started (before any row). */
+  kernelWaitSeconds: number;
   baseline: RowResult;
   cached: RowResult;
   speedup: number;
@@ -68,7 +70,9 @@ export async function generate(input: GenerateInput): Promise<GenerateResult> {
   // when it compiles a plan; this waits for the rest), so that no shader compilation runs beside a
   // timed run; each row's warm-up then only dispatches.
   input.onPhase('compiling kernels', 0);
+  const k0 = performance.now();
   await Promise.all([preparePipelines(input.gpu, input.baseline), preparePipelines(input.gpu, input.cached)]);
+  const kernelWaitSeconds = (performance.now() - k0) / 1000;
   const base = await runRow(input, input.baseline, 'no cache', 0);
   base.destroy();
   const cached = await runRow(input, input.cached, input.cached.schedule.name, 0.5);
@@ -84,5 +88,5 @@ export async function generate(input: GenerateInput): Promise<GenerateResult> {
   });
   const b = row(input.baseline, base);
   const c = row(input.cached, cached);
-  return { baseline: b, cached: c, speedup: b.seconds / c.seconds, fidelity: fidelityToBaseline(c.images, b.images), seed: input.seed };
+  return { kernelWaitSeconds, baseline: b, cached: c, speedup: b.seconds / c.seconds, fidelity: fidelityToBaseline(c.images, b.images), seed: input.seed };
 }

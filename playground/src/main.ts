@@ -44,8 +44,9 @@ interface PageApi {
     sinceLoad: number;
     /** Where that time went: seconds from navigation start at the end of each phase of the page. */
     phases: Record<string, number>;
-    /** Per row, seconds of setup (buffers, weights, pipelines) and of warm-up, outside the timed run. */
-    setup: { baseline: { setup: number; warmUp: number }; cached: { setup: number; warmUp: number } };
+    /** Seconds Generate waited for pipelines, and per row the seconds of setup (buffers, weights,
+     *  pipelines) and of warm-up: all outside the timed runs. */
+    setup: { kernelWait: number; baseline: { setup: number; warmUp: number }; cached: { setup: number; warmUp: number } };
   };
   error?: string;
 }
@@ -62,9 +63,11 @@ let gpu: GpuContext | undefined;
 let last: Analysis | undefined;
 /** What `last` was computed from: an identical request is answered from it. */
 let lastKey: string | undefined;
-/** Settles once the adapter is open or has failed to (the caps the compiler uses follow from it). */
-let gpuSettled!: () => void;
-const gpuOpened = new Promise<void>((resolve) => (gpuSettled = resolve));
+/**
+ * The adapter is asked for first thing (Chromium starts its GPU process meanwhile); this settles
+ * once it is open or has failed to open. The compiler's caps follow from it.
+ */
+const gpuOpened = openGpu();
 
 /**
  * Starts building a plan's pipelines on the page's GPU in the background, so that Generate finds
@@ -202,14 +205,18 @@ function setupControls(): void {
 
 let weights: Promise<{ model: Map<string, import('../../core/tensor.ts').Tensor>; classifier: ReturnType<typeof classifierFromTensors> }> | undefined;
 
+/** Where the download's progress goes: the latest caller's (a prefetch reports nowhere until Generate asks). */
+let weightsProgress: (f: number, text: string) => void = () => undefined;
+
 function loadWeights(progress: (f: number, text: string) => void): NonNullable<typeof weights> {
+  weightsProgress = progress;
   weights ??= (async () => {
     const sizes = new Map<string, [number, number]>();
     const report = () => {
       let l = 0;
       let t = 0;
       for (const [a, b] of sizes.values()) (l += a), (t += b);
-      progress(t ? l / t : 0, `weights ${(l / 2 ** 20).toFixed(1)} / ${(t / 2 ** 20).toFixed(1)} MiB`);
+      weightsProgress(t ? l / t : 0, `weights ${(l / 2 ** 20).toFixed(1)} / ${(t / 2 ** 20).toFixed(1)} MiB`);
     };
     const get = (url: string) => fetchCached(url, (l, t) => (sizes.set(url, [l, t]), report()));
     const [m, c] = await Promise.all([get('weights/fmnist-dit.safetensors'), get('weights/fmnist-classifier.safetensors')]);
@@ -287,7 +294,7 @@ function showResult(r: GenerateResult): void {
     seed: r.seed,
     sinceLoad: performance.now() / 1000,
     phases: { ...phases, drawn: performance.now() / 1000 },
-    setup: { baseline: { setup: r.baseline.setupSeconds, warmUp: r.baseline.warmUpSeconds }, cached: { setup: r.cached.setupSeconds, warmUp: r.cached.warmUpSeconds } },
+    setup: { kernelWait: r.kernelWaitSeconds, baseline: { setup: r.baseline.setupSeconds, warmUp: r.baseline.warmUpSeconds }, cached: { setup: r.cached.setupSeconds, warmUp: r.cached.warmUpSeconds } },
   };
 }
 
@@ -300,16 +307,23 @@ async function openGpu(): Promise<void> {
     gpu.device.lost.then((info) => info.reason !== 'destroyed' && showMessage(`The GPU device was lost: ${info.message}`, 'error'));
   } catch (e) {
     showMessage(`${isDittoError(e) ? e.message : String(e)}\n\nThe editor, checker, heatmap and predicted speed-up work without a GPU; Generate needs one.`);
-  } finally {
-    gpuSettled();
   }
 }
 
 async function start(): Promise<void> {
   setupControls();
   if ('serviceWorker' in navigator && location.protocol !== 'file:') navigator.serviceWorker.register('sw.js').catch(() => undefined);
-  await openGpu();
+  // With ?autorun Generate follows at once: the weights download while the adapter opens.
+  if (new URLSearchParams(location.search).has('autorun')) loadWeights(() => undefined).catch(() => undefined);
+  await gpuOpened;
   phaseDone('adapter');
+  // The no-cache plan depends only on the settings and the adapter: its pipelines (most of the
+  // schedule's too) build while the text is analysed.
+  try {
+    if (gpu) preparePlan(baselinePlan(settings(), caps));
+  } catch {
+    // A model that does not compile is reported by the analysis and by Generate.
+  }
   check(editor.state.doc.toString());
   phaseDone('analysis');
   api.ready = true;
