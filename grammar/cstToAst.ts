@@ -235,17 +235,31 @@ export class CstToAst {
   action(n: CstNode): A.ActionAst {
     const span = this.nodeSpan(n);
     if (has(n, 'Kw_compute')) return { kind: 'compute', span };
-    if (has(n, 'Kw_forecast')) return { kind: 'forecast', order: this.expr(node(n, 'expr')), span };
+    if (has(n, 'Kw_forecast')) {
+      const scale = has(n, 'scale') ? { scale: this.expr(node(n, 'scale')) } : {};
+      return { kind: 'forecast', form: has(n, 'Kw_hermite') ? 'hermite' : 'taylor', order: this.expr(node(n, 'order')), ...scale, span };
+    }
     return has(n, 'Kw_residual') ? { kind: 'reuse_residual', span } : { kind: 'reuse', span };
   }
 
   dynamic(n: CstNode): A.DynamicAst {
+    const opt = (label: 'threshold' | 'cap' | 'warmup' | 'max' | 'total' | 'retain') => (has(n, label) ? { [label]: this.addExpr(node(n, label)) } : {});
+    const span = this.nodeSpan(n);
+    if (has(n, 'curve')) {
+      return { kind: 'magnitude', curve: this.stringLit(tok(n, 'curve')), threshold: this.addExpr(node(n, 'threshold')), ...opt('max'), ...opt('retain'), span };
+    }
     return {
+      kind: 'rel_l1',
       signal: this.selector(node(n, 'selector')),
+      ...(has(n, 'residualSignal') ? { residual: true } : {}),
+      ...(has(n, 'sinceCompute') ? { sinceCompute: true } : {}),
+      ...(has(n, 'coefficient') ? { rescale: nodes(n, 'coefficient').map((c) => this.addExpr(c)) } : {}),
       threshold: this.addExpr(node(n, 'threshold')),
-      ...(has(n, 'warmup') ? { warmup: this.addExpr(node(n, 'warmup')) } : {}),
-      ...(has(n, 'max') ? { max: this.addExpr(node(n, 'max')) } : {}),
-      span: this.nodeSpan(n),
+      ...opt('cap'),
+      ...opt('warmup'),
+      ...opt('max'),
+      ...opt('total'),
+      span,
     };
   }
 

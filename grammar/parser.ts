@@ -323,30 +323,81 @@ export class DittoParser extends CstParser {
       {
         ALT: () => {
           this.CONSUME(K.forecast);
-          this.CONSUME(K.taylor);
+          this.OR2([{ ALT: () => this.CONSUME(K.taylor) }, { ALT: () => this.CONSUME(K.hermite) }]);
           this.CONSUME(T.LParen);
-          this.SUBRULE(this.expr);
+          this.SUBRULE(this.expr, { LABEL: 'order' });
+          this.OPTION2(() => {
+            this.CONSUME(T.Comma);
+            this.SUBRULE2(this.expr, { LABEL: 'scale' });
+          });
           this.CONSUME(T.RParen);
         },
       },
     ]);
   });
 
+  // `when rel_l1(SIGNAL) [since compute] [rescale(c…)] < θ [cap c] [warmup w] [max m] [total n]`
+  // (decided on the GPU) or `when magnitude "curve.json" < θ [max K] [retain r]` (MagCache: the
+  // calibrated curve makes the decisions static, taken when the schedule is resolved).
   dynamic = this.RULE('dynamic', () => {
     this.CONSUME(K.when);
-    this.CONSUME(K.rel_l1);
-    this.CONSUME(T.LParen);
-    this.SUBRULE(this.selector);
-    this.CONSUME(T.RParen);
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(K.rel_l1);
+          this.CONSUME(T.LParen);
+          this.OR2([
+            {
+              ALT: () => {
+                this.CONSUME(K.residual, { LABEL: 'residualSignal' });
+                this.CONSUME2(T.LParen);
+                this.SUBRULE(this.selector);
+                this.CONSUME2(T.RParen);
+              },
+            },
+            { ALT: () => this.SUBRULE2(this.selector) },
+          ]);
+          this.CONSUME(T.RParen);
+          this.OPTION3(() => {
+            this.CONSUME(K.since);
+            this.CONSUME(K.compute, { LABEL: 'sinceCompute' });
+          });
+          this.OPTION4(() => {
+            this.CONSUME(K.rescale);
+            this.CONSUME3(T.LParen);
+            this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.addExpr, { LABEL: 'coefficient' }) });
+            this.CONSUME3(T.RParen);
+          });
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(K.magnitude);
+          this.CONSUME(T.StringLit, { LABEL: 'curve' });
+        },
+      },
+    ]);
     this.CONSUME(T.Lt);
-    this.SUBRULE(this.addExpr, { LABEL: 'threshold' });
+    this.SUBRULE2(this.addExpr, { LABEL: 'threshold' });
+    this.OPTION5(() => {
+      this.CONSUME(K.cap);
+      this.SUBRULE3(this.addExpr, { LABEL: 'cap' });
+    });
     this.OPTION(() => {
       this.CONSUME(K.warmup);
-      this.SUBRULE2(this.addExpr, { LABEL: 'warmup' });
+      this.SUBRULE4(this.addExpr, { LABEL: 'warmup' });
     });
     this.OPTION2(() => {
       this.CONSUME(K.max);
-      this.SUBRULE3(this.addExpr, { LABEL: 'max' });
+      this.SUBRULE5(this.addExpr, { LABEL: 'max' });
+    });
+    this.OPTION6(() => {
+      this.CONSUME(K.total);
+      this.SUBRULE6(this.addExpr, { LABEL: 'total' });
+    });
+    this.OPTION7(() => {
+      this.CONSUME(K.retain);
+      this.SUBRULE7(this.addExpr, { LABEL: 'retain' });
     });
   });
 

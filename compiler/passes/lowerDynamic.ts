@@ -34,7 +34,7 @@ export function emitDecide(b: BodyBuilder, d: DynamicSignal, used: boolean): voi
   const outs: Operand[] = [{ value: prev, view: contiguous(shape) }, { value: state, view: contiguous([ctx.dynamic.length * DYNAMIC_STATE_STRIDE]) }];
   if (used) outs.push({ value: declare(ctx, { name: 'dyn:args', shape: [3], dtype: 'i32', storage: 'indirect' }), view: contiguous([3]) });
   b.emit({
-    op: { kind: 'dynamic_decide', rule: d.rule, elements, used, threshold: d.threshold, warmup: d.warmup, maxConsecutive: d.maxConsecutive },
+    op: { kind: 'dynamic_decide', rule: d.rule, elements, used, params: d.params },
     ins, outs, covers: [...d.nodes], role: 'sampler',
     note: used ? `dynamic rule ${d.rule}: rel_l1(${d.signal}) decides compute or ${d.then}` : `dynamic rule ${d.rule}: measure rel_l1(${d.signal}) (not used at this step)`,
   });
