@@ -30,7 +30,8 @@ interface PageApi {
   /** Replaces the editor's text as a user edit would (tests use it; the linter then runs as usual). */
   setText?: (text: string) => void;
   adapter?: string;
-  analysis?: { schedule?: string; predictedSpeedup?: number; flops?: number; peakMemoryBytes?: number; svg?: string; diagnostics: { line?: number; column?: number; message: string; severity: string }[] };
+  /** The last analysis shown, and `source`, the text it is of (edits are analysed after a pause). */
+  analysis?: { source?: string; schedule?: string; predictedSpeedup?: number; flops?: number; peakMemoryBytes?: number; svg?: string; diagnostics: { line?: number; column?: number; message: string; severity: string }[] };
   result?: {
     seconds: { baseline: number; cached: number };
     speedup: number;
@@ -152,6 +153,7 @@ function check(text: string): Diagnostic[] {
   }
   if (last.schedule) state.name = last.schedule;
   renderAnalysis(last);
+  api.analysis!.source = text;
   history.replaceState(null, '', writeState(state));
   return last.diagnostics.filter((d) => !d.span || d.span.file === EDITOR_FILE);
 }
