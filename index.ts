@@ -11,10 +11,8 @@
  * sources also run directly through tsx.
  */
 import path from 'node:path';
-import { DittoError } from './core/errors.ts';
 import type { Tensor } from './core/tensor.ts';
-import { checkSources, lowerModel, resolveSchedule, type Program } from './compiler/frontend.ts';
-import { compile as compileGraph } from './compiler/pipeline.ts';
+import { compileSource } from './compiler/compileSource.ts';
 import { loadAnyPlan, loadPlan } from './compiler/plan/load.ts';
 import type { AnyPlan, Plan, PlanTuning } from './compiler/plan/types.ts';
 import { createGpu, type DeviceOptions, type GpuContext } from './runtime/device.ts';
@@ -22,7 +20,6 @@ import { tunePlan, type TuneOptions } from './runtime/tune.ts';
 import { detectCompileCaps } from './runtime/detectCaps.ts';
 import { createRunner as createPlanRunner, type Runner } from './runtime/run/runner.ts';
 import { loadWeights } from './runtime/weights/index.ts';
-import { renderDiagnostics } from './grammar/diagnostics.ts';
 import { packagePath } from './core/packageRoot.ts';
 import { runPlanOnCpu as runOnCpu, type CpuRunOutput, type CpuRunRequest } from './runtime/cpu/planInterpreter.ts';
 
@@ -76,28 +73,13 @@ export interface CompileOptions {
   path?: string;
 }
 
-function programFromText(source: string, file: string): Program {
-  const { program, diagnostics } = checkSources([file], { inline: new Map([[file, source]]) });
-  const errors = diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length) {
-    throw new DittoError(errors[0]!.code, `${errors.length} error${errors.length === 1 ? '' : 's'} in ${file}; the first: ${errors[0]!.message}`, errors[0]!.span,
-      renderDiagnostics(diagnostics, (f) => program.sources.get(f)));
-  }
-  return program;
-}
-
 /** Compiles ditto source text (a model, and optionally schedules) into a plan. */
 export async function compile(source: string, options: CompileOptions): Promise<Plan> {
-  const file = path.resolve(options.path ?? 'inline.ditto');
-  const program = programFromText(source, file);
-  const batch = options.batch ?? 1;
-  const graph = lowerModel(program, { model: options.model, set: options.set, batch: options.cfg !== undefined ? 2 * batch : batch });
-  const schedule = options.schedule ? resolveSchedule(program, options.schedule, graph, { steps: options.steps }) : undefined;
-  const caps = await detectCompileCaps(options.caps, options.device);
-  return compileGraph(graph, schedule, {
-    steps: options.steps, batch, sampler: options.sampler ?? 'ddpm', f16: options.f16 ?? false, guide: options.guide ?? 'first3', caps,
-    ...(options.cfg !== undefined ? { cfgScale: options.cfg } : {}),
-  }).plan;
+  const { path: file, caps, device, cfg, ...rest } = options;
+  return (await compileSource({ text: source, path: path.resolve(file ?? 'inline.ditto') }, {
+    ...rest, sampler: options.sampler ?? 'ddpm', f16: options.f16 ?? false, guide: options.guide ?? 'first3',
+    caps: () => detectCompileCaps(caps, device), ...(cfg !== undefined ? { cfgScale: cfg } : {}),
+  })).plan;
 }
 
 /**

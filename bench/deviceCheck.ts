@@ -26,7 +26,7 @@ import { DittoError, isDittoError } from '../core/errors.ts';
 import { writeFileAtomic } from '../core/files.ts';
 import { PACKAGE_ROOT } from '../core/packageRoot.ts';
 import { graphWeights } from '../compiler/ir/graph.ts';
-import { loadProgram, lowerModel } from '../compiler/frontend.ts';
+import { openModel } from '../compiler/compileSource.ts';
 import { createGpu, dawnVersion, type AdapterReport, type GpuContext } from '../runtime/device.ts';
 import { resolveToggles } from '../runtime/dawnToggles.ts';
 import { randomWeights } from '../runtime/weights/index.ts';
@@ -321,11 +321,12 @@ export async function runDeviceCheck(opts: DeviceCheckOptions): Promise<{ ok: bo
     return `${results.length} kernels, FMA peak ${state.peak.gflops.toFixed(1)} GFLOP/s`;
   });
   await section('schedules', true, async () => {
-    const graph = lowerModel(loadProgram(MODEL_FILE), { model: size.model, set: size.set, batch: 2 });
+    const source = openModel(MODEL_FILE, { model: size.model, set: size.set, batch: 1, cfg: true });
+    const { graph } = source;
     log(`random weights for ${size.model}${size.set ? ` (${JSON.stringify(size.set)})` : ''}: ${graphWeights(graph).length} tensors`);
     const weights = randomWeights(graphWeights(graph), 0);
     state.schedules = await runScheduleBench({
-      modelFile: MODEL_FILE, model: size.model, ...(size.set ? { set: size.set } : {}),
+      modelFile: MODEL_FILE, source, model: size.model, ...(size.set ? { set: size.set } : {}),
       weights, weightsFile: 'random weights (seed 0)',
       schedules: size.schedules, steps: size.steps, images: 1, runs: size.runs, cfgScale: size.cfgScale, sampler: 'ddpm', seed: 0,
       gpu: gpu!, profile: gpu!.hasTimestamps, onProgress: log,

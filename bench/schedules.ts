@@ -9,12 +9,11 @@
  * their order (A B C, C B A, …) so that a load drifting over the bench is not charged to the
  * schedules that run late in a round.
  */
-import { DittoError, isDittoError } from '../core/errors.ts';
+import { DittoError } from '../core/errors.ts';
 import type { Tensor } from '../core/tensor.ts';
-import { loadProgram, lowerModel, resolveSchedule } from '../compiler/frontend.ts';
+import { openModel, planFor, scheduleFor, type SourceModel } from '../compiler/compileSource.ts';
 import type { Graph } from '../compiler/ir/graph.ts';
 import type { ScheduleIR } from '../compiler/ir/schedule.ts';
-import { compile } from '../compiler/pipeline.ts';
 import { compileCapsFor } from '../compiler/plan/caps.ts';
 import type { Plan } from '../compiler/plan/types.ts';
 import type { GpuContext } from '../runtime/device.ts';
@@ -28,6 +27,8 @@ export const BASELINE_ROW = 'no cache';
 const SSIM_WINDOW = 11;
 
 export interface ScheduleBenchConfig extends ScheduleComparisonInput {
+  /** The model already opened from `modelFile` for this batch and CFG (else it is opened here). */
+  source?: SourceModel;
   steps: number;
   /** Images per run (the plan's batch; classes 0, 1, 2, … modulo the model's classes). */
   images: number;
@@ -95,17 +96,6 @@ function usage(ok: boolean, message: string): void {
   if (!ok) throw new DittoError('E_USAGE', message);
 }
 
-function resolveRow(program: ReturnType<typeof loadProgram>, spec: string, graph: Graph, steps: number): ScheduleIR {
-  try {
-    return resolveSchedule(program, spec, graph, { steps });
-  } catch (e) {
-    if (!isDittoError(e)) throw e;
-    // EB-Cache's released table has 50 entries: say that the step count is the problem.
-    const hint = e.code === 'E_TABLE' && /entries/.test(e.message) ? ' — this schedule is written for a fixed number of steps; rerun with --steps equal to the table length, or drop it from --schedules' : '';
-    throw new DittoError(e.code, `--schedules '${spec}' at ${steps} steps: ${e.message}${hint}`, e.span, e.detail);
-  }
-}
-
 /**
  * PSNR with the reference's own value range as the peak: for latents, whose scale is the model's
  * (a random-weight DiT's final latents span hundreds), the [-1, 1] image convention says nothing.
@@ -148,17 +138,17 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
   usage(!cfg.schedules.includes(BASELINE_ROW), `--schedules: '${BASELINE_ROW}' is the baseline every bench runs; list only cache schedules`);
   const log = cfg.onProgress ?? (() => undefined);
 
-  const program = loadProgram(cfg.modelFile);
-  const graph = lowerModel(program, { model: cfg.model, set: cfg.set, batch: cfg.cfgScale !== undefined ? 2 * cfg.images : cfg.images });
+  const model = cfg.source ?? openModel(cfg.modelFile, { model: cfg.model, set: cfg.set, batch: cfg.images, cfg: cfg.cfgScale !== undefined });
+  const { graph } = model;
   // Every schedule is resolved before anything slow happens: a bad name fails in a second.
-  const specs: { name: string; schedule?: ScheduleIR }[] = [{ name: BASELINE_ROW }, ...cfg.schedules.map((s) => ({ name: s, schedule: resolveRow(program, s, graph, cfg.steps) }))];
+  const specs: { name: string; schedule?: ScheduleIR }[] = [{ name: BASELINE_ROW }, ...cfg.schedules.map((s) => ({ name: s, schedule: scheduleFor(model, s, cfg.steps, { flag: '--schedules' }) }))];
   const caps = compileCapsFor(cfg.gpu.report);
 
   const prepared: { name: string; plan: Plan; runner: Runner; compileSeconds: number; warmUpSeconds: number }[] = [];
   try {
     for (const s of specs) {
       const t0 = performance.now();
-      const { plan } = compile(graph, s.schedule, { steps: cfg.steps, batch: cfg.images, sampler: cfg.sampler ?? 'ddpm', caps, ...(cfg.cfgScale !== undefined ? { cfgScale: cfg.cfgScale } : {}) });
+      const { plan } = planFor(model, s.schedule, { steps: cfg.steps, sampler: cfg.sampler ?? 'ddpm', caps, ...(cfg.cfgScale !== undefined ? { cfgScale: cfg.cfgScale } : {}) });
       const t1 = performance.now();
       const runner = await createRunner(plan, cfg.weights, { gpu: cfg.gpu, weightsFile: cfg.weightsFile });
       prepared.push({ name: s.name, plan, runner, compileSeconds: (t1 - t0) / 1000, warmUpSeconds: 0 });

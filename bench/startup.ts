@@ -3,11 +3,13 @@
  * `ditto --help` and `ditto check` of a shipped schedule file, each a fresh process, interleaved
  * round by round after a warm-up (the figures of docs/development.md).
  *
- *   npm run build && npx tsx bench/startup.ts [--runs 10] [--source]
+ *   npm run build && npx tsx bench/startup.ts [--runs 10] [--source] [--baseline DIR]
  *
  * It times the compiled CLI (bin/ditto.js with DITTO_CLI=dist, what an installed package runs);
  * `--source` adds the same commands run from the TypeScript sources through tsx (a checkout's
- * default). Wall time is what a user waits; CPU time (user + system of the child, from
+ * default). `--baseline DIR` adds the same commands run by another built checkout (e.g.
+ * `git worktree add /tmp/base <commit> && cd /tmp/base && npm ci && npm run build`), interleaved with
+ * this one's, so a change is measured against its parent in one run under the same load. Wall time is what a user waits; CPU time (user + system of the child, from
  * /proc/self/stat on Linux) is less sensitive to other work on a shared machine, so both are shown,
  * with the load average before and after.
  */
@@ -40,9 +42,10 @@ export interface StartupCommand {
   env?: Record<string, string>;
 }
 
-export function startupCommands(source: boolean): StartupCommand[] {
+export function startupCommands(source: boolean, baseline?: string): StartupCommand[] {
   const ditto = (label: string, args: string[]): StartupCommand[] => [
     { name: `ditto ${label}`, args: [BIN, ...args], env: { DITTO_CLI: 'dist' } },
+    ...(baseline !== undefined ? [{ name: `ditto ${label} (baseline)`, args: [path.join(baseline, 'bin', 'ditto.js'), ...args], env: { DITTO_CLI: 'dist' } }] : []),
     ...(source ? [{ name: `ditto ${label} (sources, tsx)`, args: [BIN, ...args], env: { DITTO_CLI: 'source' } }] : []),
   ];
   return [
@@ -61,23 +64,27 @@ function runOnce(c: StartupCommand, cpu: Map<string, number[]>): void {
   if (before !== undefined && after !== undefined) cpu.get(c.name)!.push(after - before);
 }
 
-function parseArgs(argv: string[]): { runs: number; source: boolean } {
+function parseArgs(argv: string[]): { runs: number; source: boolean; baseline?: string } {
   let runs = 10;
   let source = false;
+  let baseline: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') {
       runs = Number(argv[++i]);
       if (!Number.isInteger(runs) || runs < 1) throw new DittoError('E_USAGE', `--runs expects a positive integer, got '${argv[i]}'`);
     } else if (argv[i] === '--source') source = true;
-    else throw new DittoError('E_USAGE', `unknown argument '${argv[i]}' (bench/startup.ts [--runs N] [--source])`);
+    else if (argv[i] === '--baseline') {
+      baseline = path.resolve(argv[++i] ?? '');
+      if (!existsSync(path.join(baseline, 'dist', 'cli', 'main.js'))) throw new DittoError('E_USAGE', `--baseline: '${baseline}' is not a built checkout (no dist/cli/main.js; run npm run build there)`);
+    } else throw new DittoError('E_USAGE', `unknown argument '${argv[i]}' (bench/startup.ts [--runs N] [--source] [--baseline DIR])`);
   }
-  return { runs, source };
+  return { runs, source, ...(baseline !== undefined ? { baseline } : {}) };
 }
 
 async function main(): Promise<void> {
-  const { runs, source } = parseArgs(process.argv.slice(2));
+  const { runs, source, baseline } = parseArgs(process.argv.slice(2));
   if (!existsSync(path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js'))) throw new DittoError('E_USAGE', 'no build to time: run `npm run build` first');
-  const commands = startupCommands(source);
+  const commands = startupCommands(source, baseline);
   const cpu = new Map(commands.map((c) => [c.name, [] as number[]]));
   const load0 = loadavg();
   const candidates: Candidate[] = commands.map((c) => ({ name: c.name, run: () => runOnce(c, cpu) }));

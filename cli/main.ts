@@ -47,7 +47,7 @@ export const VERBS: Record<string, Verb> = {
   },
   run: {
     term: 'run [options] <plan>',
-    description: 'execute a compiled plan on the GPU and write images or latents',
+    description: 'execute a compiled plan on the GPU (or the CPU plan interpreter) and write images or latents',
     load: async () => (await import('./commands/run.ts')).registerRun,
   },
   fid: {

@@ -3,7 +3,8 @@
  * one function that turns them into a Graph.
  */
 import { Option, type Command } from 'commander';
-import { loadProgram, lowerModel, parseSetFlag } from '../compiler/frontend.ts';
+import { parseSetFlag } from '../compiler/frontend.ts';
+import { openModel } from '../compiler/compileSource.ts';
 import type { Graph } from '../compiler/ir/graph.ts';
 
 export interface ModelFlags {
@@ -18,6 +19,5 @@ export function addModelOptions(cmd: Command): Command {
 }
 
 export function lowerModelFile(file: string, flags: ModelFlags, batch: number): Graph {
-  const program = loadProgram(file);
-  return lowerModel(program, { model: flags.model, set: flags.set ? parseSetFlag(flags.set) : undefined, batch });
+  return openModel(file, { model: flags.model, set: flags.set ? parseSetFlag(flags.set) : undefined, batch, cfg: false }).graph;
 }

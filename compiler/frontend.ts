@@ -32,16 +32,25 @@ function fail(p: Pick<Program, 'sources'>, diags: DiagnosticBag): never {
   throw new DittoError(code, summary, first.span, render(p, diags.items));
 }
 
+export interface ProgramLoadOptions extends LoadOptions {
+  /**
+   * `program` (default): lower every model and variant and resolve every schedule, as `ditto check`
+   * does. `declarations`: parse and build the tables only — for compiling, where the one model
+   * lowered and the one schedule resolved are checked as that happens, and nothing is done twice.
+   */
+  readonly check?: 'program' | 'declarations';
+}
+
 /** Parses and checks a set of files (and what they `use`); diagnostics only, never throws for bad source. */
-export function checkSources(paths: readonly string[], opts: LoadOptions = {}): { program: Program; diagnostics: Diagnostic[] } {
+export function checkSources(paths: readonly string[], opts: ProgramLoadOptions = {}): { program: Program; diagnostics: Diagnostic[] } {
   const diags = new DiagnosticBag();
   const program = parseProgram(paths, diags, opts);
-  if (!diags.hasErrors) checkProgram(program, diags);
+  if (!diags.hasErrors && opts.check !== 'declarations') checkProgram(program, diags);
   return { program: { ...program, diagnostics: diags.items.filter((d) => d.severity === 'warning') }, diagnostics: diags.items };
 }
 
 /** Parse + resolve `use` imports + check. Throws a DittoError carrying all diagnostics rendered in `.detail`. */
-export function loadProgram(path: string, opts: LoadOptions = {}): Program {
+export function loadProgram(path: string, opts: ProgramLoadOptions = {}): Program {
   const { program, diagnostics } = checkSources([path], opts);
   if (diagnostics.some((d) => d.severity === 'error')) {
     const bag = new DiagnosticBag();
@@ -141,12 +150,14 @@ export function resolveSchedule(program: Program, schedule: string, graph: Graph
   let prog = program;
   let name = spec.name;
   const colon = /^(.*\.ditto):([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec.name);
+  // A schedule from another file is resolved once, below: loading that file checks its declarations only.
+  const only = { check: 'declarations' } as const;
   if (colon) {
-    prog = loadProgram(colon[1]!);
+    prog = loadProgram(colon[1]!, only);
     name = colon[2]!;
   } else if (!program.schedules.has(name) && (name.endsWith('.ditto') || existsSync(name))) {
     const file = name;
-    prog = loadProgram(file);
+    prog = loadProgram(file, only);
     const mine = [...prog.schedules.values()].filter((s) => s.file === file);
     const pool = mine.length ? mine : [...prog.schedules.values()];
     if (pool.length !== 1) {
@@ -155,7 +166,7 @@ export function resolveSchedule(program: Program, schedule: string, graph: Graph
     name = pool[0]!.decl.name.name;
   } else if (!program.schedules.has(name)) {
     const lib = librarySchedule(name);
-    if (lib) prog = loadProgram(lib);
+    if (lib) prog = loadProgram(lib, only);
   }
   const loc = prog.schedules.get(name);
   if (!loc) {

@@ -7,7 +7,7 @@
 import { packagePath } from '../core/packageRoot.ts';
 import { DittoError } from '../core/errors.ts';
 import { shapeString } from '../core/tensor.ts';
-import { loadProgram, lowerModel } from '../compiler/frontend.ts';
+import { openModel } from '../compiler/compileSource.ts';
 import { compileForward } from '../compiler/forward.ts';
 import { graphWeights, type Graph } from '../compiler/ir/graph.ts';
 import type { CompileCaps } from '../compiler/plan/caps.ts';
@@ -25,7 +25,7 @@ export function vaeGraphFor(shape: readonly number[], model = DEFAULT_VAE_MODEL,
     throw new DittoError('E_USAGE', `the VAE decodes square latents [B, C, H, H]; these are ${shapeString(shape)}`);
   }
   const [, C, H] = shape as [number, number, number];
-  const graph = lowerModel(loadProgram(modelFile), { model, set: { latent: H }, batch });
+  const { graph } = openModel(modelFile, { model, set: { latent: H }, batch, cfg: false });
   const z = graph.inputs[0];
   const zc = z ? graph.nodes[z.node]!.shape[1] : undefined;
   if (graph.inputs.length !== 1 || zc !== C) {

@@ -116,13 +116,32 @@ export type ActionAst =
   | { readonly kind: 'reuse_residual'; readonly span: Span }
   | { readonly kind: 'forecast'; readonly order: Expr; readonly span: Span };
 
-export interface DynamicAst {
-  readonly signal: Selector;
-  readonly threshold: Expr;
-  readonly warmup?: Expr;
-  readonly max?: Expr;
-  readonly span: Span;
-}
+/** `when …`: a rule decided by a measured signal (`rel_l1`, on the GPU) or by a calibrated
+ *  magnitude-ratio curve (`magnitude`, MagCache; static). */
+export type DynamicAst =
+  | {
+      readonly kind: 'rel_l1';
+      readonly signal: Selector;
+      /** `rel_l1(residual(blocks[a..b]))`: the span's output − input. */
+      readonly residual?: boolean;
+      /** `since compute`: measured against the last compute, not the previous step. */
+      readonly sinceCompute?: boolean;
+      readonly rescale?: readonly Expr[];
+      readonly threshold: Expr;
+      readonly cap?: Expr;
+      readonly warmup?: Expr;
+      readonly max?: Expr;
+      readonly total?: Expr;
+      readonly span: Span;
+    }
+  | {
+      readonly kind: 'magnitude';
+      readonly curve: StringLit;
+      readonly threshold: Expr;
+      readonly max?: Expr;
+      readonly retain?: Expr;
+      readonly span: Span;
+    };
 
 /** `key = selector` in a table's or JSON file's `map(…)`. */
 export interface MapEntry {

@@ -3,7 +3,7 @@
  * children, and the checker would only report follow-on noise), so missing children here are
  * internal errors.
  */
-import type { CstNode, IToken } from 'chevrotain';
+import type { CstNode, IToken } from './chevrotain.ts';
 import { DittoError } from '../core/errors.ts';
 import type * as A from './ast.ts';
 
@@ -240,12 +240,23 @@ export class CstToAst {
   }
 
   dynamic(n: CstNode): A.DynamicAst {
+    const opt = (label: 'threshold' | 'cap' | 'warmup' | 'max' | 'total' | 'retain') => (has(n, label) ? { [label]: this.addExpr(node(n, label)) } : {});
+    const span = this.nodeSpan(n);
+    if (has(n, 'curve')) {
+      return { kind: 'magnitude', curve: this.stringLit(tok(n, 'curve')), threshold: this.addExpr(node(n, 'threshold')), ...opt('max'), ...opt('retain'), span };
+    }
     return {
+      kind: 'rel_l1',
       signal: this.selector(node(n, 'selector')),
+      ...(has(n, 'residualSignal') ? { residual: true } : {}),
+      ...(has(n, 'sinceCompute') ? { sinceCompute: true } : {}),
+      ...(has(n, 'coefficient') ? { rescale: nodes(n, 'coefficient').map((c) => this.addExpr(c)) } : {}),
       threshold: this.addExpr(node(n, 'threshold')),
-      ...(has(n, 'warmup') ? { warmup: this.addExpr(node(n, 'warmup')) } : {}),
-      ...(has(n, 'max') ? { max: this.addExpr(node(n, 'max')) } : {}),
-      span: this.nodeSpan(n),
+      ...opt('cap'),
+      ...opt('warmup'),
+      ...opt('max'),
+      ...opt('total'),
+      span,
     };
   }
 

@@ -4,7 +4,7 @@
  * length, never with a stack overflow. The largest shipped file (models/vae.ditto) has under 900
  * tokens and nests 6 levels; the limits are far above what a person writes.
  */
-import type { IToken, TokenType } from 'chevrotain';
+import type { IToken, TokenType } from './chevrotain.ts';
 import * as T from './tokens.ts';
 
 /** Characters in one source file (the largest shipped file has about 5 000). */

@@ -5,8 +5,8 @@
  * the time is linear in the text and the stack is bounded. When there are syntax errors the AST is
  * not built (the checker would only add follow-on noise).
  */
-import type { IToken } from 'chevrotain';
-import { EOF } from 'chevrotain';
+import type { IToken } from './chevrotain.ts';
+import { EOF } from './chevrotain.ts';
 import { DittoError, type SourceSpan } from '../core/errors.ts';
 import type { ProgramAst } from './ast.ts';
 import { CstToAst } from './cstToAst.ts';

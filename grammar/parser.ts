@@ -4,7 +4,7 @@
  * CST into the AST. Ordered alternatives inside one rule (operators, keywords) share a LABEL so
  * their order survives in the CST.
  */
-import { CstParser, EOF, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import { CstParser, EOF, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from './chevrotain.ts';
 import { listSome } from './diagnostics.ts';
 import * as T from './tokens.ts';
 import { beginLex } from './scanners.ts';
@@ -50,9 +50,14 @@ const messages: IParserErrorMessageProvider = {
   buildEarlyExitMessage: ({ expectedIterationPaths }) => counted(`${expectedList(expectedIterationPaths.map((p) => p[0]!).filter(Boolean))}\u0001other`),
 };
 
-class DittoParser extends CstParser {
-  constructor() {
-    super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: 'full', maxLookahead: 3, errorMessageProvider: messages });
+export class DittoParser extends CstParser {
+  /**
+   * `validate`: run chevrotain's checks of the grammar itself (ambiguous alternatives, left
+   * recursion, …). They find nothing in a grammar that passed them once and cost about a tenth of
+   * `ditto check`'s start-up, so the shared instance skips them and a test runs them.
+   */
+  constructor({ validate = false }: { validate?: boolean } = {}) {
+    super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: 'full', maxLookahead: 3, errorMessageProvider: messages, skipValidations: !validate });
     this.performSelfAnalysis();
   }
 
@@ -327,21 +332,68 @@ class DittoParser extends CstParser {
     ]);
   });
 
+  // `when rel_l1(SIGNAL) [since compute] [rescale(c…)] < θ [cap c] [warmup w] [max m] [total n]`
+  // (decided on the GPU) or `when magnitude "curve.json" < θ [max K] [retain r]` (MagCache: the
+  // calibrated curve makes the decisions static, taken when the schedule is resolved).
   dynamic = this.RULE('dynamic', () => {
     this.CONSUME(K.when);
-    this.CONSUME(K.rel_l1);
-    this.CONSUME(T.LParen);
-    this.SUBRULE(this.selector);
-    this.CONSUME(T.RParen);
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(K.rel_l1);
+          this.CONSUME(T.LParen);
+          this.OR2([
+            {
+              ALT: () => {
+                this.CONSUME(K.residual, { LABEL: 'residualSignal' });
+                this.CONSUME2(T.LParen);
+                this.SUBRULE(this.selector);
+                this.CONSUME2(T.RParen);
+              },
+            },
+            { ALT: () => this.SUBRULE2(this.selector) },
+          ]);
+          this.CONSUME(T.RParen);
+          this.OPTION3(() => {
+            this.CONSUME(K.since);
+            this.CONSUME(K.compute, { LABEL: 'sinceCompute' });
+          });
+          this.OPTION4(() => {
+            this.CONSUME(K.rescale);
+            this.CONSUME3(T.LParen);
+            this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.addExpr, { LABEL: 'coefficient' }) });
+            this.CONSUME3(T.RParen);
+          });
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(K.magnitude);
+          this.CONSUME(T.StringLit, { LABEL: 'curve' });
+        },
+      },
+    ]);
     this.CONSUME(T.Lt);
-    this.SUBRULE(this.addExpr, { LABEL: 'threshold' });
+    this.SUBRULE2(this.addExpr, { LABEL: 'threshold' });
+    this.OPTION5(() => {
+      this.CONSUME(K.cap);
+      this.SUBRULE3(this.addExpr, { LABEL: 'cap' });
+    });
     this.OPTION(() => {
       this.CONSUME(K.warmup);
-      this.SUBRULE2(this.addExpr, { LABEL: 'warmup' });
+      this.SUBRULE4(this.addExpr, { LABEL: 'warmup' });
     });
     this.OPTION2(() => {
       this.CONSUME(K.max);
-      this.SUBRULE3(this.addExpr, { LABEL: 'max' });
+      this.SUBRULE5(this.addExpr, { LABEL: 'max' });
+    });
+    this.OPTION6(() => {
+      this.CONSUME(K.total);
+      this.SUBRULE6(this.addExpr, { LABEL: 'total' });
+    });
+    this.OPTION7(() => {
+      this.CONSUME(K.retain);
+      this.SUBRULE7(this.addExpr, { LABEL: 'retain' });
     });
   });
 

@@ -139,6 +139,24 @@ function printModelStmt(s: A.ModelStmt, ind: string): string {
   }
 }
 
+function printDynamic(w: A.DynamicAst): string {
+  let out: string;
+  if (w.kind === 'magnitude') out = ` when magnitude ${printString(w.curve.value)} < ${wrap(w.threshold, 5)}`;
+  else {
+    const sel = printSelector(w.signal);
+    out = ` when rel_l1(${w.residual ? `residual(${sel})` : sel})`;
+    if (w.sinceCompute) out += ' since compute';
+    if (w.rescale) out += ` rescale(${w.rescale.map((c) => wrap(c, 5)).join(', ')})`;
+    out += ` < ${wrap(w.threshold, 5)}`;
+    if (w.cap) out += ` cap ${wrap(w.cap, 5)}`;
+    if (w.warmup) out += ` warmup ${wrap(w.warmup, 5)}`;
+  }
+  if (w.max) out += ` max ${wrap(w.max, 5)}`;
+  if (w.kind === 'rel_l1' && w.total) out += ` total ${wrap(w.total, 5)}`;
+  if (w.kind === 'magnitude' && w.retain) out += ` retain ${wrap(w.retain, 5)}`;
+  return out;
+}
+
 function printScheduleStmt(s: A.ScheduleStmt, ind: string): string {
   switch (s.kind) {
     case 'steps':
@@ -148,12 +166,7 @@ function printScheduleStmt(s: A.ScheduleStmt, ind: string): string {
     case 'rule': {
       let out = `${ind}${s.targets.map(printSelector).join(', ')} ${printAction(s.action)}`;
       if (s.at) out += ` at ${printExpr(s.at)}`;
-      if (s.when) {
-        const w = s.when;
-        out += ` when rel_l1(${printSelector(w.signal)}) < ${wrap(w.threshold, 5)}`;
-        if (w.warmup) out += ` warmup ${wrap(w.warmup, 5)}`;
-        if (w.max) out += ` max ${wrap(w.max, 5)}`;
-      }
+      if (s.when) out += printDynamic(s.when);
       return out;
     }
     case 'table': {

@@ -4,7 +4,8 @@
  * playground/dist): index.html, the bundle, the service worker, and the model's weights.
  *
  * The browser build differs from Node only in what it resolves: runtime/platform/node.ts (Dawn)
- * becomes runtime/platform/browser.ts (navigator.gpu); Node built-ins map to playground/shims
+ * becomes runtime/platform/browser.ts (navigator.gpu), grammar/chevrotain.ts (which finds chevrotain's
+ * single-file build on disk) becomes playground/shims/chevrotain.ts; Node built-ins map to playground/shims
  * (a read-only in-memory file system holding the repository's .ditto sources and tables, so the
  * front end loads the shipped model and schedule library through its usual code); each module's
  * `import.meta.url` becomes file:///ditto/<its repository path>, so paths built from it land in
@@ -57,6 +58,8 @@ const browserPlugin: Plugin = {
     });
     // The one Node-only module of the runtime's device layer gets its browser twin (same exports).
     b.onResolve({ filter: /\/platform\/node\.ts$/ }, (args) => ({ path: path.join(path.dirname(path.resolve(args.resolveDir, args.path)), 'browser.ts') }));
+    // The grammar loads chevrotain's single-file build from disk in Node; the bundle takes the package.
+    b.onResolve({ filter: /\/chevrotain\.ts$/ }, () => ({ path: path.join(here, 'shims/chevrotain.ts') }));
     b.onResolve({ filter: /^ditto-vfs$/ }, () => ({ path: 'ditto-vfs', namespace: 'ditto-vfs' }));
     b.onLoad({ filter: /.*/, namespace: 'ditto-vfs' }, () => ({ contents: `export const files = ${JSON.stringify(virtualFiles())};`, loader: 'js' }));
     b.onLoad({ filter: /\.ts$/ }, (args) => {

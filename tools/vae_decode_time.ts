@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { tensor } from '../core/tensor.ts';
-import { loadProgram, lowerModel } from '../compiler/frontend.ts';
+import { openModel } from '../compiler/compileSource.ts';
 import { compileForward } from '../compiler/forward.ts';
 import { graphWeights } from '../compiler/ir/graph.ts';
 import { compileCapsFor } from '../compiler/plan/caps.ts';
@@ -28,7 +28,7 @@ const batch = Number(arg('batch', '1'));
 const runs = Number(arg('runs', '2'));
 const file = process.argv.includes('--weights') ? arg('weights', '') : undefined;
 
-const graph = lowerModel(loadProgram(fileURLToPath(new URL('../models/vae.ditto', import.meta.url))), { model: 'sd-vae-ft-ema', set: { latent }, batch });
+const { graph } = openModel(fileURLToPath(new URL('../models/vae.ditto', import.meta.url)), { model: 'sd-vae-ft-ema', set: { latent }, batch, cfg: false });
 const weights = file ? vaeDecoderWeights(loadWeights(file)).tensors : randomWeights(graphWeights(graph), 0);
 const gpu = await createGpu();
 const t0 = performance.now();

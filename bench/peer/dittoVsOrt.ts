@@ -10,7 +10,7 @@
 import { isAbsolute, relative } from 'node:path';
 import { DittoError } from '../../core/errors.ts';
 import { intTensor, tensor, type Tensor } from '../../core/tensor.ts';
-import { loadProgram, lowerModel } from '../../compiler/frontend.ts';
+import { openModel } from '../../compiler/compileSource.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
 import { compileForward } from '../../compiler/forward.ts';
 import { compileCapsFor } from '../../compiler/plan/caps.ts';
@@ -86,8 +86,7 @@ function dittoInputs(ref: DitReference): Record<string, Tensor> {
 
 export async function benchPeer(cfg: PeerConfig): Promise<PeerResult> {
   const log = cfg.onProgress ?? (() => undefined);
-  const program = loadProgram(cfg.modelFile);
-  const graph = lowerModel(program, { model: cfg.model, set: cfg.set, batch: cfg.batch });
+  const { graph } = openModel(cfg.modelFile, { model: cfg.model, set: cfg.set, batch: cfg.batch, cfg: false });
   const exportCfg = exportConfigOf(graph, cfg.model ?? graph.model, cfg.batch, cfg.set);
   const paths = ensureDitOnnx(exportCfg, cfg.weightsFile);
   const ref = readReference(paths.io);

@@ -11,7 +11,8 @@ import { PACKAGE_ROOT } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { scheduleListFiles } from '../inputFiles.ts';
-import { loadProgram, lowerModel, parseSetFlag } from '../../compiler/frontend.ts';
+import { parseSetFlag } from '../../compiler/frontend.ts';
+import { openModel } from '../../compiler/compileSource.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { loadWeights, randomWeights } from '../../runtime/weights/index.ts';
@@ -90,7 +91,8 @@ export function registerBench(program: Command): void {
 
       // Lowering here checks the model file and names before anything slow, and gives the weight list.
       const batch = cfgScale !== undefined ? 2 * images : images;
-      const graph = lowerModel(loadProgram(file), { model, set, batch });
+      const source = openModel(file, { model, set, batch: images, cfg: cfgScale !== undefined });
+      const { graph } = source;
       const modelName = model ?? graph.model;
       const outDir = flags.outDir ?? path.join(ROOT, 'bench', 'results', `${slug(modelName)}-schedules`);
       const weights = flags.weights ? loadWeights(flags.weights).tensors : randomWeights(graphWeights(graph), RANDOM_WEIGHTS_SEED);
@@ -105,7 +107,7 @@ export function registerBench(program: Command): void {
       const started = performance.now();
       try {
         const result = await runScheduleBench({
-          modelFile: file, ...(model ? { model } : {}), ...(set ? { set } : {}),
+          modelFile: file, source, ...(model ? { model } : {}), ...(set ? { set } : {}),
           weights, weightsFile: flags.weights ?? 'random weights',
           schedules, steps, images, runs, sampler: flags.sampler, seed, gpu, onProgress: log,
           ...(cfgScale !== undefined ? { cfgScale } : {}),

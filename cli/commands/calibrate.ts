@@ -6,7 +6,8 @@
 import { Option, type Command } from 'commander';
 import { DittoError } from '../../core/errors.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
-import { loadProgram, lowerModel, parseSetFlag } from '../../compiler/frontend.ts';
+import { parseSetFlag } from '../../compiler/frontend.ts';
+import { openModel } from '../../compiler/compileSource.ts';
 import { loadWeights, validateWeights } from '../../runtime/weights/index.ts';
 import { calibrate, DEFAULT_SAMPLES, DEFAULT_THRESHOLD, validateCalibrateOptions, type CalibrateOptions, type CalibrateResult } from '../../evaluation/calibrate/index.ts';
 import { addModelOptions } from '../modelArgs.ts';
@@ -89,7 +90,7 @@ export function registerCalibrate(program: Command): void {
       // The table is written next to the schedule, with the extension .npy.
       refuseOverwrite([{ label: '-o', file: flags.output }, { label: 'the table next to -o', file: flags.output.replace(/\.ditto$/i, '.npy') }],
         [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }]);
-      const graph = lowerModel(loadProgram(file), { ...(opts.model !== undefined ? { model: opts.model } : {}), ...(opts.set ? { set: opts.set } : {}), batch: 1 });
+      const { graph } = openModel(file, { model: opts.model, set: opts.set, batch: 1, cfg: false });
       const weights = loadWeights(flags.weights, 'weights', { allowNonFinite: flags.allowNonFiniteWeights === true });
       validateWeights(weights, graphWeights(graph));
       // Calibration of a real model takes long on the CPU: show progress on a terminal only.

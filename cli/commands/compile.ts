@@ -1,12 +1,13 @@
 /**
  * `ditto compile MODEL.ditto --schedule NAME|FILE --steps N …`: front end → middle end → plan JSON.
- * Thin: flag parsing, then compiler/frontend.ts and compiler/pipeline.ts.
+ * Thin: flag parsing, then compiler/compileSource.ts.
  */
 import { Option, type Command } from 'commander';
 import { DittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
-import { loadProgram, lowerModel, parseSetFlag, resolveSchedule } from '../../compiler/frontend.ts';
-import { compile, PASS_NAMES } from '../../compiler/pipeline.ts';
+import { parseSetFlag } from '../../compiler/frontend.ts';
+import { compileSource } from '../../compiler/compileSource.ts';
+import { PASS_NAMES } from '../../compiler/pipeline.ts';
 import { CAPS_PROFILES } from '../../compiler/plan/caps.ts';
 import { detectCompileCaps } from '../../runtime/detectCaps.ts';
 import { planSummary } from '../../compiler/plan/summary.ts';
@@ -59,15 +60,13 @@ export function registerCompile(program: Command): void {
       if (flags.output) checkOutputPath('-o', flags.output);
       const output = [{ label: '-o', file: flags.output }];
       refuseOverwrite(output, [{ label: 'the model file', file }, { label: '--schedule', file: scheduleFileOf(flags.schedule) }]);
-      const prog = loadProgram(file);
-      const graph = lowerModel(prog, { model: flags.model, set: flags.set ? parseSetFlag(flags.set) : undefined, batch: cfgScale !== undefined ? 2 * batch : batch });
-      const schedule = flags.schedule ? resolveSchedule(prog, flags.schedule, graph, { steps }) : undefined;
-      // The files the model `use`s are inputs too.
-      refuseOverwrite(output, [...prog.sources.keys()].map((f) => ({ label: 'the source file', file: f })));
-      const r = compile(graph, schedule, {
-        steps, batch, sampler: flags.sampler as 'ddpm' | 'ddim', f16: flags.f16 ?? false, guide: flags.guide as 'first3' | 'all',
-        caps: await detectCompileCaps(flags.caps, deviceOptions), ...(cfgScale !== undefined ? { cfgScale } : {}), ...(flags.dumpAfter ? { dumpAfter: flags.dumpAfter } : {}),
+      const r = await compileSource(file, {
+        schedule: flags.schedule, steps, batch, model: flags.model, set: flags.set ? parseSetFlag(flags.set) : undefined,
+        sampler: flags.sampler as 'ddpm' | 'ddim', f16: flags.f16 ?? false, guide: flags.guide as 'first3' | 'all',
+        caps: () => detectCompileCaps(flags.caps, deviceOptions), ...(cfgScale !== undefined ? { cfgScale } : {}), ...(flags.dumpAfter ? { dumpAfter: flags.dumpAfter } : {}),
       });
+      // The files the model `use`s are inputs too.
+      refuseOverwrite(output, [...r.model.program.sources.keys()].map((f) => ({ label: 'the source file', file: f })));
       if (r.dump) process.stdout.write(r.dump);
       if (flags.output) writeFileAtomic(flags.output, JSON.stringify(r.plan));
       if (flags.json) process.stdout.write(JSON.stringify(planSummary(r.plan), null, 2) + '\n');

@@ -130,24 +130,75 @@ export interface DynamicState {
   acc: number;
   /** Reuses in a row. */
   consecutive: number;
+  /** Reuses so far in the run (for `total`). */
+  reused?: number;
 }
 
-export const DYNAMIC_START: DynamicState = Object.freeze({ hasPrev: false, acc: 0, consecutive: 0 });
+export const DYNAMIC_START: DynamicState = Object.freeze({ hasPrev: false, acc: 0, consecutive: 0, reused: 0 });
+
+/** The parameters of a rule's decision with every default filled in (what the plan's kernel carries). */
+export interface DecideParams {
+  threshold: number;
+  warmup: number;
+  /** Infinity: no limit. */
+  maxConsecutive: number;
+  against: 'step' | 'compute';
+  /** Highest degree first; empty: s is used as measured. */
+  rescale: number[];
+  /** Infinity: no cap. */
+  cap: number;
+  /** Infinity: no limit. */
+  maxReused: number;
+}
+
+export function decideParams(rule: DynamicRule): DecideParams {
+  return {
+    threshold: rule.threshold,
+    warmup: rule.warmup,
+    maxConsecutive: rule.maxConsecutive,
+    against: rule.against ?? 'step',
+    rescale: [...(rule.rescale ?? [])],
+    cap: rule.cap ?? Infinity,
+    maxReused: rule.maxReused ?? Infinity,
+  };
+}
+
+/** TeaCache's rescaling: the polynomial Σ c_j·s^(n−j) (Horner, highest degree first); no coefficients: s. */
+export function rescaleSignal(coefficients: readonly number[], s: number): number {
+  if (coefficients.length === 0) return s;
+  let r = 0;
+  for (const c of coefficients) r = r * s + c;
+  return r;
+}
 
 /**
  * One step of a dynamic rule: with the signal's change s (undefined at the first step), the
- * decision, and the state after it. acc += s; reuse iff the step uses the rule, a previous signal
- * exists, k ≥ warmup, acc < threshold and consecutive < max; a compute decision, and a step that
- * does not use the rule, reset acc and the count.
+ * decision, and the state after it. s is first rescaled (`rescale`), then acc += s. The compared
+ * value is acc (`against: step`) or s itself (`against: compute`). Reuse iff the step uses the rule,
+ * a previous signal exists, k ≥ warmup, the compared value < threshold, acc < cap, reuses in a row
+ * < max and reuses in the run < total; a compute decision, and a step that does not use the rule,
+ * reset acc and the count (and, against compute, make this step's signal the new reference).
  */
-export function dynamicDecision(rule: DynamicRule, state: DynamicState, k: number, s: number | undefined, used: boolean): { reuse: boolean; accumulated: number; next: DynamicState } {
-  const acc = s === undefined ? state.acc : state.acc + s;
-  const reuse = used && s !== undefined && k >= rule.warmup && acc < rule.threshold && state.consecutive < rule.maxConsecutive;
+export function dynamicDecision(rule: DynamicRule | DecideParams, state: DynamicState, k: number, s: number | undefined, used: boolean): { reuse: boolean; accumulated: number; measured?: number; next: DynamicState } {
+  const p = 'signal' in rule ? decideParams(rule) : rule;
+  const m = s === undefined ? undefined : rescaleSignal(p.rescale, s);
+  const acc = m === undefined ? state.acc : state.acc + m;
+  const compared = p.against === 'compute' ? m : acc;
+  const reused = state.reused ?? 0;
+  const reuse =
+    used && m !== undefined && k >= p.warmup && compared! < p.threshold && acc < p.cap && state.consecutive < p.maxConsecutive && reused < p.maxReused;
   return {
     reuse,
     accumulated: acc,
-    next: reuse ? { hasPrev: true, acc, consecutive: state.consecutive + 1 } : { hasPrev: true, acc: 0, consecutive: 0 },
+    ...(m !== undefined ? { measured: m } : {}),
+    next: reuse ? { hasPrev: true, acc, consecutive: state.consecutive + 1, reused: reused + 1 } : { hasPrev: true, acc: 0, consecutive: 0, reused },
   };
+}
+
+/** Whether the rule's reference signal (`prev`) becomes this step's signal: always against the
+ *  previous step, only on a step that did not reuse against the last compute. */
+export function dynamicKeepsSignal(p: DecideParams, reuse: boolean): boolean {
+  return p.against === 'step' || !reuse;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,4 +212,76 @@ export function epsScaleAt(epsScale: readonly number[], k: number): number {
 /** One eps element scaled by m, in f32 (m = 1 leaves it untouched). */
 export function scaleEps(e: number, m: number): number {
   return m === 1 ? e : f(e * f(m));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `when magnitude "curve" < θ max K retain r` — MagCache's definition
+//
+// The curve holds, per step, the magnitude ratio γ_k of the cached span's residual r = output −
+// input to the previous step's: γ_k = mean over token rows of ‖r_k‖ / ‖r_{k−1}‖ (γ_0 = 1). Skipping
+// step k after the last compute multiplies the residual's magnitude by Π γ; MagCache's estimate of
+// the error is Σ |1 − Π γ| over the steps skipped so far. Because the curve is calibrated once per
+// model, the decisions are the same for every input: they are taken when the schedule is resolved.
+
+export interface MagnitudeParams {
+  /** Skip while the accumulated error estimate stays under this. */
+  threshold: number;
+  /** Most skipped steps in a row (MagCache's K). */
+  maxSkips: number;
+  /** The first ⌊retention·S⌋ steps (at least the first) always compute. */
+  retention: number;
+}
+
+/** A calibrated curve mapped to S steps by nearest index, as MagCache's released code does
+ *  (index round(j·(n−1)/(S−1)); one step takes the last entry). */
+export function interpolateCurve(curve: readonly number[], S: number): number[] {
+  if (curve.length === S) return [...curve];
+  if (S === 1) return [curve[curve.length - 1]!];
+  const scale = (curve.length - 1) / (S - 1);
+  return Array.from({ length: S }, (_, j) => curve[Math.round(j * scale)]!);
+}
+
+/** Per step, whether MagCache skips it (reuses the span's residual). `used[k]`: the rule applies at
+ *  step k (elsewhere the targets compute and the estimate resets). */
+export function magnitudeSkips(ratios: readonly number[], p: MagnitudeParams, used: readonly boolean[]): boolean[] {
+  const S = used.length;
+  const keep = Math.max(1, Math.floor(p.retention * S));
+  let ratio = 1;
+  let err = 0;
+  let skipped = 0;
+  return used.map((u, k) => {
+    if (!u || k < keep) {
+      ratio = 1;
+      err = 0;
+      skipped = 0;
+      return false;
+    }
+    ratio *= ratios[k]!;
+    skipped += 1;
+    err += Math.abs(1 - ratio);
+    if (err < p.threshold && skipped <= p.maxSkips) return true;
+    ratio = 1;
+    err = 0;
+    skipped = 0;
+    return false;
+  });
+}
+
+/** γ_k: the mean over rows (of `width` values) of ‖cur row‖ / ‖prev row‖ — what `ditto calibrate
+ *  --magnitude` records per step. Rows whose previous norm is 0 are left out. */
+export function magnitudeRatio(prev: ArrayLike<number>, cur: ArrayLike<number>, width: number): number {
+  let sum = 0;
+  let rows = 0;
+  for (let r = 0; r + width <= cur.length; r += width) {
+    let a = 0;
+    let b = 0;
+    for (let e = r; e < r + width; e++) {
+      a += cur[e]! * cur[e]!;
+      b += prev[e]! * prev[e]!;
+    }
+    if (b === 0) continue;
+    sum += Math.sqrt(a / b);
+    rows++;
+  }
+  return rows === 0 ? 1 : sum / rows;
 }

@@ -45,12 +45,23 @@ export interface BranchActions {
  * both branches follow the same decision.
  */
 export interface DynamicRule {
+  /** A named node, `<block>.residual`, or `<group>[a..b].residual` (output of block b−1 − input of block a). */
   readonly signal: string;
   readonly metric: 'rel_l1';
   readonly threshold: number;
   readonly warmup: number;
   readonly maxConsecutive: number;
   readonly then: 'reuse' | 'reuse_residual';
+  /** What the change s_k is measured against: the signal at the previous step (`step`, the default;
+   *  s is accumulated and the sum compared with the threshold) or at the last step the rule did not
+   *  reuse (`compute`, DBCache; s itself is compared, the sum bounded by `cap`). */
+  readonly against?: 'step' | 'compute';
+  /** Polynomial applied to s_k before it is used, highest degree first (TeaCache's rescaling). */
+  readonly rescale?: readonly number[];
+  /** Bound on Σ s since the last compute (DBCache's accumulated cap); absent: none. */
+  readonly cap?: number;
+  /** Most reuses in a whole run (DBCache's max cached steps); absent: none. */
+  readonly maxReused?: number;
 }
 
 export interface ScheduleIR {

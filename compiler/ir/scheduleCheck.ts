@@ -179,12 +179,39 @@ export function historyProblems(cells: ScheduleCells, targets: Iterable<string>,
   return problems;
 }
 
-/** The node(s) a dynamic rule's signal reads: a named node, or `<block>.residual` (output and input). */
+/** The blocks a residual signal spans: `<block>.residual` (one block) or `<group>[a..b].residual`
+ *  (blocks a … b−1 of the group, in order); undefined when the signal names no such span. */
+export function signalBlocks(graph: Graph, signal: string): Graph['blocks'] | undefined {
+  if (!signal.endsWith('.residual')) return undefined;
+  const one = graph.blocks.find((b) => `${b.path}.residual` === signal);
+  if (one) return [one];
+  const m = /^(.+)\[(\d+)\.\.(\d+)\]\.residual$/.exec(signal);
+  if (!m) return undefined;
+  const [from, to] = [Number(m[2]), Number(m[3])];
+  const span = graph.blocks.filter((b) => b.group === m[1] && b.index >= from && b.index < to).sort((a, b) => a.index - b.index);
+  return span.length === to - from && span.length > 0 ? span : undefined;
+}
+
+/** The node(s) a dynamic rule's signal reads: a named node, or a residual (the span's last output
+ *  and first input). */
 export function signalNodes(graph: Graph, signal: string): NodeId[] | undefined {
   const node = nodeByPath(graph, signal);
   if (node) return [node.id];
-  const block = signal.endsWith('.residual') ? graph.blocks.find((b) => `${b.path}.residual` === signal) : undefined;
-  return block ? [block.output, block.input] : undefined;
+  const span = signalBlocks(graph, signal);
+  return span ? [span[span.length - 1]!.output, span[0]!.input] : undefined;
+}
+
+/** The nodes a signal reads, and every node they depend on. */
+export function signalUpstream(graph: Graph, nodes: readonly NodeId[]): Set<NodeId> {
+  const seen = new Set<NodeId>();
+  const stack = [...nodes];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...graph.nodes[id]!.inputs);
+  }
+  return seen;
 }
 
 /** Every dynamic rule's signal exists and is computed at every step (it is measured at every step). */
@@ -193,15 +220,19 @@ export function signalProblems(graph: Graph, cells: ScheduleCells, branches: rea
   cells.dynamic.forEach((r, rule) => {
     const nodes = signalNodes(graph, r.signal);
     if (!nodes) {
-      problems.push({ severity: 'error', rule, message: `the signal \`${r.signal}\` of dynamic rule ${rule} is neither a named node nor \`<block>.residual\` of model ${graph.model}` });
+      problems.push({ severity: 'error', rule, message: `the signal \`${r.signal}\` of dynamic rule ${rule} is neither a named node nor the residual of a block or block range of model ${graph.model}` });
       return;
     }
-    const owners = [...cells.targets].filter((p) => p === r.signal || r.signal.startsWith(`${p}.`) || nodes.includes(graph.blocks.find((b) => b.path === p)?.output ?? -1));
+    // A target the signal depends on (itself, or upstream of it) would make the signal depend on the
+    // rule's own decision. A block whose input feeds the signal (TeaCache's block 0) is fine.
+    const upstream = signalUpstream(graph, nodes);
+    const owners = [...cells.targets].filter((p) => p === r.signal || upstream.has(graph.blocks.find((b) => b.path === p)?.output ?? nodeByPath(graph, p)?.id ?? -1));
     for (let k = 0; k < cells.steps; k++) {
       for (const b of branches) {
-        const a = owners.map((p) => cells.action(k, p, b)).find((x) => x.kind !== 'compute');
-        if (a) {
-          problems.push({ severity: 'error', rule, step: k, branch: b, message: `the signal \`${r.signal}\` of dynamic rule ${rule} is not computed at step ${k} (${b}); a signal must be computed at every step` });
+        const owner = owners.find((p) => cells.action(k, p, b).kind !== 'compute');
+        if (owner !== undefined) {
+          const what = owner === r.signal || nodes.includes(graph.blocks.find((x) => x.path === owner)?.output ?? -1) ? 'is' : `depends on \`${owner}\`, which is`;
+          problems.push({ severity: 'error', rule, step: k, branch: b, message: `the signal \`${r.signal}\` of dynamic rule ${rule} ${what} not computed at step ${k} (${b}); a signal must be computed at every step` });
           return;
         }
       }

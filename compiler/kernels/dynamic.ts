@@ -3,15 +3,18 @@
  * DynamicRule; the reference is runtime/reference/dynamicRule.ts).
  *
  * One workgroup. Every invocation walks a strided share of the signal, summing |cur − prev| and
- * |prev| and storing cur as the next step's prev; a tree reduction gives the two sums; invocation 0
- * then updates the rule's state (accumulated signal, consecutive reuses, counters) and, at a step
- * whose targets follow the rule, writes the indirect-dispatch argument triple of every guarded
- * dispatch of the step: its real workgroup counts on the chosen path, (0, 0, 0) on the other.
+ * |prev|; a tree reduction gives the two sums; invocation 0 then rescales the change (TeaCache's
+ * polynomial), updates the rule's state (accumulated signal, consecutive and total reuses, counters)
+ * and, at a step whose targets follow the rule, writes the indirect-dispatch argument triple of
+ * every guarded dispatch of the step: its real workgroup counts on the chosen path, (0, 0, 0) on the
+ * other. Finally cur becomes the reference `prev` — at every step, or (against the last compute,
+ * DBCache) only at a step that did not reuse. The decision is `dynamicDecision` (compiler/ir/rules.ts).
  * Nothing goes back to the host during sampling; the counters are read once at the end.
  *
  * `dynamic_reset` zeroes the state of all rules (the plan's prologue runs it once per run).
  */
 import { cacheKey, declareBindings, f32Lit } from './common.ts';
+import type { DecideParams } from '../ir/rules.ts';
 import type { EmittedKernel, KernelBinding } from './types.ts';
 
 /** f32 fields of one rule's state, in order (the plan's `dynamic.stateFields`). */
@@ -33,12 +36,19 @@ export interface DynamicDecideConfig {
   rule: number;
   /** Elements of the signal (the whole model batch). */
   elements: number;
-  /** The signal is output − input of a block (two bindings) rather than one node. */
+  /** The signal is output − input of a block or block range (two bindings) rather than one node. */
   residual: boolean;
   threshold: number;
   warmup: number;
   /** Consecutive reuses allowed (a huge value for "no limit"). */
   maxConsecutive: number;
+  against: 'step' | 'compute';
+  /** Rescaling polynomial, highest degree first (empty: none). */
+  rescale: number[];
+  /** Bound on the accumulated change (−1: none). */
+  cap: number;
+  /** Reuses allowed in a run (−1: no limit). */
+  maxReused: number;
   /** Whether targets follow the rule at this step (otherwise the state is updated and reset). */
   used: boolean;
   guarded: GuardedDispatch[];
@@ -48,8 +58,32 @@ export interface DynamicDecideConfig {
 /** Large enough to never limit, small enough to be an f32 literal. */
 const UNLIMITED = 1e9;
 
-export function selectDynamicDecide(p: Omit<DynamicDecideConfig, 'workgroupSize'>): DynamicDecideConfig {
-  return { ...p, maxConsecutive: Number.isFinite(p.maxConsecutive) ? Math.min(p.maxConsecutive, UNLIMITED) : UNLIMITED, workgroupSize: 256 };
+/** The config of a rule's decide kernel (plain JSON: limits that are absent become −1 / UNLIMITED). */
+export function selectDynamicDecide(p: { rule: number; elements: number; residual: boolean; used: boolean; guarded: GuardedDispatch[]; params: DecideParams }): DynamicDecideConfig {
+  const { params, ...rest } = p;
+  const limit = (v: number) => (Number.isFinite(v) ? v : -1);
+  return {
+    ...rest,
+    threshold: params.threshold,
+    warmup: params.warmup,
+    maxConsecutive: Number.isFinite(params.maxConsecutive) ? Math.min(params.maxConsecutive, UNLIMITED) : UNLIMITED,
+    against: params.against,
+    rescale: [...params.rescale],
+    cap: limit(params.cap),
+    maxReused: limit(params.maxReused),
+    workgroupSize: 256,
+  };
+}
+
+/** The decision's parameters back from a kernel config (the CPU plan interpreter runs `dynamicDecision` with them). */
+export function decideParamsOf(c: DynamicDecideConfig): DecideParams {
+  const none = (v: number) => (v < 0 ? Infinity : v);
+  return { threshold: c.threshold, warmup: c.warmup, maxConsecutive: c.maxConsecutive, against: c.against, rescale: [...c.rescale], cap: none(c.cap), maxReused: none(c.maxReused) };
+}
+
+/** Horner's rule over f32 literals (the reference evaluates the same polynomial in f64). */
+function polynomial(coefficients: readonly number[], x: string): string {
+  return coefficients.reduce((acc, c, j) => (j === 0 ? f32Lit(c) : `(${acc}) * ${x} + ${f32Lit(c)}`), '');
 }
 
 export function emitDynamicDecide(c: DynamicDecideConfig): EmittedKernel {
@@ -69,13 +103,24 @@ export function emitDynamicDecide(c: DynamicDecideConfig): EmittedKernel {
       return g.workgroups.map((w, a) => `    args[${3 * g.slot + a}u] = select(0, ${w}, ${on});`).join('\n');
     })
     .join('\n');
-  const wgsl = `// dynamic_decide: rule ${c.rule}, rel-L1 of ${c.elements} signal values${c.used ? `, decides ${c.guarded.length} dispatches` : ' (rule not used at this step)'}
+  const conditions = [
+    c.used ? 'true' : 'false',
+    'hasPrev',
+    `k >= ${f32Lit(c.warmup)}`,
+    `${c.against === 'compute' ? 'sig' : 'acc'} < ${f32Lit(c.threshold)}`,
+    ...(c.cap >= 0 ? [`acc < ${f32Lit(c.cap)}`] : []),
+    `consecutive < ${f32Lit(c.maxConsecutive)}`,
+    ...(c.maxReused >= 0 ? [`${s('reused')} < ${f32Lit(c.maxReused)}`] : []),
+  ];
+  const keepAlways = c.against === 'step';
+  const wgsl = `// dynamic_decide: rule ${c.rule}, rel-L1 of ${c.elements} signal values against the ${c.against === 'step' ? 'previous step' : 'last compute'}${c.rescale.length > 0 ? `, rescaled (degree ${c.rescale.length - 1})` : ''}${c.used ? `, decides ${c.guarded.length} dispatches` : ' (rule not used at this step)'}
 ${declareBindings(bindings)}
 
 const N: u32 = ${c.elements}u;
 const WG: u32 = ${WG}u;
 var<workgroup> sNum: array<f32, ${WG}>;
 var<workgroup> sDen: array<f32, ${WG}>;
+var<workgroup> sKeep: u32;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) li: u32) {
@@ -86,7 +131,6 @@ fn main(@builtin(local_invocation_index) li: u32) {
     let p = prev[i];
     num += abs(cur - p);
     den += abs(p);
-    prev[i] = cur;
   }
   sNum[li] = num;
   sDen[li] = den;
@@ -98,34 +142,43 @@ fn main(@builtin(local_invocation_index) li: u32) {
     }
     workgroupBarrier();
   }
-  if (li != 0u) { return; }
-  let k = ${s('step')};
-  let hasPrev = ${s('has_prev')} > 0.5;
-  var acc = ${s('acc')};
-  var consecutive = ${s('consecutive')};
-  var sig = 0.0;
-  if (hasPrev) {
-    // mean|cur − prev| / mean|prev|; 0/0 is no change, x/0 is an infinite change.
-    let n = sNum[0];
-    let d = sDen[0];
-    sig = select(select(3.0e38, 0.0, n == 0.0), n / d, d > 0.0);
-    acc += sig;
+  if (li == 0u) {
+    let k = ${s('step')};
+    let hasPrev = ${s('has_prev')} > 0.5;
+    var acc = ${s('acc')};
+    var consecutive = ${s('consecutive')};
+    var sig = 0.0;
+    if (hasPrev) {
+      // mean|cur − prev| / mean|prev|; 0/0 is no change, x/0 is an infinite change.
+      let n = sNum[0];
+      let d = sDen[0];
+      sig = select(select(3.0e38, 0.0, n == 0.0), n / d, d > 0.0);${c.rescale.length > 0 ? `
+      sig = ${polynomial(c.rescale, 'sig')};` : ''}
+      acc += sig;
+    }
+    let reuse = ${conditions.join(' && ')};
+    if (reuse) {
+      consecutive += 1.0;
+      ${s('reused')} += 1.0;
+    } else {
+      acc = 0.0;
+      consecutive = 0.0;${c.used ? `\n      ${s('computed')} += 1.0;` : ''}
+    }
+    ${s('step')} = k + 1.0;
+    ${s('has_prev')} = 1.0;
+    ${s('acc')} = acc;
+    ${s('consecutive')} = consecutive;
+    ${s('decision')} = select(0.0, 1.0, reuse);
+    ${s('signal')} = sig;
+    sKeep = select(1u, 0u, reuse);
+${args.replace(/^ {4}/gm, '      ')}
   }
-  let reuse = ${c.used ? 'true' : 'false'} && hasPrev && k >= ${f32Lit(c.warmup)} && acc < ${f32Lit(c.threshold)} && consecutive < ${f32Lit(c.maxConsecutive)};
-  if (reuse) {
-    consecutive += 1.0;
-    ${s('reused')} += 1.0;
-  } else {
-    acc = 0.0;
-    consecutive = 0.0;${c.used ? `\n    ${s('computed')} += 1.0;` : ''}
+  workgroupBarrier();
+  // The reference for the next step: ${keepAlways ? "this step's signal" : 'the signal of the last step that did not reuse'}.
+  let keep = ${keepAlways ? 'true' : 'sKeep == 1u'};
+  if (keep) {
+    for (var i = li; i < N; i += WG) { prev[i] = ${cur}; }
   }
-  ${s('step')} = k + 1.0;
-  ${s('has_prev')} = 1.0;
-  ${s('acc')} = acc;
-  ${s('consecutive')} = consecutive;
-  ${s('decision')} = select(0.0, 1.0, reuse);
-  ${s('signal')} = sig;
-${args}
 }
 `;
   return { family: 'dynamic_decide', key: cacheKey('dynamic_decide', c), wgsl, entryPoint: 'main', workgroupSize: [WG, 1, 1], bindings, dispatch: [1, 1, 1] };

@@ -16,7 +16,7 @@ import { type DiagnosticBag, didYouMean, listSome } from '../../grammar/diagnost
 import { GraphBuilder, ShapeError, broadcastRule } from '../ir/builder.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import { type ConstEnv, evalConst, evalInt } from '../check/constEval.ts';
-import { OPS, type OpSpec } from '../check/ops.ts';
+import { OPS, type OpSpec } from '../ir/ops.ts';
 
 /** The most instances one `for` repetition unrolls to (DiT-XL has 28 blocks). */
 export const MAX_REPETITION = 4096;

@@ -4,7 +4,9 @@
  * the GPU lowering supports (docs/compiler.md "Dynamic rules"); each is an E_CHECK naming the rule.
  */
 import { DittoError } from '../../core/errors.ts';
-import type { Graph, NodeId } from '../ir/graph.ts';
+import type { Graph } from '../ir/graph.ts';
+import { signalNodes } from '../ir/scheduleCheck.ts';
+import { decideParams } from '../ir/rules.ts';
 import { actionAt, type ScheduleIR } from '../ir/schedule.ts';
 import type { DynamicSignal, TargetInfo } from './ir.ts';
 import type { CompileOptions } from './options.ts';
@@ -19,14 +21,12 @@ export function dynamicSignals(graph: Graph, schedule: ScheduleIR, targets: Map<
     if (r.metric !== 'rel_l1') fail(schedule, `dynamic rule ${rule}: metric '${String(r.metric)}' is not supported (rel_l1 is)`);
     if (!Number.isInteger(r.warmup) || r.warmup < 0) fail(schedule, `dynamic rule ${rule}: warmup must be a non-negative integer, got ${r.warmup}`);
     if (!(r.maxConsecutive >= 0) || !(Number.isFinite(r.threshold))) fail(schedule, `dynamic rule ${rule}: threshold ${r.threshold} / max ${r.maxConsecutive} are not usable numbers`);
-    const node = graph.nodes.find((n) => n.path === r.signal);
-    let nodes: NodeId[];
-    if (node) nodes = [node.id];
-    else {
-      const block = r.signal.endsWith('.residual') ? graph.blocks.find((b) => `${b.path}.residual` === r.signal) : undefined;
-      if (!block) fail(schedule, `dynamic rule ${rule}: signal '${r.signal}' is neither a named node nor <block>.residual of model ${graph.model}`);
-      nodes = [block.output, block.input];
-    }
+    if (r.against !== undefined && r.against !== 'step' && r.against !== 'compute') fail(schedule, `dynamic rule ${rule}: 'against' must be step or compute, got '${String(r.against)}'`);
+    if (r.rescale !== undefined && (!Array.isArray(r.rescale) || !r.rescale.every(Number.isFinite))) fail(schedule, `dynamic rule ${rule}: rescale must be a list of finite numbers`);
+    if (r.cap !== undefined && !(r.cap > 0)) fail(schedule, `dynamic rule ${rule}: cap must be > 0, got ${r.cap}`);
+    if (r.maxReused !== undefined && !(r.maxReused >= 0)) fail(schedule, `dynamic rule ${rule}: total must be >= 0, got ${r.maxReused}`);
+    const nodes = signalNodes(graph, r.signal);
+    if (!nodes) fail(schedule, `dynamic rule ${rule}: signal '${r.signal}' is neither a named node nor the residual of a block or block range of model ${graph.model}`);
     // The signal is measured at every step, so it must be computed at every step.
     for (const info of targets.values()) {
       if (!nodes.includes(info.node)) continue;
@@ -37,7 +37,7 @@ export function dynamicSignals(graph: Graph, schedule: ScheduleIR, targets: Map<
         }
       }
     }
-    return { rule, signal: r.signal, nodes, threshold: r.threshold, warmup: r.warmup, maxConsecutive: r.maxConsecutive, then: r.then };
+    return { rule, signal: r.signal, nodes, params: decideParams(r), then: r.then };
   });
 }
 

@@ -20,7 +20,7 @@ import { invariant } from '../../core/errors.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import type { CompileCaps } from '../plan/caps.ts';
 import type { Body, Expr, Instr, Operand, ValueInfo, View } from './ir.ts';
-import { isRows } from './lower.ts';
+import { isRows } from './lowerBody.ts';
 import { fuseImageOps } from './fuseImage.ts';
 import { contiguous, sameView } from './views.ts';
 

@@ -17,7 +17,7 @@
 import { numel } from '../../core/tensor.ts';
 import type { Expr, Instr, Operand, View } from './ir.ts';
 import { compact, isUnary, merged, sameGuard, soleReader, transient, uses, type FuseContext } from './fuse.ts';
-import { isRows } from './lower.ts';
+import { isRows } from './lowerBody.ts';
 import { contiguous, sameView } from './views.ts';
 
 export function fuseImageOps(instrs: Instr[], ctx: FuseContext): Instr[] {

@@ -11,6 +11,7 @@
  * Everything here is plain data, so every pass's result can be printed (`--dump-after`).
  */
 import type { NodeId } from '../ir/graph.ts';
+import type { DecideParams } from '../ir/rules.ts';
 
 export type Branch = 'cond' | 'uncond';
 export const BRANCHES: readonly Branch[] = ['cond', 'uncond'];
@@ -74,11 +75,10 @@ export interface StepSpec {
 export interface DynamicSignal {
   rule: number;
   signal: string;
-  /** [node] or [block output, block input] (signal = output − input). */
+  /** [node] or [last block's output, first block's input] (signal = output − input). */
   nodes: NodeId[];
-  threshold: number;
-  warmup: number;
-  maxConsecutive: number;
+  /** The decision's parameters (compiler/ir/rules.ts). */
+  params: DecideParams;
   then: 'reuse' | 'reuse_residual';
 }
 
@@ -161,7 +161,7 @@ export type InstrOp =
   | { kind: 'elementwise'; shape: number[]; exprs: Expr[]; label: string }
   /** Measures a dynamic rule's rel-L1 signal, updates its state, and (when `used`) writes the
    *  indirect arguments of the step's guarded dispatches. ins: signal [, block input]; outs: prev, state, args. */
-  | { kind: 'dynamic_decide'; rule: number; elements: number; used: boolean; threshold: number; warmup: number; maxConsecutive: number }
+  | { kind: 'dynamic_decide'; rule: number; elements: number; used: boolean; params: DecideParams }
   /** Zeroes the state of every dynamic rule (prologue). outs: state. */
   | { kind: 'dynamic_reset'; rules: number }
   /** Stride-1 NCHW convolution (implicit GEMM), input optionally nearest-upsampled ×`upsample` in the

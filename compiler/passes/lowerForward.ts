@@ -7,7 +7,8 @@
 import { DittoError, invariant } from '../../core/errors.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import type { Body, ValueInfo } from './ir.ts';
-import { BodyBuilder, declare, declarePosEmbed, emitNode, type Ctx, type ModelIO } from './lower.ts';
+import { BodyBuilder, declare, declarePosEmbed, type Ctx, type ModelIO } from './lowerBody.ts';
+import { emitNode } from './lowerOps.ts';
 import type { CompileOptions } from './options.ts';
 import { contiguous } from './views.ts';
 

@@ -13,7 +13,7 @@
 import { DittoError, invariant } from '../../core/errors.ts';
 import type { Node, NodeId } from '../ir/graph.ts';
 import type { InstrRole, Operand, View } from './ir.ts';
-import { declare, type BodyBuilder } from './lower.ts';
+import { declare, type BodyBuilder } from './lowerBody.ts';
 import { contiguous, isContiguous } from './views.ts';
 
 interface Common {

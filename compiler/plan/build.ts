@@ -183,7 +183,11 @@ function dynamicSection(s: PipelineState, byValue: Map<string, number>): Plan['d
     state,
     stateFields: [...DYNAMIC_STATE_FIELDS],
     rules: rules.map((d) => ({
-      rule: d.rule, signal: d.signal, threshold: d.threshold, warmup: d.warmup, maxConsecutive: Number.isFinite(d.maxConsecutive) ? d.maxConsecutive : null, then: d.then,
+      rule: d.rule, signal: d.signal, threshold: d.params.threshold, warmup: d.params.warmup, maxConsecutive: Number.isFinite(d.params.maxConsecutive) ? d.params.maxConsecutive : null, then: d.then,
+      ...(d.params.against !== 'step' ? { against: d.params.against } : {}),
+      ...(d.params.rescale.length > 0 ? { rescale: [...d.params.rescale] } : {}),
+      ...(Number.isFinite(d.params.cap) ? { cap: d.params.cap } : {}),
+      ...(Number.isFinite(d.params.maxReused) ? { maxReused: d.params.maxReused } : {}),
       stateOffset: 4 * d.rule * DYNAMIC_STATE_STRIDE,
       reusedSteps: 4 * (d.rule * DYNAMIC_STATE_STRIDE + DYNAMIC_STATE_FIELDS.indexOf('reused')),
       usedSteps: s.steps!.filter((st) => st.dynamic?.rule === d.rule).length,

@@ -160,6 +160,9 @@ export interface Plan {
     stateFields: string[];
     rules: {
       rule: number; signal: string; threshold: number; warmup: number; maxConsecutive: number | null; then: 'reuse' | 'reuse_residual';
+      /** Present when not the defaults (against the previous step, no rescaling, no cap, no total);
+       *  descriptive — the rule's decide kernels carry the same values. */
+      against?: 'compute'; rescale?: number[]; cap?: number; maxReused?: number;
       stateOffset: number; reusedSteps: number;
       /** Steps whose targets follow the rule (the most that can reuse is this less the first). */
       usedSteps: number;

@@ -13,9 +13,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { DittoError, isDittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
-import { loadProgram, lowerModel, resolveSchedule, type Program } from '../../compiler/frontend.ts';
-import { compile } from '../../compiler/pipeline.ts';
-import type { Graph } from '../../compiler/ir/graph.ts';
+import { loadSource, openModel, planFor, scheduleFor, type SourceModel } from '../../compiler/compileSource.ts';
 import type { Weights } from '../../runtime/reference/forward.ts';
 import type { GuideChannels } from '../../runtime/sampler/guidance.ts';
 import { noiseForRun, philox4x32 } from '../../runtime/sampler/noise.ts';
@@ -113,18 +111,18 @@ interface Preflight {
   costs: StateCosts;
 }
 
-function preflight(o: CalibrateOptions, text: string, name: string, graph1: Graph): Preflight {
+function preflight(o: CalibrateOptions, text: string, name: string, model1: SourceModel): Preflight {
   return withContext(`the schedule calibrate would write to ${o.output} does not check (see --eps-scale and -o)`, () => {
-    const prog: Program = loadProgram(o.output, { inline: new Map([[o.output, text]]) });
-    const ir = resolveSchedule(prog, name, graph1, { steps: o.steps });
-    const probe = resolveSchedule(prog, probeName(name), graph1, { steps: 4 });
-    const plan = compile(graph1, probe, compileOptions(o, 4)).plan;
+    const program = loadSource({ text, path: o.output });
+    const ir = scheduleFor(model1, name, o.steps, { program });
+    const probe = scheduleFor(model1, probeName(name), 4, { program });
+    const plan = planFor(model1, probe, planOptions(o, 4)).plan;
     return { epsScale: [...ir.epsScale], costs: stateCostsFromProbe(plan) };
   });
 }
 
-function compileOptions(o: CalibrateOptions, steps: number) {
-  return { steps, batch: 1, sampler: o.sampler ?? 'ddpm', guide: o.guide ?? 'first3', ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) } as const;
+function planOptions(o: CalibrateOptions, steps: number) {
+  return { steps, sampler: o.sampler ?? 'ddpm', guide: o.guide ?? 'first3', ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) } as const;
 }
 
 export function calibrate(o: CalibrateOptions): CalibrateResult {
@@ -133,10 +131,10 @@ export function calibrate(o: CalibrateOptions): CalibrateResult {
   const seed = o.seed ?? 0;
   const threshold = o.threshold ?? DEFAULT_THRESHOLD;
   const cfg = o.cfgScale !== undefined;
-  const program = loadProgram(o.modelFile);
-  const lower = (batch: number) => lowerModel(program, { ...(o.model !== undefined ? { model: o.model } : {}), ...(o.set ? { set: o.set } : {}), batch });
-  const graph1 = lower(cfg ? 2 : 1);
-  const graphN = lower(cfg ? 2 * samples : samples);
+  const program = loadSource(o.modelFile);
+  const model1 = openModel(program, { model: o.model, set: o.set, batch: 1, cfg });
+  const graph1 = model1.graph;
+  const graphN = openModel(program, { model: o.model, set: o.set, batch: samples, cfg }).graph;
   const numClasses = graphN.params.classes;
   if (numClasses === undefined || !Number.isInteger(numClasses) || numClasses < 1) usage(`model ${graphN.model} has no \`classes\` parameter: calibration samples need class labels`);
 
@@ -144,7 +142,7 @@ export function calibrate(o: CalibrateOptions): CalibrateResult {
   const tableFile = o.output.replace(/\.ditto$/i, '.npy');
   const group = tableTargets(graph1).group;
   const text = { name, model: graph1.model, group, steps: o.steps, use: dittoPath(o.output, o.modelFile), ...(o.epsScale !== undefined ? { epsScale: o.epsScale.trim() } : {}) };
-  const pre = preflight(o, preflightText(text), name, graph1);
+  const pre = preflight(o, preflightText(text), name, model1);
   const floor = minimumRatio(pre.costs, o.steps);
   if (o.budget < floor - 1e-12) {
     usage(`--budget ${o.budget} is below the smallest FLOPs ratio a ${o.steps}-step table reaches on this model (${floor.toFixed(4)}: the first step computes, every other step reuses both)`);
@@ -177,9 +175,8 @@ export function calibrate(o: CalibrateOptions): CalibrateResult {
   try {
     writeFileAtomic(o.output, out);
     // Prove the written file is a schedule like any other: load, resolve, compile.
-    const prog = loadProgram(o.output);
-    const ir = resolveSchedule(prog, name, graph1, { steps: o.steps });
-    const plan = compile(graph1, ir, compileOptions(o, o.steps)).plan;
+    const ir = scheduleFor(model1, name, o.steps, { program: loadSource(o.output) });
+    const plan = planFor(model1, ir, planOptions(o, o.steps)).plan;
     flopsRatio = plan.cost.flopsRatio;
     predictedSpeedup = plan.cost.predictedSpeedup;
     if (Math.abs(flopsRatio - search.ratio) > 1e-9) {

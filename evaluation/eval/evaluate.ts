@@ -112,7 +112,7 @@ export async function sampleRange(cfg: EvalConfig, range: BatchRange, opts: Samp
   try {
     for (const [i, row] of setup.rows.entries()) {
       progress({ phase: 'compile', done: i, total: setup.rows.length, row: row.name });
-      prepared.push(await backend.prepare(setup.graph, row.schedule, settings));
+      prepared.push(await backend.prepare(setup.model, row.schedule, settings));
     }
     const { first, end } = range;
     let parts: Tensor[][] = prepared.map(() => []);

@@ -4,9 +4,9 @@
  * means the same x_T and step noise on either, and for every schedule.
  */
 import type { Tensor } from '../../core/tensor.ts';
-import { graphWeights, type Graph } from '../../compiler/ir/graph.ts';
+import { graphWeights } from '../../compiler/ir/graph.ts';
 import { computeEverything, type ScheduleIR } from '../../compiler/ir/schedule.ts';
-import { compile } from '../../compiler/pipeline.ts';
+import { planFor, type SourceModel } from '../../compiler/compileSource.ts';
 import { HARDWARE_CAPS, LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import { createRunner } from '../../runtime/run/runner.ts';
@@ -47,7 +47,7 @@ export interface SamplerBackend {
   /** Shown in reports: 'gpu: <adapter>' or 'reference executor (CPU)'. */
   readonly label: string;
   readonly needsWarmup: boolean;
-  prepare(graph: Graph, schedule: ScheduleIR | undefined, s: SampleSettings): Promise<PreparedSampler>;
+  prepare(model: SourceModel, schedule: ScheduleIR | undefined, s: SampleSettings): Promise<PreparedSampler>;
 }
 
 /**
@@ -66,8 +66,8 @@ export function gpuBackend(gpu: GpuContext, weights: ReadonlyMap<string, Tensor>
   return {
     label: `gpu: ${gpu.report.name}`,
     needsWarmup: true,
-    async prepare(graph, schedule, s) {
-      const { plan } = compile(graph, schedule, { steps: s.steps, batch: s.batch, sampler: s.sampler, caps, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}) });
+    async prepare(model, schedule, s) {
+      const { plan } = planFor(model, schedule, { steps: s.steps, sampler: s.sampler, caps, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}) });
       const runner = await createRunner(plan, weights, { gpu, weightsFile });
       const perImage = plan.buffers[plan.io.latent]!.shape!.slice(1);
       return {
@@ -91,7 +91,7 @@ export function referenceBackend(weights: ReadonlyMap<string, Tensor>, weightsFi
   return {
     label: 'reference executor (CPU)',
     needsWarmup: false,
-    async prepare(graph, schedule, s) {
+    async prepare({ graph }, schedule, s) {
       if (!validated) {
         validateWeights({ tensors: new Map(weights), format: 'safetensors', path: weightsFile }, graphWeights(graph));
         validated = true;

@@ -3,15 +3,17 @@
  * pictures, and resolve every schedule for the requested step count, with errors that say which
  * `--schedules` entry is wrong and why.
  */
-import { DittoError, isDittoError } from '../../core/errors.ts';
+import { DittoError } from '../../core/errors.ts';
 import path from 'node:path';
-import { loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
+import { openModel, scheduleFor, type SourceModel } from '../../compiler/compileSource.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
 import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
 
 export const BASELINE_NAME = 'no cache';
 
 export interface EvalSetup {
+  /** The model lowered for the batch, what every row's plan compiles from. */
+  model: SourceModel;
   graph: Graph;
   /** [C, H, W] of one image. */
   imageShape: [number, number, number];
@@ -46,8 +48,8 @@ export function imageShapeOf(graph: Graph): [number, number, number] {
 export function setupEval(req: SetupRequest): EvalSetup {
   check(Number.isInteger(req.steps) && req.steps >= 1, `steps must be a whole number ≥ 1, got ${req.steps}`);
   check(Number.isInteger(req.batch) && req.batch >= 1, `batch must be a whole number ≥ 1, got ${req.batch}`);
-  const program = loadProgram(req.modelFile);
-  const graph = lowerModel(program, { model: req.model, set: req.set, batch: req.cfg ? 2 * req.batch : req.batch });
+  const model = openModel(req.modelFile, { model: req.model, set: req.set, batch: req.batch, cfg: req.cfg });
+  const { program, graph } = model;
   const imageShape = imageShapeOf(graph);
   const c = imageShape[0];
   if (c !== 1 && c !== 3) {
@@ -64,14 +66,7 @@ export function setupEval(req: SetupRequest): EvalSetup {
   const rows: EvalSetup['rows'] = [{ name: BASELINE_NAME }];
   for (const spec of req.schedules) {
     check(spec !== BASELINE_NAME, `--schedules: '${BASELINE_NAME}' is the baseline every eval runs; list only cache schedules`);
-    try {
-      rows.push({ name: spec, schedule: resolveSchedule(program, spec, graph, { steps: req.steps }) });
-    } catch (e) {
-      if (!isDittoError(e)) throw e;
-      // A table (EB-Cache's 50 entries) fixes the step count; say so rather than only "50 ≠ 20".
-      const hint = e.code === 'E_TABLE' && /entries/.test(e.message) ? ` — this schedule is written for a fixed number of steps; rerun with --steps equal to the table length, or drop it from --schedules` : '';
-      throw new DittoError(e.code, `--schedules '${spec}' at ${req.steps} steps: ${e.message}${hint}`, e.span, e.detail);
-    }
+    rows.push({ name: spec, schedule: scheduleFor(model, spec, req.steps, { flag: '--schedules' }) });
   }
-  return { graph, imageShape, classes: graph.params['classes'] ?? 0, rows };
+  return { model, graph, imageShape, classes: graph.params['classes'] ?? 0, rows };
 }

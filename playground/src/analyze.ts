@@ -5,8 +5,8 @@
  */
 import { DittoError, isDittoError } from '../../core/errors.ts';
 import type { Diagnostic } from '../../grammar/diagnostics.ts';
-import { checkSources, lowerModel, resolveSchedule, listSchedules, type Program } from '../../compiler/frontend.ts';
-import { compile as compileGraph } from '../../compiler/pipeline.ts';
+import { checkSources, listSchedules, type Program } from '../../compiler/frontend.ts';
+import { openModel, planFor, scheduleFor } from '../../compiler/compileSource.ts';
 import type { CompileCaps } from '../../compiler/plan/caps.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import { explainSvg } from '../../compiler/explain/svg.ts';
@@ -40,9 +40,9 @@ export interface Analysis {
 }
 
 function compileFor(program: Program, schedule: string | undefined, s: SampleSettings, caps: CompileCaps): Plan {
-  const graph = lowerModel(program, { model: MODEL_NAME, batch: 2 * s.images });
-  const ir = schedule ? resolveSchedule(program, schedule, graph, { steps: s.steps }) : undefined;
-  return compileGraph(graph, ir, { steps: s.steps, batch: s.images, sampler: s.sampler, f16: false, guide: 'first3', caps, cfgScale: s.cfgScale }).plan;
+  const model = openModel(program, { model: MODEL_NAME, batch: s.images, cfg: true });
+  const ir = schedule ? scheduleFor(model, schedule, s.steps) : undefined;
+  return planFor(model, ir, { steps: s.steps, sampler: s.sampler, f16: false, guide: 'first3', caps, cfgScale: s.cfgScale }).plan;
 }
 
 /** A DittoError's span as a diagnostic, when it points into the editor's text. */

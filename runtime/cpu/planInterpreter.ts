@@ -77,6 +77,8 @@ export interface CpuRunRequest {
   seed: number;
   classes?: number[];
   noise?: RunNoise;
+  /** Called after each sampling step k has run. */
+  onStep?: (k: number) => void;
 }
 
 export interface CpuRunOutput {
@@ -84,7 +86,7 @@ export interface CpuRunOutput {
   latents: Tensor;
   classes: number[];
   /** Per dynamic rule: steps that reused and computed, as the plan's decide dispatches counted them. */
-  dynamic?: { rule: number; reusedSteps: number; computedSteps: number }[];
+  dynamic?: { rule: number; signal: string; threshold: number; reusedSteps: number; computedSteps: number }[];
 }
 
 /** Runs a sampling plan on the CPU: prologue once, then each step's body, then reads the latent. */
@@ -107,6 +109,7 @@ export function runPlanOnCpu(plan: Plan, weights: ReadonlyMap<string, Tensor>, r
     const body = plan.bodies[b];
     if (!body) throw new DittoError('E_PLAN', `step ${k} runs body ${b}, which the plan does not have`);
     mem.runBody(body, k);
+    req.onStep?.(k);
   });
 
   const batch = plan.options.batch;
@@ -118,7 +121,7 @@ export function runPlanOnCpu(plan: Plan, weights: ReadonlyMap<string, Tensor>, r
   return {
     latents,
     classes,
-    dynamic: dyn.rules.map((r) => ({ rule: r.rule, reusedSteps: Math.round(state[r.reusedSteps / 4]!), computedSteps: Math.round(state[r.stateOffset / 4 + computed]!) })),
+    dynamic: dyn.rules.map((r) => ({ rule: r.rule, signal: r.signal, threshold: r.threshold, reusedSteps: Math.round(state[r.reusedSteps / 4]!), computedSteps: Math.round(state[r.stateOffset / 4 + computed]!) })),
   };
 }
 

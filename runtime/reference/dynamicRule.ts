@@ -1,19 +1,21 @@
 /**
  * The run-time state of one dynamic rule in the reference executor: the rule's decision is
- * `dynamicDecision` (compiler/ir/rules.ts); this keeps the previous signal, the state between steps
- * and a per-step trace for tests and `ditto run`'s report.
+ * `dynamicDecision` (compiler/ir/rules.ts); this keeps the reference signal (the previous step's,
+ * or the last compute's), the state between steps and a per-step trace for tests and `ditto run`'s report.
  */
 import type { DynamicRule } from '../../compiler/ir/schedule.ts';
-import { DYNAMIC_START, dynamicDecision, relL1, type DynamicState } from '../../compiler/ir/rules.ts';
+import { DYNAMIC_START, decideParams, dynamicDecision, dynamicKeepsSignal, relL1, type DecideParams, type DynamicState } from '../../compiler/ir/rules.ts';
 
 export type Decision = 'compute' | 'reuse';
 
 export interface DecisionTrace {
   step: number;
-  /** s_k (undefined at the first step). */
+  /** s_k after rescaling (undefined at the first step). */
   signal?: number;
   /** acc after adding s_k, before a compute resets it. */
   accumulated: number;
+  /** What was compared with the threshold: acc (against the previous step) or s_k (against the last compute). */
+  compared?: number;
   decision: Decision;
   /** Whether a target referred to the rule at this step. */
   used: boolean;
@@ -22,18 +24,22 @@ export interface DecisionTrace {
 export class DynamicRuleState {
   private prev?: Float32Array;
   private state: DynamicState = DYNAMIC_START;
+  private readonly params: DecideParams;
   readonly trace: DecisionTrace[] = [];
 
-  constructor(readonly rule: DynamicRule) {}
+  constructor(readonly rule: DynamicRule) {
+    this.params = decideParams(rule);
+  }
 
   /** Feeds the signal value of step k and returns the decision for that step. */
   step(k: number, value: Float32Array, used: boolean): Decision {
-    const s = this.prev ? relL1(this.prev, value) : undefined;
-    this.prev = value;
-    const { reuse, accumulated, next } = dynamicDecision(this.rule, this.state, k, s, used);
+    const raw = this.prev ? relL1(this.prev, value) : undefined;
+    const { reuse, accumulated, measured, next } = dynamicDecision(this.params, this.state, k, raw, used);
+    if (dynamicKeepsSignal(this.params, reuse)) this.prev = value;
     this.state = next;
     const decision: Decision = reuse ? 'reuse' : 'compute';
-    this.trace.push({ step: k, signal: s, accumulated, decision, used });
+    const compared = measured === undefined ? undefined : this.params.against === 'compute' ? measured : accumulated;
+    this.trace.push({ step: k, ...(measured !== undefined ? { signal: measured } : {}), accumulated, ...(compared !== undefined ? { compared } : {}), decision, used });
     return decision;
   }
   get reused(): number {

@@ -6,7 +6,7 @@
  */
 import { DittoError, invariant } from '../../core/errors.ts';
 import { numel, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
-import { binaryShape } from '../../compiler/ir/builder.ts';
+import { binaryShape } from '../../compiler/ir/shapes.ts';
 import { posEmbed2d as posEmbedData } from '../weights/posEmbed.ts';
 
 function f32(t: Tensor, what: string): Float32Array {

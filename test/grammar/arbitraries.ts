@@ -71,9 +71,26 @@ const action: fc.Arbitrary<A.ActionAst> = fc.oneof(
   expr.map((order): A.ActionAst => ({ kind: 'forecast', order, span })),
 );
 
-const dynamic: fc.Arbitrary<A.DynamicAst> = fc
-  .tuple(selector, expr, fc.option(expr, { nil: undefined }), fc.option(expr, { nil: undefined }))
-  .map(([signal, threshold, warmup, max]) => ({ signal, threshold, ...(warmup ? { warmup } : {}), ...(max ? { max } : {}), span }));
+const optExpr = fc.option(expr, { nil: undefined });
+const relL1: fc.Arbitrary<A.DynamicAst> = fc
+  .record({ signal: selector, residual: fc.boolean(), since: fc.boolean(), rescale: fc.option(fc.array(expr, { minLength: 1, maxLength: 3 }), { nil: undefined }), threshold: expr, cap: optExpr, warmup: optExpr, max: optExpr, total: optExpr })
+  .map(({ signal, residual, since, rescale, threshold, cap, warmup, max, total }) => ({
+    kind: 'rel_l1' as const,
+    signal,
+    ...(residual ? { residual: true } : {}),
+    ...(since ? { sinceCompute: true } : {}),
+    ...(rescale ? { rescale } : {}),
+    threshold,
+    ...(cap ? { cap } : {}),
+    ...(warmup ? { warmup } : {}),
+    ...(max ? { max } : {}),
+    ...(total ? { total } : {}),
+    span,
+  }));
+const magnitude: fc.Arbitrary<A.DynamicAst> = fc
+  .tuple(str, expr, optExpr, optExpr)
+  .map(([curve, threshold, max, retain]) => ({ kind: 'magnitude' as const, curve, threshold, ...(max ? { max } : {}), ...(retain ? { retain } : {}), span }));
+const dynamic: fc.Arbitrary<A.DynamicAst> = fc.oneof(relL1, magnitude);
 
 const nameLit = fc.oneof(str, name.map((value): A.StringLit => ({ value, span })));
 const mapEntries = fc.option(fc.array(fc.tuple(nameLit, selector).map(([key, target]): A.MapEntry => ({ key, target, span })), { minLength: 1, maxLength: 2 }), { nil: undefined });

@@ -4,6 +4,9 @@ import { parseSource } from '../../grammar/parse.ts';
 import { printProgram } from '../../grammar/printer.ts';
 import { renderDiagnostics } from '../../grammar/diagnostics.ts';
 import { SHIPPED, stripSpans } from './shared.ts';
+import { createToken, Lexer } from '../../grammar/chevrotain.ts';
+import { DittoParser } from '../../grammar/parser.ts';
+import { allTokens, LEXER_CONFIG } from '../../grammar/tokens.ts';
 
 
 function syntax(text: string) {
@@ -12,6 +15,14 @@ function syntax(text: string) {
 }
 
 describe('parser', () => {
+  it("passes chevrotain's own checks of the grammar and the tokens (skipped by the shared instances for start-up)", () => {
+    expect(() => new DittoParser({ validate: true })).not.toThrow();
+    expect(() => new Lexer(allTokens, LEXER_CONFIG)).not.toThrow();
+    // The token check is live: a token that an earlier one always shadows is rejected.
+    const shadowed = createToken({ name: 'Shadowed', pattern: /model/ });
+    expect(() => new Lexer([...allTokens.slice(0, -1), shadowed, allTokens.at(-1)!], LEXER_CONFIG)).toThrow(/Shadowed/);
+  });
+
   it('parses every shipped file without diagnostics, and print ∘ parse is the identity on them', () => {
     for (const f of SHIPPED) {
       const text = readFileSync(f, 'utf8');

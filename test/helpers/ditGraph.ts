@@ -65,7 +65,7 @@ export function buildDiTGraph(cfg: DiTConfig, batch: number): Graph {
     const ada = lin(sc, D, 6 * D, `blocks.${i}.adaLN_modulation.1`, `${p}.ada`);
     const m = ADA_NAMES.map((name, k) => g.op({ kind: 'chunk', parts: 6, index: k }, [ada], { path: `${p}.${name}` }));
     const ln1 = g.op({ kind: 'layernorm', eps: 1e-6 }, [h]);
-    const mod1 = g.op({ kind: 'modulate' }, [ln1, m[0]!, m[1]!]);
+    const mod1 = g.op({ kind: 'modulate' }, [ln1, m[0]!, m[1]!], { path: `${p}.msa_in` });
     const qkv = lin(mod1, D, 3 * D, `blocks.${i}.attn.qkv`, `${p}.qkv`);
     const core = g.op({ kind: 'attention', heads: cfg.heads }, [qkv]);
     const attn = lin(core, D, D, `blocks.${i}.attn.proj`, `${p}.attn`);

@@ -2,8 +2,8 @@
  *  is `dynamicDecision` (compiler/ir/rules.ts) over the state buffer's fields; at a step that uses
  *  the rule it writes each guarded dispatch's workgroup counts on the chosen path and zeros on the
  *  other. `dynamic_reset` (config `{rules}`) zeroes the state. */
-import { DYNAMIC_STATE_FIELDS, DYNAMIC_STATE_STRIDE, type DynamicDecideConfig, type DynamicResetConfig } from '../../../compiler/kernels/dynamic.ts';
-import { dynamicDecision } from '../../../compiler/ir/rules.ts';
+import { DYNAMIC_STATE_FIELDS, DYNAMIC_STATE_STRIDE, decideParamsOf, type DynamicDecideConfig, type DynamicResetConfig } from '../../../compiler/kernels/dynamic.ts';
+import { dynamicDecision, dynamicKeepsSignal } from '../../../compiler/ir/rules.ts';
 import type { Elements } from './types.ts';
 
 const F = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => DYNAMIC_STATE_FIELDS.indexOf(name);
@@ -21,19 +21,18 @@ export function dynamicDecide(c: DynamicDecideConfig | DynamicResetConfig, bindi
   const args = c.used ? bindings[i]! : undefined;
   let num = 0;
   let den = 0;
+  const cur = (e: number) => Math.fround(input ? signal[e]! - input[e]! : signal[e]!);
   for (let e = 0; e < c.elements; e++) {
-    const cur = Math.fround(input ? signal[e]! - input[e]! : signal[e]!);
-    num += Math.abs(cur - prev[e]!);
+    num += Math.abs(cur(e) - prev[e]!);
     den += Math.abs(prev[e]!);
-    prev[e] = cur;
   }
   const base = c.rule * DYNAMIC_STATE_STRIDE;
   const s = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => base + F(name);
   const k = state[s('step')]!;
   const hasPrev = state[s('has_prev')]! > 0.5;
-  const sig = hasPrev ? (den > 0 ? num / den : num === 0 ? 0 : 3.0e38) : undefined;
-  const rule = { signal: '', metric: 'rel_l1' as const, threshold: c.threshold, warmup: c.warmup, maxConsecutive: c.maxConsecutive, then: 'reuse' as const };
-  const { reuse, next } = dynamicDecision(rule, { hasPrev, acc: state[s('acc')]!, consecutive: state[s('consecutive')]! }, k, sig, c.used);
+  const raw = hasPrev ? (den > 0 ? num / den : num === 0 ? 0 : 3.0e38) : undefined;
+  const params = decideParamsOf(c);
+  const { reuse, next, measured } = dynamicDecision(params, { hasPrev, acc: state[s('acc')]!, consecutive: state[s('consecutive')]!, reused: state[s('reused')]! }, k, raw, c.used);
   if (reuse) state[s('reused')]! += 1;
   else if (c.used) state[s('computed')]! += 1;
   state[s('step')] = k + 1;
@@ -41,6 +40,7 @@ export function dynamicDecide(c: DynamicDecideConfig | DynamicResetConfig, bindi
   state[s('acc')] = next.acc;
   state[s('consecutive')] = next.consecutive;
   state[s('decision')] = reuse ? 1 : 0;
-  state[s('signal')] = sig ?? 0;
+  state[s('signal')] = measured ?? 0;
   if (args) for (const g of c.guarded) for (let a = 0; a < 3; a++) args[3 * g.slot + a] = (g.when === 'reuse') === reuse ? g.workgroups[a]! : 0;
+  if (dynamicKeepsSignal(params, reuse)) for (let e = 0; e < c.elements; e++) prev[e] = cur(e);
 }

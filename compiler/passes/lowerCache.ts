@@ -1,0 +1,64 @@
+/**
+ * The cache traffic of one node in one CFG half: store its value (or refresh its Taylor
+ * differences) and its block residual at a compute; read the slot back, forecast from the
+ * differences, or add the stored residual to the block's input where it is not computed.
+ * The arithmetic is compiler/ir/rules.ts's, as elementwise instructions.
+ */
+import type { Node } from '../ir/graph.ts';
+import { taylorForecastCoefficients } from '../ir/rules.ts';
+import type { Expr } from '../kernels/elementwise.ts';
+import type { Branch, InstrRole, Operand, TargetInfo, TargetStep } from './ir.ts';
+import { type BodyBuilder, bin, C, IN, outView, type Range, slotName } from './lowerBody.ts';
+import { contiguous, restrict } from './views.ts';
+
+export function copyHalf(b: BodyBuilder, from: string, to: string, n: Node, R: Range, role: InstrRole, tag: { branch?: Branch }): void {
+  const src = outView(b, from, R);
+  b.emit({ op: { kind: 'elementwise', shape: src.view.shape, exprs: [IN(0)], label: role === 'reuse' ? 'reuse' : 'cache_store' }, ins: [src], outs: [outView(b, to, R)], covers: [n.id], role, ...tag });
+}
+
+export function storeValue(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, value: string, ts: TargetStep, tag: { branch?: Branch }): void {
+  if (!ts.taylor) {
+    copyHalf(b, value, slotName(b.ctx, info, n), n, R, 'cache_write', tag);
+    return;
+  }
+  // Taylor refresh in place, as TaylorState.refresh (compiler/ir/rules.ts): d0 ← v, d_j ← (d_{j−1}new − d_{j−1}old) · invDelta.
+  const { orders, invDelta } = ts.taylor;
+  const slots = Array.from({ length: orders + 1 }, (_, j) => slotName(b.ctx, info, n, j === 0 ? '' : `:d${j}`));
+  const src = outView(b, value, R);
+  const exprs: Expr[] = [IN(0)];
+  for (let j = 1; j <= orders; j++) exprs.push(bin('mul', bin('sub', exprs[j - 1]!, { op: 'output', index: j - 1 }), C(invDelta)));
+  b.emit({
+    op: { kind: 'elementwise', shape: src.view.shape, exprs, label: 'taylor_update' },
+    ins: [src], outs: slots.map((s) => outView(b, s, R)), covers: [n.id], role: 'cache_write', ...tag,
+    note: `Taylor refresh of ${info.path} (order ${orders})`,
+  });
+}
+
+export function storeResidual(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, tag: { branch?: Branch }): void {
+  const res = slotName(b.ctx, info, n, ':res');
+  b.emit({
+    op: { kind: 'elementwise', shape: restrict(contiguous([...n.shape]), R, b.ctx.io.modelBatch).shape, exprs: [bin('sub', IN(0), IN(1))], label: 'residual_store' },
+    ins: [b.at(n.id, R), b.at(info.blockInput!, R)], outs: [outView(b, res, R)], covers: [n.id], role: 'cache_write', ...tag,
+    note: `residual of ${info.path}`,
+  });
+}
+
+export function forecast(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, value: string, ts: TargetStep, tag: { branch?: Branch }): void {
+  const { m, order } = ts.forecast!;
+  const ins: Operand[] = [];
+  let expr: Expr | undefined;
+  const coef = taylorForecastCoefficients(m, order);
+  for (let j = 0; j <= order; j++) {
+    ins.push(outView(b, slotName(b.ctx, info, n, j === 0 ? '' : `:d${j}`), R));
+    const term = j === 0 ? IN(0) : bin('mul', IN(j), C(coef[j]!));
+    expr = expr ? bin('add', expr, term) : term;
+  }
+  const out = outView(b, value, R);
+  b.emit({ op: { kind: 'elementwise', shape: out.view.shape, exprs: [expr!], label: 'taylor_forecast' }, ins, outs: [out], covers: [n.id], role: 'forecast', ...tag, note: `forecast ${info.path}: ${m} step(s) ahead, order ${order}` });
+}
+
+export function residual(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, value: string, tag: { branch?: Branch }): void {
+  const res = outView(b, slotName(b.ctx, info, n, ':res'), R);
+  const out = outView(b, value, R);
+  b.emit({ op: { kind: 'elementwise', shape: out.view.shape, exprs: [bin('add', IN(0), IN(1))], label: 'residual_reuse' }, ins: [b.at(info.blockInput!, R), res], outs: [out], covers: [n.id], role: 'residual', ...tag, note: `${info.path} = input + stored residual` });
+}

@@ -1,0 +1,151 @@
+/**
+ * Rule statements: `TARGETS ACTION [at PRED] [when …]` — a static action on the selected cells, a
+ * dynamic rule (signal, threshold, warm-up, maximum run of reuses …) the plan decides on the GPU, or
+ * a magnitude rule (MagCache), whose calibrated curve decides when the schedule is resolved.
+ */
+import type { ScheduleStmt } from '../../grammar/ast.ts';
+import { printSelector } from '../../grammar/printer.ts';
+import type { Graph } from '../ir/graph.ts';
+import type { Action, DynamicRule } from '../ir/schedule.ts';
+import { evalInt, evalNumber } from '../check/constEval.ts';
+import { applyCells, type Branch, checkTargetKinds, type Ctx, stepEnv, stepsWhere, warnNoChange } from './resolveContext.ts';
+import { type Target, blockOutputPath, resolveSelector, resolveSelectors } from './targets.ts';
+import { applyMagnitudeRule } from './magnitudeRule.ts';
+import { signalNodes, signalUpstream } from '../ir/scheduleCheck.ts';
+
+export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, branches: readonly Branch[]): void {
+  const targets = resolveSelectors(s.targets, stepEnv(ctx, undefined, 'a selector'), ctx.u, ctx.diags);
+  const when = stepsWhere(ctx, s.at);
+  let action: Action | undefined;
+  switch (s.action.kind) {
+    case 'compute':
+    case 'reuse':
+    case 'reuse_residual':
+      action = { kind: s.action.kind };
+      break;
+    case 'forecast': {
+      const order = evalInt(s.action.order, stepEnv(ctx, undefined, 'a Taylor order'), ctx.diags, 'a Taylor order', 1, 8);
+      if (order !== undefined) action = { kind: 'forecast', order };
+      break;
+    }
+  }
+  if (!targets || !when || !action) return;
+  if (!checkTargetKinds(ctx, targets, action, s.action.span)) return;
+  if (s.when) {
+    if (action.kind !== 'reuse' && action.kind !== 'reuse_residual') {
+      ctx.diags.error('a dynamic rule decides between compute and reuse; its action must be `reuse` or `reuse residual`', s.action.span);
+      return;
+    }
+    if (s.when.kind === 'magnitude') {
+      applyMagnitudeRule(ctx, s.when, targets, when, action.kind, branches, s.span);
+      return;
+    }
+    const rule = dynamicRule(ctx, s.when, action.kind, targets);
+    if (!rule) return;
+    const idx = ctx.st.dynamic.length;
+    ctx.st.dynamic.push(rule);
+    ctx.st.dynamicSpans.push(s.span);
+    warnNoChange(ctx, applyCells(ctx, targets, when, () => ({ kind: 'dynamic', rule: idx }), branches, s.span), s.span);
+    return;
+  }
+  warnNoChange(ctx, applyCells(ctx, targets, when, () => action, branches, s.span), s.span);
+}
+
+type WhenAst = NonNullable<Extract<ScheduleStmt, { kind: 'rule' }>['when']>;
+
+function dynamicRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, then: 'reuse' | 'reuse_residual', targets: readonly Target[]): DynamicRule | undefined {
+  const env = stepEnv(ctx, undefined, 'a dynamic rule');
+  const sig = resolveSelector(w.signal, env, ctx.u, ctx.diags);
+  const threshold = evalNumber(w.threshold, env, ctx.diags, 'the threshold');
+  const warmup = w.warmup ? evalInt(w.warmup, env, ctx.diags, '`warmup`', 1, ctx.S) : 1;
+  const max = w.max ? evalInt(w.max, env, ctx.diags, '`max`', 1) : ctx.S;
+  const cap = w.cap ? evalNumber(w.cap, env, ctx.diags, '`cap`') : undefined;
+  const total = w.total ? evalInt(w.total, env, ctx.diags, '`total`', 0) : undefined;
+  const rescale = w.rescale?.map((c) => evalNumber(c, env, ctx.diags, 'a rescale coefficient'));
+  if (!sig || threshold === undefined || warmup === undefined || max === undefined) return undefined;
+  if ((w.cap && cap === undefined) || (w.total && total === undefined) || rescale?.some((c) => c === undefined)) return undefined;
+  if (threshold <= 0) {
+    ctx.diags.error(`the threshold must be > 0 (a relative L1 change is never below ${threshold}), got ${threshold}`, w.threshold.span);
+    return undefined;
+  }
+  if (cap !== undefined && !(cap > 0)) {
+    ctx.diags.error(`\`cap\` bounds an accumulated change, so it must be > 0, got ${cap}`, w.cap!.span);
+    return undefined;
+  }
+  if (cap !== undefined && !w.sinceCompute) {
+    ctx.diags.error('`cap` bounds the sum of changes measured `since compute`; without it the sum itself is compared with the threshold', w.cap!.span);
+    return undefined;
+  }
+  const signal = w.residual ? residualSignal(ctx, w, sig) : nodeSignal(ctx, w, sig);
+  if (!signal) return undefined;
+  const { path, node, blocks } = signal;
+  if (!dependsOnStepInputs(ctx.u.graph, node)) {
+    ctx.diags.error(`the signal \`${path}\` is the same at every step (it depends on no per-step input such as the latent or the timestep), so this rule would always reuse`, w.signal.span);
+    return undefined;
+  }
+  const upstream = signalUpstream(ctx.u.graph, signalNodes(ctx.u.graph, path) ?? [node]);
+  const g = ctx.u.graph;
+  const owned = targets.some((x) => x.path === path || upstream.has(x.kind === 'block' ? (g.blocks.find((b) => b.path === x.path)?.output ?? -1) : (g.nodes.find((n) => n.path === x.path)?.id ?? -1)));
+  if (owned || targets.some((x) => blocks.includes(x.path))) {
+    ctx.diags.error(`the signal \`${path}\` is itself reused by this rule; it must be computed at every step`, w.signal.span);
+    return undefined;
+  }
+  return {
+    signal: path, metric: 'rel_l1', threshold, warmup, maxConsecutive: max, then,
+    ...(w.sinceCompute ? { against: 'compute' as const } : {}),
+    ...(rescale ? { rescale: rescale as number[] } : {}),
+    ...(cap !== undefined ? { cap } : {}),
+    ...(total !== undefined ? { maxReused: total } : {}),
+  };
+}
+
+/** `rel_l1(node)` or `rel_l1(blocks[n])` (a block's output). */
+function nodeSignal(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, sig: readonly Target[]): { path: string; node: number; blocks: string[] } | undefined {
+  if (sig.length !== 1) {
+    ctx.diags.error(`the signal must be one node, but \`${printSelector(w.signal)}\` selects ${sig.length}`, w.signal.span);
+    return undefined;
+  }
+  const t = sig[0]!;
+  const path = t.kind === 'block' ? blockOutputPath(ctx.u, t.path) : t.path;
+  const node = ctx.u.graph.nodes.find((n) => n.path === path);
+  if (!path || !node) {
+    ctx.diags.error(`the signal \`${printSelector(w.signal)}\` has no node`, w.signal.span);
+    return undefined;
+  }
+  return { path, node: node.id, blocks: [] };
+}
+
+/** `rel_l1(residual(blocks[a..b]))`: output of the last block of the range minus input of the first. */
+function residualSignal(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, sig: readonly Target[]): { path: string; node: number; blocks: string[] } | undefined {
+  const g = ctx.u.graph;
+  const blocks = sig.map((t) => (t.kind === 'block' ? g.blocks.find((b) => b.path === t.path) : undefined));
+  if (blocks.length === 0 || blocks.some((b) => b === undefined)) {
+    ctx.diags.error(`\`residual(…)\` needs a block or a range of blocks, such as \`residual(blocks[0..4])\`, but \`${printSelector(w.signal)}\` selects nodes`, w.signal.span);
+    return undefined;
+  }
+  const span = (blocks as NonNullable<(typeof blocks)[number]>[]).sort((a, b) => a.index - b.index);
+  const first = span[0]!;
+  const last = span[span.length - 1]!;
+  if (span.some((b, j) => b.group !== first.group || b.index !== first.index + j)) {
+    ctx.diags.error(`\`residual(…)\` needs consecutive blocks of one repetition`, w.signal.span);
+    return undefined;
+  }
+  const path = span.length === 1 ? `${first.path}.residual` : `${first.group}[${first.index}..${last.index + 1}].residual`;
+  return { path, node: last.output, blocks: span.map((b) => b.path) };
+}
+
+/** Whether a node depends on an f32 input (the latent, the timestep): i32 inputs (labels) and
+ *  weights are the same at every step. */
+function dependsOnStepInputs(g: Graph, id: number): boolean {
+  const seen = new Set<number>();
+  const stack = [id];
+  while (stack.length) {
+    const n = g.nodes[stack.pop()!]!;
+    if (seen.has(n.id)) continue;
+    seen.add(n.id);
+    if (n.op.kind === 'input' && n.dtype === 'f32') return true;
+    stack.push(...n.inputs);
+  }
+  return false;
+}
+

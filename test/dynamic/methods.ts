@@ -1,0 +1,75 @@
+/**
+ * Shared pieces of the cache-method suites (DBCache, TeaCache, MagCache from models/schedules/):
+ * random small DiTs, the shipped schedule resolved against them, and a threshold chosen from the
+ * signal the model actually produces so that some steps reuse and some compute, with no deciding
+ * value within 3% of the threshold (f32 GPU sums against the reference's f64 ones cannot then
+ * flip a decision).
+ */
+import { fileURLToPath } from 'node:url';
+import { loadProgram, resolveSchedule } from '../../compiler/frontend.ts';
+import type { Graph } from '../../compiler/ir/graph.ts';
+import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
+import type { Tensor } from '../../core/tensor.ts';
+import { sampleReference, type SampleResult } from '../../runtime/reference/sample.ts';
+import { classesFor, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
+
+const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+const programs = {
+  dbcache: loadProgram(root('models/schedules/dbcache.ditto')),
+  teacache: loadProgram(root('models/schedules/teacache.ditto')),
+  magcache: loadProgram(root('models/schedules/magcache.ditto')),
+};
+
+export type Method = 'dbcache' | 'teacache';
+
+/** The parameters each method is resolved with in the tests (the threshold is chosen per run). */
+export const METHOD_PARAMS: Record<Method, Record<string, number>> = {
+  dbcache: { Fn: 1, Bn: 1, warm: 2, most: 2, cached: 4, period: 4, limit: 1e6 },
+  teacache: { c4: 0, c3: 0, c2: 1.5, c1: 0.8, c0: 0.01 },
+};
+
+export function methodSchedule(method: Method | 'magcache', graph: Graph, steps: number, set: Record<string, number>): ScheduleIR {
+  return resolveSchedule(programs[method], method, graph, { steps, set });
+}
+
+export interface MethodRun {
+  graph: Graph;
+  weights: Map<string, Tensor>;
+  schedule: ScheduleIR;
+  ref: SampleResult;
+  classes: number[];
+  threshold: number;
+}
+
+function reference(graph: Graph, weights: Map<string, Tensor>, schedule: ScheduleIR, s: Scenario): SampleResult {
+  return sampleReference(graph, weights, schedule, { sampler: s.sampler, classes: classesFor(s), seed: s.seed, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}) });
+}
+
+/** Whether every value the rule compared is at least 3% away from the threshold. */
+function clear(ref: SampleResult, threshold: number): boolean {
+  return ref.stats.dynamic[0]!.trace.every((t) => t.compared === undefined || !t.used || Math.abs(t.compared - threshold) > 0.03 * threshold);
+}
+
+/**
+ * The method on scenario `s`, with a threshold at quantile `q` of the values the rule compares
+ * when nothing is reused (moved up by 7% steps until no decision is borderline).
+ */
+export function methodRun(method: Method, s: Scenario, q: number): MethodRun {
+  const graph = tinyGraph(s.cfg, s.cfgScale !== undefined ? 2 * s.batch : s.batch);
+  const weights = weightsFor(graph, s.weightSeed);
+  const set = METHOD_PARAMS[method];
+  const probe = reference(graph, weights, methodSchedule(method, graph, s.steps, { ...set, threshold: 1e-30 }), s);
+  const seen = probe.stats.dynamic[0]!.trace.flatMap((t) => (t.compared === undefined ? [] : [Math.abs(t.compared)])).sort((a, b) => a - b);
+  let threshold = Math.max(seen[Math.min(seen.length - 1, Math.floor(q * seen.length))]!, 1e-6) * 1.01;
+  for (let attempt = 0; ; attempt++) {
+    const schedule = methodSchedule(method, graph, s.steps, { ...set, threshold });
+    const ref = reference(graph, weights, schedule, s);
+    if (clear(ref, threshold) || attempt === 20) return { graph, weights, schedule, ref, classes: classesFor(s), threshold };
+    threshold *= 1.07;
+  }
+}
+
+/** A readable trace of the reference's decisions (for assertion messages). */
+export function traceOf(ref: SampleResult): string {
+  return ref.stats.dynamic[0]!.trace.map((t) => `k${t.step}:${t.compared === undefined ? '-' : t.compared.toPrecision(3)}${t.decision === 'reuse' ? 'R' : 'c'}`).join(' ');
+}
