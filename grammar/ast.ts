@@ -114,7 +114,8 @@ export type ActionAst =
   | { readonly kind: 'compute'; readonly span: Span }
   | { readonly kind: 'reuse'; readonly span: Span }
   | { readonly kind: 'reuse_residual'; readonly span: Span }
-  | { readonly kind: 'forecast'; readonly order: Expr; readonly span: Span };
+  /** `forecast taylor(k)` or `forecast hermite(k, σ)`: one forecast construct, named forms (compiler/ir/rules.ts). */
+  | { readonly kind: 'forecast'; readonly form: 'taylor' | 'hermite'; readonly order: Expr; readonly scale?: Expr; readonly span: Span };
 
 /** `when …`: a rule decided by a measured signal (`rel_l1`, on the GPU) or by a calibrated
  *  magnitude-ratio curve (`magnitude`, MagCache; static). */

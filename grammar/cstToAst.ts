@@ -235,7 +235,10 @@ export class CstToAst {
   action(n: CstNode): A.ActionAst {
     const span = this.nodeSpan(n);
     if (has(n, 'Kw_compute')) return { kind: 'compute', span };
-    if (has(n, 'Kw_forecast')) return { kind: 'forecast', order: this.expr(node(n, 'expr')), span };
+    if (has(n, 'Kw_forecast')) {
+      const scale = has(n, 'scale') ? { scale: this.expr(node(n, 'scale')) } : {};
+      return { kind: 'forecast', form: has(n, 'Kw_hermite') ? 'hermite' : 'taylor', order: this.expr(node(n, 'order')), ...scale, span };
+    }
     return has(n, 'Kw_residual') ? { kind: 'reuse_residual', span } : { kind: 'reuse', span };
   }
 

@@ -323,9 +323,13 @@ export class DittoParser extends CstParser {
       {
         ALT: () => {
           this.CONSUME(K.forecast);
-          this.CONSUME(K.taylor);
+          this.OR2([{ ALT: () => this.CONSUME(K.taylor) }, { ALT: () => this.CONSUME(K.hermite) }]);
           this.CONSUME(T.LParen);
-          this.SUBRULE(this.expr);
+          this.SUBRULE(this.expr, { LABEL: 'order' });
+          this.OPTION2(() => {
+            this.CONSUME(T.Comma);
+            this.SUBRULE2(this.expr, { LABEL: 'scale' });
+          });
           this.CONSUME(T.RParen);
         },
       },

@@ -112,7 +112,7 @@ function printAction(a: A.ActionAst): string {
     case 'reuse_residual':
       return 'reuse residual';
     case 'forecast':
-      return `forecast taylor(${printExpr(a.order)})`;
+      return `forecast ${a.form}(${printExpr(a.order)}${a.scale ? `, ${printExpr(a.scale)}` : ''})`;
   }
 }
 

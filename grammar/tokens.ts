@@ -42,6 +42,7 @@ export const Kw = {
   residual: kw('residual'),
   forecast: kw('forecast'),
   taylor: kw('taylor'),
+  hermite: kw('hermite'),
   eps_scale: kw('eps_scale'),
   piecewise: kw('piecewise'),
   rel_l1: kw('rel_l1'),

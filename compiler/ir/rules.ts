@@ -9,7 +9,7 @@
  * Arithmetic is f32 per operation (`Math.fround`) in the order the plan's kernels evaluate it, so
  * the reference and a plan differ only by the rounding of the model's own sums.
  */
-import type { DynamicRule } from './schedule.ts';
+import type { DynamicRule, ForecastBasis } from './schedule.ts';
 
 const f = Math.fround;
 
@@ -68,6 +68,36 @@ export function taylorForecastCoefficients(m: number, order: number): number[] {
   return c;
 }
 
+// ---------------------------------------------------------------------------------------------
+// forecast hermite(k, σ) — HiCache's scaled Hermite basis (docs/decisions.md "Hermite forecast")
+//
+// The same stored differences d_j as Taylor, expanded in scaled probabilists' Hermite polynomials
+// instead of monomials: f(k) ≈ Σ_j d_j · σ^j·He_j(m/σ) / j!. With p_j = σ^j·He_j(m/σ) the
+// three-term recurrence He_{j+1}(x) = x·He_j(x) − j·He_{j−1}(x) becomes
+//     p_0 = 1,  p_1 = m,  p_{j+1} = m·p_j − j·σ²·p_{j−1},
+// so σ = 0 is exactly Taylor and σ damps the high-order terms, which grow fastest far from the
+// last compute (HiCache's point: m^j overshoots there).
+
+/** Coefficients of d_0 … d_order in a forecast m steps after the last compute, in `basis` (absent: Taylor). */
+export function forecastCoefficients(m: number, order: number, basis?: ForecastBasis): number[] {
+  if (!basis) return taylorForecastCoefficients(m, order);
+  const s2 = basis.sigma * basis.sigma;
+  const p = [1, m];
+  for (let j = 1; j < order; j++) p.push(m * p[j]! - j * s2 * p[j - 1]!);
+  const c = [1];
+  let factorial = 1;
+  for (let j = 1; j <= order; j++) {
+    factorial *= j;
+    c.push(p[j]! / factorial);
+  }
+  return c;
+}
+
+/** What a forecast's basis is called in messages and plan notes. */
+export function forecastName(order: number, basis?: ForecastBasis): string {
+  return basis ? `hermite(${order}, ${basis.sigma})` : `taylor(${order})`;
+}
+
 /** The Taylor state of one target in one CFG branch, evaluated on the CPU with the plan's f32 arithmetic. */
 export class TaylorState {
   /** d[0] = last computed value, d[j] = j-th difference. */
@@ -93,11 +123,11 @@ export class TaylorState {
     this.computes.push(step);
   }
 
-  /** The forecast of order ≤ `order` at step k (what the plan's taylor_forecast does). */
-  forecast(k: number, order: number): Float32Array {
+  /** The forecast of order ≤ `order` at step k in `basis` (what the plan's forecast instruction does). */
+  forecast(k: number, order: number, basis?: ForecastBasis): Float32Array {
     const last = this.computes[this.computes.length - 1]!;
     const o = taylorUsableOrder(order, this.computes.length);
-    const c = taylorForecastCoefficients(k - last, o).map(f);
+    const c = forecastCoefficients(k - last, o, basis).map(f);
     const out = this.d[0]!.slice();
     for (let j = 1; j <= o; j++) {
       const dj = this.d[j]!;

@@ -20,11 +20,18 @@ export type Action =
   /** Taylor extrapolation of order `order` from the last order+1 computed values (finite
    *  differences over step distance). With fewer stored values than order+1 it uses the order
    *  the history allows (the checker warns when that can happen). */
-  | { kind: 'forecast'; order: number }
+  | { kind: 'forecast'; order: number; basis?: ForecastBasis }
   /** Decided at run time by dynamic rule `rule` (index into ScheduleIR.dynamic). */
   | { kind: 'dynamic'; rule: number };
 
 export type ActionKind = Action['kind'];
+
+/**
+ * The basis a forecast expands the stored differences in (compiler/ir/rules.ts
+ * `forecastCoefficients`). Absent: Taylor's monomials m^j/j!. `hermite`: HiCache's scaled Hermite
+ * polynomials σ^j·He_j(m/σ)/j!, which equal Taylor's as σ → 0.
+ */
+export type ForecastBasis = { form: 'hermite'; sigma: number };
 
 /** Classifier-free guidance runs the batch as [cond; uncond]; each half may follow its own rule. */
 export interface BranchActions {

@@ -12,6 +12,7 @@
  */
 import type { NodeId } from '../ir/graph.ts';
 import type { DecideParams } from '../ir/rules.ts';
+import type { ForecastBasis } from '../ir/schedule.ts';
 
 export type Branch = 'cond' | 'uncond';
 export const BRANCHES: readonly Branch[] = ['cond', 'uncond'];
@@ -37,7 +38,7 @@ export interface TargetStep {
   /** At a compute of a forecast target: refresh the stored differences. */
   taylor?: TaylorUpdate;
   /** At a forecast: steps since the last compute, and the order the history allows. */
-  forecast?: { m: number; order: number };
+  forecast?: { m: number; order: number; basis?: ForecastBasis };
 }
 
 /** What a cache target is: a bound node (reuse/forecast its value) or a block (reuse its residual). */

@@ -5,7 +5,7 @@
  * The arithmetic is compiler/ir/rules.ts's, as elementwise instructions.
  */
 import type { Node } from '../ir/graph.ts';
-import { taylorForecastCoefficients } from '../ir/rules.ts';
+import { forecastCoefficients, forecastName } from '../ir/rules.ts';
 import type { Expr } from '../kernels/elementwise.ts';
 import type { Branch, InstrRole, Operand, TargetInfo, TargetStep } from './ir.ts';
 import { type BodyBuilder, bin, C, IN, outView, type Range, slotName } from './lowerBody.ts';
@@ -44,17 +44,17 @@ export function storeResidual(b: BodyBuilder, info: TargetInfo, n: Node, R: Rang
 }
 
 export function forecast(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, value: string, ts: TargetStep, tag: { branch?: Branch }): void {
-  const { m, order } = ts.forecast!;
+  const { m, order, basis } = ts.forecast!;
   const ins: Operand[] = [];
   let expr: Expr | undefined;
-  const coef = taylorForecastCoefficients(m, order);
+  const coef = forecastCoefficients(m, order, basis);
   for (let j = 0; j <= order; j++) {
     ins.push(outView(b, slotName(b.ctx, info, n, j === 0 ? '' : `:d${j}`), R));
     const term = j === 0 ? IN(0) : bin('mul', IN(j), C(coef[j]!));
     expr = expr ? bin('add', expr, term) : term;
   }
   const out = outView(b, value, R);
-  b.emit({ op: { kind: 'elementwise', shape: out.view.shape, exprs: [expr!], label: 'taylor_forecast' }, ins, outs: [out], covers: [n.id], role: 'forecast', ...tag, note: `forecast ${info.path}: ${m} step(s) ahead, order ${order}` });
+  b.emit({ op: { kind: 'elementwise', shape: out.view.shape, exprs: [expr!], label: 'taylor_forecast' }, ins, outs: [out], covers: [n.id], role: 'forecast', ...tag, note: `forecast ${info.path}: ${m} step(s) ahead, ${forecastName(order, basis)}` });
 }
 
 export function residual(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, value: string, tag: { branch?: Branch }): void {

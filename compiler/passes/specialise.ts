@@ -11,7 +11,7 @@
 import { match } from 'ts-pattern';
 import { DittoError, invariant } from '../../core/errors.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
-import { actionAt, type Action, type ScheduleIR } from '../ir/schedule.ts';
+import { actionAt, type Action, type ForecastBasis, type ScheduleIR } from '../ir/schedule.ts';
 import type { CompileOptions } from './options.ts';
 import { BRANCHES, type Branch, type DynamicSignal, type StepSpec, type TargetInfo, type TargetStep } from './ir.ts';
 import { dynamicSignals, dynamicStepRules } from './dynamicRules.ts';
@@ -31,6 +31,8 @@ type PlanKind = StaticKind | 'dynamic';
 interface PlanAct {
   kind: PlanKind;
   order: number;
+  /** For `forecast`: the basis (absent: Taylor). */
+  basis?: ForecastBasis;
   /** For `dynamic`: the rule and what it does when it does not compute. */
   rule?: number;
   then?: 'reuse' | 'reuse_residual';
@@ -71,7 +73,7 @@ function planKind(a: Action, schedule: ScheduleIR): PlanAct {
   return match(a)
     .with({ kind: 'compute' }, (): PlanAct => ({ kind: 'compute', order: 0 }))
     .with({ kind: 'reuse' }, (): PlanAct => ({ kind: 'reuse', order: 0 }))
-    .with({ kind: 'forecast' }, (f): PlanAct => ({ kind: 'forecast', order: f.order }))
+    .with({ kind: 'forecast' }, (f): PlanAct => ({ kind: 'forecast', order: f.order, ...(f.basis ? { basis: f.basis } : {}) }))
     .with({ kind: 'reuse_residual' }, (): PlanAct => ({ kind: 'reuse_residual', order: 0 }))
     .with({ kind: 'dynamic' }, (d): PlanAct => ({ kind: 'dynamic', order: 0, rule: d.rule, then: schedule.dynamic[d.rule]!.then }))
     .exhaustive();
@@ -108,7 +110,7 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
     return { storeValue, storeResidual };
   };
   for (let k = 0; k < S; k++) {
-    const { kind, order } = acts[k]!;
+    const { kind, order, basis } = acts[k]!;
     if (kind === 'compute') {
       // What reads this value before the next compute decides what is stored.
       const { storeValue, storeResidual } = storesFor(k);
@@ -150,7 +152,7 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
     invariant(last !== undefined, 'checkSchedule: nothing is read before its first compute');
     const entry: TargetStep = { target: info.path, action: kind, storeValue: false, storeResidual: false };
     if (kind === 'forecast') {
-      entry.forecast = { m: k - last, order: taylorUsableOrder(order, computes.length) };
+      entry.forecast = { m: k - last, order: taylorUsableOrder(order, computes.length), ...(basis ? { basis } : {}) };
     }
     push(k, entry);
   }

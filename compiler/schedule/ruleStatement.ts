@@ -3,7 +3,7 @@
  * dynamic rule (signal, threshold, warm-up, maximum run of reuses …) the plan decides on the GPU, or
  * a magnitude rule (MagCache), whose calibrated curve decides when the schedule is resolved.
  */
-import type { ScheduleStmt } from '../../grammar/ast.ts';
+import type { ActionAst, ScheduleStmt } from '../../grammar/ast.ts';
 import { printSelector } from '../../grammar/printer.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { Action, DynamicRule } from '../ir/schedule.ts';
@@ -23,11 +23,9 @@ export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, 
     case 'reuse_residual':
       action = { kind: s.action.kind };
       break;
-    case 'forecast': {
-      const order = evalInt(s.action.order, stepEnv(ctx, undefined, 'a Taylor order'), ctx.diags, 'a Taylor order', 1, 8);
-      if (order !== undefined) action = { kind: 'forecast', order };
+    case 'forecast':
+      action = forecastAction(ctx, s.action);
       break;
-    }
   }
   if (!targets || !when || !action) return;
   if (!checkTargetKinds(ctx, targets, action, s.action.span)) return;
@@ -149,3 +147,27 @@ function dependsOnStepInputs(g: Graph, id: number): boolean {
   return false;
 }
 
+
+/** `forecast taylor(k)` or `forecast hermite(k, σ)`: the order, and the basis with its scale. */
+function forecastAction(ctx: Ctx, a: Extract<ActionAst, { kind: 'forecast' }>): Action | undefined {
+  const what = a.form === 'taylor' ? 'a Taylor order' : 'a Hermite order';
+  const order = evalInt(a.order, stepEnv(ctx, undefined, what), ctx.diags, what, 1, 8);
+  if (a.form === 'taylor') {
+    if (a.scale) {
+      ctx.diags.error('`taylor(k)` takes only the order; a scale belongs to `hermite(k, σ)`', a.scale.span);
+      return undefined;
+    }
+    return order === undefined ? undefined : { kind: 'forecast', order };
+  }
+  if (!a.scale) {
+    ctx.diags.error('`hermite(k, σ)` needs its scale σ (σ → 0 is `taylor(k)`)', a.span, { expected: 'forecast hermite(2, 0.5)' });
+    return undefined;
+  }
+  const sigma = evalNumber(a.scale, stepEnv(ctx, undefined, 'the Hermite scale'), ctx.diags, 'the Hermite scale');
+  if (sigma === undefined || order === undefined) return undefined;
+  if (!(sigma > 0) || !Number.isFinite(sigma)) {
+    ctx.diags.error(`the Hermite scale σ must be a finite number > 0 (σ = 0 is \`taylor(${order})\`), got ${sigma}`, a.scale.span);
+    return undefined;
+  }
+  return { kind: 'forecast', order, basis: { form: 'hermite', sigma } };
+}

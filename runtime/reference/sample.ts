@@ -15,7 +15,7 @@
 import { DittoError, invariant } from '../../core/errors.ts';
 import { intTensor, numel, sameShape, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
 import type { Graph, NodeId } from '../../compiler/ir/graph.ts';
-import type { Action, ScheduleIR } from '../../compiler/ir/schedule.ts';
+import type { Action, ForecastBasis, ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { Evaluation, type Intercept, type Weights } from './forward.ts';
 import { checkSchedule, signalNodes } from '../../compiler/ir/scheduleCheck.ts';
 import { epsScaleAt, residualOf, reuseValue, TaylorState, withResidual } from '../../compiler/ir/rules.ts';
@@ -75,7 +75,7 @@ interface Target {
   history: Record<Branch, TaylorState>;
 }
 
-type Resolved = { kind: 'compute' } | { kind: 'reuse' } | { kind: 'forecast'; order: number };
+type Resolved = { kind: 'compute' } | { kind: 'reuse' } | { kind: 'forecast'; order: number; basis?: ForecastBasis };
 
 function checkErr(schedule: ScheduleIR, msg: string): DittoError {
   return new DittoError('E_CHECK', `schedule '${schedule.name}': ${msg}`);
@@ -176,7 +176,7 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
           return;
         }
         invariant(h.computes.length > 0, 'checkSchedule: nothing is read before its first compute');
-        const stored = a.kind === 'forecast' ? h.forecast(k, a.order) : reuseValue(h.d[0]!);
+        const stored = a.kind === 'forecast' ? h.forecast(k, a.order, a.basis) : reuseValue(h.d[0]!);
         out.set(inputRows ? withResidual(inputRows, stored) : stored, lo);
         if (a.kind === 'forecast') count.forecast++;
         else count.reuse++;

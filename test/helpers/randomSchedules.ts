@@ -5,7 +5,7 @@
  * spaced unevenly so Taylor refreshes see different intervals.
  */
 import fc from 'fast-check';
-import { computeEverything, type Action, type BranchActions, type DynamicRule, type ScheduleIR } from '../../compiler/ir/schedule.ts';
+import { computeEverything, type Action, type BranchActions, type DynamicRule, type ForecastBasis, type ScheduleIR } from '../../compiler/ir/schedule.ts';
 import type { Scenario, TinyConfig } from '../runtime/harness.ts';
 
 export const configArb: fc.Arbitrary<TinyConfig> = fc.record({
@@ -50,12 +50,13 @@ export function scheduleFrom(depth: number, steps: number, choices: { c: Choice;
 }
 
 /** Taylor forecasts of every block's attention and MLP between computes at the given steps (uneven gaps). */
-export function taylorAt(depth: number, steps: number, computes: readonly number[], order: number): ScheduleIR {
+export function taylorAt(depth: number, steps: number, computes: readonly number[], order: number, basis?: ForecastBasis): ScheduleIR {
   const base = computeEverything('DiT', steps);
+  const f = { kind: 'forecast' as const, order, ...(basis ? { basis } : {}) };
   const table = base.table.map((_, k) => {
     const row: Record<string, BranchActions> = {};
     if (computes.includes(k)) return row;
-    for (let b = 0; b < depth; b++) for (const t of ['attn', 'mlp']) row[`blocks[${b}].${t}`] = { cond: { kind: 'forecast', order }, uncond: { kind: 'forecast', order } };
+    for (let b = 0; b < depth; b++) for (const t of ['attn', 'mlp']) row[`blocks[${b}].${t}`] = { cond: f, uncond: f };
     return row;
   });
   return { ...base, name: 'taylor-uneven', table };
@@ -87,4 +88,20 @@ export const choicesArb = fc.array(fc.array(fc.record({ c: choiceArb, u: choiceA
 
 export function scenarioOf(cfg: TinyConfig, r: { batch: number; steps: number; cfg: boolean; sampler: 'ddpm' | 'ddim'; seed: number; weightSeed: number }): Scenario {
   return { cfg, batch: r.batch, steps: r.steps, sampler: r.sampler, seed: r.seed, weightSeed: r.weightSeed, ...(r.cfg ? { cfgScale: 3 } : {}) };
+}
+
+/** A Hermite-forecast case: order, scale, even or uneven computes over 12 steps, CFG, sampler, seed. */
+export const hermiteCaseArb = fc.record({
+  order: fc.integer({ min: 1, max: 3 }),
+  sigma: fc.double({ min: 0.1, max: 3, noNaN: true }),
+  uneven: fc.boolean(),
+  cfg: fc.boolean(),
+  sampler: fc.constantFrom<'ddpm' | 'ddim'>('ddpm', 'ddim'),
+  seed: fc.integer({ min: 0, max: 1000 }),
+});
+export const HERMITE_STEPS = 12;
+
+/** Every block's attn and mlp forecast in the Hermite basis between the case's computes. */
+export function hermiteSchedule(depth: number, r: { order: number; sigma: number; uneven: boolean }): ScheduleIR {
+  return taylorAt(depth, HERMITE_STEPS, r.uneven ? [0, 1, 2, 4, 8] : [0, 3, 6, 9], r.order, { form: 'hermite', sigma: r.sigma });
 }
