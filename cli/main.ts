@@ -60,6 +60,16 @@ export const VERBS: Record<string, Verb> = {
     description: 'build an EB-Cache table schedule for a model by calibration (CPU reference executor), meeting a FLOPs budget',
     load: async () => (await import('./commands/calibrate.ts')).registerCalibrate,
   },
+  fit: {
+    term: 'fit [options] <method> <model-file>',
+    description: "measure what TeaCache (its rescaling polynomial → a schedule file) or MagCache (its magnitude-ratio curve → JSON) needs for a model, from all-compute runs (CPU reference executor)",
+    load: async () => (await import('./commands/fit.ts')).registerFit,
+  },
+  retime: {
+    term: 'retime [options] <schedule> [model-file]',
+    description: "map a schedule to another step count (each new step takes the actions of the nearest point of the trajectory; dynamic rules keep their thresholds and scale their step counts) and report its predicted speed-up",
+    load: async () => (await import('./commands/retime.ts')).registerRetime,
+  },
   eval: {
     term: 'eval [options] [model-file]',
     description: 'compare cache schedules with the no-cache baseline: FID, class accuracy, PSNR/SSIM, speed-up, image grids; --shard / --merge / --queue split it over machines',

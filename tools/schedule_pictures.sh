@@ -12,7 +12,8 @@ work=$(mktemp -d)
   echo
   echo "Each picture is \`ditto explain --svg\` of the schedule compiled for DiT-XL/2 (256 px), 50 DDPM"
   echo "steps, CFG 1.5: sampling steps left to right, one row per cached node. Regenerate with"
-  echo "\`bash tools/schedule_pictures.sh\`."
+  echo "\`bash tools/schedule_pictures.sh\`. Yellow cells are decided on the GPU at run time (a dynamic rule:"
+  echo "compute or reuse); such steps are costed as computing, so a dynamic schedule's ratio is its worst case."
   echo
   echo "| schedule | file | FLOPs ratio | predicted speed-up | picture |"
   echo "|---|---|---|---|---|"

@@ -13,6 +13,7 @@ export const STATE_COLOURS: Record<string, [string, string]> = {
   s: ['#a58fcf', 'reuse residual'],
   d: ['#e4e4e4', 'dead'],
   h: ['#9a9a9a', 'hoisted'],
+  y: ['#f2c94c', 'decided on the GPU'],
 };
 
 function esc(s: string): string {
@@ -58,7 +59,7 @@ export function explainSvg(p: Plan): string {
   // Legend.
   const ly = top + rows.length * ch + 24;
   Object.entries(STATE_COLOURS).forEach(([, [colour, name]], i) => {
-    out.push(`<rect x="${left + i * 110}" y="${ly}" width="12" height="12" fill="${colour}"/><text x="${left + i * 110 + 16}" y="${ly + 10}">${name}</text>`);
+    out.push(`<rect x="${left + i * 100}" y="${ly}" width="12" height="12" fill="${colour}"/><text x="${left + i * 100 + 16}" y="${ly + 10}">${name}</text>`);
   });
   out.push(`<text x="${left}" y="${ly + 32}" font-size="9">sampling step →  (split cells: cond above, uncond below)</text>`);
   out.push('</svg>');

@@ -217,10 +217,11 @@ function heatmap(s: PipelineState): Plan['heatmap'] {
   }
   for (const t of s.targets!.values()) rowNodes.set(t.node, t.path);
   const rows = [...rowNodes].sort((a, b) => a[0] - b[0]).map(([node, label]) => ({ label, node }));
-  const code = (st: NodeState[]) => rows.map((r) => STATE_CHAR[st[r.node]!]).join('');
-  const cond = s.steps!.map((st) => code(st.states!.cond));
+  // A node whose state differs between a dynamic step's two worlds is decided on the GPU: `y`.
+  const code = (st: NodeState[], reuse?: NodeState[]) => rows.map((r) => (reuse && reuse[r.node] !== st[r.node] ? 'y' : STATE_CHAR[st[r.node]!])).join('');
+  const cond = s.steps!.map((st) => code(st.states!.cond, st.dynamic?.reuse.states?.cond));
   const uncond = s.steps!.map((st, k) => {
-    const u = code(st.states!.uncond);
+    const u = code(st.states!.uncond, st.dynamic?.reuse.states?.uncond);
     return u === cond[k] ? null : u;
   });
   return { rows, cond, uncond };

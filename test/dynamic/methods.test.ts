@@ -5,11 +5,14 @@
  * f32 rounding. MagCache resolves to a static table: its decisions are checked against the
  * definition directly.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../compiler/pipeline.ts';
 import { LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
 import { interpolateCurve, magnitudeSkips } from '../../compiler/ir/rules.ts';
+import { parseMagnitudeCurve } from '../../compiler/schedule/magnitudeRule.ts';
 import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import { maxRelativeError, TINY, tinyGraph, type Scenario } from '../runtime/harness.ts';
 import { methodRun, methodSchedule, traceOf, type Method } from './methods.ts';
@@ -57,17 +60,27 @@ describe('cache methods: plan on the CPU = reference executor', () => {
       for (const b of ['blocks[1]', 'blocks[2]']) expect(row[b]?.cond.kind ?? 'compute').toBe(k % 3 === 0 ? 'compute' : 'dynamic');
     }
     expect(s.dynamic[0]).toMatchObject({ signal: 'blocks[0].residual', against: 'compute' });
+    // The plan's heatmap marks the middle blocks' work at the rule's steps as decided on the GPU.
+    const { plan } = compile(graph, s, { steps: 12, batch: 1, sampler: 'ddim', caps: LAVAPIPE_CAPS });
+    const row = plan.heatmap.rows.findIndex((r) => r.label === 'blocks[1]');
+    const first = plan.heatmap.rows.findIndex((r) => r.label === 'blocks[0].attn');
+    expect(plan.heatmap.cond.map((c) => c[row])).toEqual(Array.from({ length: 12 }, (_, k) => (k % 3 === 0 ? 'c' : 'y')));
+    expect(plan.heatmap.cond.every((c) => c[first] === 'c')).toBe(true);
   });
 
   it('magcache resolves to the static skips of the definition, per branch, from the interpolated curve', () => {
     const graph = tinyGraph(TINY, 2);
+    const parsed = parseMagnitudeCurve(readFileSync(fileURLToPath(new URL('../../models/schedules/magcache-fmnist.json', import.meta.url)), 'utf8'));
+    if (typeof parsed === 'string') throw new Error(parsed);
+    const curve = parsed;
     for (const steps of [10, 20, 37]) {
       for (const [threshold, K, retention] of [[0.06, 2, 0.2], [0.5, 3, 0.1], [0.01, 1, 0]] as const) {
         const s = methodSchedule('magcache', graph, steps, { threshold, K, retention });
-        const curve = [1, 1.2, 1.1, 1.05, 1.02, 1.01, 1.0, 0.99, 0.98, 0.97];
-        const want = magnitudeSkips(interpolateCurve(curve, steps), { threshold, maxSkips: K, retention }, Array.from({ length: steps }, () => true));
-        const got = s.table.map((row) => row['blocks[0]']?.cond.kind === 'reuse_residual');
-        expect(got).toEqual(want);
+        for (const b of ['cond', 'uncond'] as const) {
+          const want = magnitudeSkips(interpolateCurve((b === 'uncond' ? curve.uncond : undefined) ?? curve.cond, steps), { threshold, maxSkips: K, retention }, Array.from({ length: steps }, () => true));
+          expect(s.table.map((row) => row['blocks[0]']?.[b].kind === 'reuse_residual')).toEqual(want);
+        }
+        const want = magnitudeSkips(interpolateCurve(curve.cond, steps), { threshold, maxSkips: K, retention }, Array.from({ length: steps }, () => true));
         expect(want[0]).toBe(false);
         let run = 0;
         for (const w of want) {

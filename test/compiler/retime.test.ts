@@ -1,0 +1,86 @@
+/**
+ * `ditto retime`: the retimed table is the source's at the nearest trajectory point, the identity at
+ * the same step count, and its schedule text resolves to exactly the retimed schedule — for shipped
+ * static and dynamic schedules at random step counts. The verb as a user runs it, and its refusals.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
+import { retimeIndex, retimeSchedule, scheduleText } from '../../compiler/schedule/retime.ts';
+import { looksLikeUserError, runDitto } from '../cli/helpers.ts';
+
+const dit = loadProgram('models/dit.ditto');
+const graph = lowerModel(dit, { model: 'DiT-Tiny', batch: 2 });
+const SPECS = ['fora(N=3)', 'taylorseer', 'ebcache_table', 'fora_cfg', 'dbcache', 'teacache', 'magcache', 'pab', 'delta_dit'];
+
+describe('retime', () => {
+  it('maps every step to the nearest trajectory point, keeps the ends, and writes a file that resolves to the same schedule', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ditto-retime-'));
+    fc.assert(
+      fc.property(fc.constantFrom(...SPECS), fc.integer({ min: 2, max: 80 }), (spec, N) => {
+        const source = resolveSchedule(dit, spec, graph, {});
+        const r = retimeSchedule(source, N);
+        expect(r.steps).toBe(N);
+        expect(retimeIndex(0, source.steps, N)).toBe(0);
+        expect(retimeIndex(N - 1, source.steps, N)).toBe(source.steps - 1);
+        r.table.forEach((row, k) => {
+          const want = source.table[retimeIndex(k, source.steps, N)]!;
+          expect(Object.keys(row)).toEqual(Object.keys(want));
+          for (const [p, acts] of Object.entries(row)) {
+            for (const b of ['cond', 'uncond'] as const) {
+              const w = want[p]![b];
+              // A forecast keeps its order where the retimed history feeds it (order 0 = reuse).
+              if (w.kind === 'forecast') expect(acts[b].kind === 'reuse' || (acts[b].kind === 'forecast' && (acts[b] as { order: number }).order <= w.order)).toBe(true);
+              else expect(acts[b]).toEqual(w);
+            }
+          }
+        });
+        if (N === source.steps) expect(r).toEqual({ ...source, dynamic: source.dynamic });
+        const file = path.join(dir, `${spec.replace(/\W/g, '')}_${N}.ditto`);
+        const text = scheduleText(r, { name: 'retimed', use: path.resolve('models/dit.ditto'), comment: ['test'] });
+        const prog = loadProgram(file, { inline: new Map([[file, text]]) });
+        const back = resolveSchedule(prog, 'retimed', graph, {});
+        expect(back.table).toEqual(r.table);
+        expect(back.epsScale).toEqual(r.epsScale);
+        expect(back.dynamic).toEqual(r.dynamic);
+      }),
+      { numRuns: 40, seed: 21 },
+    );
+  }, 600_000);
+
+  it('scales the step counts of a dynamic rule and keeps its threshold', () => {
+    const source = resolveSchedule(dit, 'dbcache', graph, { set: { warm: 4, most: 3, cached: 20 } });
+    const r = retimeSchedule(source, 100);
+    expect(r.dynamic[0]).toMatchObject({ threshold: source.dynamic[0]!.threshold, warmup: 8, maxConsecutive: 6, maxReused: 40 });
+  });
+});
+
+describe('ditto retime (spawned)', () => {
+  it('prints the predicted speed-up at both step counts and writes a schedule that checks', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ditto-retime-cli-'));
+    const out = path.join(dir, 'fora20.ditto');
+    const r = runDitto(['retime', 'fora(N=3)', '--steps', '20', '-o', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/fora: 50 steps → 20 steps \(model DiT-FMNIST\)/);
+    expect(r.stdout).toMatch(/at 50 steps: FLOPs ratio 0\.\d{3}, predicted \d\.\d\dx/);
+    expect(r.stdout).toMatch(/at 20 steps: FLOPs ratio 0\.\d{3}, predicted \d\.\d\dx/);
+    expect(runDitto(['check', out]).code).toBe(0);
+  }, 300_000);
+
+  it('refuses a bad step count, an unknown schedule and a non-.ditto output, writing nothing', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ditto-retime-bad-'));
+    const r1 = runDitto(['retime', 'fora', '--steps', '0']);
+    expect(looksLikeUserError(r1)).toBe(true);
+    expect(r1.stderr).toContain('--steps');
+    const r2 = runDitto(['retime', 'forra', '--steps', '20']);
+    expect(looksLikeUserError(r2)).toBe(true);
+    expect(r2.stderr).toContain('unknown schedule `forra`');
+    const r3 = runDitto(['retime', 'fora', '--steps', '20', '-o', path.join(dir, 'x.json')]);
+    expect(looksLikeUserError(r3)).toBe(true);
+    expect(existsSync(path.join(dir, 'x.json'))).toBe(false);
+  }, 300_000);
+});
