@@ -82,6 +82,17 @@ export interface Runner {
   destroy(): void;
 }
 
+/**
+ * Builds a plan's pipelines on a device ahead of `createRunner`, which then takes them ready-made
+ * (pipelines are shared per device and kernel, runtime/run/pipelines.ts). For a caller that knows
+ * its plan before it has the weights: the shader compilation, the slow part of setting up on a
+ * software adapter, overlaps whatever it does meanwhile. Resolves when every pipeline is built;
+ * rejects as createRunner would on a kernel that does not compile.
+ */
+export async function preparePipelines(gpu: GpuContext, plan: Pick<Plan, 'kernels'>): Promise<void> {
+  await createPipelines(gpu.device, plan);
+}
+
 /** Steps in flight at once when a run can be cancelled: enough to keep the GPU fed, few to drain. */
 const CANCELLABLE_WINDOW = 4;
 
