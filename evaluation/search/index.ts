@@ -10,7 +10,7 @@
  * candidates under the budget with each eps scale → the chosen schedule, the front and the picture,
  * each written atomically.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DittoError, isDittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
@@ -38,7 +38,7 @@ import { fidelityTo, referenceOf, type Reference } from './fidelity.ts';
 import { frontSvg } from './frontSvg.ts';
 import { allCompute, cloneGenome, type Genome, genomeKey, repair } from './genome.ts';
 import { measureKernelTimes } from './measure.ts';
-import { loadState, saveState, type Evaluated, type FinalistResult, type SearchState } from './state.ts';
+import { loadState, saveState, statePath, type Evaluated, type FinalistResult, type SearchState } from './state.ts';
 import { uniformStream } from '../../core/random.ts';
 
 export { parseBudget, type Budget } from './budget.ts';
@@ -240,6 +240,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
   const gpu = o.gpu ?? ownGpu;
   const deviceLabel = gpu ? `gpu: ${gpu.report.name}` : 'reference executor (CPU)';
   mkdirSync(o.outDir, { recursive: true });
+  const startedHere = !existsSync(statePath(o.outDir));
   const state: SearchState = loadState(o.outDir, settingsOf(o, s, d, deviceLabel), o.resume ?? false);
   const prepared: PreparedSampler[] = [];
   try {
@@ -269,6 +270,8 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
     const fastest = fastestGenome(s.blocks, o.steps);
     const fastestMs = msPerImage(compileAt(o, s, o.steps, fastest));
     if (fastestMs > budgetMs * (1 + 1e-9)) {
+      // A state this run started holds only kernel times; left behind it would make the next run need --resume.
+      if (startedHere) rmSync(statePath(o.outDir), { force: true });
       usage(
         `--budget ${budgetText(o.budget)} cannot be met: the fastest schedule the search space holds (every block skipped by residual reuse after step 0) is predicted at ` +
           `${(baselineMs / fastestMs).toFixed(2)}x (${fastestMs.toFixed(2)} ms per image, no cache ${baselineMs.toFixed(2)} ms) on ${times.adapter}; ask for at most that`,
