@@ -102,7 +102,7 @@ export interface KernelResult {
 export function variantOf(k: EmittedKernel): string {
   const config = JSON.parse(k.key.slice(k.key.indexOf(':') + 1)) as { variant?: Record<string, unknown> & { kind?: string }; kTile?: number };
   const v = config.variant;
-  if (k.family === 'matmul' && v?.kind === 'subgroup') return `subgroup ${v.rows}×${v.cols}, K ${v.kBlock}`;
+  if (k.family === 'matmul' && v?.kind === 'subgroup') return `subgroup ${v.rows}×${v.cols}, K ${v.kBlock}${v.vec4A || v.vec4W ? `, vec4 ${[v.vec4A && 'A', v.vec4W && 'W'].filter(Boolean).join('+')}` : ''}`;
   if (k.family === 'matmul' && v?.kind === 'tiled') return `tiled ${v.tileM}×${v.tileN}×${v.tileK}, ${v.threadM}×${v.threadN}${v.stages === 2 ? ', 2 stages' : ''}${v.math === 'f16' ? ', f16' : ''}`;
   if (k.family === 'attention' && v?.kind === 'subgroup') return `subgroup ${v.lanes} lanes×${v.queries}q, ${v.keys}k`;
   if (k.family === 'attention' && v?.kind === 'workgroup') return `workgroup ${v.threads}×${v.queries}q, ${v.keys}k, tile ${v.kTile}`;

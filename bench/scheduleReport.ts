@@ -126,7 +126,7 @@ export function scheduleReport(result: ScheduleBenchResult, meta: BenchMeta, pee
     sections.push({
       title: `Peer: one no-cache forward, batch ${peer.config.batch}`,
       text: [
-        `The same DiT (${peer.config.name}: depth ${peer.config.depth}, hidden ${peer.config.hidden}, heads ${peer.config.heads}, patch ${peer.config.patch}, latent ${peer.config.latent}), the same weights (${peer.weights.replace(/^.*\/bench\//, 'bench/')}), the same input, in this process: `,
+        `The same DiT (${peer.config.name}: depth ${peer.config.depth}, hidden ${peer.config.hidden}, heads ${peer.config.heads}, patch ${peer.config.patch}, latent ${peer.config.latent}), the same weights (${peer.weights}), the same input, in this process: `,
         `ditto's forward plan on WebGPU, and onnxruntime-node ${peer.ortVersion} (torch.onnx.export, opset 14) on its WebGPU provider (Dawn, default adapter — the same one) and on the CPU. `,
         `Each engine's first forward is checked against torch's output (relative L2 ≤ 1e-3) before anything is timed; then ${d.forward.n} interleaved runs. "time ÷ ditto's" = engine median / ditto median (above 1: ditto is faster).`,
       ].join(''),

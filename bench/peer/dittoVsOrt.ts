@@ -7,6 +7,7 @@
  * The weights are the ones the ONNX model was exported with (`--weights`, or the export's seeded
  * random weights in bench/work/), loaded by ditto under their official DiT names.
  */
+import { isAbsolute, relative } from 'node:path';
 import { DittoError } from '../../core/errors.ts';
 import { intTensor, tensor, type Tensor } from '../../core/tensor.ts';
 import { openModel } from '../../compiler/compileSource.ts';
@@ -18,7 +19,13 @@ import { createForwardRunner } from '../../runtime/run/forwardRunner.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
 import { interleave, type Candidate, type Summary } from '../stats.ts';
 import { openSession, ortInfo, type OrtEp, type OrtSession } from './onnxruntime.ts';
-import { agreement, ensureDitOnnx, ortCandidate, ortForward, readReference, type Agreement, type DitExportConfig, type DitReference } from './ort.ts';
+import { agreement, ensureDitOnnx, ortCandidate, ortForward, readReference, REPO_ROOT, type Agreement, type DitExportConfig, type DitReference } from './ort.ts';
+
+/** A path inside the repository as a relative one (committed reports must not name this machine's folders); others unchanged. */
+export function repoRelative(file: string): string {
+  const rel = relative(REPO_ROOT, file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
 
 export interface PeerConfig {
   modelFile: string;
@@ -125,7 +132,7 @@ export async function benchPeer(cfg: PeerConfig): Promise<PeerResult> {
     });
     return {
       config: exportCfg,
-      weights: paths.weights,
+      weights: repoRelative(paths.weights),
       ortVersion: ortInfo().version,
       rows: rows.map((r, i) => ({ ...r, forward: timed[i]!.summary, samples: timed[i]!.samples })),
     };

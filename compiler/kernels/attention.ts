@@ -13,12 +13,12 @@
  * scale·log2 e) so the softmax uses exp2.
  *
  * Variants, picked by `selectAttention` from the adapter:
- * - `subgroup` (software adapters): a workgroup is one subgroup and reads K/V rows straight from
- *   the storage buffer at addresses that are the same for every lane. A CPU adapter turns such a
- *   load into one scalar load shared by the whole SIMD vector, where a per-lane load is a gather of
- *   one masked, bounds-checked scalar load per lane (reference/lavapipe.md §0): the K/V values are
- *   shared across the subgroup as the matmul's broadcast A rows are. No workgroup memory, no
- *   barriers.
+ * - `subgroup` (software adapters with subgroups): a workgroup is one subgroup; each lane loads a
+ *   few vec4s of every K/V row and `subgroupBroadcast` gives every lane the whole row, as the
+ *   matmul shares its A rows. On lavapipe a load, even at a lane-uniform address, costs a
+ *   bounds-checked scalar load per component (docs/lavapipe.md), a constant-lane broadcast far less:
+ *   this cut the cost of K/V 3× against reading them at lane-uniform addresses. No workgroup
+ *   memory, no barriers.
  * - `workgroup` (hardware): K/V tiles of `kTile` keys are staged in workgroup memory by the whole
  *   workgroup (coalesced), then each thread runs the same register-blocked blocks over the tile.
  * - `simple` (fallback when a head is too wide for registers, hd > MAX_REGISTER_HD, e.g. the VAE's
@@ -79,12 +79,12 @@ function fitKTile(want: number, p: AttentionProblem, caps: AdapterCaps): number 
 
 function selectVariant(p: AttentionProblem, caps: AdapterCaps): AttentionVariant {
   if (p.headDim <= MAX_REGISTER_HD) {
-    if (caps.isSoftware) {
-      // One SIMD vector per workgroup (8 lanes on lavapipe). Each uniform K/V load costs a bounds-checked
-      // scalar load, so reuse is everything: 8 queries per lane. One key per block keeps the written-out
-      // loop body small (lavapipe's JIT time grows with it) at the cost of a rescale per key
+    if (caps.isSoftware && caps.hasSubgroups && caps.subgroupMinSize >= 4) {
+      // One SIMD vector per workgroup (8 lanes on lavapipe), K/V rows shared by broadcasts; 8 queries
+      // per lane. One key per block keeps the written-out loop body small (lavapipe's JIT time grows
+      // with it; 2 keys per block measured no faster) at the cost of a rescale per key
       // (docs/kernels.md). Wider heads get 4 queries, so q and o stay ≈ 1k floats per lane.
-      const lanes = Math.min(caps.maxInvocations, caps.subgroupMinSize >= 4 ? caps.subgroupMinSize : 8);
+      const lanes = Math.min(caps.maxInvocations, caps.subgroupMinSize);
       const queries = Math.max(1, Math.min(p.headDim <= 80 ? 8 : 4, Math.ceil(p.T / lanes)));
       return { kind: 'subgroup', lanes, queries, keys: 1 };
     }
@@ -158,13 +158,6 @@ function vec4Rows(c: AttentionConfig): boolean {
 /** Head values [4d, 4d+4) of the row starting at element `row` as a vec4, from `qkv4` (vec4 view). */
 function load4v(row: string, d: number | string): string {
   return `vec4<f32>(qkv4[(${row}) / 4u + ${typeof d === 'number' ? `${d}u` : d}])`;
-}
-
-/** Head values [4d, 4d+4) of the row starting at `row` as a vec4; components past hd are statically 0. */
-function load4(hd: number, row: string, d: number): string {
-  const n = Math.min(4, hd - 4 * d);
-  const at = (k: number) => (k < n ? `f32(qkv[${row} + ${4 * d + k}u])` : '0.0');
-  return `vec4<f32>(${[0, 1, 2, 3].map(at).join(', ')})`;
 }
 
 /**
@@ -267,24 +260,47 @@ function ld4Fn(hd: number): string[] {
   ];
 }
 
+/**
+ * The opening both register variants share: one workgroup per (query tile, head, sample), `threads`
+ * invocations of `queries` queries each, query r of an invocation at qt + r·threads (rows past T
+ * read the last row and are not stored).
+ */
+function registerPrologue(threads: number, queries: number): string[] {
+  const L = [
+    `@compute @workgroup_size(${threads})`,
+    `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`,
+    `  let b = wid.z; let h = wid.y;`,
+    `  let base = b * T * D3 + h * HD;`,
+    `  let qt = wid.x * ${threads * queries}u + lid;`,
+  ];
+  for (let r = 0; r < queries; r++) L.push(`  let qrow${r} = base + min(qt + ${r * threads}u, T - 1u) * D3;`);
+  return L;
+}
+
 function emitSubgroupVariant(c: AttentionConfig, v: Extract<AttentionVariant, { kind: 'subgroup' }>): string[] {
+  const HD4 = Math.ceil(c.headDim / 4);
   const L: string[] = [];
   const ragged = c.T % v.keys !== 0;
   if (!vec4Rows(c)) L.push(...ld4Fn(c.headDim));
-  L.push(`@compute @workgroup_size(${v.lanes})`);
-  L.push(`fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`);
-  L.push(`  let b = wid.z; let h = wid.y;`);
-  L.push(`  let base = b * T * D3 + h * HD;`);
-  L.push(`  let qt = wid.x * ${v.lanes * v.queries}u + lid;`);
-  for (let r = 0; r < v.queries; r++) L.push(`  let qrow${r} = base + min(qt + ${r * v.lanes}u, T - 1u) * D3;`);
-  // Key rows: the same address in every lane (kb is uniform), so each is one shared load.
+  L.push(...registerPrologue(v.lanes, v.queries));
+  // Each lane loads vec4s lid, lid + lanes, … of every K and V row of the block (per-lane vec4
+  // loads, ⌈HD4/lanes⌉ each), and subgroupBroadcast hands every lane the whole row: on lavapipe a
+  // constant-lane broadcast is cheap, where a load (even at a lane-uniform address) costs a
+  // bounds-checked scalar load per component. Lanes past HD4 load the last vec4 again (unused).
+  const parts = Math.ceil(HD4 / v.lanes);
+  const ld = (row: string, d: string) => (vec4Rows(c) ? load4v(row, d) : `ld4(${row}, ${d})`);
   const open = [`for (var kb = 0u; kb < T; kb += ${v.keys}u) {`];
-  for (let j = 0; j < v.keys; j++) open.push(`  let kr${j} = base + ${ragged ? `min(kb + ${j}u, T - 1u)` : `(kb + ${j}u)`} * D3 + D;`);
-  const load = vec4Rows(c) ? load4v : (row: string, d: number) => load4(c.headDim, row, d);
+  for (let j = 0; j < v.keys; j++) {
+    open.push(`  let kr${j} = base + ${ragged ? `min(kb + ${j}u, T - 1u)` : `(kb + ${j}u)`} * D3 + D;`);
+    for (let p = 0; p < parts; p++) {
+      const d = `min(lid + ${p * v.lanes}u, HD4 - 1u)`;
+      open.push(`  let kp${j}_${p} = ${ld(`kr${j}`, d)}; let vp${j}_${p} = ${ld(`kr${j} + D`, d)};`);
+    }
+  }
   L.push(...registerFlash(c, {
-    load: vec4Rows(c) ? load4v : (row, d) => `ld4(${row}, ${d})`,
+    load: ld,
     queries: v.queries, keys: v.keys, open, close: ['}'], maybePastT: ragged,
-    kvec: (j, d, part) => load(part === 1 ? `kr${j}` : `kr${j} + D`, d),
+    kvec: (j, d, part) => `subgroupBroadcast(${part === 1 ? 'k' : 'v'}p${j}_${Math.floor(d / v.lanes)}, ${d % v.lanes}u)`,
   }, '  '));
   L.push(...storeOutputs(c, v.queries, (r) => `qt + ${r * v.lanes}u`));
   L.push(`}`);
@@ -298,12 +314,7 @@ function emitWorkgroupVariant(c: AttentionConfig, v: Extract<AttentionVariant, {
   L.push(`var<workgroup> Ks: array<vec4<f32>, ${v.kTile * HD4}>;`);
   L.push(`var<workgroup> Vs: array<vec4<f32>, ${v.kTile * HD4}>;`);
   L.push(...ld4Fn(c.headDim));
-  L.push(`@compute @workgroup_size(${v.threads})`);
-  L.push(`fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`);
-  L.push(`  let b = wid.z; let h = wid.y;`);
-  L.push(`  let base = b * T * D3 + h * HD;`);
-  L.push(`  let qt = wid.x * ${v.threads * v.queries}u + lid;`);
-  for (let r = 0; r < v.queries; r++) L.push(`  let qrow${r} = base + min(qt + ${r * v.threads}u, T - 1u) * D3;`);
+  L.push(...registerPrologue(v.threads, v.queries));
   const open = [
     `for (var k0 = 0u; k0 < T; k0 += KT) {`,
     `  // Coalesced: consecutive threads fill consecutive vec4s of the K and V tiles (zeros past T).`,
@@ -400,7 +411,7 @@ export function emitAttention(c: AttentionConfig): EmittedKernel {
   let decls = declareBindings(bindings);
   // The same buffer seen as vec4s: one vec4 load where a CPU adapter would do four scalar ones.
   if (vec4Rows(c)) decls = decls.replace(`var<storage, read> qkv: array<${c.qkvDtype}>;`, `var<storage, read> qkv4: array<vec4<${c.qkvDtype}>>;`);
-  L.push(enables(bindings.map((b) => b.elemType)) + decls);
+  L.push(enables(bindings.map((b) => b.elemType), v.kind === 'subgroup') + decls);
   L.push(`const T = ${c.T}u;`, `const HD = ${HD}u;`, `const HD4 = ${Math.ceil(HD / 4)}u;`, `const D = ${D}u;`, `const D3 = ${3 * D}u;`);
   // Scores in log2 units for exp2 (register variants).
   if (v.kind !== 'simple') L.push(`const QSCALE = ${f32Lit(c.scale * Math.LOG2E)};`);

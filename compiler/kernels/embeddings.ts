@@ -168,7 +168,7 @@ export function emitUnpatchify(c: UnpatchifyConfig): EmittedKernel {
  * W is the conv weight [dim, C, p, p] read as [dim, C·p·p], plus bias.
  */
 export function selectPatchEmbed(
-  p: { B: number; channels: number; size: number; patch: number; dim: number; wDtype?: StorageDType },
+  p: { B: number; channels: number; size: number; patch: number; dim: number; wDtype?: StorageDType; biasDtype?: StorageDType },
   caps: AdapterCaps,
 ): MatmulConfig {
   assertPositiveInts('patch_embed', { B: p.B, channels: p.channels, size: p.size, patch: p.patch, dim: p.dim });
@@ -176,7 +176,7 @@ export function selectPatchEmbed(
   if (!Number.isInteger(grid)) throw new DittoError('E_INTERNAL', `patch_embed: size ${p.size} is not a multiple of patch ${p.patch}`);
   return selectMatmul(
     {
-      M: p.B * grid * grid, N: p.dim, K: p.channels * p.patch * p.patch, bias: true, wDtype: p.wDtype,
+      M: p.B * grid * grid, N: p.dim, K: p.channels * p.patch * p.patch, bias: true, wDtype: p.wDtype, biasDtype: p.biasDtype,
       a: { kind: 'patches', channels: p.channels, height: p.size, width: p.size, patch: p.patch },
     },
     caps,

@@ -51,7 +51,8 @@ function subgroupVariant(s: Shape, caps: AdapterCaps, rows: number, cols: number
   const r = s.M < sg ? s.M : Math.min(rows, sg * Math.ceil(s.M / sg));
   // Two subgroups per workgroup (docs/lavapipe.md "Kernels on the software adapter"); one when N is narrow, to waste fewer columns.
   const lanes = Math.min(caps.maxInvocations, s.N <= cols * sg ? sg : 2 * sg);
-  return { kind: 'subgroup', rows: r, lanes, subgroup: sg, cols, kBlock, unroll: 1 };
+  const vec = vec4Eligible(s);
+  return { kind: 'subgroup', rows: r, lanes, subgroup: sg, cols, kBlock, unroll: 1, vec4A: vec.a, vec4W: vec.w };
 }
 
 function tiledVariant(s: Shape, caps: AdapterCaps, f16Math: boolean, tileM: number, tileN: number, tileK: number, stages: 1 | 2): MatmulTiledVariant {
@@ -161,6 +162,8 @@ function checkVariant(s: Shape, v: MatmulVariant, caps: AdapterCaps, f16Math: bo
     if (!caps.hasSubgroups || caps.subgroupMinSize < v.subgroup) bad('it needs subgroups of at least ' + v.subgroup + ' invocations');
     if (v.rows > v.subgroup && v.rows % v.subgroup) bad('rows must be a multiple of the subgroup width');
     if (v.cols % 4 || (v.kBlock !== 4 && v.kBlock !== 8) || v.unroll < 1 || v.lanes > caps.maxInvocations) bad('malformed subgroup variant');
+    const ok = vec4Eligible(s);
+    if ((v.vec4A && !ok.a) || (v.vec4W && !ok.w)) bad('vec4 loads need 16-byte aligned rows');
   } else if (v.kind === 'tiled') {
     const ok = vec4Eligible(s);
     if ((v.vec4A && !ok.a) || (v.vec4W && !ok.w)) bad('vec4 loads need 16-byte aligned rows');
@@ -198,6 +201,8 @@ export function selectMatmul(p: MatmulProblem, caps: AdapterCaps, choice?: Matmu
   if (cRowStride < p.N) throw new DittoError('E_INTERNAL', `matmul: C row stride ${cRowStride} is smaller than N=${p.N}`);
   const wDtype = p.wDtype ?? 'f32';
   if (wDtype === 'f16' && !caps.hasF16) throw new DittoError('E_GPU', 'matmul: f16 weights need the adapter feature shader-f16, which this adapter lacks');
+  const biasDtype = p.biasDtype ?? 'f32';
+  if (biasDtype === 'f16' && !caps.hasF16) throw new DittoError('E_GPU', 'matmul: an f16 bias needs the adapter feature shader-f16, which this adapter lacks');
   const f16Math = p.f16Math ?? false;
   if (f16Math && !caps.hasF16) throw new DittoError('E_GPU', 'matmul: f16 math needs the adapter feature shader-f16, which this adapter lacks');
   const g = p.gatedResidual ?? null;
@@ -214,6 +219,7 @@ export function selectMatmul(p: MatmulProblem, caps: AdapterCaps, choice?: Matmu
     wDtype,
     siluInput: p.siluInput ?? false,
     bias: p.bias ?? false,
+    biasDtype,
     gelu: p.gelu ?? false,
     gatedResidual: g,
     variant,
@@ -238,7 +244,7 @@ export function emitMatmul(c: MatmulConfig): EmittedKernel {
   if (dispatch.some((d) => d > c.maxWorkgroupsPerDimension)) {
     throw new DittoError('E_GPU', `matmul ${c.M}×${c.N}×${c.K} (batch ${c.batch}) needs ${dispatch.join('×')} workgroups, over this adapter's ${c.maxWorkgroupsPerDimension} per dimension`);
   }
-  const vec = v.kind === 'tiled' ? { a: v.vec4A, w: v.vec4W } : { a: false, w: false };
+  const vec = v.kind === 'subgroup_matrix' ? { a: false, w: false } : { a: v.vec4A, w: v.vec4W };
   const types = bindings.map((b) => b.elemType);
   if ((v.kind === 'tiled' && v.math === 'f16') || (v.kind === 'subgroup_matrix' && v.component === 'f16')) types.push('f16');
   const header = `// ditto matmul ${v.kind}: C[${c.M},${c.N}] = A[${c.M},${c.K}] * W[${c.N},${c.K}]^T, batch ${c.batch}\n`;

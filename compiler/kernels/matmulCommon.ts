@@ -46,6 +46,8 @@ export interface MatmulProblem {
   f16Math?: boolean;
   siluInput?: boolean;
   bias?: boolean;
+  /** Storage type of the bias (the compiler stores a layer's bias like its weight). Default f32. */
+  biasDtype?: StorageDType;
   gelu?: boolean;
   gatedResidual?: MatmulGatedResidual;
 }
@@ -68,6 +70,9 @@ export interface MatmulSubgroupVariant {
   kBlock: number;
   /** K blocks per loop trip. */
   unroll: number;
+  /** Read A / W rows as vec4s (16-byte aligned rows, K a multiple of 4): on lavapipe one per-lane vec4 load costs far less than four scalar ones. */
+  vec4A: boolean;
+  vec4W: boolean;
 }
 
 /**
@@ -127,6 +132,7 @@ export interface MatmulConfig {
   wDtype: StorageDType;
   siluInput: boolean;
   bias: boolean;
+  biasDtype: StorageDType;
   gelu: boolean;
   gatedResidual: MatmulGatedResidual | null;
   variant: MatmulVariant;
@@ -153,7 +159,7 @@ export function matmulBindings(c: MatmulConfig): KernelBinding[] {
     { name: 'a', access: 'read', elemType: 'f32', elements: aElements(c) },
     { name: 'w', access: 'read', elemType: c.wDtype, elements: (c.batch - 1) * c.wBatchStride + c.N * c.K },
   ];
-  if (c.bias) b.push({ name: 'bias', access: 'read', elemType: 'f32', elements: c.N });
+  if (c.bias) b.push({ name: 'bias', access: 'read', elemType: c.biasDtype, elements: c.N });
   const g = c.gatedResidual;
   if (g) {
     b.push({ name: 'gate', access: 'read', elemType: 'f32', elements: g.gateOffset + (ceilDiv(c.M, g.tokens) - 1) * g.gateRowStride + c.N });
@@ -216,7 +222,7 @@ export function matmulPreamble(c: MatmulConfig, vec: { a: boolean; w: boolean } 
   S.push(`fn store(z: u32, r: u32, n: u32, acc: f32) {`, `  if (r >= M || n >= N) { return; }`);
   S.push(`  let ci = ${c.cOffset}u + z * ${c.cBatchStride}u + r * ${c.cRowStride}u + n;`);
   S.push(`  var v = acc;`);
-  if (c.bias) S.push(`  v += bias[n];`);
+  if (c.bias) S.push(c.biasDtype === 'f16' ? `  v += f32(bias[n]);` : `  v += bias[n];`);
   if (c.gelu) S.push(`  v = gelu_tanh(v);`);
   const g = c.gatedResidual;
   if (g) {

@@ -27,16 +27,25 @@ export function emitSubgroupMatmul(c: MatmulConfig, v: MatmulSubgroupVariant): s
   const block = (k0: string, valid: (j: number) => boolean, ind: string): string => {
     const L: string[] = [];
     const vec = (f: (kk: number) => string, h: number) => `vec4<f32>(${[0, 1, 2, 3].map((j) => (valid(4 * h + j) ? f(4 * h + j) : '0.0')).join(', ')})`;
-    for (let i = 0; i < RL; i++) for (let h = 0; h < H; h++) L.push(`let a${i}_${h} = ${vec((kk) => `loadA(z, ra${i}, ${k0} + ${kk}u)`, h)};`);
-    for (let j = 0; j < C; j++) for (let h = 0; h < H; h++) L.push(`let w${j}_${h} = ${vec((kk) => `loadW(z, n${j}, ${k0} + ${kk}u)`, h)};`);
+    // vec4 loads only on aligned layouts (K a multiple of 4), where a 4-wide piece is all in or all out of range.
+    const load = (four: boolean, fn: string, row: string, h: number) =>
+      !valid(4 * h) ? 'vec4<f32>(0.0)' : four ? `${fn}4(z, ${row}, ${k0} + ${4 * h}u)` : vec((kk) => `${fn}(z, ${row}, ${k0} + ${kk}u)`, h);
+    for (let i = 0; i < RL; i++) for (let h = 0; h < H; h++) L.push(`let a${i}_${h} = ${load(v.vec4A, 'loadA', `ra${i}`, h)};`);
+    for (let j = 0; j < C; j++) for (let h = 0; h < H; h++) L.push(`let w${j}_${h} = ${load(v.vec4W, 'loadW', `n${j}`, h)};`);
     for (let r = 0; r < R; r++) {
       const i = Math.floor(r / sg);
       const lane = r % sg;
       const xs = Array.from({ length: H }, (_, h) => `let x${h} = subgroupBroadcast(a${i}_${h}, ${lane}u);`).join(' ');
       L.push(`{ ${xs}`);
+      // Outer-product form: each accumulator (4 columns of one row) takes one fma per k, so the
+      // FMAs are explicit and no dot-product adds are spent (lavapipe lanes are scalar, SoA).
       for (let q = 0; q < C / 4; q++) {
-        const comp = [0, 1, 2, 3].map((jj) => Array.from({ length: H }, (_, h) => `dot(x${h}, w${4 * q + jj}_${h})`).join(' + '));
-        L.push(`  acc${r}_${q} += vec4<f32>(${comp.join(', ')});`);
+        for (let h = 0; h < H; h++) {
+          for (let kk = 0; kk < 4; kk++) {
+            const wt = [0, 1, 2, 3].map((jj) => `w${4 * q + jj}_${h}[${kk}]`).join(', ');
+            L.push(`  acc${r}_${q} = fma(vec4<f32>(x${h}[${kk}]), vec4<f32>(${wt}), acc${r}_${q});`);
+          }
+        }
       }
       L.push(`}`);
     }

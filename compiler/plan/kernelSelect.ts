@@ -72,7 +72,8 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
       const cb = b(c);
       binds.set('a', ab).set('w', exact('w', b(w), 'matmul'));
       let k = 0;
-      if (op.bias) binds.set('bias', exact('bias', b(rest[k++]!), 'matmul'));
+      const bias = op.bias ? rest[k++]! : undefined;
+      if (bias) binds.set('bias', exact('bias', b(bias), 'matmul'));
       let gatedResidual;
       if (op.gate) {
         const gate = rest[k++]!;
@@ -89,7 +90,7 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
         M: op.m, N: op.n, K: op.k,
         a: { kind: 'rows', offset: ab.rest, rowStride: aStride, batchStride: op.m * aStride },
         cOffset: cb.rest, cRowStride: rowStride(c.view), wDtype: dt(w),
-        siluInput: op.siluInput, bias: op.bias, gelu: op.gelu, ...(gatedResidual ? { gatedResidual } : {}),
+        siluInput: op.siluInput, bias: op.bias, ...(bias ? { biasDtype: dt(bias) } : {}), gelu: op.gelu, ...(gatedResidual ? { gatedResidual } : {}),
       }, caps);
       return { family: 'matmul', config, kernel: emitMatmul(config), binds };
     }
@@ -98,7 +99,7 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
       const [x, w, bias] = ins.ins as [Operand, Operand, Operand];
       binds.set('a', exact('x', b(x), 'patch_embed')).set('w', exact('w', b(w), 'patch_embed')).set('bias', exact('bias', b(bias), 'patch_embed'));
       binds.set('c', exact('out', b(ins.outs[0]!), 'patch_embed'));
-      const config = selectPatchEmbed({ B: op.batch, channels: op.channels, size: op.height, patch: op.patch, dim: op.dim, wDtype: dt(w) }, caps);
+      const config = selectPatchEmbed({ B: op.batch, channels: op.channels, size: op.height, patch: op.patch, dim: op.dim, wDtype: dt(w), biasDtype: dt(bias) }, caps);
       return { family: 'matmul', config, kernel: emitMatmul(config), binds };
     }
     case 'layernorm':

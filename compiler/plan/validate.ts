@@ -124,7 +124,8 @@ export function checkBodyDetails(b: unknown, field: string, buffers: Buf[], kern
     opt(dd.note, (v) => str(v, `${f}.note`));
     num(dd.flops, `${f}.flops`);
     num(dd.bytes, `${f}.bytes`);
-    const access = (kernels[dd.kernel as number] as { bindings: { access: string }[] }).bindings.map((x) => x.access);
+    const kernelBindings = (kernels[dd.kernel as number] as { bindings: { access: string; elemType: string }[] }).bindings;
+    const access = kernelBindings.map((x) => x.access);
     const seen = new Set<number>();
     const ranges: { buffer: number; from: number; to: number; writes: boolean; m: number }[] = [];
     (dd.bindings as Record<string, unknown>[]).forEach((x, m) => {
@@ -133,6 +134,11 @@ export function checkBodyDetails(b: unknown, field: string, buffers: Buf[], kern
       if (seen.has(binding)) bad(`${bf}.binding`, `binds slot ${binding} a second time`);
       seen.add(binding);
       const buf = buffers[x.buffer as number]!;
+      // A kernel reading f16 storage as f32 (or the reverse) sees every value garbled, with no error.
+      const elemType = kernelBindings[binding]?.elemType;
+      if (elemType !== undefined && (elemType === 'f16') !== (buf.dtype === 'f16')) {
+        bad(`${bf}.buffer`, `binds buffer ${x.buffer} (${buf.dtype}) to kernel ${dd.kernel as number}'s ${elemType} binding ${binding}`);
+      }
       const have = allocated(buf.bytes);
       const offset = x.offset as number;
       if (offset % 4 !== 0) bad(`${bf}.offset`, `must be a multiple of 4, got ${offset}`);

@@ -49,7 +49,7 @@ function toCm(d: Diagnostic, docLength: number): CmDiagnostic {
 
 export interface EditorHooks {
   /** Called (debounced) with the text; returns the diagnostics that belong to it. */
-  check: (text: string) => Diagnostic[];
+  check: (text: string) => Diagnostic[] | Promise<Diagnostic[]>;
   onChange: (text: string) => void;
 }
 
@@ -62,7 +62,11 @@ export function createEditor(parent: HTMLElement, text: string, hooks: EditorHoo
         basicSetup,
         ditto,
         lintGutter(),
-        linter((view) => hooks.check(view.state.doc.toString()).map((d) => toCm(d, view.state.doc.length)), { delay: 300 }),
+        linter(async (view) => {
+          // CodeMirror drops the result if the text changed meanwhile; spans refer to this text.
+          const doc = view.state.doc;
+          return (await hooks.check(doc.toString())).map((d) => toCm(d, doc.length));
+        }, { delay: 300 }),
         EditorView.updateListener.of((u) => {
           if (u.docChanged) hooks.onChange(u.state.doc.toString());
         }),

@@ -9,7 +9,9 @@
 import { isDittoError } from '../../core/errors.ts';
 import type { Diagnostic } from '../../grammar/diagnostics.ts';
 import { CAPS_PROFILES, compileCapsFor, type CompileCaps } from '../../compiler/plan/caps.ts';
+import type { Plan } from '../../compiler/plan/types.ts';
 import { createGpu, type GpuContext } from '../../runtime/device.ts';
+import { preparePipelines } from '../../runtime/run/runner.ts';
 import { listVirtualFiles } from '../shims/fs.ts';
 import { readFileSync } from '../shims/fs.ts';
 import { analyze, baselinePlan, EDITOR_FILE, type Analysis, type SampleSettings } from './analyze.ts';
@@ -28,7 +30,8 @@ interface PageApi {
   /** Replaces the editor's text as a user edit would (tests use it; the linter then runs as usual). */
   setText?: (text: string) => void;
   adapter?: string;
-  analysis?: { schedule?: string; predictedSpeedup?: number; flops?: number; peakMemoryBytes?: number; svg?: string; diagnostics: { line?: number; column?: number; message: string; severity: string }[] };
+  /** The last analysis shown, and `source`, the text it is of (edits are analysed after a pause). */
+  analysis?: { source?: string; schedule?: string; predictedSpeedup?: number; flops?: number; peakMemoryBytes?: number; svg?: string; diagnostics: { line?: number; column?: number; message: string; severity: string }[] };
   result?: {
     seconds: { baseline: number; cached: number };
     speedup: number;
@@ -40,10 +43,18 @@ interface PageApi {
     seed: number;
     /** Seconds from navigation start to both grids drawn. */
     sinceLoad: number;
+    /** Where that time went: seconds from navigation start at the end of each phase of the page. */
+    phases: Record<string, number>;
+    /** Seconds Generate waited for pipelines, and per row the seconds of setup (buffers, weights,
+     *  pipelines) and of warm-up: all outside the timed runs. */
+    setup: { kernelWait: number; baseline: { setup: number; warmUp: number }; cached: { setup: number; warmUp: number } };
   };
   error?: string;
 }
 const api: PageApi = { ready: false };
+/** The page's phases as they end (seconds since navigation), for window.__ditto.result.phases. */
+const phases: Record<string, number> = { script: performance.now() / 1000 };
+const phaseDone = (name: string) => (phases[name] = performance.now() / 1000);
 (window as unknown as { __ditto: PageApi }).__ditto = api;
 
 const examples = new Map(listVirtualFiles('/ditto/models/schedules/').filter((p) => p.endsWith('.ditto')).map((p) => [p.split('/').pop()!, String(readFileSync(p, 'utf8'))]));
@@ -51,6 +62,22 @@ const state: PageState = readState(location.hash);
 let caps: CompileCaps = CAPS_PROFILES.hardware!;
 let gpu: GpuContext | undefined;
 let last: Analysis | undefined;
+/** What `last` was computed from: an identical request is answered from it. */
+let lastKey: string | undefined;
+/**
+ * The adapter is asked for first thing (Chromium starts its GPU process meanwhile); this settles
+ * once it is open or has failed to open. The compiler's caps follow from it.
+ */
+const gpuOpened = openGpu();
+
+/**
+ * Starts building a plan's pipelines on the page's GPU in the background, so that Generate finds
+ * them ready (shader compilation is most of its setup on a software adapter). A failure is left
+ * to Generate, which reports it.
+ */
+function preparePlan(plan: Plan | undefined): void {
+  if (gpu && plan) preparePipelines(gpu, plan).catch(() => undefined);
+}
 
 const settings = (): SampleSettings => ({ steps: state.steps, images: state.images, cfgScale: CFG, sampler: 'ddpm' });
 
@@ -114,18 +141,32 @@ function renderAnalysis(a: Analysis): void {
 /** Runs the checker and compiler on the text; returns the diagnostics that belong in the editor. */
 function check(text: string): Diagnostic[] {
   state.src = text;
-  try {
-    last = analyze(text, state.name, settings(), caps);
-  } catch (e) {
-    last = { diagnostics: [], schedules: [], error: isDittoError(e) ? e.message : String(e) };
+  const key = JSON.stringify([text, state.name, settings(), caps]);
+  if (key !== lastKey || !last) {
+    try {
+      last = analyze(text, state.name, settings(), caps);
+    } catch (e) {
+      last = { diagnostics: [], schedules: [], error: isDittoError(e) ? e.message : String(e) };
+    }
+    lastKey = key;
+    preparePlan(last.plan);
   }
   if (last.schedule) state.name = last.schedule;
   renderAnalysis(last);
+  api.analysis!.source = text;
   history.replaceState(null, '', writeState(state));
   return last.diagnostics.filter((d) => !d.span || d.span.file === EDITOR_FILE);
 }
 
-const editor = createEditor($('editor'), state.src ?? examples.get(DEFAULT_EXAMPLE) ?? '', { check, onChange: () => undefined });
+// The linter's first run waits for the adapter: compiled before it, the plan would be compiled
+// again for the adapter's caps.
+const editor = createEditor($('editor'), state.src ?? examples.get(DEFAULT_EXAMPLE) ?? '', {
+  check: async (text) => {
+    await gpuOpened;
+    return check(text);
+  },
+  onChange: () => undefined,
+});
 
 api.setText = (text) => setEditorText(editor, text);
 
@@ -166,14 +207,18 @@ function setupControls(): void {
 
 let weights: Promise<{ model: Map<string, import('../../core/tensor.ts').Tensor>; classifier: ReturnType<typeof classifierFromTensors> }> | undefined;
 
+/** Where the download's progress goes: the latest caller's (a prefetch reports nowhere until Generate asks). */
+let weightsProgress: (f: number, text: string) => void = () => undefined;
+
 function loadWeights(progress: (f: number, text: string) => void): NonNullable<typeof weights> {
+  weightsProgress = progress;
   weights ??= (async () => {
     const sizes = new Map<string, [number, number]>();
     const report = () => {
       let l = 0;
       let t = 0;
       for (const [a, b] of sizes.values()) (l += a), (t += b);
-      progress(t ? l / t : 0, `weights ${(l / 2 ** 20).toFixed(1)} / ${(t / 2 ** 20).toFixed(1)} MiB`);
+      weightsProgress(t ? l / t : 0, `weights ${(l / 2 ** 20).toFixed(1)} / ${(t / 2 ** 20).toFixed(1)} MiB`);
     };
     const get = (url: string) => fetchCached(url, (l, t) => (sizes.set(url, [l, t]), report()));
     const [m, c] = await Promise.all([get('weights/fmnist-dit.safetensors'), get('weights/fmnist-classifier.safetensors')]);
@@ -196,16 +241,23 @@ async function onGenerate(): Promise<void> {
   bar.hidden = false;
   const progress = (f: number, text: string) => ((bar.value = f), (phase.textContent = text));
   try {
-    const w = await loadWeights(progress);
+    // The no-cache plan is compiled, and its pipelines started, while the weights download.
+    const weightsLoaded = loadWeights(progress);
+    const baseline = baselinePlan(settings(), caps);
+    preparePlan(baseline);
+    phaseDone('baseline plan');
+    const w = await weightsLoaded;
+    phaseDone('weights');
     const r = await generate({
       gpu,
       weights: w.model,
       classifier: w.classifier,
-      baseline: baselinePlan(settings(), caps),
+      baseline,
       cached: last.plan,
       seed: state.seed,
       onPhase: (text, f) => progress(f, text),
     });
+    phaseDone('rows and metrics');
     showResult(r);
     progress(1, 'done');
   } catch (e) {
@@ -243,6 +295,8 @@ function showResult(r: GenerateResult): void {
     cached: { plan: r.cached.plan, images: Array.from(r.cached.images.data), shape: [...r.cached.images.shape] },
     seed: r.seed,
     sinceLoad: performance.now() / 1000,
+    phases: { ...phases, drawn: performance.now() / 1000 },
+    setup: { kernelWait: r.kernelWaitSeconds, baseline: { setup: r.baseline.setupSeconds, warmUp: r.baseline.warmUpSeconds }, cached: { setup: r.cached.setupSeconds, warmUp: r.cached.warmUpSeconds } },
   };
 }
 
@@ -261,8 +315,19 @@ async function openGpu(): Promise<void> {
 async function start(): Promise<void> {
   setupControls();
   if ('serviceWorker' in navigator && location.protocol !== 'file:') navigator.serviceWorker.register('sw.js').catch(() => undefined);
-  await openGpu();
+  // With ?autorun Generate follows at once: the weights download while the adapter opens.
+  if (new URLSearchParams(location.search).has('autorun')) loadWeights(() => undefined).catch(() => undefined);
+  await gpuOpened;
+  phaseDone('adapter');
+  // The no-cache plan depends only on the settings and the adapter: its pipelines (most of the
+  // schedule's too) build while the text is analysed.
+  try {
+    if (gpu) preparePlan(baselinePlan(settings(), caps));
+  } catch {
+    // A model that does not compile is reported by the analysis and by Generate.
+  }
   check(editor.state.doc.toString());
+  phaseDone('analysis');
   api.ready = true;
   if (new URLSearchParams(location.search).has('autorun')) await onGenerate();
 }

@@ -49,7 +49,9 @@ export async function fetchCached(url: string, onProgress: (loaded: number, tota
   }
   if (!res.ok) throw new DittoError('E_IO', `cannot fetch '${url}': HTTP ${res.status} ${res.statusText}`);
   const bytes = await readWithProgress(res, onProgress);
-  await cache?.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) } }));
+  // Kept for the next visit (the Response copies the bytes); not waited for: a failed write only
+  // means fetching again next time.
+  cache?.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) } })).catch(() => undefined);
   return bytes;
 }
 

@@ -1,5 +1,6 @@
 /**
- * One compute pipeline per plan kernel, created asynchronously and in parallel, with an explicit
+ * One compute pipeline per distinct plan kernel, created asynchronously and in parallel (and reused
+ * by later plans on the same device), with an explicit
  * bind group layout built from the kernel's binding list (so bindings the shader happens not to
  * use still bind). Shader compile errors become DittoErrors naming the kernel.
  */
@@ -41,15 +42,31 @@ async function createOne(device: GPUDevice, k: PlanKernel): Promise<KernelPipeli
   }
 }
 
-/** Pipelines for every kernel, deduplicated by WGSL text + entry point. */
+/**
+ * Pipelines already built on each device, by kernel (entry point, binding list, WGSL text). Plans of
+ * one model share most kernels (a schedule's plan and the no-cache plan, the rows of `ditto eval`,
+ * the playground's two grids), and building a pipeline is the slow part of setting a plan up on
+ * an adapter that compiles shaders on the CPU: a second plan on the same device reuses them. A
+ * pipeline holds no buffers, so sharing it between plans is safe; the map goes with the device.
+ */
+const built = new WeakMap<GPUDevice, Map<string, Promise<KernelPipeline>>>();
+
+function kernelKey(k: PlanKernel): string {
+  return `${k.entryPoint}\n${k.bindings.map((b) => bufferType(b.access)).join(',')}\n${k.wgsl}`;
+}
+
+/** Pipelines for every kernel: one per distinct kernel, reused from earlier plans on this device. */
 export async function createPipelines(device: GPUDevice, plan: Pick<Plan, 'kernels'>): Promise<KernelPipeline[]> {
-  const byText = new Map<string, Promise<KernelPipeline>>();
+  let cache = built.get(device);
+  if (!cache) built.set(device, (cache = new Map()));
   return Promise.all(plan.kernels.map((k) => {
-    const key = `${k.entryPoint}\n${k.wgsl}`;
-    let p = byText.get(key);
+    const key = kernelKey(k);
+    let p = cache.get(key);
     if (!p) {
       p = createOne(device, k);
-      byText.set(key, p);
+      // A failure is not kept: the next plan tries again (and reports its own error).
+      p.catch(() => cache.delete(key));
+      cache.set(key, p);
     }
     return p;
   }));

@@ -43,6 +43,8 @@ export interface RunRequest {
    */
   signal?: AbortSignal;
   profile?: boolean;
+  /** With `profile`: also report every dispatch's time (`profile.dispatches`; the search's kernel-time calibration). */
+  profileDispatches?: boolean;
   /** Run dispatch by dispatch and stop at the first one that writes a NaN or Inf. */
   checkFinite?: boolean;
 }
@@ -80,6 +82,17 @@ export interface Runner {
   close(): void;
   /** The same as close(). */
   destroy(): void;
+}
+
+/**
+ * Builds a plan's pipelines on a device ahead of `createRunner`, which then takes them ready-made
+ * (pipelines are shared per device and kernel, runtime/run/pipelines.ts). For a caller that knows
+ * its plan before it has the weights: the shader compilation, the slow part of setting up on a
+ * software adapter, overlaps whatever it does meanwhile. Resolves when every pipeline is built;
+ * rejects as createRunner would on a kernel that does not compile.
+ */
+export async function preparePipelines(gpu: GpuContext, plan: Pick<Plan, 'kernels'>): Promise<void> {
+  await createPipelines(gpu.device, plan);
 }
 
 /** Steps in flight at once when a run can be cancelled: enough to keep the GPU fed, few to drain. */
@@ -202,7 +215,7 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
   const raw = new Float32Array(await readBack(device, buffers[plan.io.latent]!, batch * numel(perImage) * 4));
   const seconds = (performance.now() - t0) / 1000;
   const dynamic = plan.dynamic ? await readDynamicStats(device, plan, buffers) : undefined;
-  const profile = profiler ? await profiler.report() : undefined;
+  const profile = profiler ? await profiler.report(req.profileDispatches ?? false) : undefined;
   return { latents: tensor([batch, ...perImage], raw), classes, seconds, hostSeconds, work, ...(dynamic ? { dynamic } : {}), ...(profile ? { profile } : {}) };
 }
 

@@ -51,3 +51,13 @@ describe('report', () => {
     expect(() => writeReport(join(file, 'sub'), report)).toThrow(expect.objectContaining({ code: 'E_IO' }));
   });
 });
+
+describe('paths in committed reports', () => {
+  it('name files inside the repository relative to it, and leave other paths as the user gave them', async () => {
+    const { repoRelative } = await import('../../bench/peer/dittoVsOrt.ts');
+    const { REPO_ROOT } = await import('../../bench/peer/ort.ts');
+    expect(repoRelative(join(REPO_ROOT, 'bench', 'work', 'dit-s2-random.safetensors'))).toBe(join('bench', 'work', 'dit-s2-random.safetensors'));
+    expect(repoRelative('/elsewhere/weights.safetensors')).toBe('/elsewhere/weights.safetensors');
+    expect(repoRelative(join(REPO_ROOT, '..', 'sibling.safetensors'))).toBe(join(REPO_ROOT, '..', 'sibling.safetensors'));
+  });
+});

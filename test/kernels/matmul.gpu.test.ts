@@ -51,7 +51,8 @@ function toProblem(r: Arb): MatmulProblem {
     a: { kind: 'rows', offset: up(r.aOffset), rowStride: aRow, batchStride: r.M * aRow },
     wBatchStride: r.batch > 1 ? r.N * K : 0,
     cOffset: r.cOffset, cRowStride: cRow, cBatchStride: r.M * cRow,
-    wDtype: r.f16 ? 'f16' : 'f32',
+    // The compiler stores a layer's bias like its weight (f16 under --f16).
+    wDtype: r.f16 ? 'f16' : 'f32', biasDtype: r.f16 ? 'f16' : 'f32',
     siluInput: r.silu, bias: r.bias, gelu: r.gelu,
     gatedResidual: r.gated ? { tokens: r.gated.tokens, inPlace: r.gated.inPlace, gateOffset: r.gated.gateOffset, gateRowStride: r.N + r.gated.gatePad } : undefined,
   };
@@ -66,7 +67,7 @@ async function checkConfig(cfg: MatmulConfig, seed: number): Promise<void> {
   const f16Math = cfg.variant.kind === 'tiled' && cfg.variant.math === 'f16';
   const expected = matmulRef(cfg, {
     a: data.a as Float32Array, w: cfg.wDtype === 'f16' ? roundToF16(w) : w,
-    bias: data.bias as Float32Array | undefined, gate: data.gate as Float32Array | undefined,
+    bias: data.bias && cfg.biasDtype === 'f16' ? roundToF16(data.bias as Float32Array) : (data.bias as Float32Array | undefined), gate: data.gate as Float32Array | undefined,
     residual: data.residual as Float32Array | undefined, c: data.c as Float32Array,
   }, f16Math);
   const out = await runKernel(gpu!, kernel, data);

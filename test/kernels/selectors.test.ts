@@ -77,10 +77,13 @@ describe('kernel selectors', () => {
 
   it('pick the subgroup matmul on software adapters with subgroups, tiles otherwise', () => {
     const p = { M: 512, N: 384, K: 384 };
-    const sw = { kind: 'subgroup', lanes: 16, subgroup: 8, cols: 4, kBlock: 4, unroll: 1 };
+    const sw = { kind: 'subgroup', lanes: 16, subgroup: 8, cols: 4, kBlock: 4, unroll: 1, vec4A: true, vec4W: true };
     expect(selectMatmul(p, LAVAPIPE_CAPS).variant).toEqual({ ...sw, rows: 16 });
     expect(selectMatmul({ ...p, M: 2 }, LAVAPIPE_CAPS).variant).toEqual({ ...sw, rows: 2 });
     expect(selectMatmul({ ...p, M: 9 }, LAVAPIPE_CAPS).variant).toEqual({ ...sw, rows: 16 });
+    // vec4 loads only where every A row and W row starts on 16 bytes and K is a multiple of 4.
+    expect(selectMatmul({ ...p, K: 383 }, LAVAPIPE_CAPS).variant).toEqual({ ...sw, rows: 16, vec4A: false, vec4W: false });
+    expect(selectMatmul({ ...p, a: { kind: 'rows', offset: 2, rowStride: 388, batchStride: 0 } }, LAVAPIPE_CAPS).variant).toEqual({ ...sw, rows: 16, vec4A: false });
     expect(selectMatmul(p, { ...LAVAPIPE_CAPS, hasSubgroups: false }).variant.kind).toBe('tiled');
     const hw = { kind: 'tiled', vec4A: true, vec4W: true, math: 'f32' };
     expect(selectMatmul(p, DEFAULT_CAPS).variant).toEqual({ ...hw, tileM: 64, tileN: 64, tileK: 16, threadM: 4, threadN: 4, stages: 2 });
@@ -105,8 +108,8 @@ describe('kernel selectors', () => {
   it('pick the attention variant from the adapter: subgroup on software, workgroup on hardware, simple for wide heads', () => {
     const xl = { B: 2, T: 256, heads: 16, headDim: 72 };
     expect(selectAttention(xl, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', lanes: 8, queries: 8, keys: 1 });
-    // Software without subgroup sizes still gets one SIMD vector of lanes; the variant needs no subgroup builtins.
-    expect(selectAttention(xl, { ...LAVAPIPE_CAPS, hasSubgroups: false, subgroupMinSize: 0 }).variant.kind).toBe('subgroup');
+    // The subgroup variant shares K/V rows by broadcasts: software without subgroups gets the workgroup variant.
+    expect(selectAttention(xl, { ...LAVAPIPE_CAPS, hasSubgroups: false, subgroupMinSize: 0 }).variant.kind).toBe('workgroup');
     expect(selectAttention({ ...xl, T: 3 }, LAVAPIPE_CAPS).variant).toEqual({ kind: 'subgroup', lanes: 8, queries: 1, keys: 1 });
     expect(selectAttention({ ...xl, headDim: 128 }, LAVAPIPE_CAPS).variant).toMatchObject({ kind: 'subgroup', queries: 4 });
     const hw = selectAttention(xl, DEFAULT_CAPS).variant;

@@ -87,6 +87,34 @@ describe('sizes and bindings', () => {
   });
 });
 
+describe('storage types of bindings (--f16)', () => {
+  const f16 = compile(buildDiTGraph(TINY_DIT, 2), fora(TINY_DIT.depth, 4, 2), { steps: 4, cfgScale: 1.5, batch: 1, f16: true }).plan;
+
+  it('an f16 plan binds every f16 buffer (matmul biases included) through an f16 binding', () => {
+    const seen = { f16: 0, bias: 0 };
+    for (const body of [f16.prologue, ...f16.bodies]) {
+      for (const d of body.dispatches) {
+        d.bindings.forEach((x) => {
+          const kb = f16.kernels[d.kernel]!.bindings[x.binding]!;
+          expect(kb.elemType === 'f16', `${kb.name} of kernel ${d.kernel} on ${f16.buffers[x.buffer]!.name}`).toBe(f16.buffers[x.buffer]!.dtype === 'f16');
+          if (kb.elemType === 'f16') seen.f16++;
+          if (kb.elemType === 'f16' && kb.name === 'bias') seen.bias++;
+        });
+      }
+    }
+    expect(seen.bias).toBeGreaterThan(0);
+    expect(loadPlan(JSON.stringify(f16)).hash).toBe(f16.hash);
+  });
+
+  it('a binding whose storage type disagrees with its buffer is refused (a kernel would read garbled values)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- edits break the types on purpose
+    const p: any = JSON.parse(JSON.stringify(f16));
+    const k = p.kernels.findIndex((x: Plan['kernels'][number]) => x.bindings.some((b) => b.name === 'bias' && b.elemType === 'f16'));
+    p.kernels[k].bindings.find((b: { name: string }) => b.name === 'bias').elemType = 'f32';
+    expect(planError(p)).toMatch(/binds buffer \d+ \(f16\) to kernel \d+'s f32 binding/);
+  });
+});
+
 describe('explain on plans load accepts (F4)', () => {
   it('refuses the fields explain crashed on: a heatmap row that is not an object, a non-array uncond, a body without cacheReads', () => {
     expect(planError(edited((q) => (q.heatmap.rows[0] = 3)))).toMatch(/heatmap\.rows\[0\] must be an object/);
