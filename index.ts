@@ -129,3 +129,10 @@ export { mergeEvalShards, mergeEvalShardDirs, type MergeOptions, type NamedShard
 export { parseRedisUrl, type RedisTarget } from './evaluation/eval/queue/connection.ts';
 export { runEvalOnQueue, type QueueRunOptions, type QueueProgress } from './evaluation/eval/queue/submit.ts';
 export { startEvalWorker, type WorkerOptions, type RunningWorker } from './evaluation/eval/queue/worker.ts';
+
+// Cache methods' offline measurements and step-count transfer (docs/calibrate.md, docs/cli.md).
+export { fitFromSource as fit, type FitOptions } from './evaluation/calibrate/fit.ts';
+export { retimeSource as retime, type RetimeOptions, type RetimeResult } from './compiler/retimeSource.ts';
+
+// Schedules found under a speed budget (docs/search.md).
+export { runSearch, parseBudget, type Budget, type SearchOptions, type SearchResult, type SearchProgress, type CandidateReport, type FinalistReport, type KernelTimes } from './evaluation/search/index.ts';

@@ -100,6 +100,11 @@ export const VERBS: Record<string, Verb> = {
     description: 'show per-step work, dispatches, FLOPs, memory and the predicted speed-up of a plan',
     load: async () => (await import('./commands/explain.ts')).registerExplain,
   },
+  search: {
+    term: 'search [options] <model-file>',
+    description: 'search cache schedules under a speed budget: the Pareto front of speed (measured kernel times) against fidelity to no cache, and the chosen schedule as .ditto',
+    load: async () => (await import('./commands/search.ts')).registerSearch,
+  },
   tune: {
     term: 'tune [options] <plan>',
     description: 'time the candidate matmul kernels of a plan on this adapter and write the plan with the fastest',

@@ -2,19 +2,18 @@
  * `ditto fit teacache|magcache MODEL.ditto --weights W -o OUT`: the offline measurements of
  * TeaCache (the rescaling polynomial, written as a schedule file) and MagCache (the magnitude-ratio
  * curve, written as JSON), from all-compute runs of the CPU reference executor
- * (evaluation/calibrate/fit.ts, docs/calibrate.md). Thin: flags, model, weights, the library, the file.
+ * (evaluation/calibrate/fit.ts, docs/calibrate.md). Thin: flags, weights, the library, the file.
  */
 import path from 'node:path';
-import { rmSync } from 'node:fs';
 import { Argument, Option, type Command } from 'commander';
 import { DittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { graphWeights } from '../../compiler/ir/graph.ts';
-import { loadProgram, parseSetFlag } from '../../compiler/frontend.ts';
+import { parseSetFlag } from '../../compiler/frontend.ts';
 import { openModel } from '../../compiler/compileSource.ts';
 import { loadWeights, validateWeights } from '../../runtime/weights/index.ts';
-import { fitMagnitudeCurve, fitTeacache, teacacheScheduleText, type FitRun } from '../../evaluation/calibrate/fit.ts';
+import { fitFromSource } from '../../evaluation/calibrate/fit.ts';
 import { addModelOptions } from '../modelArgs.ts';
 import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
 
@@ -62,31 +61,16 @@ export function registerFit(program: Command): void {
       checkOutputPath('-o', flags.output);
       refuseOverwrite([{ label: '-o', file: flags.output }], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }]);
       const set = flags.set !== undefined ? parseSetFlag(flags.set) : undefined;
-      const { graph } = openModel(file, { model: flags.model, set, batch: samples, cfg: cfgScale !== undefined });
+      // Cheap checks first: the model, then the (possibly large) weights.
+      const { graph } = openModel(file, { model: flags.model, set, batch: 1, cfg: false });
       const weights = loadWeights(flags.weights, 'weights', { allowNonFinite: flags.allowNonFiniteWeights === true });
       validateWeights(weights, graphWeights(graph));
-      const run: FitRun = { graph, weights: weights.tensors, steps, samples, sampler: flags.sampler, seed, ...(cfgScale !== undefined ? { cfgScale } : {}) };
-      const command = `ditto fit ${process.argv.slice(3).join(' ')}`;
-      if (method === 'magcache') {
-        const curve = fitMagnitudeCurve(run);
-        const round = (xs: number[]) => xs.map((x) => Number(x.toPrecision(6)));
-        writeFileAtomic(flags.output, JSON.stringify({ steps: curve.steps, cond: round(curve.cond), ...(curve.uncond ? { uncond: round(curve.uncond) } : {}), command }) + '\n');
-        process.stdout.write(`wrote ${flags.output}: magnitude ratios of ${graph.model}'s residual at ${steps} steps${curve.uncond ? ' (cond and uncond)' : ''}\ncond: ${round(curve.cond).join(' ')}\n`);
-        return;
-      }
-      const fit = fitTeacache(run, flags.signal);
-      const model = graph.model;
-      const use = path.relative(path.dirname(path.resolve(flags.output)), path.resolve(file)).split(path.sep).join('/');
-      const name = `teacache_${(flags.model ?? model).replace(/[^A-Za-z0-9_]/g, '_').toLowerCase()}`;
-      const text = teacacheScheduleText({ use, model, ...(flags.model !== undefined ? { variant: flags.model } : {}), name, steps, signal: flags.signal, coefficients: fit.coefficients, threshold, command });
-      // The written file must load, resolve and check against the model before it is kept.
-      writeFileAtomic(flags.output, text);
-      try {
-        loadProgram(path.resolve(flags.output));
-      } catch (e) {
-        rmSync(flags.output, { force: true });
-        throw new DittoError('E_INTERNAL', `the written schedule does not check (removed): ${(e as Error).message}`);
-      }
-      process.stdout.write(`wrote ${flags.output} (schedule ${name}): rescale(${fit.coefficients.map((c) => c.toPrecision(6)).join(', ')}), ${fit.points.length} step pairs, rms ${fit.rms.toPrecision(3)}\n`);
+      const r = fitFromSource(method, {
+        modelFile: file, ...(flags.model !== undefined ? { model: flags.model } : {}), ...(set ? { set } : {}),
+        weights: weights.tensors, steps, samples, sampler: flags.sampler, seed, ...(cfgScale !== undefined ? { cfgScale } : {}),
+        signal: flags.signal, threshold, outputFile: flags.output, command: `ditto fit ${process.argv.slice(3).join(' ')}`,
+      });
+      writeFileAtomic(flags.output, r.text);
+      process.stdout.write(`wrote ${flags.output}${method === 'teacache' ? ' ' : ': '}${r.summary}\n`);
     });
 }

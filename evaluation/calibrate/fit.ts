@@ -10,7 +10,10 @@
  *   block's output − the first block's input) to the previous step's, averaged over the samples:
  *   the curve a `when magnitude "curve.json"` rule reads, from one run.
  */
+import path from 'node:path';
 import { DittoError } from '../../core/errors.ts';
+import { openModel } from '../../compiler/compileSource.ts';
+import { loadProgram, resolveSchedule } from '../../compiler/frontend.ts';
 import { nodeByPath, type Graph, type NodeId } from '../../compiler/ir/graph.ts';
 import { computeEverything } from '../../compiler/ir/schedule.ts';
 import { magnitudeRatio, relL1, residualOf } from '../../compiler/ir/rules.ts';
@@ -143,4 +146,42 @@ export function teacacheScheduleText(o: { use: string; model: string; variant?: 
     '}',
     '',
   ].join('\n');
+}
+
+/** What a fit from source takes: the run's settings (without the lowered graph) and the model file. */
+export interface FitOptions extends Omit<FitRun, 'graph'> {
+  modelFile: string;
+  model?: string;
+  set?: Record<string, number>;
+  /** teacache: the signal node (default blocks[0].msa_in) and the written schedule's threshold (default 0.3). */
+  signal?: string;
+  threshold?: number;
+  /** Where the result will be written (a schedule's `use` is relative to it). */
+  outputFile: string;
+  /** The command, for the written file's comment. */
+  command: string;
+}
+
+/** `ditto fit` from a model file: the file's text and a one-line summary. A TeaCache schedule is
+ *  loaded and checked before it is returned. */
+export function fitFromSource(method: 'teacache' | 'magcache', o: FitOptions): { text: string; summary: string } {
+  const { graph } = openModel(o.modelFile, { model: o.model, set: o.set, batch: o.samples, cfg: o.cfgScale !== undefined });
+  const run: FitRun = { graph, weights: o.weights, steps: o.steps, samples: o.samples, sampler: o.sampler, seed: o.seed, ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) };
+  if (method === 'magcache') {
+    const curve = fitMagnitudeCurve(run);
+    const round = (xs: number[]) => xs.map((x) => Number(x.toPrecision(6)));
+    return {
+      text: JSON.stringify({ steps: curve.steps, cond: round(curve.cond), ...(curve.uncond ? { uncond: round(curve.uncond) } : {}), command: o.command }) + '\n',
+      summary: `magnitude ratios of ${o.model ?? graph.model}'s residual at ${o.steps} steps${curve.uncond ? ' (cond and uncond)' : ''}\ncond: ${round(curve.cond).join(' ')}`,
+    };
+  }
+  const signal = o.signal ?? 'blocks[0].msa_in';
+  const fit = fitTeacache(run, signal);
+  const use = path.relative(path.dirname(path.resolve(o.outputFile)), path.resolve(o.modelFile)).split(path.sep).join('/');
+  const name = `teacache_${(o.model ?? graph.model).replace(/[^A-Za-z0-9_]/g, '_').toLowerCase()}`;
+  const text = teacacheScheduleText({ use, model: graph.model, ...(o.model !== undefined ? { variant: o.model } : {}), name, steps: o.steps, signal, coefficients: fit.coefficients, threshold: o.threshold ?? 0.3, command: o.command });
+  const where = path.resolve(o.outputFile);
+  const back = resolveSchedule(loadProgram(where, { inline: new Map([[where, text]]) }), name, graph, {});
+  if (back.dynamic.length !== 1) throw new DittoError('E_INTERNAL', 'the written TeaCache schedule has no dynamic rule');
+  return { text, summary: `(schedule ${name}): rescale(${fit.coefficients.map((c) => c.toPrecision(6)).join(', ')}), ${fit.points.length} step pairs, rms ${fit.rms.toPrecision(3)}` };
 }

@@ -23,11 +23,15 @@ export interface ProfileReport {
   byFamily: ProfileRow[];
   byNode: ProfileRow[];
   topKernels: ProfileRow[];
+  /** With `perDispatch`: every timed dispatch in run order — its body (−1: the prologue), its index there, its time. */
+  dispatches?: { body: number; index: number; ms: number }[];
 }
 
 interface Slot {
   kernel: number;
   covers: number[];
+  body: number;
+  index: number;
 }
 
 export class Profiler {
@@ -56,7 +60,7 @@ export class Profiler {
       pass.setBindGroup(0, groups.get(bodyIndex, j, d, k));
       encodeDispatch(pass, d, buffers);
       pass.end();
-      this.slots.push({ kernel: d.kernel, covers: d.covers });
+      this.slots.push({ kernel: d.kernel, covers: d.covers, body: bodyIndex, index: j });
     });
     const n = body.dispatches.length;
     if (n === 0) return;
@@ -64,12 +68,13 @@ export class Profiler {
     enc.copyBufferToBuffer(this.resolveBuffer, 0, this.results, 16 * first, 16 * n);
   }
 
-  async report(): Promise<ProfileReport> {
+  async report(perDispatch = false): Promise<ProfileReport> {
     const raw = new BigUint64Array(await readBack(this.gpu.device, this.results, 16 * Math.min(this.capacity, this.slots.length)));
     const family = new Map<string, { ms: number; count: number }>();
     const node = new Map<string, { ms: number; count: number }>();
     const kernel = new Map<string, { ms: number; count: number }>();
     let totalMs = 0;
+    const dispatches: ProfileReport['dispatches'] = [];
     const bump = (m: Map<string, { ms: number; count: number }>, key: string, ms: number) => {
       const e = m.get(key) ?? { ms: 0, count: 0 };
       e.ms += ms;
@@ -80,6 +85,7 @@ export class Profiler {
       const ns = Number(raw[2 * i + 1]! - raw[2 * i]!);
       const ms = ns > 0 && ns < 1e12 ? ns / 1e6 : 0;
       totalMs += ms;
+      dispatches.push({ body: s.body, index: s.index, ms });
       const k = this.plan.kernels[s.kernel]!;
       bump(family, k.family, ms);
       bump(kernel, `#${k.id} ${k.family}`, ms);
@@ -91,6 +97,6 @@ export class Profiler {
     this.querySet.destroy();
     this.resolveBuffer.destroy();
     this.results.destroy();
-    return { totalMs, byFamily: rows(family), byNode: rows(node), topKernels: rows(kernel).slice(0, 10) };
+    return { totalMs, byFamily: rows(family), byNode: rows(node), topKernels: rows(kernel).slice(0, 10), ...(perDispatch ? { dispatches } : {}) };
   }
 }

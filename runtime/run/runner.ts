@@ -43,6 +43,8 @@ export interface RunRequest {
    */
   signal?: AbortSignal;
   profile?: boolean;
+  /** With `profile`: also report every dispatch's time (`profile.dispatches`; the search's kernel-time calibration). */
+  profileDispatches?: boolean;
   /** Run dispatch by dispatch and stop at the first one that writes a NaN or Inf. */
   checkFinite?: boolean;
 }
@@ -213,7 +215,7 @@ async function runPlan(gpu: GpuContext, plan: Plan, buffers: GPUBuffer[], pipeli
   const raw = new Float32Array(await readBack(device, buffers[plan.io.latent]!, batch * numel(perImage) * 4));
   const seconds = (performance.now() - t0) / 1000;
   const dynamic = plan.dynamic ? await readDynamicStats(device, plan, buffers) : undefined;
-  const profile = profiler ? await profiler.report() : undefined;
+  const profile = profiler ? await profiler.report(req.profileDispatches ?? false) : undefined;
   return { latents: tensor([batch, ...perImage], raw), classes, seconds, hostSeconds, work, ...(dynamic ? { dynamic } : {}), ...(profile ? { profile } : {}) };
 }
 

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { loadProgram, lowerModel, resolveSchedule } from '../../compiler/frontend.ts';
 import { retimeIndex, retimeSchedule, scheduleText } from '../../compiler/schedule/retime.ts';
 import { looksLikeUserError, runDitto } from '../cli/helpers.ts';
+import { retime } from '../../index.ts';
 
 const dit = loadProgram('models/dit.ditto');
 const graph = lowerModel(dit, { model: 'DiT-Tiny', batch: 2 });
@@ -56,6 +57,17 @@ describe('retime', () => {
     const r = retimeSchedule(source, 100);
     expect(r.dynamic[0]).toMatchObject({ threshold: source.dynamic[0]!.threshold, warmup: 8, maxConsecutive: 6, maxReused: 40 });
   });
+});
+
+describe('retime from the Node API', () => {
+  it('returns the source and retimed schedules, the checked text and both predictions', () => {
+    const r = retime('fora(N=3)', { steps: 20 });
+    expect(r.source.steps).toBe(50);
+    expect(r.retimed.steps).toBe(20);
+    expect(r.text).toContain('schedule fora_20 for DiT');
+    expect(r.after.steps).toBe(20);
+    expect(r.after.predictedSpeedup).toBeGreaterThan(1);
+  }, 300_000);
 });
 
 describe('ditto retime (spawned)', () => {
