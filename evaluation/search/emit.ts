@@ -55,8 +55,9 @@ function byPredicate(blocks: number, predicateOf: (b: number) => string | undefi
   return groups;
 }
 
-function selector(group: string, [a, b]: [number, number], node?: Component): string {
-  const range = b - a === 1 ? `${a}` : `${a}..${b}`;
+/** `group[*]` when the range is the whole stack, so a schedule found on one depth reads the same on any. */
+function selector(group: string, [a, b]: [number, number], blocks: number, node?: Component): string {
+  const range = a === 0 && b === blocks ? '*' : b - a === 1 ? `${a}` : `${a}..${b}`;
   return `${group}[${range}]${node ? `.${node}` : ''}`;
 }
 
@@ -72,12 +73,12 @@ export function scheduleRules(g: Genome, group: string): string[] {
     for (const comp of COMPONENTS) {
       const m = g[comp];
       for (const [pred, ranges] of byPredicate(blocks, (b) => stepsPredicate(m[b]!.map((a, k) => a === act && !g.res[b]![k])))) {
-        rules.push(`${ranges.map((r) => selector(group, r, comp)).join(', ')} ${verb(comp)} at ${pred}`);
+        rules.push(`${ranges.map((r) => selector(group, r, blocks, comp)).join(', ')} ${verb(comp)} at ${pred}`);
       }
     }
   }
   for (const [pred, ranges] of byPredicate(blocks, (b) => stepsPredicate(g.res[b]!))) {
-    rules.push(`${ranges.map((r) => selector(group, r)).join(', ')} reuse residual at ${pred}`);
+    rules.push(`${ranges.map((r) => selector(group, r, blocks)).join(', ')} reuse residual at ${pred}`);
   }
   return rules;
 }
