@@ -48,7 +48,10 @@ function withUsableOrders(table: readonly Readonly<Record<string, BranchActions>
         if (a.kind === 'compute') computes.set(key, (computes.get(key) ?? 0) + 1);
         if (a.kind !== 'forecast') return a;
         const usable = Math.min(a.order, (computes.get(key) ?? 0) - 1);
-        return usable <= 0 ? { kind: 'reuse' } : usable === a.order ? a : { ...a, order: usable };
+        if (usable <= 0) return { kind: 'reuse' };
+        if (usable === a.order) return a;
+        // foca and exp take no order: below their two differences both are the line, taylor(1).
+        return a.basis?.form === 'foca' || a.basis?.form === 'exp' ? { kind: 'forecast', order: usable } : { ...a, order: usable };
       };
       out[path] = { cond: fix('cond'), uncond: fix('uncond') };
     }
@@ -75,7 +78,8 @@ function actionText(a: Action): string {
     case 'reuse_residual':
       return 'reuse residual';
     case 'forecast':
-      return a.basis ? `forecast ${a.basis.form}(${a.order}, ${a.basis.sigma})` : `forecast taylor(${a.order})`;
+      if (!a.basis) return `forecast taylor(${a.order})`;
+      return a.basis.form === 'hermite' ? `forecast hermite(${a.order}, ${a.basis.sigma})` : `forecast ${a.basis.form}`;
     default:
       throw new DittoError('E_INTERNAL', `no text for action ${a.kind}`);
   }
