@@ -39,8 +39,14 @@ export function retimeSchedule(s: ScheduleIR, N: number): ScheduleIR {
  */
 function withUsableOrders(table: readonly Readonly<Record<string, BranchActions>>[]): Readonly<Record<string, BranchActions>>[] {
   const computes = new Map<string, number>();
+  const paths = new Set(table.flatMap((row) => Object.keys(row)));
   return table.map((row) => {
     const out: Record<string, BranchActions> = {};
+    // A target a row leaves out computes at that step (`actionAt`): it feeds the history too.
+    for (const path of paths) {
+      if (row[path]) continue;
+      for (const b of ['cond', 'uncond']) computes.set(`${path}|${b}`, (computes.get(`${path}|${b}`) ?? 0) + 1);
+    }
     for (const [path, acts] of Object.entries(row)) {
       const fix = (b: 'cond' | 'uncond'): Action => {
         const a = acts[b];
