@@ -168,6 +168,9 @@ export const DYNAMIC_START: DynamicState = Object.freeze({ hasPrev: false, acc: 
 
 /** The parameters of a rule's decision with every default filled in (what the plan's kernel carries). */
 export interface DecideParams {
+  /** What s is: absent, the relative L1 change of the signal; `transform_rate`, EasyCache's
+   *  estimate of the output change (below). */
+  metric?: 'transform_rate';
   threshold: number;
   warmup: number;
   /** Infinity: no limit. */
@@ -183,6 +186,7 @@ export interface DecideParams {
 
 export function decideParams(rule: DynamicRule): DecideParams {
   return {
+    ...(rule.metric === 'transform_rate' ? { metric: 'transform_rate' as const } : {}),
     threshold: rule.threshold,
     warmup: rule.warmup,
     maxConsecutive: rule.maxConsecutive,
@@ -229,6 +233,48 @@ export function dynamicDecision(rule: DynamicRule | DecideParams, state: Dynamic
  *  previous step, only on a step that did not reuse against the last compute. */
 export function dynamicKeepsSignal(p: DecideParams, reuse: boolean): boolean {
   return p.against === 'step' || !reuse;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `when transform_rate(blocks[a..b]) < τ` — EasyCache's runtime-adaptive reuse
+// (docs/decisions.md "EasyCache")
+//
+// The span's transformation is output − input (what `reuse residual` stores). At every step the
+// rule does not reuse (a compute), with x, o the span's input and output and x_c, o_c those of the
+// previous compute, the transformation rate is measured:
+//     rate = Σ|o − o_c| / Σ|x − x_c|          (none while fewer than two computes, or Σ|x − x_c| = 0)
+// and at every step, with x_{k−1} the input at the previous step, the output change is estimated
+//     s_k = rate · Σ|x_k − x_{k−1}| / Σ|o_c|
+// and decided on as any dynamic rule's s (`dynamicDecision`, against the previous step): summed
+// since the last compute, reuse while the sum stays under τ. Without a rate there is no s (compute).
+// Sums are over the whole model batch (both CFG halves: the decision is one per step).
+
+/** Σ|a − b| in f64 (f32 operands). */
+export function l1Distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! - b[i]!);
+  return s;
+}
+
+/** Σ|a| in f64. */
+export function l1Norm(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]!);
+  return s;
+}
+
+/** The transformation rate between two consecutive computes (undefined when the input did not move). */
+export function transformRate(outputChange: number, inputChange: number): number | undefined {
+  return inputChange > 0 ? outputChange / inputChange : undefined;
+}
+
+/** s_k: the output change EasyCache predicts from the input change since the previous step
+ *  (undefined without a rate; 0/0 is no change and x/0 an infinite one, as in `relL1`). */
+export function transformRateChange(rate: number | undefined, inputChange: number, outputNorm: number): number | undefined {
+  if (rate === undefined) return undefined;
+  const num = rate * inputChange;
+  if (outputNorm === 0) return num === 0 ? 0 : Infinity;
+  return num / outputNorm;
 }
 
 // ---------------------------------------------------------------------------------------------
