@@ -11,7 +11,7 @@ import type { CompileCaps } from '../../compiler/plan/caps.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import { createRunner } from '../../runtime/run/runner.ts';
-import { dispatchSignature, fitKernelTimes, rooflineMs, type KernelTimes, type TimedDispatch } from './costModel.ts';
+import { dispatchSignature, fitKernelTimes, rooflineMs, type KernelTimes, type TimedDispatch } from '../../compiler/plan/kernelTimes.ts';
 
 export interface Probe {
   name: string;
