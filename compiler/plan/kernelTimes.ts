@@ -9,8 +9,8 @@
  * kinds) with timestamp queries and records every dispatch's GPU time. A dispatch is then priced
  * by, in order: the median measured time of the same kernel at the same workgroup count (its
  * signature); else a per-kernel-family line fitted to the measurements, ms = a·roofline + b; else
- * the line fitted over all families. Every dispatch adds a fixed host overhead, fitted from the
- * unprofiled wall-clock of the no-cache plan against its profiled kernel time. The model is plain
+ * the line fitted over all families. Every dispatch adds a fixed host overhead, and every run
+ * another, fitted from the probes' unprofiled wall-clock against their profiled kernel time. The model is plain
  * data (saved in the search state, front.json and the bench's report.json), so a resumed search
  * prices candidates exactly as the interrupted one did.
  */
@@ -39,6 +39,8 @@ export interface KernelTimes {
   overall: Line;
   /** Host and submission time per dispatch, ms (0 where none was measured). */
   overheadMsPerDispatch: number;
+  /** Host time per sampling run (noise upload, submission, readback), ms; absent in times measured before it was fitted. */
+  overheadMsPerRun?: number;
   /** How many dispatch timings the model was fitted on. */
   samples: number;
   /**
@@ -98,22 +100,35 @@ export function fitLine(points: readonly { x: number; y: number }[]): Line {
   return { a, b };
 }
 
-/** The model fitted to timed dispatches; `wall` relates the no-cache plan's wall-clock to its kernel time. */
-export function fitKernelTimes(timed: readonly TimedDispatch[], adapter: string, wall?: { wallMs: number; kernelMs: number; dispatches: number }): KernelTimes {
+/** A probe run twice: its unprofiled wall-clock, its profiled kernel time and its dispatches. */
+export interface ProbeWall {
+  wallMs: number;
+  kernelMs: number;
+  dispatches: number;
+}
+
+/**
+ * The model fitted to timed dispatches. `walls` relate each probe's wall-clock to its kernel time:
+ * wall − kernel = overhead per dispatch × dispatches + overhead per run, fitted over the probes
+ * (one probe gives the per-dispatch overhead alone).
+ */
+export function fitKernelTimes(timed: readonly TimedDispatch[], adapter: string, walls: readonly ProbeWall[] = []): KernelTimes {
   const bySig = new Map<string, number[]>();
   const byFam = new Map<string, { x: number; y: number }[]>();
   for (const t of timed) {
     (bySig.get(t.signature) ?? bySig.set(t.signature, []).get(t.signature)!).push(t.ms);
     (byFam.get(t.family) ?? byFam.set(t.family, []).get(t.family)!).push({ x: t.roofMs, y: t.ms });
   }
-  const overhead = wall && wall.dispatches > 0 ? Math.max(0, (wall.wallMs - wall.kernelMs) / wall.dispatches) : 0;
+  const points = walls.filter((w) => w.dispatches > 0).map((w) => ({ x: w.dispatches, y: Math.max(0, w.wallMs - w.kernelMs) }));
+  const host = points.length > 1 ? fitLine(points) : { a: points.length ? points[0]!.y / points[0]!.x : 0, b: 0 };
   return {
     source: 'measured',
     adapter,
     bySignature: Object.fromEntries([...bySig].map(([k, v]) => [k, median(v)])),
     byFamily: Object.fromEntries([...byFam].map(([k, v]) => [k, fitLine(v)])),
     overall: fitLine(timed.map((t) => ({ x: t.roofMs, y: t.ms }))),
-    overheadMsPerDispatch: overhead,
+    overheadMsPerDispatch: host.a,
+    overheadMsPerRun: host.b,
     samples: timed.length,
   };
 }
@@ -124,7 +139,7 @@ export function rooflineKernelTimes(): KernelTimes {
 }
 
 export interface PlanTime {
-  /** Predicted wall-clock ms of one sampling run (all steps, prologue included). */
+  /** Predicted wall-clock ms of one sampling run (all steps, prologue and the per-run host time included). */
   ms: number;
   /** Of which the sampling steps (the prologue left out, as plan.cost's speed-up does). */
   stepsMs: number;
@@ -165,7 +180,7 @@ export function predictPlan(plan: Plan, times: KernelTimes, caps: CompileCaps): 
     measured += bodies[b]!.measured;
     counted += bodies[b]!.counted;
   }
-  return { ms: bodyMs(plan.prologue.dispatches).ms + stepsMs, stepsMs, measuredShare: counted ? measured / counted : 0 };
+  return { ms: (times.overheadMsPerRun ?? 0) + bodyMs(plan.prologue.dispatches).ms + stepsMs, stepsMs, measuredShare: counted ? measured / counted : 0 };
 }
 
 /**
@@ -223,6 +238,7 @@ export function kernelTimesIn(value: unknown, where: string): KernelTimes {
     byFamily: record(k['byFamily'], 'byFamily', line),
     overall: line(k['overall'], 'overall'),
     overheadMsPerDispatch: num(k['overheadMsPerDispatch'], 'overheadMsPerDispatch'),
+    ...(k['overheadMsPerRun'] !== undefined ? { overheadMsPerRun: num(k['overheadMsPerRun'], 'overheadMsPerRun') } : {}),
     samples,
     ...(k['allComputeStepMs'] !== undefined ? { allComputeStepMs: record(k['allComputeStepMs'], 'allComputeStepMs', num) } : {}),
   };

@@ -18,8 +18,13 @@ import { mutate, seedGenomes } from './evolve.ts';
 import { allCompute, repair, type Genome } from './genome.ts';
 import type { Probe } from './measure.ts';
 
-/** Steps of a probe plan: enough for every kind of step (compute, reuse, forecast), short to run. */
+/** Steps of the search's probe plans: enough for every kind of step (compute, reuse, forecast), short to run. */
 export const PROBE_STEPS = 4;
+/**
+ * Steps of the bench's probe plans: a second-order Taylor forecast needs three computed steps
+ * before it (every 4th step computed: steps 0, 4, 8), so its kernels appear only from 10 steps.
+ */
+export const BENCH_PROBE_STEPS = 10;
 
 /** The fastest candidate the space holds: every block skipped by residual reuse after step 0. */
 export function fastestGenome(blocks: number, steps: number): Genome {
@@ -28,11 +33,16 @@ export function fastestGenome(blocks: number, steps: number): Genome {
   return repair(g);
 }
 
-/** The probes' genomes (undefined: no cache, always first), drawn from the seed. */
+/**
+ * The probes' genomes (undefined: no cache, always first), drawn from the seed: FORA every 2nd
+ * step, a first-order forecast every 3rd, residual skipping of the later blocks, every block
+ * skipped, a mutated mix; from 10 steps on also a second-order forecast every 4th step.
+ */
 export function probeGenomes(blocks: number, steps: number, seed: number): (Genome | undefined)[] {
   const rng = uniformStream(seed + 1);
   const seeds = seedGenomes(blocks, steps);
-  return [undefined, seeds[1], seeds[6], seeds[seeds.length - 1], fastestGenome(blocks, steps), mutate(rng, seeds[2]!, seeds[8], blocks, steps)];
+  const probes = [undefined, seeds[1], seeds[6], seeds[seeds.length - 1], fastestGenome(blocks, steps), mutate(rng, seeds[2]!, seeds[8], blocks, steps)];
+  return steps >= BENCH_PROBE_STEPS ? [...probes, seeds[9]] : probes;
 }
 
 export interface CandidateContext {
@@ -62,7 +72,7 @@ export function candidateSchedule(g: Genome, c: CandidateContext, m: SourceModel
  * compiled with `options` (the benchmarked plans' options, so their kernels are the same). A model
  * without a repetition of `attn` and `mlp` (nothing to cache) is probed by its no-cache plan alone.
  */
-export function calibrationProbes(modelFile: string, m: SourceModel, options: Omit<PlanOptions, 'steps'>, seed = 0, steps = PROBE_STEPS): Probe[] {
+export function calibrationProbes(modelFile: string, m: SourceModel, options: Omit<PlanOptions, 'steps'>, seed = 0, steps = BENCH_PROBE_STEPS): Probe[] {
   const noCache: Probe = { name: 'no cache', plan: () => planFor(m, undefined, { ...options, steps }).plan };
   let group: string;
   let blocks: number;

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../compiler/pipeline.ts';
 import { LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
 import {
-  calibratedPrediction, dispatchSignature, kernelTimesIn, predictPlan, rooflineKernelTimes, withAllComputeStep, type KernelTimes,
+  calibratedPrediction, dispatchSignature, fitKernelTimes, kernelTimesIn, predictPlan, rooflineKernelTimes, withAllComputeStep, type KernelTimes,
 } from '../../compiler/plan/kernelTimes.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import { isDittoError } from '../../core/errors.ts';
@@ -128,6 +128,24 @@ describe('pricing a plan from kernel times', () => {
       expect(calibratedPrediction(reuse, times).speedup).toBeNull();
       expect(calibratedPrediction(otherBatch, recorded).speedup).toBeNull();
     }), { numRuns: 10 });
+  });
+});
+
+describe('fitting the host time', () => {
+  it('separates a time per dispatch from a time per run over probes of different dispatch counts, and charges both', () => {
+    const walls = [100, 400, 250, 40].map((n, i) => ({ dispatches: n, kernelMs: 1000 + 37 * i, wallMs: 1000 + 37 * i + 0.25 * n + 6 }));
+    const t = fitKernelTimes([{ signature: 's', family: 'matmul', roofMs: 1, ms: 2 }], 'unit', walls);
+    close(t.overheadMsPerDispatch, 0.25);
+    close(t.overheadMsPerRun!, 6);
+    const base = predictPlan(noCache, { ...t, overheadMsPerRun: 0 }, LAVAPIPE_CAPS);
+    close(predictPlan(noCache, t, LAVAPIPE_CAPS).ms - base.ms, 6);
+    expect(predictPlan(noCache, t, LAVAPIPE_CAPS).stepsMs).toBe(base.stepsMs);
+  });
+
+  it('never fits a negative host time (a profiled run slower than the plain one)', () => {
+    const t = fitKernelTimes([], 'unit', [{ dispatches: 10, kernelMs: 50, wallMs: 40 }, { dispatches: 20, kernelMs: 90, wallMs: 80 }]);
+    expect(t.overheadMsPerDispatch).toBe(0);
+    expect(t.overheadMsPerRun).toBe(0);
   });
 });
 
