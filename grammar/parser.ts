@@ -323,14 +323,23 @@ export class DittoParser extends CstParser {
       {
         ALT: () => {
           this.CONSUME(K.forecast);
-          this.OR2([{ ALT: () => this.CONSUME(K.taylor) }, { ALT: () => this.CONSUME(K.hermite) }]);
-          this.CONSUME(T.LParen);
-          this.SUBRULE(this.expr, { LABEL: 'order' });
-          this.OPTION2(() => {
-            this.CONSUME(T.Comma);
-            this.SUBRULE2(this.expr, { LABEL: 'scale' });
+          this.OR2([
+            { ALT: () => this.CONSUME(K.taylor) },
+            { ALT: () => this.CONSUME(K.hermite) },
+            // The later forms are names, not keywords, so they stay free as schedule names.
+            { ALT: () => this.CONSUME(T.Identifier, { LABEL: 'form' }) },
+          ]);
+          // The arguments are optional here so that `forecast foca` parses; which form takes which
+          // arguments is checked in compiler/schedule/ruleStatement.ts, with the form's name.
+          this.OPTION3(() => {
+            this.CONSUME(T.LParen);
+            this.SUBRULE(this.expr, { LABEL: 'order' });
+            this.OPTION2(() => {
+              this.CONSUME(T.Comma);
+              this.SUBRULE2(this.expr, { LABEL: 'scale' });
+            });
+            this.CONSUME(T.RParen);
           });
-          this.CONSUME(T.RParen);
         },
       },
     ]);

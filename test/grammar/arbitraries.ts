@@ -69,6 +69,7 @@ export const selector: fc.Arbitrary<A.Selector> = fc
 const action: fc.Arbitrary<A.ActionAst> = fc.oneof(
   fc.constantFrom<A.ActionAst>({ kind: 'compute', span }, { kind: 'reuse', span }, { kind: 'reuse_residual', span }),
   fc.tuple(fc.constantFrom<'taylor' | 'hermite'>('taylor', 'hermite'), expr, fc.option(expr, { nil: undefined })).map(([form, order, scale]): A.ActionAst => ({ kind: 'forecast', form, order, ...(scale ? { scale } : {}), span })),
+  fc.constantFrom<'foca' | 'exp'>('foca', 'exp').map((form): A.ActionAst => ({ kind: 'forecast', form, span })),
 );
 
 const optExpr = fc.option(expr, { nil: undefined });
