@@ -54,6 +54,7 @@ export function instrFlops(i: Instr): number {
       // two statistics passes and the affine, plus the SiLU.
       return op.B * op.C * op.S * (6 + (op.silu ? 8 : 0));
     case 'upsample_nearest':
+    case 'token_rows':
       return 0;
     case 'elementwise': {
       const n = op.shape.reduce((a, b) => a * b, 1);

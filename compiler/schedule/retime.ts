@@ -76,6 +76,8 @@ function actionText(a: Action): string {
       return 'reuse residual';
     case 'forecast':
       return a.basis ? `forecast ${a.basis.form}(${a.order}, ${a.basis.sigma})` : `forecast taylor(${a.order})`;
+    case 'tokens':
+      return `compute tokens(${a.fraction}${a.by.form === 'cluster' ? `, by = cluster(${a.by.size})` : ''})`;
     default:
       throw new DittoError('E_INTERNAL', `no text for action ${a.kind}`);
   }

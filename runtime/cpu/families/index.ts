@@ -11,6 +11,7 @@ import { elementwise } from './elementwise.ts';
 import { labelEmbed, timestepEmbed, unpatchify, upsampleNearest } from './gather.ts';
 import { matmul } from './matmul.ts';
 import { groupNorm, layernormModulate } from './norms.ts';
+import { tokenRows } from './tokenRows.ts';
 import type { CpuKernel, Elements } from './types.ts';
 
 export type { Elements } from './types.ts';
@@ -27,6 +28,7 @@ const FAMILIES: Record<string, CpuKernel> = {
   unpatchify: unpatchify as CpuKernel,
   upsample_nearest: upsampleNearest as CpuKernel,
   dynamic_decide: dynamicDecide as CpuKernel,
+  token_rows: tokenRows as CpuKernel,
 };
 
 export function cpuKernel(family: string): (config: unknown, bindings: Elements[]) => void {
