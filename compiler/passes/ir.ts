@@ -160,7 +160,8 @@ export type InstrOp =
   | { kind: 'layernorm'; rows: number; dim: number; eps: number; tokens: number }
   /** LN(x)·(1 + scale) + shift; ins: x, shift, scale (chunks of one modulation tensor). */
   | { kind: 'ln_modulate'; rows: number; dim: number; eps: number; tokens: number }
-  | { kind: 'attention'; batch: number; tokens: number; heads: number; headDim: number }
+  /** `queries`: only these query rows (a partial compute), out [batch, queries.length, D]; keys are all `tokens`. */
+  | { kind: 'attention'; batch: number; tokens: number; heads: number; headDim: number; queries?: number[] }
   | { kind: 'patch_embed'; batch: number; channels: number; height: number; width: number; patch: number; dim: number }
   | { kind: 'timestep_embed'; batch: number; dim: number; maxPeriod: number }
   | { kind: 'embedding'; batch: number; rows: number; dim: number }

@@ -24,6 +24,8 @@ export function partialCompute(b: BodyBuilder, info: TargetInfo, n: Node, R: Ran
     b.valueOf.set(id, v);
   };
   const rows = `${chosen.length} of ${T} token rows`;
+  // What attention reads for every token (its qkv), bound before any gathered value replaces it.
+  const fullRows = new Map(cone.full.map((id) => [id, b.rows(id, R)]));
   for (const id of cone.gathered) {
     const m = graph.nodes[id]!;
     const src = b.at(id, R);
@@ -40,6 +42,15 @@ export function partialCompute(b: BodyBuilder, info: TargetInfo, n: Node, R: Ran
     const shape = packedShape(m);
     result = b.temp(shape);
     bindPacked(id, result);
+    if (m.op.kind === 'attention') {
+      // The chosen queries against the keys and values of every token.
+      const heads = m.op.heads;
+      b.emit({
+        op: { kind: 'attention', batch: R.count, tokens: T, heads, headDim: m.shape[2]! / heads, queries: [...chosen] },
+        ins: [fullRows.get(m.inputs[0]!)!], outs: [outView(b, result, R)], covers: [id], role: 'model', ...tag, note: `attention of ${rows} against all ${T}`,
+      });
+      continue;
+    }
     emitNode(b, { ...m, shape }, R, result, 'model', tag);
   }
   const slot = slotName(b.ctx, info, n);

@@ -120,7 +120,7 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
     }
     case 'attention': {
       binds.set('qkv', exact('qkv', b(ins.ins[0]!), 'attention')).set('out', exact('out', b(ins.outs[0]!), 'attention'));
-      const config = selectAttention({ B: op.batch, T: op.tokens, heads: op.heads, headDim: op.headDim }, caps);
+      const config = selectAttention({ B: op.batch, T: op.tokens, heads: op.heads, headDim: op.headDim, ...(op.queries ? { queries: op.queries } : {}) }, caps);
       return { family: 'attention', config, kernel: emitAttention(config), binds };
     }
     case 'timestep_embed': {

@@ -79,7 +79,7 @@ describe('token selection (compiler/ir/rules.ts)', () => {
     expect([...mergeTokens(fresh, stored, [1], 3, 2)]).toEqual([0, 0, 102, 103, 0, 0, 0, 0, 108, 109, 0, 0]);
   });
 
-  it("DiT's MLP is token-wise (its cone: layernorm → modulate → fc1 → GELU → fc2); of the attention only the output projection is", () => {
+  it("DiT's MLP is token-wise (its cone: layernorm → modulate → fc1 → GELU → fc2); attention joins by its queries, reading qkv in full", () => {
     const g = tinyGraph(TINY, 2);
     const cone = tokenCone(g, nodeByPath(g, 'blocks[0].mlp')!.id);
     expect(typeof cone).not.toBe('string');
@@ -88,10 +88,33 @@ describe('token selection (compiler/ir/rules.ts)', () => {
     expect(cone.gathered).toHaveLength(1);
     const attn = tokenCone(g, nodeByPath(g, 'blocks[0].attn')!.id);
     if (typeof attn === 'string') throw new Error(attn);
-    expect(attn.nodes.map((id) => g.nodes[id]!.op.kind)).toEqual(['linear']);
-    expect(attn.gathered.map((id) => g.nodes[id]!.op.kind)).toEqual(['attention']);
-    const core = g.nodes.find((n) => n.op.kind === 'attention')!;
-    expect(tokenCone(g, core.id)).toMatch(/attention, which mixes tokens/);
+    expect(attn.nodes.map((id) => g.nodes[id]!.op.kind)).toEqual(['attention', 'linear']);
+    expect(attn.gathered).toEqual([]);
+    expect(attn.full.map((id) => g.nodes[id]!.path)).toEqual(['blocks[0].qkv']);
+    const embed = g.nodes.find((n) => n.op.kind === 'patch_embed')!;
+    expect(tokenCone(g, embed.id)).toMatch(/patch_embed, which is not token-wise/);
+  });
+});
+
+describe('the cost model prices a partial compute by its fraction', () => {
+  it('the MLP FLOPs of a partial step are n/T of a full step\'s (n = ⌈f·T⌉ rows)', () => {
+    const graph = tinyGraph(TINY, 1);
+    const stepFlops = (mlp: ScheduleIR['table'][number][string] | undefined) => {
+      const base = computeEverything('DiT', 2);
+      const row: Record<string, NonNullable<typeof mlp>> = {};
+      for (let b = 0; b < TINY.depth; b++) {
+        row[`blocks[${b}].attn`] = { cond: { kind: 'reuse' }, uncond: { kind: 'reuse' } };
+        if (mlp) row[`blocks[${b}].mlp`] = mlp;
+      }
+      const plan = compile(graph, { ...base, table: [{}, row] }, { steps: 2, batch: 1, sampler: 'ddim', caps: HARDWARE_CAPS }).plan;
+      return plan.cost.perStep[1]!.flops;
+    };
+    const reuse = stepFlops({ cond: { kind: 'reuse' }, uncond: { kind: 'reuse' } });
+    const full = stepFlops(undefined);
+    for (const [fraction, n] of [[0.25, 4], [0.5, 8], [0.3, 5], [1, 16]] as const) {
+      const partial = stepFlops({ cond: { kind: 'tokens', fraction, by: { form: 'staleness' } }, uncond: { kind: 'compute' } });
+      expect((partial - reuse) / (full - reuse), `fraction ${fraction}`).toBeCloseTo(n / 16, 6);
+    }
   });
 });
 
@@ -129,6 +152,11 @@ describe('plan on the CPU ≡ reference executor, partial computes', () => {
     const M = fams.filter((kn) => kn.family === 'matmul').map((kn) => (kn.config as { M: number }).M);
     expect(M.filter((m) => m === 8)).toHaveLength(2 * TINY.depth);
     expect(plan.cost.flopsRatio).toBeLessThan(1);
+    // Attention computed on some tokens: the chosen queries against all 16 keys — per CFG half,
+    // 8 for cond (tokens(0.5)) and 4 for uncond (the case's tokens(0.25)).
+    const attnPlan = compile(graph, tokensSchedule(TINY.depth, { ...r, attn: 'tokens' }), { steps: TOKENS_STEPS, batch: 1, sampler: 'ddpm', caps: HARDWARE_CAPS, cfgScale: 1.5 }).plan;
+    const attn = attnPlan.bodies[attnPlan.stepBody[1]!]!.dispatches.map((d) => attnPlan.kernels[d.kernel]!).filter((kn) => kn.family === 'attention');
+    expect(attn.map((kn) => (kn.config as { T: number; queries?: number[] }).queries?.length)).toEqual(Array(TINY.depth).fill([8, 4]).flat());
     const run = (sch: ScheduleIR) => runPlanOnCpu(compile(graph, sch, { steps: 8, batch: 1, sampler: 'ddpm', caps: HARDWARE_CAPS, cfgScale: 1.5 }).plan, weights, { seed: s.seed, classes: classesFor(s) }).latents;
     const want = sampleReference(graph, weights, schedule, { sampler: 'ddpm', classes: classesFor(s), seed: s.seed, cfgScale: 1.5 }).latents;
     const same = maxRelativeError(run(schedule).data, want.data);

@@ -23,7 +23,8 @@ describe('compute tokens(…)', () => {
     expect(at(schedule('compute tokens(1 / 4, by = cluster(1 + 1))'))).toEqual({ kind: 'tokens', fraction: 0.25, by: { form: 'cluster', size: 2 } });
     const lib = scheduleFor(m, 'toca(N=4, fraction=0.25, side=2)', 50);
     expect(lib.table[2]!['blocks[1].mlp']!.uncond).toEqual({ kind: 'tokens', fraction: 0.25, by: { form: 'cluster', size: 2 } });
-    expect(lib.table[2]!['blocks[1].attn']!.cond).toEqual({ kind: 'reuse' });
+    expect(lib.table[2]!['blocks[1].attn']!.cond).toEqual({ kind: 'tokens', fraction: 0.25, by: { form: 'cluster', size: 2 } });
+    expect(scheduleFor(m, 'toca_mlp', 50).table[2]!['blocks[1].attn']!.cond).toEqual({ kind: 'reuse' });
     expect(lib.table[0]!['blocks[1].mlp']).toBeUndefined();
   });
 
