@@ -18,6 +18,7 @@
  * so both sides accept the same schedules.
  */
 import type { Graph, Node, NodeId } from './graph.ts';
+import { OP_TABLE } from './ops.ts';
 
 export interface TokenCone {
   /** Token rows per sample (T). */
@@ -32,7 +33,10 @@ export interface TokenCone {
   inputs: NodeId[];
 }
 
-const TOKEN_WISE = new Set(['linear', 'layernorm', 'modulate', 'unary', 'binary']);
+/** How the op table says an op runs under a partial compute (compiler/ir/ops.ts `partial`). */
+function partialMode(m: Node): 'rows' | 'queries' | undefined {
+  return m.op.kind === 'input' || m.op.kind === 'const' ? undefined : OP_TABLE[m.op.kind].partial;
+}
 
 /** The cone of `target`, or why a partial compute of it is not possible. */
 export function tokenCone(graph: Graph, target: NodeId): TokenCone | string {
@@ -42,10 +46,10 @@ export function tokenCone(graph: Graph, target: NodeId): TokenCone | string {
   const T = n.shape[1]!;
   const tokenRows = (m: Node) => m.shape.length === 3 && m.shape[0] === N && m.shape[1] === T;
   const perSample = (m: Node) => m.shape.length === 2 && m.shape[0] === N;
-  const attention = (m: Node) => m.op.kind === 'attention' && tokenRows(m) && tokenRows(graph.nodes[m.inputs[0]!]!);
+  const attention = (m: Node) => partialMode(m) === 'queries' && tokenRows(m) && tokenRows(graph.nodes[m.inputs[0]!]!);
   const fits = (m: Node) =>
     attention(m) ||
-    TOKEN_WISE.has(m.op.kind) && tokenRows(m) &&
+    partialMode(m) === 'rows' && tokenRows(m) &&
     m.inputs.every((i) => {
       const x = graph.nodes[i]!;
       return x.op.kind === 'const' || tokenRows(x) || (perSample(x) && (m.op.kind === 'modulate' || (m.op.kind === 'binary' && m.op.broadcast === 'per_sample')));
