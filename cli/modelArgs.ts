@@ -21,3 +21,8 @@ export function addModelOptions(cmd: Command): Command {
 export function lowerModelFile(file: string, flags: ModelFlags, batch: number): Graph {
   return openModel(file, { model: flags.model, set: flags.set ? parseSetFlag(flags.set) : undefined, batch, cfg: false }).graph;
 }
+
+/** `--sampler ddpm|ddim`, the same choices and default on every verb that samples. */
+export function samplerOption(): Option {
+  return new Option('--sampler <kind>', 'sampler').choices(['ddpm', 'ddim']).default('ddpm');
+}

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../core/packageRoot.ts';
 import { DittoError } from '../../core/errors.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { interleave, summarize, type Candidate, type Summary } from '../stats.ts';
-import { loadOrt, openSession, ortInfo, type OrtEp, type OrtSession } from './onnxruntime.ts';
+import { interleave, type Candidate, type Summary } from '../stats.ts';
+import { loadOrt, openSession, type OrtEp, type OrtSession } from './onnxruntime.ts';
 
 export const REPO_ROOT = PACKAGE_ROOT;
 export const WORK_DIR = join(REPO_ROOT, 'bench', 'work');

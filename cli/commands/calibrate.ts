@@ -10,7 +10,7 @@ import { parseSetFlag } from '../../compiler/frontend.ts';
 import { openModel } from '../../compiler/compileSource.ts';
 import { loadWeights, validateWeights } from '../../runtime/weights/index.ts';
 import { calibrate, DEFAULT_SAMPLES, DEFAULT_THRESHOLD, validateCalibrateOptions, type CalibrateOptions, type CalibrateResult } from '../../evaluation/calibrate/index.ts';
-import { addModelOptions } from '../modelArgs.ts';
+import { addModelOptions, samplerOption } from '../modelArgs.ts';
 import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
 import { refuseOverwrite } from '../../core/outputGuard.ts';
 
@@ -58,7 +58,7 @@ export function registerCalibrate(program: Command): void {
     .requiredOption('--steps <n>', 'sampling steps of the table')
     .requiredOption('--budget <ratio>', 'target FLOPs ratio, cached / all-compute, in (0, 1] (e.g. 0.68)')
     .option('--samples <n>', 'calibration samples (seeded noise and classes)', String(DEFAULT_SAMPLES))
-    .addOption(new Option('--sampler <kind>', 'sampler').choices(['ddpm', 'ddim']).default('ddpm'))
+    .addOption(samplerOption())
     .option('--cfg <scale>', 'classifier-free guidance scale (absent: no CFG); use the one you will sample with')
     .addOption(new Option('--guide <channels>', 'CFG-guided eps channels').choices(['first3', 'all']).default('first3'))
     .option('--seed <n>', 'seed of the calibration noise and classes', '0')

@@ -14,6 +14,7 @@ import { planSummary } from '../../compiler/plan/summary.ts';
 import { checkOutputPath, dawnToggleOption, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { scheduleFileOf } from '../inputFiles.ts';
+import { samplerOption } from '../modelArgs.ts';
 
 interface CompileFlags extends DeviceFlags {
   schedule?: string;
@@ -40,7 +41,7 @@ export function registerCompile(program: Command): void {
     .requiredOption('--steps <n>', 'sampling steps')
     .option('--model <name>', "the model or variant (e.g. DiT-XL/2); default: the file's only model")
     .option('--set <key=value,…>', 'override model parameters')
-    .addOption(new Option('--sampler <kind>', 'sampler').choices(['ddpm', 'ddim']).default('ddpm'))
+    .addOption(samplerOption())
     .option('--cfg <scale>', 'classifier-free guidance scale (absent: no CFG)')
     .option('--batch <n>', 'images per run', '1')
     .option('--f16', 'f16 weight storage (needs shader-f16)')

@@ -19,6 +19,7 @@ import { parseRedisUrl } from '../../evaluation/eval/queue/connection.ts';
 import { runEvalOnQueue, type QueueProgress } from '../../evaluation/eval/queue/submit.ts';
 import { splitScheduleList } from '../../evaluation/eval/scheduleList.ts';
 import type { EvalConfig, EvalDevice, EvalProgress, EvalReport } from '../../evaluation/eval/types.ts';
+import { addModelOptions, samplerOption } from '../modelArgs.ts';
 import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 import { EXIT_USER } from '../exit.ts';
 import type { ProgressSettings } from '../../evaluation/eval/progressStore.ts';
@@ -187,17 +188,15 @@ async function withProgress<T>(json: boolean, work: (update: (p: EvalProgress) =
 }
 
 export function registerEval(program: Command): void {
-  const command = program
+  const command = addModelOptions(program
     .command('eval')
     .description('compare cache schedules with the no-cache baseline: FID, class accuracy, PSNR/SSIM, speed-up, image grids; --shard / --merge / --queue split it over machines')
-    .argument('[model-file]', 'the .ditto file declaring the model (a pixel-space model, e.g. models/fmnist.ditto); none with --merge')
-    .option('--model <name>', "the model or variant (e.g. DiT-FMNIST); default: the file's only model")
-    .option('--set <key=value,…>', 'override model parameters')
+    .argument('[model-file]', 'the .ditto file declaring the model (a pixel-space model, e.g. models/fmnist.ditto); none with --merge'))
     .option('--weights <file>', 'model weights (.safetensors or PyTorch .pt); required unless --merge')
     .option('--schedules <list>', 'comma-separated schedules: names (fora(N=2), ebcache_table), .ditto files or FILE.ditto:NAME; required unless --merge')
     .option('--samples <n>', 'images per schedule (classes cycle 0, 1, 2, …); required unless --merge')
     .option('--steps <n>', 'sampling steps', '50')
-    .addOption(new Option('--sampler <kind>', 'sampler').choices(['ddpm', 'ddim']).default('ddpm'))
+    .addOption(samplerOption())
     .option('--cfg <scale>', 'classifier-free guidance scale (absent: no CFG)')
     .option('--batch <n>', 'images per sampling run', '50')
     .option('--seed <n>', 'seed of batch 0 (batch j uses seed + j, for every schedule)', '0')

@@ -5,7 +5,7 @@
  * (evaluation/calibrate/fit.ts, docs/calibrate.md). Thin: flags, weights, the library, the file.
  */
 import path from 'node:path';
-import { Argument, Option, type Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { DittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { refuseOverwrite } from '../../core/outputGuard.ts';
@@ -14,7 +14,7 @@ import { parseSetFlag } from '../../compiler/frontend.ts';
 import { openModel } from '../../compiler/compileSource.ts';
 import { loadWeights, validateWeights } from '../../runtime/weights/index.ts';
 import { fitFromSource } from '../../evaluation/calibrate/fit.ts';
-import { addModelOptions } from '../modelArgs.ts';
+import { addModelOptions, samplerOption } from '../modelArgs.ts';
 import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
 
 interface FitFlags {
@@ -42,7 +42,7 @@ export function registerFit(program: Command): void {
     .requiredOption('--weights <file>', 'model weights (.safetensors or PyTorch .pt)')
     .option('--steps <n>', 'sampling steps of the runs (and of the written schedule or curve)', '50')
     .option('--samples <n>', 'samples per run (classes 0, 1, …; seeded noise)', '4')
-    .addOption(new Option('--sampler <kind>', 'sampler').choices(['ddpm', 'ddim']).default('ddpm'))
+    .addOption(samplerOption())
     .option('--cfg <scale>', 'classifier-free guidance scale (absent: no CFG); each branch is measured on its own')
     .option('--seed <n>', 'seed of the noise', '0')
     .option('--signal <node>', 'teacache: the node whose change is rescaled', 'blocks[0].msa_in')

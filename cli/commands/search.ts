@@ -11,6 +11,7 @@ import { parseSetFlag } from '../../compiler/frontend.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
 import { parseBudget, runSearch, type KernelTimes, type SearchProgress, type SearchResult } from '../../evaluation/search/index.ts';
 import { STATE_FILE } from '../../evaluation/search/state.ts';
+import { addModelOptions, samplerOption } from '../modelArgs.ts';
 import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 
 interface SearchFlags extends DeviceFlags {
@@ -117,16 +118,14 @@ function printResult(r: SearchResult, json: boolean): void {
 }
 
 export function registerSearch(program: Command): void {
-  const command = program
+  const command = addModelOptions(program
     .command('search')
     .description('search cache schedules under a speed budget: the Pareto front of speed (measured kernel times) against fidelity to no cache, and the chosen schedule as .ditto')
-    .argument('<model-file>', 'the .ditto file declaring the model (a pixel-space DiT, e.g. models/fmnist.ditto)')
-    .option('--model <name>', "the model or variant (e.g. DiT-FMNIST); default: the file's only model")
-    .option('--set <key=value,…>', 'override model parameters')
+    .argument('<model-file>', 'the .ditto file declaring the model (a pixel-space DiT, e.g. models/fmnist.ditto)'))
     .option('--weights <file>', 'model weights (.safetensors or PyTorch .pt)')
     .option('--budget <b>', 'a speed-up (2.5x) or a time per image (40ms) the schedule must meet')
     .option('--steps <n>', 'sampling steps', '50')
-    .addOption(new Option('--sampler <kind>', 'sampler').choices(['ddpm', 'ddim']).default('ddpm'))
+    .addOption(samplerOption())
     .option('--cfg <scale>', 'classifier-free guidance scale (absent: no CFG)')
     .option('--out-dir <dir>', 'the front (front.json, front.svg, front.ditto), the chosen NAME.ditto and the search state', 'ditto-search')
     .option('--name <id>', 'name of the chosen schedule (default search_<sampler>)')

@@ -3,9 +3,7 @@
  * this adapter and write the plan with the fastest (runtime/tune.ts); `--cache FILE` keeps the
  * choices per adapter and kernel for later plans and for `ditto run --tuning-cache`.
  */
-import path from 'node:path';
 import type { Command } from 'commander';
-import { DittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { loadAnyPlan } from '../../compiler/plan/load.ts';

@@ -4,7 +4,6 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DittoError } from '../../core/errors.ts';
 import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { numel, shapeString, type Tensor } from '../../core/tensor.ts';
 import { graphWeights, type Graph } from '../../compiler/ir/graph.ts';

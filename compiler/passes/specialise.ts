@@ -10,7 +10,7 @@
  */
 import { match } from 'ts-pattern';
 import { DittoError, invariant } from '../../core/errors.ts';
-import type { Graph, NodeId } from '../ir/graph.ts';
+import type { Graph } from '../ir/graph.ts';
 import { actionAt, type Action, type ForecastBasis, type ScheduleIR, type TokenOrder } from '../ir/schedule.ts';
 import { tokenCone } from '../ir/tokenCone.ts';
 import type { CompileOptions } from './options.ts';

@@ -13,6 +13,7 @@
  * takes exactly the same path.
  */
 import { uniformStream } from '../../core/random.ts';
+import { budgetSeeds, computesWithinBudget, DENSITIES } from './budgetSeeds.ts';
 import { type Action, allCompute, cloneGenome, type Component, COMPONENTS, type Genome, genomeKey, repair } from './genome.ts';
 
 export interface Scored {
@@ -107,11 +108,15 @@ export function mutate(rng: Rng, parent: Genome, other: Genome | undefined, bloc
     const to = rng() < 0.5 ? blocks : int(rng, from + 1, blocks);
     const comps = pick(rng, [['attn'], ['mlp'], COMPONENTS] as const);
     const r = rng();
-    if (r < 0.45) {
+    if (r < 0.35) {
       // A window follows a uniform interval.
       const start = int(rng, 1, steps - 1);
       const end = int(rng, start + 1, steps);
       applyFamily(g, { comps, from, to, start, end, n: interval(rng), action: rng() < 0.7 ? 'r' : 'f' });
+    } else if (r < 0.45) {
+      // A computed step moved by one or two steps on a block range (the cost stays, the placement changes):
+      // once the population sits at the budget, where the computes go is what is left to choose.
+      shiftCompute(rng, g, comps, from, to, steps);
     } else if (r < 0.8) {
       // A short window set to one action (s: the blocks skipped by residual reuse).
       const start = int(rng, 1, steps - 1);
@@ -149,6 +154,26 @@ export function mutate(rng: Rng, parent: Genome, other: Genome | undefined, bloc
   }
   g = repair(g);
   return g;
+}
+
+/**
+ * Moves one step at which every node of `comps` in blocks [from, to) computes to a step one or two
+ * away at which they do not, swapping the two steps' actions (step 0 always computes, so it stays).
+ */
+export function shiftCompute(rng: Rng, g: Genome, comps: readonly Component[], from: number, to: number, steps: number): void {
+  const computes = (k: number) => comps.every((c) => g[c].slice(from, to).every((row) => row[k] === 'c'));
+  const at = Array.from({ length: steps - 1 }, (_, i) => i + 1).filter(computes);
+  if (!at.length) return;
+  const k = pick(rng, at);
+  const d = (rng() < 0.5 ? -1 : 1) * int(rng, 1, 2);
+  const j = k + d;
+  if (j < 1 || j >= steps || computes(j)) return;
+  for (const c of comps) {
+    for (let b = from; b < to; b++) {
+      const row = g[c][b]!;
+      [row[k], row[j]] = [row[j]!, row[k]!];
+    }
+  }
 }
 
 /** How far a candidate is over the budget (0: within it): the budget as an objective. */
@@ -212,11 +237,13 @@ export function survivors(xs: readonly Scored[], n: number, budgetMs: number): S
   return out;
 }
 
+const BUDGET_SEEDS = DENSITIES.length;
+
 /** Every candidate the search asked for, in the order asked (seeds first). */
 export async function evolve(o: EvolveOptions): Promise<Scored[]> {
   const rng = uniformStream(o.seed);
   const seeds = seedGenomes(o.blocks, o.steps);
-  const total = seeds.length + o.generations * o.population;
+  let total = seeds.length + o.generations * o.population;
   const seen = new Map<string, Scored>();
   const all: Scored[] = [];
   let asked = 0;
@@ -233,6 +260,12 @@ export async function evolve(o: EvolveOptions): Promise<Scored[]> {
   };
   let pop: Scored[] = [];
   for (const g of seeds) pop.push(await ask(g));
+  // Seeds fitted to the budget (budgetSeeds.ts): the most computed steps the budget allows, placed by densities.
+  const computes = computesWithinBudget(pop, o.steps, o.budgetMs);
+  if (computes !== null) {
+    total += BUDGET_SEEDS;
+    for (const g of budgetSeeds(o.blocks, o.steps, computes)) pop.push(await ask(g));
+  }
   pop = survivors(dedupe(pop), o.population, o.budgetMs);
   for (let gen = 0; gen < o.generations; gen++) {
     const children: Scored[] = [];

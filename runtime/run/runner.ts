@@ -5,7 +5,7 @@
  * up front, nothing read back in between — and reads the latent back once at the end.
  */
 import { DittoError } from '../../core/errors.ts';
-import { numel, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
+import { numel, tensor, type Tensor } from '../../core/tensor.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import { awaitGpu, createGpu, type DeviceOptions, type GpuContext } from '../device.ts';
 import { readBack, upload } from '../gpu/buffers.ts';

@@ -1,6 +1,6 @@
 /**
- * The search's candidates as language: every candidate the search can produce (seeds and their
- * mutations, any seed) is written as .ditto text that checks, resolves to exactly the actions the
+ * The search's candidates as language: every candidate the search can produce (seeds, the seeds
+ * fitted to a budget, and their mutations, any seed) is written as .ditto text that checks, resolves to exactly the actions the
  * candidate holds, and compiles; the Pareto front is non-dominated and covers every point; the
  * budget parser takes speed-ups and times and refuses anything else.
  */
@@ -18,6 +18,7 @@ import { dominates, mutate, paretoFront, seedGenomes, type Scored } from '../../
 import { genomeKey, repair, type Genome } from '../../evaluation/search/genome.ts';
 import { budgetMsPerImage, parseBudget } from '../../evaluation/search/budget.ts';
 import { fastestGenome } from '../../evaluation/search/index.ts';
+import { budgetSeeds } from '../../evaluation/search/budgetSeeds.ts';
 import { toyModelFile } from './toyModel.ts';
 
 const MODEL = toyModelFile();
@@ -36,7 +37,7 @@ function emitted(g: Genome) {
 /** A candidate after `moves` mutations from a seed, all drawn from `seed`. */
 function candidate(seed: number, moves: number): Genome {
   const rng = uniformStream(seed);
-  const seeds = seedGenomes(BLOCKS, STEPS);
+  const seeds = [...seedGenomes(BLOCKS, STEPS), ...budgetSeeds(BLOCKS, STEPS, 2 + Math.floor(rng() * (STEPS - 2)))];
   let g = seeds[Math.floor(rng() * seeds.length)]!;
   for (let m = 0; m < moves; m++) g = mutate(rng, g, seeds[Math.floor(rng() * seeds.length)], BLOCKS, STEPS);
   return { ...g, eps: Math.floor(rng() * 2) };
