@@ -22,6 +22,13 @@ import { createRunner as createPlanRunner, type Runner } from './runtime/run/run
 import { loadWeights } from './runtime/weights/index.ts';
 import { packagePath } from './core/packageRoot.ts';
 import { runPlanOnCpu as runOnCpu, type CpuRunOutput, type CpuRunRequest } from './runtime/cpu/planInterpreter.ts';
+import { openModel, planFor } from './compiler/compileSource.ts';
+import { graphWeights } from './compiler/ir/graph.ts';
+import { compileCapsFor } from './compiler/plan/caps.ts';
+import { withAllComputeStep, type KernelTimes } from './compiler/plan/kernelTimes.ts';
+import { randomWeights } from './runtime/weights/index.ts';
+import { measureKernelTimes } from './evaluation/search/measure.ts';
+import { calibrationProbes } from './evaluation/search/probes.ts';
 
 export { DittoError, isDittoError, type ErrorCode, type SourceSpan } from './core/errors.ts';
 export { tensor, type Tensor } from './core/tensor.ts';
@@ -136,3 +143,50 @@ export { retimeSource as retime, type RetimeOptions, type RetimeResult } from '.
 
 // Schedules found under a speed budget (docs/search.md).
 export { runSearch, parseBudget, type Budget, type SearchOptions, type SearchResult, type SearchProgress, type CandidateReport, type FinalistReport, type KernelTimes } from './evaluation/search/index.ts';
+
+// Predicted time and speed-up from kernel times measured on an adapter (docs/bench.md "Predicted
+// speed-ups", docs/search.md): pure pricing of a plan, the table reader, and the measurement.
+export {
+  predictPlan, dispatchMs, calibratedPrediction, kernelTimesIn, readKernelTimesFile, withAllComputeStep, allComputeKey, rooflineKernelTimes,
+  type CalibratedPrediction, type PlanTime, type Line,
+} from './compiler/plan/kernelTimes.ts';
+
+export interface KernelTimesOptions extends DeviceOptions {
+  model?: string;
+  set?: Record<string, number>;
+  /** Images per run (the batch the plans you will price run at); default 1. */
+  batch?: number;
+  /** Classifier-free guidance scale; absent = no CFG. */
+  cfg?: number;
+  sampler?: 'ddpm' | 'ddim';
+  /** A weights file or tensors; default: random weights (seed 0), which time the same. */
+  weights?: string | ReadonlyMap<string, Tensor>;
+  /** The probe candidates' random stream. */
+  seed?: number;
+  gpu?: GpuContext;
+  onProbe?: (done: number, total: number, name: string) => void;
+}
+
+/**
+ * Measures kernel times on this adapter (or `opts.gpu`) the way `ditto bench` does: the search's
+ * probe plans of a model file (no cache, reuse, forecast, residual skipping…, 4 steps) at a batch,
+ * each dispatch timed; the result prices any plan of that model and adapter (`predictPlan`,
+ * `calibratedPrediction`) and carries the model's calibrated all-compute step.
+ */
+export async function measureKernelTimesFor(modelFile: string, opts: KernelTimesOptions = {}): Promise<KernelTimes> {
+  const { gpu: given, model, set, batch, cfg, sampler, weights, seed, onProbe, ...device } = opts;
+  const m = openModel(modelFile, { model, set, batch: batch ?? 1, cfg: cfg !== undefined });
+  const tensors = typeof weights === 'string' ? loadWeights(weights).tensors : (weights ?? randomWeights(graphWeights(m.graph), 0));
+  const gpu = given ?? (await createGpu(device));
+  try {
+    const caps = compileCapsFor(gpu.report);
+    const options = { sampler: sampler ?? 'ddpm', caps, ...(cfg !== undefined ? { cfgScale: cfg } : {}) } as const;
+    const times = await measureKernelTimes({
+      gpu, weights: tensors, weightsFile: typeof weights === 'string' ? weights : 'weights', caps,
+      probes: calibrationProbes(modelFile, m, options, seed ?? 0), ...(onProbe ? { onProbe } : {}),
+    });
+    return withAllComputeStep(times, planFor(m, undefined, { ...options, steps: 1 }).plan, caps);
+  } finally {
+    if (!given) gpu.device.destroy();
+  }
+}

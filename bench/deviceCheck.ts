@@ -173,11 +173,11 @@ function schedulesSections(r: ScheduleBenchResult, size: CheckSize): Section[] {
   const sections: Section[] = [{
     title: `${r.model}: cache schedules (${size.steps} DDPM steps, CFG ${size.cfgScale}, random weights)`,
     text: `Median of ${size.runs} interleaved run(s) per plan, one image (batch 2 under CFG), caps '${r.caps}'. ` +
-      'Realised = measured / predicted speed-up (the plan\'s cost model). PSNR and relative L2 are against the no-cache output from the same noise ' +
+      'Predicted: the calibrated cost model (kernel times measured on this adapter on the search\'s probe plans, not on these plans; docs/bench.md); realised = measured / predicted speed-up; roofline: the plan\'s compile-time cost model. PSNR and relative L2 are against the no-cache output from the same noise ' +
       '(latents: PSNR against their own range). Host share: encode-and-submit time per step over the step\'s wall time.',
     table: {
-      columns: ['plan', 's / image', 'min', 'max', 'speed-up', 'predicted', 'realised', 'FLOPs ratio', 'PSNR dB', 'rel. L2', 'dispatches', 'host share', 'warm-up s'],
-      rows: r.rows.map((row) => [row.name, row.perImage.median, row.perImage.min, row.perImage.max, row.speedup, row.predictedSpeedup, row.realised,
+      columns: ['plan', 's / image', 'min', 'max', 'speed-up', 'predicted', 'realised', 'roofline', 'realised (roofline)', 'FLOPs ratio', 'PSNR dB', 'rel. L2', 'dispatches', 'host share', 'warm-up s'],
+      rows: r.rows.map((row) => [row.name, row.perImage.median, row.perImage.min, row.perImage.max, row.speedup, row.predictedSpeedup, row.realised, row.rooflineSpeedup, row.realisedRoofline,
         row.flopsRatio, row.fidelity.psnr, row.fidelity.relativeL2, row.dispatches, row.hostShare, row.warmUpSeconds]),
     },
   }];

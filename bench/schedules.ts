@@ -4,10 +4,16 @@
  * adapter's JIT) and then run R times interleaved (A B C A B C …) with the same seed and classes.
  *
  * Per schedule it returns what a user chooses a schedule by: wall-clock per image, measured
- * against predicted speed-up (the plan's own cost model), fidelity to the baseline's output from
+ * against predicted speed-up, fidelity to the baseline's output from
  * the same noise, the planned peak memory and the host's share of each step. Rounds alternate
  * their order (A B C, C B A, …) so that a load drifting over the bench is not charged to the
  * schedules that run late in a round.
+ *
+ * The predicted speed-up is the calibrated cost model's (compiler/plan/kernelTimes.ts): kernel
+ * times measured on this adapter, before the timed rounds, on the search's probe plans at this
+ * model and batch (evaluation/search/probes.ts) — not on the plans being timed, so a realised
+ * ratio near 1 says the model predicts, not that it was fitted to the answer. The compile
+ * profile's roofline prediction (plan.cost) is reported beside it.
  */
 import { DittoError } from '../core/errors.ts';
 import type { Tensor } from '../core/tensor.ts';
@@ -15,9 +21,12 @@ import { openModel, planFor, scheduleFor, type SourceModel } from '../compiler/c
 import type { Graph } from '../compiler/ir/graph.ts';
 import type { ScheduleIR } from '../compiler/ir/schedule.ts';
 import { compileCapsFor } from '../compiler/plan/caps.ts';
+import { predictPlan, withAllComputeStep, type KernelTimes } from '../compiler/plan/kernelTimes.ts';
 import type { Plan } from '../compiler/plan/types.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import type { ScheduleComparisonInput } from '../evaluation/eval/types.ts';
+import { measureKernelTimes } from '../evaluation/search/measure.ts';
+import { calibrationProbes } from '../evaluation/search/probes.ts';
 import { psnr, relativeL2, ssim } from '../evaluation/metrics/fidelity.ts';
 import { createRunner, type RunOutput, type Runner } from '../runtime/run/runner.ts';
 import type { ProfileReport } from '../runtime/run/profile.ts';
@@ -37,6 +46,8 @@ export interface ScheduleBenchConfig extends ScheduleComparisonInput {
   sampler?: 'ddpm' | 'ddim';
   seed: number;
   gpu: GpuContext;
+  /** Kernel times to predict with (an earlier bench's report.json, a search's front.json); default: measured here on the probe plans. */
+  kernelTimes?: KernelTimes;
   /** After the timed rounds, one more run of each plan with timestamp queries (`--profile`). */
   profile?: boolean;
   onProgress?: (line: string) => void;
@@ -64,11 +75,18 @@ export interface ScheduleRow {
   speedup: number;
   /** Baseline time / this time within each round (how much the drift between rounds moved it). */
   roundSpeedups: number[];
-  /** From the plan's cost model, against the all-compute plan. */
+  /** The calibrated cost model's: the all-compute plan's predicted time / this plan's, whole runs. */
   predictedSpeedup: number;
+  /** The compile profile's roofline (plan.cost.predictedSpeedup), for comparison. */
+  rooflineSpeedup: number;
+  /** Predicted ms of one run under the calibrated model, and the share of its dispatches priced by a measured kernel time. */
+  predictedMs: number;
+  measuredShare: number;
   flopsRatio: number;
-  /** measured / predicted speed-up. */
+  /** measured / predicted (calibrated) speed-up. */
   realised: number;
+  /** measured / roofline speed-up. */
+  realisedRoofline: number;
   /** Share of the predicted time saving that became wall-clock time (NaN without a saving). */
   savingShare: number;
   fidelity: Fidelity;
@@ -90,6 +108,10 @@ export interface ScheduleBenchResult {
   outputShape: number[];
   rows: ScheduleRow[];
   caps: string;
+  /** The kernel times the predictions come from, with the all-compute step of this model recorded. */
+  kernelTimes: KernelTimes;
+  /** 'measured here' (probe plans of this run) or 'given' (cfg.kernelTimes). */
+  kernelTimesOrigin: 'measured here' | 'given';
 }
 
 function usage(ok: boolean, message: string): void {
@@ -143,19 +165,30 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
   // Every schedule is resolved before anything slow happens: a bad name fails in a second.
   const specs: { name: string; schedule?: ScheduleIR }[] = [{ name: BASELINE_ROW }, ...cfg.schedules.map((s) => ({ name: s, schedule: scheduleFor(model, s, cfg.steps, { flag: '--schedules' }) }))];
   const caps = compileCapsFor(cfg.gpu.report);
+  const planOptions = { sampler: cfg.sampler ?? 'ddpm', caps, ...(cfg.cfgScale !== undefined ? { cfgScale: cfg.cfgScale } : {}) } as const;
+
+  // Kernel times first: the probes also pay most of the adapter's shader JIT.
+  let times = cfg.kernelTimes;
+  if (!times) {
+    const probes = calibrationProbes(cfg.modelFile, model, planOptions, cfg.seed);
+    times = await measureKernelTimes({
+      gpu: cfg.gpu, weights: cfg.weights, weightsFile: cfg.weightsFile, caps, probes,
+      onProbe: (done, total, name) => log(done < total ? `kernel times: probe ${done + 1}/${total} (${name})` : `kernel times: measured on ${total} probe plans`),
+    });
+  }
 
   const prepared: { name: string; plan: Plan; runner: Runner; compileSeconds: number; warmUpSeconds: number }[] = [];
   try {
     for (const s of specs) {
       const t0 = performance.now();
-      const { plan } = planFor(model, s.schedule, { steps: cfg.steps, sampler: cfg.sampler ?? 'ddpm', caps, ...(cfg.cfgScale !== undefined ? { cfgScale: cfg.cfgScale } : {}) });
+      const { plan } = planFor(model, s.schedule, { ...planOptions, steps: cfg.steps });
       const t1 = performance.now();
       const runner = await createRunner(plan, cfg.weights, { gpu: cfg.gpu, weightsFile: cfg.weightsFile });
       prepared.push({ name: s.name, plan, runner, compileSeconds: (t1 - t0) / 1000, warmUpSeconds: 0 });
       const t2 = performance.now();
       await runner.warmUp();
       prepared[prepared.length - 1]!.warmUpSeconds = (performance.now() - t2) / 1000;
-      log(`${s.name}: compiled in ${((t1 - t0) / 1000).toFixed(1)} s, predicted speed-up ${plan.cost.predictedSpeedup.toFixed(2)}×, warmed up in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
+      log(`${s.name}: compiled in ${((t1 - t0) / 1000).toFixed(1)} s, predicted speed-up ${(predictPlan(prepared[0]!.plan, times, caps).ms / predictPlan(plan, times, caps).ms).toFixed(2)}× (roofline ${plan.cost.predictedSpeedup.toFixed(2)}×), warmed up in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
     }
 
     const classCount = graph.params['classes'] ?? 0;
@@ -188,10 +221,14 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
     const pixelSpace = baseOut.shape[1] === 1 || baseOut.shape[1] === 3;
     const perImage = timed.map((t) => t.samples.map((ms) => ms / 1000 / cfg.images));
     const baseSummary = summarize(perImage[0]!);
+    const kernelTimes = times;
+    const baseMs = predictPlan(prepared[0]!.plan, kernelTimes, caps).ms;
     const rows: ScheduleRow[] = prepared.map((p, i) => {
       const summary = summarize(perImage[i]!);
       const sp = speedup(baseSummary, summary);
-      const predicted = p.plan.cost.predictedSpeedup;
+      const priced = predictPlan(p.plan, kernelTimes, caps);
+      const predicted = baseMs / priced.ms;
+      const roofline = p.plan.cost.predictedSpeedup;
       const host = summarize(outputs[i]!.map((o) => (o.hostSeconds ?? Number.NaN) / cfg.steps));
       const step = summarize(outputs[i]!.map((o) => o.seconds / cfg.steps));
       return {
@@ -205,8 +242,12 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
         speedup: sp,
         roundSpeedups: perImage[i]!.map((t, r) => perImage[0]![r]! / t),
         predictedSpeedup: predicted,
+        rooflineSpeedup: roofline,
+        predictedMs: priced.ms,
+        measuredShare: priced.measuredShare,
         flopsRatio: p.plan.cost.flopsRatio,
         realised: realisedRatio(sp, predicted),
+        realisedRoofline: realisedRatio(sp, roofline),
         savingShare: realisedSavingShare(sp, predicted),
         fidelity: fidelityTo(outputs[i]![0]!.latents, baseOut, pixelSpace),
         peakMemoryBytes: p.plan.cost.peakMemoryBytes,
@@ -216,7 +257,10 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
         ...(profiles[i] ? { profile: profiles[i] } : {}),
       };
     });
-    return { model: cfg.model ?? graph.model, graph, pixelSpace, outputShape: baseOut.shape.slice(1), rows, caps: caps.name };
+    return {
+      model: cfg.model ?? graph.model, graph, pixelSpace, outputShape: baseOut.shape.slice(1), rows, caps: caps.name,
+      kernelTimes: withAllComputeStep(kernelTimes, prepared[0]!.plan, caps), kernelTimesOrigin: cfg.kernelTimes ? 'given' : 'measured here',
+    };
   } finally {
     for (const p of prepared) p.runner.destroy();
   }

@@ -118,8 +118,10 @@ export type ActionAst =
   | { readonly kind: 'tokens'; readonly fraction: Expr; readonly by?: Ident; readonly order?: Ident; readonly size?: Expr; readonly span: Span }
   | { readonly kind: 'reuse'; readonly span: Span }
   | { readonly kind: 'reuse_residual'; readonly span: Span }
-  /** `forecast taylor(k)` or `forecast hermite(k, σ)`: one forecast construct, named forms (compiler/ir/rules.ts). */
-  | { readonly kind: 'forecast'; readonly form: 'taylor' | 'hermite'; readonly order: Expr; readonly scale?: Expr; readonly span: Span };
+  /** `forecast taylor(k)`, `forecast hermite(k, σ)`, `forecast foca`, `forecast exp`: one forecast
+   *  construct, named forms (compiler/ir/rules.ts). `form` is as written: which names exist and
+   *  which arguments each takes is checked in compiler/schedule/ruleStatement.ts. */
+  | { readonly kind: 'forecast'; readonly form: string; readonly order?: Expr; readonly scale?: Expr; readonly span: Span };
 
 /** `when …`: a rule decided by a measured signal (`rel_l1`, on the GPU) or by a calibrated
  *  magnitude-ratio curve (`magnitude`, MagCache; static). */

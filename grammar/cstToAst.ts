@@ -245,7 +245,9 @@ export class CstToAst {
     if (has(n, 'Kw_compute')) return { kind: 'compute', span };
     if (has(n, 'Kw_forecast')) {
       const scale = has(n, 'scale') ? { scale: this.expr(node(n, 'scale')) } : {};
-      return { kind: 'forecast', form: has(n, 'Kw_hermite') ? 'hermite' : 'taylor', order: this.expr(node(n, 'order')), ...scale, span };
+      const order = has(n, 'order') ? { order: this.expr(node(n, 'order')) } : {};
+      const form = has(n, 'Kw_hermite') ? 'hermite' : has(n, 'form') ? tok(n, 'form').image : 'taylor';
+      return { kind: 'forecast', form, ...order, ...scale, span };
     }
     return has(n, 'Kw_residual') ? { kind: 'reuse_residual', span } : { kind: 'reuse', span };
   }

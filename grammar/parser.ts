@@ -317,16 +317,16 @@ export class DittoParser extends CstParser {
         ALT: () => {
           this.CONSUME(K.compute);
           // `compute tokens(f [, by = ORDER[(s)]])`: a partial compute of the token rows.
-          this.OPTION3(() => {
+          this.OPTION6(() => {
             this.CONSUME(K.tokens);
             this.CONSUME2(T.LParen);
             this.SUBRULE3(this.expr, { LABEL: 'fraction' });
-            this.OPTION4(() => {
+            this.OPTION7(() => {
               this.CONSUME2(T.Comma);
-              this.CONSUME(T.Identifier, { LABEL: 'by' });
+              this.CONSUME3(T.Identifier, { LABEL: 'by' });
               this.CONSUME(T.Equals);
-              this.CONSUME2(T.Identifier, { LABEL: 'orderName' });
-              this.OPTION5(() => {
+              this.CONSUME4(T.Identifier, { LABEL: 'orderName' });
+              this.OPTION8(() => {
                 this.CONSUME3(T.LParen);
                 this.SUBRULE4(this.expr, { LABEL: 'size' });
                 this.CONSUME3(T.RParen);
@@ -345,14 +345,23 @@ export class DittoParser extends CstParser {
       {
         ALT: () => {
           this.CONSUME(K.forecast);
-          this.OR2([{ ALT: () => this.CONSUME(K.taylor) }, { ALT: () => this.CONSUME(K.hermite) }]);
-          this.CONSUME(T.LParen);
-          this.SUBRULE(this.expr, { LABEL: 'order' });
-          this.OPTION2(() => {
-            this.CONSUME(T.Comma);
-            this.SUBRULE2(this.expr, { LABEL: 'scale' });
+          this.OR2([
+            { ALT: () => this.CONSUME(K.taylor) },
+            { ALT: () => this.CONSUME(K.hermite) },
+            // The later forms are names, not keywords, so they stay free as schedule names.
+            { ALT: () => this.CONSUME(T.Identifier, { LABEL: 'form' }) },
+          ]);
+          // The arguments are optional here so that `forecast foca` parses; which form takes which
+          // arguments is checked in compiler/schedule/ruleStatement.ts, with the form's name.
+          this.OPTION3(() => {
+            this.CONSUME(T.LParen);
+            this.SUBRULE(this.expr, { LABEL: 'order' });
+            this.OPTION2(() => {
+              this.CONSUME(T.Comma);
+              this.SUBRULE2(this.expr, { LABEL: 'scale' });
+            });
+            this.CONSUME(T.RParen);
           });
-          this.CONSUME(T.RParen);
         },
       },
     ]);

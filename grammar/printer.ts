@@ -114,7 +114,7 @@ function printAction(a: A.ActionAst): string {
     case 'reuse_residual':
       return 'reuse residual';
     case 'forecast':
-      return `forecast ${a.form}(${printExpr(a.order)}${a.scale ? `, ${printExpr(a.scale)}` : ''})`;
+      return a.order ? `forecast ${a.form}(${printExpr(a.order)}${a.scale ? `, ${printExpr(a.scale)}` : ''})` : `forecast ${a.form}`;
   }
 }
 

@@ -22,6 +22,7 @@ import { benchPeer, exportConfigOf, type PeerResult } from '../../bench/peer/dit
 import { ensureDitOnnx } from '../../bench/peer/ort.ts';
 import { writeScheduleReport } from '../../bench/scheduleReport.ts';
 import { formatCell } from '../../bench/report.ts';
+import { readKernelTimesFile } from '../../compiler/plan/kernelTimes.ts';
 import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 
 const ROOT = PACKAGE_ROOT;
@@ -43,6 +44,7 @@ interface BenchFlags extends DeviceFlags {
   peer: 'ort' | 'none';
   peerRuns: string;
   outDir?: string;
+  kernelTimes?: string;
 }
 
 function slug(name: string): string {
@@ -72,6 +74,7 @@ export function registerBench(program: Command): void {
     .option('--seed <n>', 'noise seed (the same for every plan)', '0')
     .addOption(new Option('--peer <engine>', 'also time one no-cache forward against onnxruntime-node (WebGPU and CPU); needs python3 with torch for the ONNX export').choices(['ort', 'none']).default('ort'))
     .option('--peer-runs <n>', 'timed forwards per engine in the peer comparison', '3')
+    .option('--kernel-times <file>', 'predict with these kernel times (an earlier bench\'s report.json, a search\'s front.json) instead of measuring them on probe plans first')
     .option('--out-dir <dir>', 'where report.md, report.json and speed-fidelity.svg go (default bench/results/<model>-schedules)');
   addDeviceOptions(command)
     .action(async (file: string, flags: BenchFlags) => {
@@ -86,8 +89,10 @@ export function registerBench(program: Command): void {
       const set = flags.set ? parseSetFlag(flags.set) : undefined;
       const model = flags.model ?? (path.resolve(file) === DEFAULT_MODEL_FILE ? DEFAULT_MODEL : undefined);
       if (flags.outDir !== undefined && !flags.outDir.trim()) throw new DittoError('E_USAGE', '--out-dir must name a folder');
-      refuseOverwrite([], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }, ...scheduleListFiles('--schedules', flags.schedules)],
+      refuseOverwrite([], [{ label: 'the model file', file }, { label: '--weights', file: flags.weights }, { label: '--kernel-times', file: flags.kernelTimes }, ...scheduleListFiles('--schedules', flags.schedules)],
         [{ label: '--out-dir', dir: flags.outDir, writes: (name) => ['report.md', 'report.json', 'speed-fidelity.svg'].includes(name) }]);
+
+      const kernelTimes = flags.kernelTimes !== undefined ? readKernelTimesFile(flags.kernelTimes, '--kernel-times') : undefined;
 
       // Lowering here checks the model file and names before anything slow, and gives the weight list.
       const batch = cfgScale !== undefined ? 2 * images : images;
@@ -110,7 +115,7 @@ export function registerBench(program: Command): void {
           modelFile: file, source, ...(model ? { model } : {}), ...(set ? { set } : {}),
           weights, weightsFile: flags.weights ?? 'random weights',
           schedules, steps, images, runs, sampler: flags.sampler, seed, gpu, onProgress: log,
-          ...(cfgScale !== undefined ? { cfgScale } : {}),
+          ...(cfgScale !== undefined ? { cfgScale } : {}), ...(kernelTimes ? { kernelTimes } : {}),
         });
         let peer: PeerResult | undefined;
         if (flags.peer === 'ort') {
@@ -130,7 +135,7 @@ export function registerBench(program: Command): void {
           wallSeconds: (performance.now() - started) / 1000,
         }, peer);
         for (const r of result.rows) {
-          process.stdout.write(`${r.name.padEnd(24)} ${formatCell(r.perImage.median)} s/image  ×${formatCell(r.speedup)} (predicted ×${formatCell(r.predictedSpeedup)}, realised ${formatCell(r.realised)})  PSNR ${formatCell(r.fidelity.psnr)} dB\n`);
+          process.stdout.write(`${r.name.padEnd(24)} ${formatCell(r.perImage.median)} s/image  ×${formatCell(r.speedup)} (predicted ×${formatCell(r.predictedSpeedup)}, realised ${formatCell(r.realised)}; roofline ×${formatCell(r.rooflineSpeedup)}, realised ${formatCell(r.realisedRoofline)})  PSNR ${formatCell(r.fidelity.psnr)} dB\n`);
         }
         for (const r of peer?.rows ?? []) process.stdout.write(`${r.engine.padEnd(24)} ${formatCell(r.forward.median)} ms/forward\n`);
         process.stdout.write(`wrote ${files.md}, ${files.json} and ${files.svg}\n`);

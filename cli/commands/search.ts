@@ -5,12 +5,12 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DittoError } from '../../core/errors.ts';
-import { readTextOrThrow } from '../../core/files.ts';
 import { refuseOverwrite } from '../../core/outputGuard.ts';
 import { parseSetFlag } from '../../compiler/frontend.ts';
 import { loadWeights } from '../../runtime/weights/index.ts';
-import { parseBudget, runSearch, type KernelTimes, type SearchProgress, type SearchResult } from '../../evaluation/search/index.ts';
+import { parseBudget, runSearch, type SearchProgress, type SearchResult } from '../../evaluation/search/index.ts';
 import { STATE_FILE } from '../../evaluation/search/state.ts';
+import { readKernelTimesFile } from '../../compiler/plan/kernelTimes.ts';
 import { addModelOptions, samplerOption } from '../modelArgs.ts';
 import { addDeviceOptions, deviceOptionsOf, parseFloatFlag, parseIntFlag, type DeviceFlags } from '../options.ts';
 
@@ -81,21 +81,6 @@ function searchProgress(json: boolean): { update: (p: SearchProgress) => void; s
   };
 }
 
-function readKernelTimes(file: string): KernelTimes {
-  let data: unknown;
-  try {
-    data = JSON.parse(readTextOrThrow(file, '--kernel-times'));
-  } catch (e) {
-    if (e instanceof DittoError) throw e;
-    throw new DittoError('E_INPUT', `--kernel-times '${file}': not valid JSON (${(e as Error).message})`);
-  }
-  const t = (data as { kernelTimes?: KernelTimes })?.kernelTimes;
-  if (!t || typeof t.bySignature !== 'object' || typeof t.byFamily !== 'object' || typeof t.overall?.a !== 'number' || typeof t.overheadMsPerDispatch !== 'number') {
-    throw new DittoError('E_INPUT', `--kernel-times '${file}': no "kernelTimes" of a search (front.json or ${STATE_FILE} of an earlier search)`);
-  }
-  return t;
-}
-
 function printResult(r: SearchResult, json: boolean): void {
   if (json) {
     process.stdout.write(JSON.stringify({ ...r, kernelTimes: { ...r.kernelTimes, bySignature: undefined, signatures: Object.keys(r.kernelTimes.bySignature).length } }, null, 2) + '\n');
@@ -163,7 +148,7 @@ export function registerSearch(program: Command): void {
     const cfgScale = flags.cfg !== undefined ? parseFloatFlag('--cfg', flags.cfg) : undefined;
     const epsScales = flags.epsScales !== undefined ? flags.epsScales.split(';').map((s) => s.trim()) : undefined;
     const deviceOptions = deviceOptionsOf(flags);
-    const kernelTimes = flags.kernelTimes !== undefined ? readKernelTimes(flags.kernelTimes) : undefined;
+    const kernelTimes = flags.kernelTimes !== undefined ? readKernelTimesFile(flags.kernelTimes, '--kernel-times') : undefined;
     const weights = loadWeights(flags.weights).tensors;
     const bar = searchProgress(flags.json === true);
     let result: SearchResult;

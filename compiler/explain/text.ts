@@ -1,4 +1,5 @@
 /** `ditto explain`: the plan as a per-step table (work, dispatches, FLOPs, bytes, predicted time). */
+import type { CalibratedPrediction } from '../plan/kernelTimes.ts';
 import type { Plan } from '../plan/types.ts';
 
 const STATE_NAMES: Record<string, string> = { c: 'compute', r: 'reuse', f: 'forecast', p: 'partial', s: 'residual', d: 'dead', h: 'hoisted' };
@@ -16,7 +17,8 @@ function count(code: string): string {
     .join(', ');
 }
 
-export function explainText(p: Plan): string {
+/** `calibrated`: the plan priced by measured kernel times (`--kernel-times`), shown beside the roofline. */
+export function explainText(p: Plan, calibrated?: { prediction: CalibratedPrediction; file: string }): string {
   const c = p.cost;
   const L: string[] = [];
   L.push(`plan ${p.hash.slice(0, 12)}  model ${p.model.name} (batch ${p.model.modelBatch})  schedule ${p.schedule.name}  ${p.options.steps} steps ${p.options.sampler}` +
@@ -27,16 +29,25 @@ export function explainText(p: Plan): string {
   L.push(`all-compute step: ${c.allCompute.dispatches} dispatches, ${(c.allCompute.flops / 1e9).toFixed(2)} GFLOPs, ${(c.allCompute.seconds * 1e3).toFixed(3)} ms predicted`);
   L.push(`rows of the heatmap: ${p.heatmap.rows.length} (${p.heatmap.rows.slice(0, 3).map((r) => r.label).join(', ')}${p.heatmap.rows.length > 3 ? ', …' : ''})`);
   L.push('');
-  L.push(['step', 'body', 'dispatches', 'GFLOPs', 'MiB moved', 'pred ms', 'speed-up', 'cache r/w', 'work (heatmap rows)'].join('\t'));
+  const cal = calibrated?.prediction;
+  L.push(['step', 'body', 'dispatches', 'GFLOPs', 'MiB moved', 'pred ms', 'speed-up', ...(cal ? ['cal ms'] : []), 'cache r/w', 'work (heatmap rows)'].join('\t'));
   p.stepBody.forEach((b, k) => {
     const s = c.perStep[k]!;
     const body = p.bodies[b]!;
     const work = count(p.heatmap.cond[k]!) + (p.heatmap.uncond[k] ? ` | uncond: ${count(p.heatmap.uncond[k]!)}` : '');
     L.push([k, b, s.dispatches, (s.flops / 1e9).toFixed(3), mb(s.bytes), (s.seconds * 1e3).toFixed(3), (c.allCompute.seconds / s.seconds).toFixed(2) + 'x',
-      `${body.cacheReads.length}/${body.cacheWrites.length}`, work].join('\t'));
+      ...(cal ? [cal.perStepMs[k]!.toFixed(3)] : []), `${body.cacheReads.length}/${body.cacheWrites.length}`, work].join('\t'));
   });
   const total = c.perStep.reduce((a, s) => a + s.seconds, 0) + c.prologue.seconds;
   L.push('');
   L.push(`predicted run: ${(total * 1e3).toFixed(1)} ms (all-compute ${((c.allCompute.seconds * p.options.steps + c.prologue.seconds) * 1e3).toFixed(1)} ms)`);
+  if (calibrated && cal) {
+    L.push('');
+    L.push(`calibrated (kernel times ${cal.source === 'measured' ? `measured on ${cal.adapter}` : 'of the roofline'}, ${calibrated.file}): predicted run ${cal.msPerRun.toFixed(1)} ms, ` +
+      `sampling steps ${cal.stepsMs.toFixed(1)} ms, ${(100 * cal.measuredShare).toFixed(0)} % of the step dispatches priced by a measured kernel time`);
+    L.push(cal.speedup !== null
+      ? `calibrated speed-up ${cal.speedup.toFixed(2)}x (all-compute step ${cal.allComputeStepMs!.toFixed(3)} ms; roofline ${c.predictedSpeedup.toFixed(2)}x)`
+      : `calibrated speed-up: not known — ${calibrated.file} holds no all-compute step of this model at batch ${p.options.batch} with these options (a bench or search at this model and batch records one)`);
+  }
   return L.join('\n') + '\n';
 }

@@ -78,9 +78,12 @@ export function taylorForecastCoefficients(m: number, order: number): number[] {
 // so σ = 0 is exactly Taylor and σ damps the high-order terms, which grow fastest far from the
 // last compute (HiCache's point: m^j overshoots there).
 
-/** Coefficients of d_0 … d_order in a forecast m steps after the last compute, in `basis` (absent: Taylor). */
+/** Coefficients of d_0 … d_order in a forecast m steps after the last compute, in `basis` (absent:
+ *  Taylor). `exp` is not linear in the differences: below order 2 it is Taylor's (the line through
+ *  the last two computes), at order 2 it is `exponentialForecast`, and this function is not used. */
 export function forecastCoefficients(m: number, order: number, basis?: ForecastBasis): number[] {
-  if (!basis) return taylorForecastCoefficients(m, order);
+  if (!basis || basis.form === 'exp') return taylorForecastCoefficients(m, order);
+  if (basis.form === 'foca') return focaForecastCoefficients(m, order);
   const s2 = basis.sigma * basis.sigma;
   const p = [1, m];
   for (let j = 1; j < order; j++) p.push(m * p[j]! - j * s2 * p[j - 1]!);
@@ -93,9 +96,98 @@ export function forecastCoefficients(m: number, order: number, basis?: ForecastB
   return c;
 }
 
+// ---------------------------------------------------------------------------------------------
+// forecast foca — FoCa's forecast-then-calibrate (docs/decisions.md "FoCa forecast")
+//
+// The feature trajectory is an ODE dF/dk = g. The stored history gives F_s = d0 (the last
+// compute), the slope there g_s = d1 (TaylorSeer's backward difference) and its rate d2.
+//   forecast (BDF2, made explicit):  F̂ = 4/3·F_s − 1/3·F_{s−m} + 2/3·m·ĝ_{s+m}
+//       with the point one horizon back read along the stored slope, F_{s−m} = d0 − m·d1, and the
+//       slope at the target extrapolated along its rate, ĝ_{s+m} = d1 + m·d2:
+//       F̂ = d0 + m·d1 + (2/3)·m²·d2
+//   calibrate (Heun, the trapezoid): F = F_s + m/2·(g_s + g̃), g̃ = (F̂ − F_s)/m the slope the
+//       forecast implies:  F = d0 + m·d1 + (1/3)·m²·d2.
+// So FoCa keeps Taylor's first-order term and gives the curvature a third of the horizon's square
+// where Taylor gives half: the corrector averages the slope at both ends instead of trusting the
+// extrapolated one, which is what keeps long horizons stable. With one stored difference (two
+// computes) both stages reduce to the line d0 + m·d1.
+
+/** FoCa's coefficients of d_0 … d_order (order ≤ 2) m steps after the last compute. */
+export function focaForecastCoefficients(m: number, order: number): number[] {
+  const c = [1];
+  if (order >= 1) c.push(m);
+  if (order >= 2) c.push((m * m) / 3);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// forecast exp — an exponential fit of the last three computes (docs/decisions.md "Exponential
+// forecast")
+//
+// As a one-mode dynamic-mode-decomposition predictor: per element, the change between computes is
+// taken to shrink (or hold) by a fixed ratio per step. The slope over the last interval is d1, the
+// one before it d1 − h·d2 (h = steps between the last two computes: the refresh inverted), their
+// ratio r = ρ^h (ρ the per-step ratio). Per-step increments δ·ρ^i then give
+//     F(s+m) = d0 + h·d1 · r · G(m) / G(h),    G(n) = Σ_{i=0}^{n−1} ρ^i,  ρ^i = r^{i/h},
+// which is exact on F(k) = a + b·ρ^k with evenly spaced computes, and is the line d0 + m·d1 at r = 1.
+// The ratio is a regularised least-squares fit, r = d1·d1′ / (d1′² + ε), clamped to [r_min, 1]: no
+// division by zero where the slope was flat, no growth (a mode with |ρ| > 1 explodes over a long
+// horizon), a sign flip (oscillation) read as "the change has died out". G(h) ≥ 1, so the division
+// is safe and every term is positive (no cancellation near r = 1).
+
+/** ε of the ratio's fit and the smallest ratio (r_min > 0 so that r^{i/h} is a plain power). */
+export const EXP_FORECAST = Object.freeze({ epsilon: 1e-30, minRatio: 1e-4 });
+
+/** The arithmetic `exponentialForecast` is written in: f32 numbers in the reference, expression
+ *  trees in the compiled plan (passes/lowerCache.ts), so the formula exists once. */
+export interface ForecastAlgebra<T> {
+  c(value: number): T;
+  add(a: T, b: T): T;
+  sub(a: T, b: T): T;
+  mul(a: T, b: T): T;
+  div(a: T, b: T): T;
+  min(a: T, b: T): T;
+  max(a: T, b: T): T;
+  pow(a: T, b: T): T;
+}
+
+/** The `exp` forecast m steps after the last compute, h steps after the one before it. */
+export function exponentialForecast<T>(A: ForecastAlgebra<T>, d0: T, d1: T, d2: T, m: number, h: number): T {
+  const prev = A.sub(d1, A.mul(d2, A.c(h)));
+  const fit = A.div(A.mul(d1, prev), A.add(A.mul(prev, prev), A.c(EXP_FORECAST.epsilon)));
+  const r = A.min(A.max(fit, A.c(EXP_FORECAST.minRatio)), A.c(1));
+  // Σ_{i<n} r^{i/h} as a balanced sum, so the plan's expression stays shallow for long horizons.
+  const G = (n: number): T => {
+    const sum = (lo: number, hi: number): T => {
+      if (hi - lo === 1) return lo === 0 ? A.c(1) : A.pow(r, A.c(lo / h));
+      const mid = (lo + hi) >> 1;
+      return A.add(sum(lo, mid), sum(mid, hi));
+    };
+    return sum(0, n);
+  };
+  const gm = G(m);
+  const gh = h === 1 ? undefined : G(h);
+  const growth = gh === undefined ? A.mul(r, gm) : A.div(A.mul(r, gm), gh);
+  return A.add(d0, A.mul(A.mul(d1, A.c(h)), growth));
+}
+
+/** `exponentialForecast` on f32 numbers, each operation rounded as the plan's kernel rounds it. */
+export const F32_ALGEBRA: ForecastAlgebra<number> = {
+  c: (v) => f(v),
+  add: (a, b) => f(a + b),
+  sub: (a, b) => f(a - b),
+  mul: (a, b) => f(a * b),
+  div: (a, b) => f(a / b),
+  min: (a, b) => Math.min(a, b),
+  max: (a, b) => Math.max(a, b),
+  pow: (a, b) => f(Math.pow(a, b)),
+};
+
 /** What a forecast's basis is called in messages and plan notes. */
 export function forecastName(order: number, basis?: ForecastBasis): string {
-  return basis ? `hermite(${order}, ${basis.sigma})` : `taylor(${order})`;
+  if (!basis) return `taylor(${order})`;
+  if (basis.form === 'hermite') return `hermite(${order}, ${basis.sigma})`;
+  return order < 2 ? `${basis.form} (order ${order}: the line through the last two computes)` : basis.form;
 }
 
 /** The Taylor state of one target in one CFG branch, evaluated on the CPU with the plan's f32 arithmetic. */
@@ -127,6 +219,11 @@ export class TaylorState {
   forecast(k: number, order: number, basis?: ForecastBasis): Float32Array {
     const last = this.computes[this.computes.length - 1]!;
     const o = taylorUsableOrder(order, this.computes.length);
+    if (basis?.form === 'exp' && o >= 2) {
+      const h = last - this.computes[this.computes.length - 2]!;
+      const [d0, d1, d2] = this.d as [Float32Array, Float32Array, Float32Array];
+      return d0.map((v, e) => exponentialForecast(F32_ALGEBRA, v, d1[e]!, d2[e]!, k - last, h));
+    }
     const c = forecastCoefficients(k - last, o, basis).map(f);
     const out = this.d[0]!.slice();
     for (let j = 1; j <= o; j++) {

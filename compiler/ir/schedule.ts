@@ -31,11 +31,12 @@ export type Action =
 export type ActionKind = Action['kind'];
 
 /**
- * The basis a forecast expands the stored differences in (compiler/ir/rules.ts
- * `forecastCoefficients`). Absent: Taylor's monomials m^j/j!. `hermite`: HiCache's scaled Hermite
- * polynomials σ^j·He_j(m/σ)/j!, which equal Taylor's as σ → 0.
+ * The form of a forecast over the stored differences (compiler/ir/rules.ts). Absent: Taylor's
+ * monomials m^j/j!. `hermite`: HiCache's scaled Hermite polynomials σ^j·He_j(m/σ)/j!, which equal
+ * Taylor's as σ → 0. `foca`: FoCa's BDF2 forecast with a Heun calibration (order 2). `exp`: an
+ * exponential fit of the last three computes (order 2; not linear in the differences).
  */
-export type ForecastBasis = { form: 'hermite'; sigma: number };
+export type ForecastBasis = { form: 'hermite'; sigma: number } | { form: 'foca' } | { form: 'exp' };
 
 /**
  * How a partial compute picks its tokens. Both are *static* (they need no data, so the compiler

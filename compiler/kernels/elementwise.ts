@@ -18,7 +18,8 @@ import { ACTIVATIONS_WGSL } from './common.ts';
 import type { AdapterCaps, EmittedKernel, KernelBinding, StorageDType } from './types.ts';
 
 export type UnaryFn = 'neg' | 'exp' | 'sqrt' | 'log' | 'silu' | 'gelu_tanh';
-export type BinaryFn = 'add' | 'sub' | 'mul' | 'div';
+/** min, max and pow are WGSL's built-ins (pow of a positive base only: the caller keeps it so). */
+export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max' | 'pow';
 
 export type Expr =
   | { op: 'input'; index: number }
@@ -44,6 +45,9 @@ export const ex = {
   sub: (a: Expr, b: Expr): Expr => ({ op: 'sub', a, b }),
   mul: (a: Expr, b: Expr): Expr => ({ op: 'mul', a, b }),
   div: (a: Expr, b: Expr): Expr => ({ op: 'div', a, b }),
+  min: (a: Expr, b: Expr): Expr => ({ op: 'min', a, b }),
+  max: (a: Expr, b: Expr): Expr => ({ op: 'max', a, b }),
+  pow: (a: Expr, b: Expr): Expr => ({ op: 'pow', a, b }),
 };
 
 export interface TensorView {
@@ -97,7 +101,7 @@ export interface ElementwiseConfig {
 }
 
 const UNARY: readonly string[] = ['neg', 'exp', 'sqrt', 'log', 'silu', 'gelu_tanh'];
-const BINARY: Record<BinaryFn, string> = { add: '+', sub: '-', mul: '*', div: '/' };
+const INFIX: Partial<Record<BinaryFn, string>> = { add: '+', sub: '-', mul: '*', div: '/' };
 
 function checkExpr(e: Expr, p: ElementwiseProblem, where: string): void {
   const bad = (msg: string) => new DittoError('E_INTERNAL', `elementwise ${where}: ${msg}`);
@@ -114,7 +118,7 @@ function checkExpr(e: Expr, p: ElementwiseProblem, where: string): void {
     case 'const':
       if (!Number.isFinite(e.value)) throw bad(`constant ${e.value} is not finite`);
       return;
-    case 'add': case 'sub': case 'mul': case 'div':
+    case 'add': case 'sub': case 'mul': case 'div': case 'min': case 'max': case 'pow':
       checkExpr(e.a, p, where);
       checkExpr(e.b, p, where);
       return;
@@ -183,7 +187,9 @@ function exprWgsl(e: Expr, c: ElementwiseConfig, outIdx: readonly string[]): str
     case 'neg': return `(-(${exprWgsl(e.a, c, outIdx)}))`;
     case 'exp': case 'sqrt': case 'log': case 'silu': case 'gelu_tanh':
       return `${e.op}(${exprWgsl(e.a, c, outIdx)})`;
-    default: return `(${exprWgsl(e.a, c, outIdx)} ${BINARY[e.op]} ${exprWgsl(e.b, c, outIdx)})`;
+    case 'min': case 'max': case 'pow':
+      return `${e.op}(${exprWgsl(e.a, c, outIdx)}, ${exprWgsl(e.b, c, outIdx)})`;
+    default: return `(${exprWgsl(e.a, c, outIdx)} ${INFIX[e.op]} ${exprWgsl(e.b, c, outIdx)})`;
   }
 }
 

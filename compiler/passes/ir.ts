@@ -40,8 +40,9 @@ export interface TargetStep {
   storeResidual: boolean;
   /** At a compute of a forecast target: refresh the stored differences. */
   taylor?: TaylorUpdate;
-  /** At a forecast: steps since the last compute, and the order the history allows. */
-  forecast?: { m: number; order: number; basis?: ForecastBasis };
+  /** At a forecast: steps since the last compute, the order the history allows, and (`exp`, which
+   *  reads the slope before the last one) the steps between the last two computes. */
+  forecast?: { m: number; order: number; basis?: ForecastBasis; interval?: number };
   /** At a partial compute: the token rows computed, ascending (compiler/ir/rules.ts TokenHistory). */
   tokens?: number[];
 }

@@ -5,8 +5,8 @@
  * The arithmetic is compiler/ir/rules.ts's, as elementwise instructions.
  */
 import type { Node } from '../ir/graph.ts';
-import { forecastCoefficients, forecastName } from '../ir/rules.ts';
-import type { Expr } from '../kernels/elementwise.ts';
+import { exponentialForecast, forecastCoefficients, forecastName, type ForecastAlgebra } from '../ir/rules.ts';
+import { ex, type Expr } from '../kernels/elementwise.ts';
 import type { Branch, InstrRole, Operand, TargetInfo, TargetStep } from './ir.ts';
 import { type BodyBuilder, bin, C, IN, outView, type Range, slotName } from './lowerBody.ts';
 import { contiguous, restrict } from './views.ts';
@@ -44,14 +44,18 @@ export function storeResidual(b: BodyBuilder, info: TargetInfo, n: Node, R: Rang
 }
 
 export function forecast(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, value: string, ts: TargetStep, tag: { branch?: Branch }): void {
-  const { m, order, basis } = ts.forecast!;
+  const { m, order, basis, interval } = ts.forecast!;
   const ins: Operand[] = [];
   let expr: Expr | undefined;
-  const coef = forecastCoefficients(m, order, basis);
-  for (let j = 0; j <= order; j++) {
-    ins.push(outView(b, slotName(b.ctx, info, n, j === 0 ? '' : `:d${j}`), R));
-    const term = j === 0 ? IN(0) : bin('mul', IN(j), C(coef[j]!));
-    expr = expr ? bin('add', expr, term) : term;
+  for (let j = 0; j <= order; j++) ins.push(outView(b, slotName(b.ctx, info, n, j === 0 ? '' : `:d${j}`), R));
+  if (basis?.form === 'exp' && order >= 2) {
+    expr = exponentialForecast(EXPR_ALGEBRA, IN(0), IN(1), IN(2), m, interval!);
+  } else {
+    const coef = forecastCoefficients(m, order, basis);
+    for (let j = 0; j <= order; j++) {
+      const term = j === 0 ? IN(0) : bin('mul', IN(j), C(coef[j]!));
+      expr = expr ? bin('add', expr, term) : term;
+    }
   }
   const out = outView(b, value, R);
   b.emit({ op: { kind: 'elementwise', shape: out.view.shape, exprs: [expr!], label: 'taylor_forecast' }, ins, outs: [out], covers: [n.id], role: 'forecast', ...tag, note: `forecast ${info.path}: ${m} step(s) ahead, ${forecastName(order, basis)}` });
@@ -62,3 +66,15 @@ export function residual(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, va
   const out = outView(b, value, R);
   b.emit({ op: { kind: 'elementwise', shape: out.view.shape, exprs: [bin('add', IN(0), IN(1))], label: 'residual_reuse' }, ins: [b.at(info.blockInput!, R), res], outs: [out], covers: [n.id], role: 'residual', ...tag, note: `${info.path} = input + stored residual` });
 }
+
+/** The `exp` forecast's formula (compiler/ir/rules.ts) built as the kernel's expression tree. */
+const EXPR_ALGEBRA: ForecastAlgebra<Expr> = {
+  c: (v) => C(v),
+  add: ex.add,
+  sub: ex.sub,
+  mul: ex.mul,
+  div: ex.div,
+  min: ex.min,
+  max: ex.max,
+  pow: ex.pow,
+};

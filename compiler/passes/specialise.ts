@@ -172,7 +172,9 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
     }
     const entry: TargetStep = { target: info.path, action: kind, storeValue: false, storeResidual: false };
     if (kind === 'forecast') {
-      entry.forecast = { m: k - last, order: taylorUsableOrder(order, computes.length), ...(basis ? { basis } : {}) };
+      const usable = taylorUsableOrder(order, computes.length);
+      const interval = basis?.form === 'exp' && usable >= 2 ? { interval: last - computes[computes.length - 2]! } : {};
+      entry.forecast = { m: k - last, order: usable, ...(basis ? { basis } : {}), ...interval };
     }
     push(k, entry);
   }

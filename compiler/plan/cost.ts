@@ -14,7 +14,7 @@ function exprOps(e: Expr): number {
   if (e.op === 'input' || e.op === 'output' || e.op === 'const' || e.op === 'uniform') return 0;
   const inner = exprOps(e.a) + ('b' in e ? exprOps(e.b) : 0);
   // Transcendentals cost more than one flop; count a handful.
-  return inner + (e.op === 'silu' || e.op === 'gelu_tanh' || e.op === 'exp' || e.op === 'log' || e.op === 'sqrt' ? 8 : 1);
+  return inner + (e.op === 'silu' || e.op === 'gelu_tanh' || e.op === 'exp' || e.op === 'log' || e.op === 'sqrt' || e.op === 'pow' ? 8 : 1);
 }
 
 export function instrFlops(i: Instr): number {

@@ -39,8 +39,14 @@ export function retimeSchedule(s: ScheduleIR, N: number): ScheduleIR {
  */
 function withUsableOrders(table: readonly Readonly<Record<string, BranchActions>>[]): Readonly<Record<string, BranchActions>>[] {
   const computes = new Map<string, number>();
+  const paths = new Set(table.flatMap((row) => Object.keys(row)));
   return table.map((row) => {
     const out: Record<string, BranchActions> = {};
+    // A target a row leaves out computes at that step (`actionAt`): it feeds the history too.
+    for (const path of paths) {
+      if (row[path]) continue;
+      for (const b of ['cond', 'uncond']) computes.set(`${path}|${b}`, (computes.get(`${path}|${b}`) ?? 0) + 1);
+    }
     for (const [path, acts] of Object.entries(row)) {
       const fix = (b: 'cond' | 'uncond'): Action => {
         const a = acts[b];
@@ -48,7 +54,10 @@ function withUsableOrders(table: readonly Readonly<Record<string, BranchActions>
         if (a.kind === 'compute') computes.set(key, (computes.get(key) ?? 0) + 1);
         if (a.kind !== 'forecast') return a;
         const usable = Math.min(a.order, (computes.get(key) ?? 0) - 1);
-        return usable <= 0 ? { kind: 'reuse' } : usable === a.order ? a : { ...a, order: usable };
+        if (usable <= 0) return { kind: 'reuse' };
+        if (usable === a.order) return a;
+        // foca and exp take no order: below their two differences both are the line, taylor(1).
+        return a.basis?.form === 'foca' || a.basis?.form === 'exp' ? { kind: 'forecast', order: usable } : { ...a, order: usable };
       };
       out[path] = { cond: fix('cond'), uncond: fix('uncond') };
     }
@@ -75,7 +84,8 @@ function actionText(a: Action): string {
     case 'reuse_residual':
       return 'reuse residual';
     case 'forecast':
-      return a.basis ? `forecast ${a.basis.form}(${a.order}, ${a.basis.sigma})` : `forecast taylor(${a.order})`;
+      if (!a.basis) return `forecast taylor(${a.order})`;
+      return a.basis.form === 'hermite' ? `forecast hermite(${a.order}, ${a.basis.sigma})` : `forecast ${a.basis.form}`;
     case 'tokens':
       return `compute tokens(${a.fraction}${a.by.form === 'cluster' ? `, by = cluster(${a.by.size})` : ''})`;
     default:

@@ -151,8 +151,30 @@ function dependsOnStepInputs(g: Graph, id: number): boolean {
 }
 
 
-/** `forecast taylor(k)` or `forecast hermite(k, σ)`: the order, and the basis with its scale. */
+/** The order FoCa's and the exponential forecast work at: both read the last three computes. */
+const TWO_DIFFERENCES = 2;
+const FORECAST_FORMS: readonly string[] = ['taylor', 'hermite', 'foca', 'exp'];
+
+/** `forecast taylor(k)`, `forecast hermite(k, σ)`, `forecast foca`, `forecast exp`: the order, and
+ *  the basis with its scale. */
 function forecastAction(ctx: Ctx, a: Extract<ActionAst, { kind: 'forecast' }>): Action | undefined {
+  if (!FORECAST_FORMS.includes(a.form)) {
+    ctx.diags.error(`unknown forecast form \`${a.form}\`; the forms are taylor(k), hermite(k, σ), foca and exp`, a.span, { expected: 'forecast taylor(2)' });
+    return undefined;
+  }
+  if (a.form === 'foca' || a.form === 'exp') {
+    if (a.order) {
+      const why = a.form === 'foca' ? 'BDF2 with a Heun calibration over the last three computes' : 'an exponential fit of the last three computes';
+      ctx.diags.error(`\`${a.form}\` takes no arguments: it is ${why}`, a.order.span, { expected: `forecast ${a.form}` });
+      return undefined;
+    }
+    return { kind: 'forecast', order: TWO_DIFFERENCES, basis: { form: a.form } };
+  }
+  if (!a.order) {
+    const expected = a.form === 'taylor' ? 'forecast taylor(2)' : 'forecast hermite(2, 0.5)';
+    ctx.diags.error(`\`${a.form}\` needs its order in parentheses`, a.span, { expected });
+    return undefined;
+  }
   const what = a.form === 'taylor' ? 'a Taylor order' : 'a Hermite order';
   const order = evalInt(a.order, stepEnv(ctx, undefined, what), ctx.diags, what, 1, 8);
   if (a.form === 'taylor') {

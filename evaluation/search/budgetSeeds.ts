@@ -4,7 +4,8 @@
  * candidates rarely walks from there to the budget. So once the seeds are evaluated, the search
  * fits the predicted time per image as a line in the share of computed nodes, over the seeds that
  * only compute or reuse (their time is that share priced by the adapter's kernel times, plus the
- * fixed part of a step), and adds candidates with the most computed steps the budget allows,
+ * fixed part of a step), and the same over the seeds that only compute or forecast (Taylor order 1;
+ * no cache anchors both lines), and adds candidates with the most computed steps the budget allows,
  * placed over the steps by a density: uniform (a fractional interval), rising towards the last
  * steps (where the images take their detail), and high at both ends. The density is the only
  * thing that differs between them, so the search starts with the budget spent in different places.
@@ -26,9 +27,20 @@ export function computedShare(g: Genome): number {
   return all ? computed / all : 1;
 }
 
-/** Only compute and reuse: the cost is the computed share (a forecast or a skipped block costs otherwise). */
-function computeOrReuse(g: Genome): boolean {
-  return !g.res.some((row) => row.includes(true)) && !COMPONENTS.some((c) => g[c].some((row) => row.includes('f')));
+/** What a budget seed does at the steps it does not compute: reuse (FORA) or forecast with Taylor order 1. */
+export type SeedAction = 'r' | 'f';
+
+/**
+ * Every node either computes or does `action` (order 1 for forecasts), and no block is skipped: the
+ * cost of such a schedule is its computed share priced by one line, a different line per action
+ * (a forecast is more elementwise work than a reuse).
+ */
+function computeOr(g: Genome, action: SeedAction): boolean {
+  if (g.res.some((row) => row.includes(true))) return false;
+  const other = action === 'r' ? 'f' : 'r';
+  if (COMPONENTS.some((c) => g[c].some((row) => row.includes(other)))) return false;
+  if (action === 'f') return g.attnOrder === 1 && g.mlpOrder === 1 && COMPONENTS.some((c) => g[c].some((row) => row.includes('f')));
+  return true;
 }
 
 /**
@@ -37,8 +49,8 @@ function computeOrReuse(g: Genome): boolean {
  * null where the line cannot be fitted (fewer than two shares, or a time that does not rise with
  * the share) or where no cache already meets the budget.
  */
-export function computesWithinBudget(evaluated: readonly { genome: Genome; ms: number }[], steps: number, budgetMs: number): number | null {
-  const pts = evaluated.filter((e) => computeOrReuse(e.genome)).map((e) => ({ x: computedShare(e.genome), y: e.ms }));
+export function computesWithinBudget(evaluated: readonly { genome: Genome; ms: number }[], steps: number, budgetMs: number, action: SeedAction = 'r'): number | null {
+  const pts = evaluated.filter((e) => computeOr(e.genome, action) || (action === 'f' && computedShare(e.genome) === 1)).map((e) => ({ x: computedShare(e.genome), y: e.ms }));
   const n = pts.length;
   if (n < 2) return null;
   const mx = pts.reduce((s, p) => s + p.x, 0) / n;
@@ -90,12 +102,12 @@ export function placeComputes(steps: number, computes: number, w: (u: number) =>
   return out;
 }
 
-/** One candidate per density: every node computes at the placed steps and reuses at the others. */
-export function budgetSeeds(blocks: number, steps: number, computes: number): Genome[] {
+/** One candidate per density: every node computes at the placed steps and does `action` at the others. */
+export function budgetSeeds(blocks: number, steps: number, computes: number, action: SeedAction = 'r'): Genome[] {
   return DENSITIES.map(({ w }) => {
     const on = placeComputes(steps, computes, w);
     const g = allCompute(blocks, steps);
-    for (const c of COMPONENTS) for (let b = 0; b < blocks; b++) for (let k = 0; k < steps; k++) g[c][b]![k] = on[k] ? 'c' : 'r';
+    for (const c of COMPONENTS) for (let b = 0; b < blocks; b++) for (let k = 0; k < steps; k++) g[c][b]![k] = on[k] ? 'c' : action;
     return repair(g);
   });
 }

@@ -237,8 +237,6 @@ export function survivors(xs: readonly Scored[], n: number, budgetMs: number): S
   return out;
 }
 
-const BUDGET_SEEDS = DENSITIES.length;
-
 /** Every candidate the search asked for, in the order asked (seeds first). */
 export async function evolve(o: EvolveOptions): Promise<Scored[]> {
   const rng = uniformStream(o.seed);
@@ -261,10 +259,12 @@ export async function evolve(o: EvolveOptions): Promise<Scored[]> {
   let pop: Scored[] = [];
   for (const g of seeds) pop.push(await ask(g));
   // Seeds fitted to the budget (budgetSeeds.ts): the most computed steps the budget allows, placed by densities.
-  const computes = computesWithinBudget(pop, o.steps, o.budgetMs);
-  if (computes !== null) {
-    total += BUDGET_SEEDS;
-    for (const g of budgetSeeds(o.blocks, o.steps, computes)) pop.push(await ask(g));
+  // Reuse first, then Taylor forecasts (a forecast buys more fidelity per computed step, at a higher price).
+  for (const action of ['r', 'f'] as const) {
+    const computes = computesWithinBudget(pop, o.steps, o.budgetMs, action);
+    if (computes === null) continue;
+    total += DENSITIES.length;
+    for (const g of budgetSeeds(o.blocks, o.steps, computes, action)) pop.push(await ask(g));
   }
   pop = survivors(dedupe(pop), o.population, o.budgetMs);
   for (let gen = 0; gen < o.generations; gen++) {

@@ -12,10 +12,10 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { DittoError, isDittoError } from '../../core/errors.ts';
+import { DittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import type { Tensor } from '../../core/tensor.ts';
-import { loadSource, openModel, planFor, scheduleFor, type SourceModel } from '../../compiler/compileSource.ts';
+import { openModel, planFor, type SourceModel } from '../../compiler/compileSource.ts';
 import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { HARDWARE_CAPS, LAVAPIPE_CAPS, type CompileCaps } from '../../compiler/plan/caps.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
@@ -31,18 +31,20 @@ import { weightsDigest } from '../eval/progressStore.ts';
 import { loadClassifier, type Classifier } from '../metrics/classifier.ts';
 import type { FeatureStats } from '../metrics/fid.ts';
 import { budgetMsPerImage, budgetText, type Budget } from './budget.ts';
-import { predictPlan, rooflineKernelTimes, type KernelTimes } from './costModel.ts';
+import { predictPlan, rooflineKernelTimes, withAllComputeStep, type KernelTimes } from '../../compiler/plan/kernelTimes.ts';
 import { scheduleDecl, scheduleSource } from './emit.ts';
 import { evolve, mutate, paretoFront, seedGenomes, type Scored } from './evolve.ts';
 import { fidelityTo, referenceOf, type Reference } from './fidelity.ts';
 import { frontSvg } from './frontSvg.ts';
-import { allCompute, cloneGenome, type Genome, genomeKey, repair } from './genome.ts';
+import { cloneGenome, type Genome, genomeKey } from './genome.ts';
 import { measureKernelTimes } from './measure.ts';
+import { candidateSchedule, fastestGenome, probeGenomes, PROBE_STEPS } from './probes.ts';
 import { loadState, saveState, statePath, type Evaluated, type FinalistResult, type SearchState } from './state.ts';
 import { uniformStream } from '../../core/random.ts';
 
 export { parseBudget, type Budget } from './budget.ts';
-export type { KernelTimes } from './costModel.ts';
+export type { KernelTimes } from '../../compiler/plan/kernelTimes.ts';
+export { fastestGenome } from './probes.ts';
 
 export interface SearchOptions {
   modelFile: string;
@@ -185,14 +187,7 @@ function setup(o: SearchOptions, samples: number, batch: number): Setup {
 
 /** The schedule IR of a candidate, through its .ditto text (what is written is what was checked). */
 function resolveCandidate(s: Setup, g: Genome, m: SourceModel, steps: number, name = s.name): { ir: ScheduleIR; text: string } {
-  const text = scheduleSource(g, { name, model: m.graph.model, group: s.group, steps, use: s.use, epsScales: s.epsScales });
-  try {
-    const program = loadSource({ text, path: s.candidateFile });
-    return { ir: scheduleFor(m, name, steps, { program }), text };
-  } catch (e) {
-    if (isDittoError(e) && e.isUserError) throw new DittoError('E_INTERNAL', `a search candidate does not check (${e.message}):\n${text}`);
-    throw e;
-  }
+  return candidateSchedule(g, { name, group: s.group, use: s.use, file: s.candidateFile, epsScales: s.epsScales }, m, steps);
 }
 
 /** The plan of a candidate (undefined: no cache) at the timing batch. */
@@ -211,13 +206,6 @@ function settingsOf(o: SearchOptions, s: Setup, d: typeof DEFAULTS, device: stri
 /** What decides the finalists' evaluation (not the search): a resume with other values redoes only that stage. */
 function finalistSettingsOf(s: Setup, d: typeof DEFAULTS): string {
   return JSON.stringify({ finalists: d.finalists, finalistSamples: d.finalistSamples, epsScales: s.epsScales });
-}
-
-/** The fastest candidate the space holds: every block skipped by residual reuse after step 0. */
-export function fastestGenome(blocks: number, steps: number): Genome {
-  const g = allCompute(blocks, steps);
-  for (const row of g.res) row.fill(true);
-  return repair(g);
 }
 
 class StopSearch extends Error {}
@@ -249,10 +237,8 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       if (o.kernelTimes) state.kernelTimes = o.kernelTimes;
       else if (!gpu) state.kernelTimes = rooflineKernelTimes();
       else {
-        const P = Math.min(o.steps, 4);
-        const rng = uniformStream(d.seed + 1);
-        const seeds = seedGenomes(s.blocks, P);
-        const probes = [undefined, seeds[1], seeds[6], seeds[seeds.length - 1], fastestGenome(s.blocks, P), mutate(rng, seeds[2]!, seeds[8], s.blocks, P)];
+        const P = Math.min(o.steps, PROBE_STEPS);
+        const probes = probeGenomes(s.blocks, P, d.seed);
         state.kernelTimes = await measureKernelTimes({
           gpu, weights: o.weights, weightsFile: o.weightsFile, caps: s.caps,
           probes: probes.map((g, i) => ({ name: i === 0 ? 'no cache' : `probe ${i}`, plan: () => compileAt(o, s, P, g) })),
@@ -261,11 +247,14 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       }
       saveState(o.outDir, state);
     }
-    const times = state.kernelTimes;
+    // front.json also carries the calibrated all-compute step, so `ditto explain --kernel-times`
+    // can give a speed-up for plans at the timing batch; the saved state keeps the times as measured.
+    const basePlan = compileAt(o, s, o.steps, undefined);
+    const times = withAllComputeStep(state.kernelTimes, basePlan, s.caps);
     const msPerImage = (plan: Plan) => predictPlan(plan, times, s.caps).ms / d.batch;
 
     // 2. Budget.
-    const baselineMs = msPerImage(compileAt(o, s, o.steps, undefined));
+    const baselineMs = msPerImage(basePlan);
     const budgetMs = budgetMsPerImage(o.budget, baselineMs);
     const fastest = fastestGenome(s.blocks, o.steps);
     const fastestMs = msPerImage(compileAt(o, s, o.steps, fastest));

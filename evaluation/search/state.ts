@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DittoError } from '../../core/errors.ts';
 import { readTextOrThrow, writeFileAtomic } from '../../core/files.ts';
 import { settingsDifferences, type ProgressSettings } from '../eval/progressStore.ts';
-import type { KernelTimes } from './costModel.ts';
+import type { KernelTimes } from '../../compiler/plan/kernelTimes.ts';
 
 export const STATE_FILE = 'search-state.json';
 

@@ -86,3 +86,51 @@ describe('plan files', () => {
     expect(r.stderr).toContain(`error[E_PLAN]: ${file}: plan: (top level) must be an object`);
   });
 });
+
+describe('--kernel-times files (explain, bench)', () => {
+  // A bound that turns a hang into a failure, not a speed check: one `ditto` start takes up to 30 s on the loaded 2-core machine.
+  const CLI_MS = 180_000;
+  let plan: string;
+  beforeAll(() => {
+    plan = path.join(dir, 'kt-plan.json');
+    const r = runDitto(['compile', 'models/dit.ditto', ...TINY, '--steps', '4', '--schedule', 'fora(N=2)', '--caps', 'lavapipe', '-o', plan]);
+    expect(r.code, r.stderr).toBe(0);
+    writeFileSync(path.join(dir, 'kt-notjson.json'), '{ "kernelTimes": ');
+    writeFileSync(path.join(dir, 'kt-shape.json'), JSON.stringify({ kernelTimes: { source: 'measured', adapter: 'x', bySignature: { a: 'slow' }, byFamily: {}, overall: { a: 1, b: 0 }, overheadMsPerDispatch: 0, samples: 1 } }));
+  });
+
+  const cases: [string, RegExp][] = [
+    ['kt-missing.json', /cannot read --kernel-times '.*kt-missing\.json': no such file/],
+    ['kt-notjson.json', /--kernel-times '.*kt-notjson\.json': not valid JSON/],
+    ['array.json', /--kernel-times '.*array\.json': not a JSON object holding "kernelTimes"/],
+    ['kt-shape.json', /--kernel-times '.*kt-shape\.json': kernelTimes\.bySignature\["a"\] must be a finite number/],
+  ];
+  it.each(cases)('explain --kernel-times %s exits 1 naming the file', (name, message) => {
+    const r = runDitto(['explain', plan, '--kernel-times', path.join(dir, name)], {}, CLI_MS);
+    expect(looksLikeUserError(r), r.stderr).toBe(true);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+
+  it.each(cases)('bench --kernel-times %s exits 1 naming the file, before any GPU work', (name, message) => {
+    const out = path.join(dir, `bench-${name}`);
+    const r = runDitto(['bench', 'models/dit.ditto', ...TINY, '--steps', '4', '--schedules', 'fora(N=2)', '--peer', 'none', '--kernel-times', path.join(dir, name), '--out-dir', out], {}, CLI_MS);
+    expect(looksLikeUserError(r), r.stderr).toBe(true);
+    expect(r.stderr).toMatch(message);
+    expect(readdirSync(dir)).not.toContain(`bench-${name}`);
+  });
+
+  it('explain --kernel-times prints the calibrated prediction, and says when the file has no all-compute step for the plan', () => {
+    const times = { source: 'measured', adapter: 'test adapter', bySignature: {}, byFamily: {}, overall: { a: 2, b: 0.5 }, overheadMsPerDispatch: 0.1, samples: 9 };
+    writeFileSync(path.join(dir, 'kt-good.json'), JSON.stringify({ kernelTimes: times }));
+    const r = runDitto(['explain', plan, '--kernel-times', path.join(dir, 'kt-good.json')], {}, CLI_MS);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/calibrated \(kernel times measured on test adapter, .*kt-good\.json\): predicted run [0-9.]+ ms/);
+    expect(r.stdout).toMatch(/calibrated speed-up: not known — .*kt-good\.json holds no all-compute step of this model at batch 1/);
+    const j = runDitto(['explain', plan, '--json', '--kernel-times', path.join(dir, 'kt-good.json')], {}, CLI_MS);
+    expect(j.code, j.stderr).toBe(0);
+    const summary = JSON.parse(j.stdout);
+    expect(summary.calibrated.msPerRun).toBeGreaterThan(0);
+    expect(summary.calibrated.speedup).toBeNull();
+  });
+});

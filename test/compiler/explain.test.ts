@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { explainSvg } from '../../compiler/explain/svg.ts';
 import { explainText } from '../../compiler/explain/text.ts';
+import { HARDWARE_CAPS } from '../../compiler/plan/caps.ts';
 import { compile } from '../../compiler/pipeline.ts';
+import { calibratedPrediction, rooflineKernelTimes, withAllComputeStep } from '../../compiler/plan/kernelTimes.ts';
 import { buildDiTGraph, DIT_XL_2, TINY_DIT } from '../helpers/ditGraph.ts';
 import { both, fora, R, schedule } from './schedules.ts';
 
@@ -15,6 +17,21 @@ describe('explain', () => {
     expect(rows[1]!.split('\t')[1]).toBe(String(plan.stepBody[1]));
     expect(rows[1]).toMatch(/reuse/);
     expect(text).toMatch(/predicted speed-up/);
+  });
+
+  it('prints the calibrated prediction of --kernel-times beside the roofline one', () => {
+    const o = { steps: 5, cfgScale: 1.5, batch: 1 };
+    const graph = buildDiTGraph(TINY_DIT, 2);
+    const { plan } = compile(graph, fora(TINY_DIT.depth, 5, 2), o);
+    const base = compile(graph, undefined, o).plan;
+    const times = withAllComputeStep({ ...rooflineKernelTimes(), source: 'measured', adapter: 'unit', overheadMsPerDispatch: 0.2 }, base, { ...HARDWARE_CAPS });
+    const prediction = calibratedPrediction(plan, times);
+    const text = explainText(plan, { prediction, file: 'times.json' });
+    expect(text).toMatch(/calibrated \(kernel times measured on unit, times\.json\): predicted run [0-9.]+ ms/);
+    expect(text).toContain(`calibrated speed-up ${prediction.speedup!.toFixed(2)}x`);
+    // A host time per dispatch makes dispatches dearer than FLOPs: the reuse plan's gain shrinks against the roofline's.
+    expect(prediction.speedup!).toBeLessThan(plan.cost.predictedSpeedup);
+    expect(text.split('\n').find((l) => l.startsWith('step\t'))).toContain('cal ms');
   });
 
   it('draws DiT-XL/2 at 250 steps as a compact heatmap with split cells for differing branches', () => {

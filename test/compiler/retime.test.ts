@@ -15,7 +15,7 @@ import { retime } from '../../index.ts';
 
 const dit = loadProgram('models/dit.ditto');
 const graph = lowerModel(dit, { model: 'DiT-Tiny', batch: 2 });
-const SPECS = ['fora(N=3)', 'taylorseer', 'ebcache_table', 'fora_cfg', 'dbcache', 'teacache', 'magcache', 'pab', 'delta_dit'];
+const SPECS = ['fora(N=3)', 'taylorseer', 'foca', 'exp_forecast', 'ebcache_table', 'fora_cfg', 'dbcache', 'teacache', 'magcache', 'pab', 'delta_dit'];
 
 describe('retime', () => {
   it('maps every step to the nearest trajectory point, keeps the ends, and writes a file that resolves to the same schedule', () => {
@@ -51,6 +51,16 @@ describe('retime', () => {
       { numRuns: 40, seed: 21 },
     );
   }, 600_000);
+
+  it('keeps forecasting: a step a row leaves out computes and feeds the forecast history (foca and exp too)', () => {
+    for (const spec of ['taylorseer', 'foca', 'exp_forecast', 'hicache']) {
+      const source = resolveSchedule(dit, spec, graph, {});
+      const r = retimeSchedule(source, 20);
+      const forecasts = r.table.flatMap((row) => Object.values(row).filter((a) => a.cond.kind === 'forecast'));
+      expect(forecasts.length, spec).toBeGreaterThan(0);
+      if (spec === 'foca' || spec === 'exp_forecast') expect(scheduleText(r, { name: 'retimed', use: path.resolve('models/dit.ditto'), comment: [] })).toMatch(spec === 'foca' ? /forecast foca/ : /forecast exp/);
+    }
+  });
 
   it('scales the step counts of a dynamic rule and keeps its threshold', () => {
     const source = resolveSchedule(dit, 'dbcache', graph, { set: { warm: 4, most: 3, cached: 20 } });

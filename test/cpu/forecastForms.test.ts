@@ -1,7 +1,7 @@
 /**
- * The forecast forms (`forecast taylor(k)`, `forecast hermite(k, σ)`): each is one coefficient
- * function in compiler/ir/rules.ts, and a compiled plan run by the CPU plan interpreter forecasts
- * what the reference executor does with it — random small DiTs, orders, scales, evenly and unevenly
+ * The forecast forms (`forecast taylor(k)`, `hermite(k, σ)`, `foca`, `exp`): each is one function
+ * in compiler/ir/rules.ts, and a compiled plan run by the CPU plan interpreter forecasts what the
+ * reference executor does with it — random small DiTs, orders, scales, evenly and unevenly
  * spaced computes, CFG on and off, DDPM and DDIM. No GPU involved.
  */
 import fc from 'fast-check';
@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../compiler/pipeline.ts';
 import { HARDWARE_CAPS, LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
 import type { ForecastBasis, ScheduleIR } from '../../compiler/ir/schedule.ts';
-import { forecastCoefficients, taylorForecastCoefficients, TaylorState } from '../../compiler/ir/rules.ts';
+import { EXP_FORECAST, forecastCoefficients, taylorForecastCoefficients, TaylorState } from '../../compiler/ir/rules.ts';
 import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
 import { classesFor, maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
-import { configArb, HERMITE_STEPS, hermiteCaseArb, hermiteSchedule, taylorAt } from '../helpers/randomSchedules.ts';
+import { configArb, HERMITE_STEPS, hermiteCaseArb, hermiteSchedule, taylorAt, twoDifferenceCaseArb, twoDifferenceSchedule } from '../helpers/randomSchedules.ts';
 
 /** He_j(x), probabilists' Hermite polynomials, from their explicit sums (an independent definition). */
 function He(j: number, x: number): number {
@@ -93,5 +93,117 @@ describe('plan on the CPU ≡ reference executor, Hermite forecasts', () => {
     const other = maxRelativeError(run(taylorAt(TINY.depth, s.steps, computes, 2)).data, want.data);
     expect(same).toBeLessThan(1e-5);
     expect(other).toBeGreaterThan(100 * same);
+  }, 600_000);
+});
+
+/** A TaylorState refreshed with f at the given computes (one element per value of f). */
+function stateAt(computes: readonly number[], f: (s: number) => number[]): TaylorState {
+  const st = new TaylorState(2);
+  for (const s of computes) st.refresh(s, new Float32Array(f(s)));
+  return st;
+}
+
+describe('forecast foca: BDF2 forecast, Heun calibration', () => {
+  it('is the two stages over the stored slope and its rate, written out independently', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: -5, max: 5, noNaN: true }), (m, d0, d1, d2) => {
+        const back = d0 - m * d1; // F_{s−m} along the stored slope
+        const slopeAhead = d1 + m * d2; // the slope extrapolated to s+m
+        const forecast = (4 / 3) * d0 - (1 / 3) * back + (2 / 3) * m * slopeAhead; // BDF2
+        const calibrated = d0 + (m / 2) * (d1 + (forecast - d0) / m); // Heun
+        const c = forecastCoefficients(m, 2, { form: 'foca' });
+        const got = c[0]! * d0 + c[1]! * d1 + c[2]! * d2;
+        expect(Math.abs(got - calibrated)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(calibrated)));
+      }),
+      { numRuns: 200, seed: 20261202 },
+    );
+    expect(forecastCoefficients(3, 2, { form: 'foca' })).toEqual([1, 3, 3]);
+    expect(forecastCoefficients(3, 1, { form: 'foca' })).toEqual(taylorForecastCoefficients(3, 1));
+  });
+
+  it('damps the curvature against taylor(2): the same line, a third of m² instead of half', () => {
+    const st = stateAt([0, 3, 6], (s) => [0.1 * s * s]);
+    const t = st.forecast(10, 2)[0]!;
+    const foca = st.forecast(10, 2, { form: 'foca' })[0]!;
+    const [d0, d1, d2] = st.d.map((d) => d[0]!) as [number, number, number];
+    expect(foca).toBeCloseTo(d0 + 4 * d1 + (16 / 3) * d2, 4);
+    expect(t - foca).toBeCloseTo((16 / 2 - 16 / 3) * d2, 4);
+  });
+});
+
+describe('forecast exp: an exponential fit of the last three computes', () => {
+  it('is exact on a + b·ρ^k with evenly spaced computes, for any interval and horizon', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 12 }), fc.double({ min: 0.3, max: 0.97, noNaN: true }),
+        fc.double({ min: -2, max: 2, noNaN: true }), fc.double({ min: 0.5, max: 3, noNaN: true }), fc.boolean(),
+        (h, m, rho, a, b, negative) => {
+          const F = (k: number) => a + (negative ? -b : b) * rho ** k;
+          const st = stateAt([0, h, 2 * h], (s) => [F(s)]);
+          const got = st.forecast(2 * h + m, 2, { form: 'exp' })[0]!;
+          // f32 differences of a slowly changing value lose digits: compare on the scale of the change.
+          expect(Math.abs(got - F(2 * h + m))).toBeLessThanOrEqual(2e-3 * Math.max(b, 1e-3) + 1e-5 * Math.abs(a));
+        },
+      ),
+      { numRuns: 300, seed: 20261202 },
+    );
+  });
+
+  it('is the line where the change holds, close to the last value where it flips sign, and taylor(1) on two computes', () => {
+    const line = stateAt([0, 2, 4], (s) => [1 + 0.5 * s]);
+    expect(line.forecast(7, 2, { form: 'exp' })[0]).toBeCloseTo(1 + 0.5 * 7, 5);
+    // growth is clamped to the line
+    const grow = stateAt([0, 1, 2], (s) => [2 ** s]);
+    expect(grow.forecast(4, 2, { form: 'exp' })[0]).toBeCloseTo(4 + 2 * 2, 4);
+    // an oscillation reads as a change that has died out: the last value plus r_min's share of the slope
+    const flip = stateAt([0, 1, 2], (s) => [s % 2]);
+    expect(Math.abs(flip.forecast(3, 2, { form: 'exp' })[0]! - 0)).toBeLessThan(10 * EXP_FORECAST.minRatio);
+    // a flat slope before the last interval: the regularised fit is 0, no division by zero, and a
+    // change with no history to fit is not continued (the last value, as reuse)
+    const start = stateAt([0, 1, 2], (s) => [s < 2 ? 3 : 5]);
+    expect(Math.abs(start.forecast(4, 2, { form: 'exp' })[0]! - 5)).toBeLessThan(10 * EXP_FORECAST.minRatio);
+    const two = stateAt([0, 3], (s) => [s * s]);
+    expect(two.forecast(5, 2, { form: 'exp' })[0]).toBeCloseTo(two.forecast(5, 1)[0]!, 6);
+  });
+});
+
+describe('plan on the CPU ≡ reference executor, foca and exp forecasts', () => {
+  it('over random small DiTs, both forms and compute patterns (rel 1e-4)', () => {
+    fc.assert(
+      fc.property(
+        configArb,
+        twoDifferenceCaseArb,
+        fc.constantFrom(HARDWARE_CAPS, LAVAPIPE_CAPS),
+        (cfg, r, caps) => {
+          const steps = HERMITE_STEPS;
+          const schedule = twoDifferenceSchedule(cfg.depth, r);
+          const s: Scenario = { cfg, batch: 1, steps, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
+          const graph = tinyGraph(cfg, r.cfg ? 2 : 1);
+          const { plan } = compile(graph, schedule, { steps, batch: 1, sampler: r.sampler, caps, ...(r.cfg ? { cfgScale: 2.5 } : {}) });
+          const weights = weightsFor(graph, s.weightSeed);
+          const got = runPlanOnCpu(plan, weights, { seed: s.seed, classes: classesFor(s) });
+          const want = sampleReference(graph, weights, schedule, { sampler: r.sampler, classes: classesFor(s), seed: s.seed, ...(r.cfg ? { cfgScale: 2.5 } : {}) });
+          const err = maxRelativeError(got.latents.data, want.latents.data);
+          expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
+        },
+      ),
+      { numRuns: 12, seed: 20261202, endOnFailure: true },
+    );
+  }, 600_000);
+
+  it('the plan carries the form: on a pattern where it matters, a Taylor plan is far from the foca and exp references', () => {
+    const s: Scenario = { cfg: TINY, batch: 1, steps: 16, sampler: 'ddpm', seed: 2, weightSeed: 4, cfgScale: 1.5 };
+    const computes = [0, 1, 2, 6, 10, 14];
+    const graph = tinyGraph(TINY, 2);
+    const weights = weightsFor(graph, s.weightSeed);
+    const run = (schedule: ScheduleIR) => runPlanOnCpu(compile(graph, schedule, { steps: s.steps, batch: 1, sampler: 'ddpm', caps: HARDWARE_CAPS, cfgScale: 1.5 }).plan, weights, { seed: s.seed, classes: classesFor(s) }).latents;
+    for (const form of ['foca', 'exp'] as const) {
+      const schedule = taylorAt(TINY.depth, s.steps, computes, 2, { form });
+      const want = sampleReference(graph, weights, schedule, { sampler: 'ddpm', classes: classesFor(s), seed: s.seed, cfgScale: 1.5 }).latents;
+      const same = maxRelativeError(run(schedule).data, want.data);
+      const other = maxRelativeError(run(taylorAt(TINY.depth, s.steps, computes, 2)).data, want.data);
+      expect(same, form).toBeLessThan(1e-5);
+      expect(other, form).toBeGreaterThan(100 * same);
+    }
   }, 600_000);
 });

@@ -72,6 +72,7 @@ const action: fc.Arbitrary<A.ActionAst> = fc.oneof(
   fc.tuple(expr, fc.option(fc.tuple(ident, fc.option(expr, { nil: undefined })), { nil: undefined })).map(([fraction, by]): A.ActionAst => ({
     kind: 'tokens', fraction, ...(by ? { by: { name: 'by', span }, order: by[0], ...(by[1] ? { size: by[1] } : {}) } : {}), span,
   })),
+  fc.constantFrom<'foca' | 'exp'>('foca', 'exp').map((form): A.ActionAst => ({ kind: 'forecast', form, span })),
 );
 
 const optExpr = fc.option(expr, { nil: undefined });

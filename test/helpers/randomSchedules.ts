@@ -106,6 +106,20 @@ export function hermiteSchedule(depth: number, r: { order: number; sigma: number
   return taylorAt(depth, HERMITE_STEPS, r.uneven ? [0, 1, 2, 4, 8] : [0, 3, 6, 9], r.order, { form: 'hermite', sigma: r.sigma });
 }
 
+/** A FoCa or exponential forecast case: the form, even or uneven computes over 12 steps, CFG, sampler, seed. */
+export const twoDifferenceCaseArb = fc.record({
+  form: fc.constantFrom<'foca' | 'exp'>('foca', 'exp'),
+  uneven: fc.boolean(),
+  cfg: fc.boolean(),
+  sampler: fc.constantFrom<'ddpm' | 'ddim'>('ddpm', 'ddim'),
+  seed: fc.integer({ min: 0, max: 1000 }),
+});
+
+/** Every block's attn and mlp forecast with `foca` or `exp` between the case's computes. */
+export function twoDifferenceSchedule(depth: number, r: { form: 'foca' | 'exp'; uneven: boolean }): ScheduleIR {
+  return taylorAt(depth, HERMITE_STEPS, r.uneven ? [0, 1, 2, 4, 8] : [0, 3, 6, 9], 2, { form: r.form });
+}
+
 /** A token-level caching case: the fraction and order of the MLP's partial computes, the steps that
  *  compute in full, what attention does between them, what the uncond branch does. */
 export const tokensCaseArb = fc.record({

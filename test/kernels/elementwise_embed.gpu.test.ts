@@ -17,7 +17,7 @@ const gpu = await gpuOrSkip();
 const INPUTS = 3;
 const UNIFORMS = 2;
 
-/** Expression trees whose values stay finite and well-conditioned (denominators and log/sqrt arguments positive). */
+/** Expression trees whose values stay finite and well-conditioned (denominators, log/sqrt arguments positive; pow of a base in (0, 1) to an exponent in (0, 2)). */
 const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ e: Expr }>((tie) => ({
   e: fc.oneof(
     { depthSize: 'medium', withCrossShrink: true },
@@ -29,8 +29,8 @@ const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ e: Expr }>((tie) => ({
       if (op === 'log') return ex.log(ex.add(ex.c(1), ex.exp(a)));
       return { op, a } as Expr;
     }),
-    fc.tuple(fc.constantFrom('add', 'sub', 'mul', 'div'), tie('e'), tie('e')).map(([op, a, b]): Expr =>
-      op === 'div' ? ex.div(a, ex.add(ex.c(0.5), ex.exp(b))) : ({ op, a, b } as Expr)),
+    fc.tuple(fc.constantFrom('add', 'sub', 'mul', 'div', 'min', 'max', 'pow'), tie('e'), tie('e')).map(([op, a, b]): Expr =>
+      op === 'div' ? ex.div(a, ex.add(ex.c(0.5), ex.exp(b))) : op === 'pow' ? ex.pow(ex.div(ex.c(1), ex.add(ex.c(1), ex.exp(a))), ex.div(ex.c(2), ex.add(ex.c(1), ex.exp(b)))) : ({ op, a, b } as Expr)),
   ),
 })).e;
 

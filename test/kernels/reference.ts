@@ -116,6 +116,9 @@ export function evalExpr(e: Expr, inputs: readonly number[], outputs: readonly n
     case 'sub': return r(e.a) - r(e.b);
     case 'mul': return r(e.a) * r(e.b);
     case 'div': return r(e.a) / r(e.b);
+    case 'min': return Math.min(r(e.a), r(e.b));
+    case 'max': return Math.max(r(e.a), r(e.b));
+    case 'pow': return Math.pow(r(e.a), r(e.b));
   }
 }
 

@@ -157,7 +157,7 @@ describe('other methods', () => {
 
   it('every shipped schedule resolves for DiT-XL/2 and the tiny DiT', () => {
     const names: string[] = [];
-    for (const f of ['none', 'fora', 'ebcache-table', 'ebcache-legacy', 'ebcache-bt', 'delta-dit', 'taylorseer', 'pab', 'smoothcache', 'first-block', 'cfg-branches']) {
+    for (const f of ['none', 'fora', 'ebcache-table', 'ebcache-legacy', 'ebcache-bt', 'delta-dit', 'taylorseer', 'pab', 'smoothcache', 'first-block', 'cfg-branches', 'hicache', 'foca', 'exp-forecast']) {
       const p = loadProgram(file(f));
       for (const s of listSchedules(p).filter((x) => x.file === file(f))) {
         names.push(s.name);

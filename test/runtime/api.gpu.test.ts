@@ -1,7 +1,7 @@
 /** The Node API: compile ditto source text to a plan, run it, get tensors. */
 import { describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { compile, createRunner, DittoError, encodeImagePngs, noiseForRun, shipped } from '../../index.ts';
+import { calibratedPrediction, compile, createRunner, DittoError, encodeImagePngs, kernelTimesIn, measureKernelTimesFor, noiseForRun, shipped } from '../../index.ts';
 import { gpuOrSkip } from '../helpers/gpu.ts';
 import { DIT_FILE, classesFor, maxRelativeError, runOnReference, tinyGraph, TINY, weightsFor } from './harness.ts';
 import { loadProgram, resolveSchedule } from '../../compiler/frontend.ts';
@@ -105,4 +105,19 @@ describe('Node API: images and shipped files', () => {
     const { existsSync } = await import('node:fs');
     for (const [k, p] of Object.entries(shipped)) expect(existsSync(p), k).toBe(true);
   });
+});
+
+describe.skipIf(!gpu)('Node API: kernel times', () => {
+  it('measures kernel times on probe plans and prices a plan of the same model and batch with them', async () => {
+    const times = await measureKernelTimesFor(DIT_FILE, { model: 'DiT-Tiny', cfg: 2, gpu: gpu! });
+    expect(times.source).toBe('measured');
+    expect(times.samples).toBeGreaterThan(0);
+    expect(Object.keys(times.bySignature).length).toBeGreaterThan(0);
+    const plan = await compile(source, { model: 'DiT-Tiny', schedule: 'every_other', steps: 4, cfg: 2 });
+    const p = calibratedPrediction(plan, kernelTimesIn(JSON.parse(JSON.stringify({ kernelTimes: times })), 'times'));
+    expect(p.msPerRun).toBeGreaterThan(0);
+    expect(p.measuredShare).toBeGreaterThan(0.5);
+    // Reusing the MLPs on half the steps removes dispatches: the plan is predicted faster than no cache.
+    expect(p.speedup!).toBeGreaterThan(1);
+  }, 300_000);
 });

@@ -1,13 +1,13 @@
 /**
- * Hermite forecasts on the GPU compute what the reference executor defines (the same coefficient
- * function, compiler/ir/rules.ts, on both sides): random small DiTs, orders, scales, even and uneven
+ * Hermite, FoCa and exponential forecasts on the GPU compute what the reference executor defines
+ * (the same function, compiler/ir/rules.ts, on both sides): random small DiTs, orders, scales, even and uneven
  * computes, CFG on and off, DDPM and DDIM, within 1e-4 of the result's scale.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gpuOrSkip } from '../helpers/gpu.ts';
 import { maxRelativeError, planFor, runOnGpu, runOnReference, weightsFor, type Scenario } from './harness.ts';
-import { configArb, HERMITE_STEPS, hermiteCaseArb, hermiteSchedule } from '../helpers/randomSchedules.ts';
+import { configArb, HERMITE_STEPS, hermiteCaseArb, hermiteSchedule, twoDifferenceCaseArb, twoDifferenceSchedule } from '../helpers/randomSchedules.ts';
 
 const gpu = await gpuOrSkip();
 
@@ -25,6 +25,27 @@ describe.skipIf(!gpu)('GPU plan ≡ reference executor, Hermite forecasts', () =
           const got = await runOnGpu(gpu!, plan, weights, s);
           const err = maxRelativeError(got.latents.data, runOnReference(graph, weights, schedule, s).data);
           expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
+        },
+      ),
+      { numRuns: 4, seed: 20261202, endOnFailure: true },
+    );
+  }, 1_800_000); // a bound for hangs only: lavapipe on a loaded 2-core machine can take many minutes
+});
+
+describe.skipIf(!gpu)('GPU plan ≡ reference executor, foca and exp forecasts', () => {
+  it('over random small DiTs, both forms and compute patterns (rel 1e-4)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        configArb,
+        twoDifferenceCaseArb,
+        async (cfg, r) => {
+          const s: Scenario = { cfg, batch: 1, steps: HERMITE_STEPS, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
+          const schedule = twoDifferenceSchedule(cfg.depth, r);
+          const { graph, plan } = planFor(gpu!, s, schedule);
+          const weights = weightsFor(graph, s.weightSeed);
+          const got = await runOnGpu(gpu!, plan, weights, s);
+          const err = maxRelativeError(got.latents.data, runOnReference(graph, weights, schedule, s).data);
+          expect(err, `max error ${err} relative to the result's scale (${r.form})`).toBeLessThan(1e-4);
         },
       ),
       { numRuns: 4, seed: 20261202, endOnFailure: true },

@@ -44,6 +44,21 @@ describe('computesWithinBudget', () => {
     for (const g of budgetSeeds(BLOCKS, STEPS, 15)) expect(2 + 10 * computedShare(g)).toBeLessThanOrEqual(5 + 1e-9);
   });
 
+  it('fits forecasts on their own line: the forecast seeds and no cache, not the reuse seeds', () => {
+    // Forecast-or-compute schedules (and no cache) at 4 ms fixed + 8 ms computed; every other seed
+    // (reuse, order 2, skipped blocks) priced absurdly, so a fit that used any of them would be far off.
+    const onLine = (g: (typeof priced)[number]['genome']) =>
+      computedShare(g) === 1 || (g.attnOrder === 1 && g.mlpOrder === 1 && !g.res.some((r) => r.includes(true)) && !COMPONENTS.some((c) => g[c].some((r) => r.includes('r'))));
+    const mixed = priced.map(({ genome }) => ({ genome, ms: onLine(genome) ? 4 + 8 * computedShare(genome) : 1000 }));
+    // 6 ms per image → share 0.25 → 12 of 50 steps.
+    expect(computesWithinBudget(mixed, STEPS, 6, 'f')).toBe(12);
+    const seeds = budgetSeeds(BLOCKS, STEPS, 12, 'f');
+    for (const g of seeds) {
+      expect(computedShare(g)).toBeCloseTo(12 / STEPS, 12);
+      for (const c of COMPONENTS) for (const row of g[c]) expect(row.filter((a) => a === 'r')).toEqual([]);
+    }
+  });
+
   it('is null where nothing can be fitted or no cache meets the budget', () => {
     expect(computesWithinBudget(priced, STEPS, 20)).toBeNull();
     expect(computesWithinBudget(priced.slice(0, 1), STEPS, 5)).toBeNull();

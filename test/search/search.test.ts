@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSource, openModel, planFor, scheduleFor } from '../../compiler/compileSource.ts';
 import { HARDWARE_CAPS } from '../../compiler/plan/caps.ts';
 import { isDittoError } from '../../core/errors.ts';
-import { predictPlan, rooflineKernelTimes } from '../../evaluation/search/costModel.ts';
+import { predictPlan, rooflineKernelTimes } from '../../compiler/plan/kernelTimes.ts';
 import { scheduleSource } from '../../evaluation/search/emit.ts';
 import { allCompute, repair } from '../../evaluation/search/genome.ts';
 import { runSearch, type SearchOptions } from '../../evaluation/search/index.ts';

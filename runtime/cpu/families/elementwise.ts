@@ -20,6 +20,9 @@ function evaluate(e: Expr, inputs: Float64Array, outputs: readonly Elements[], o
     case 'sub': return f(evaluate(e.a, inputs, outputs, outIdx, u) - evaluate(e.b, inputs, outputs, outIdx, u));
     case 'mul': return f(evaluate(e.a, inputs, outputs, outIdx, u) * evaluate(e.b, inputs, outputs, outIdx, u));
     case 'div': return f(evaluate(e.a, inputs, outputs, outIdx, u) / evaluate(e.b, inputs, outputs, outIdx, u));
+    case 'min': return Math.min(evaluate(e.a, inputs, outputs, outIdx, u), evaluate(e.b, inputs, outputs, outIdx, u));
+    case 'max': return Math.max(evaluate(e.a, inputs, outputs, outIdx, u), evaluate(e.b, inputs, outputs, outIdx, u));
+    case 'pow': return f(Math.pow(evaluate(e.a, inputs, outputs, outIdx, u), evaluate(e.b, inputs, outputs, outIdx, u)));
   }
 }
 
