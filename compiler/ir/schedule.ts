@@ -21,7 +21,7 @@ export type Action =
    *  differences over step distance). With fewer stored values than order+1 it uses the order
    *  the history allows (the checker warns when that can happen). */
   | { kind: 'forecast'; order: number; basis?: ForecastBasis }
-  /** Partial compute (token-level caching): the tokens `selectTokens` (compiler/ir/rules.ts) picks
+  /** Partial compute (token-level caching): the tokens `TokenHistory.select` (compiler/ir/rules.ts) picks
    *  at this step — a `fraction` of them, chosen `by` — are computed; every other token keeps the
    *  value stored at its own last compute. Only for token-wise node targets. */
   | { kind: 'tokens'; fraction: number; by: TokenOrder }
@@ -67,7 +67,10 @@ export interface BranchActions {
 export interface DynamicRule {
   /** A named node, `<block>.residual`, or `<group>[a..b].residual` (output of block b−1 − input of block a). */
   readonly signal: string;
-  readonly metric: 'rel_l1';
+  /** `rel_l1`: s_k is the signal's relative L1 change. `transform_rate` (EasyCache): the signal is
+   *  a block span's output − input and s_k the output change estimated from the input's change
+   *  and the transformation rate measured at the computes (compiler/ir/rules.ts). */
+  readonly metric: 'rel_l1' | 'transform_rate';
   readonly threshold: number;
   readonly warmup: number;
   readonly maxConsecutive: number;

@@ -16,3 +16,4 @@ export * from './upsample.ts';
 export * from './dynamic.ts';
 export * from './calibrate.ts';
 export * from './tokenRows.ts';
+export * from './lowpass.ts';
