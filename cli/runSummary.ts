@@ -90,7 +90,8 @@ export function formatRunSummary(s: RunSummary): string {
     `predicted  ${s.predictedSpeedup.toFixed(2)}x against all-compute (FLOPs ratio ${s.flopsRatio.toFixed(3)}), peak memory ${(s.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`,
   ];
   for (const d of s.dynamic ?? []) {
-    lines.push(`dynamic    rule ${d.rule} (rel_l1(${d.signal}) < ${d.threshold}): ${d.reusedSteps} step${d.reusedSteps === 1 ? '' : 's'} reused, ${d.computedSteps} computed (decided on the GPU)`);
+    const measure = d.metric === 'transform_rate' ? `transform_rate(${d.signal.replace(/\.residual$/, '')})` : `rel_l1(${d.signal})`;
+    lines.push(`dynamic    rule ${d.rule} (${measure} < ${d.threshold}): ${d.reusedSteps} step${d.reusedSteps === 1 ? '' : 's'} reused, ${d.computedSteps} computed (decided on the GPU)`);
   }
   if (s.baseline) {
     const b = s.baseline;

@@ -119,7 +119,7 @@ export type ActionAst =
    *  which arguments each takes is checked in compiler/schedule/ruleStatement.ts. */
   | { readonly kind: 'forecast'; readonly form: string; readonly order?: Expr; readonly scale?: Expr; readonly span: Span };
 
-/** `when …`: a rule decided by a measured signal (`rel_l1`, on the GPU) or by a calibrated
+/** `when …`: a rule decided by a measured signal (`rel_l1`, `transform_rate`, on the GPU) or by a calibrated
  *  magnitude-ratio curve (`magnitude`, MagCache; static). */
 export type DynamicAst =
   | {
@@ -135,6 +135,20 @@ export type DynamicAst =
       readonly warmup?: Expr;
       readonly max?: Expr;
       readonly total?: Expr;
+      readonly span: Span;
+    }
+  | {
+      /** `transform_rate(blocks[a..b])`: EasyCache — the span's output change estimated from its
+       *  input's change and the transformation rate measured at the computes. */
+      readonly kind: 'transform_rate';
+      readonly signal: Selector;
+      readonly threshold: Expr;
+      readonly warmup?: Expr;
+      readonly max?: Expr;
+      /** Parsed so that the checker can say they do not apply (rel_l1's and magnitude's options). */
+      readonly cap?: Expr;
+      readonly total?: Expr;
+      readonly retain?: Expr;
       readonly span: Span;
     }
   | {

@@ -250,6 +250,9 @@ export class CstToAst {
     if (has(n, 'curve')) {
       return { kind: 'magnitude', curve: this.stringLit(tok(n, 'curve')), threshold: this.addExpr(node(n, 'threshold')), ...opt('max'), ...opt('retain'), span };
     }
+    if (has(n, 'rateSignal')) {
+      return { kind: 'transform_rate', signal: this.selector(node(n, 'rateSignal')), threshold: this.addExpr(node(n, 'threshold')), ...opt('warmup'), ...opt('max'), ...opt('cap'), ...opt('total'), ...opt('retain'), span };
+    }
     return {
       kind: 'rel_l1',
       signal: this.selector(node(n, 'selector')),

@@ -346,7 +346,7 @@ export class DittoParser extends CstParser {
   });
 
   // `when rel_l1(SIGNAL) [since compute] [rescale(c…)] < θ [cap c] [warmup w] [max m] [total n]`
-  // (decided on the GPU) or `when magnitude "curve.json" < θ [max K] [retain r]` (MagCache: the
+  // or `when transform_rate(BLOCKS) < τ [warmup w] [max m]` (EasyCache), both decided on the GPU, or `when magnitude "curve.json" < θ [max K] [retain r]` (MagCache: the
   // calibrated curve makes the decisions static, taken when the schedule is resolved).
   dynamic = this.RULE('dynamic', () => {
     this.CONSUME(K.when);
@@ -377,6 +377,14 @@ export class DittoParser extends CstParser {
             this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.addExpr, { LABEL: 'coefficient' }) });
             this.CONSUME3(T.RParen);
           });
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(K.transform_rate);
+          this.CONSUME4(T.LParen);
+          this.SUBRULE3(this.selector, { LABEL: 'rateSignal' });
+          this.CONSUME4(T.RParen);
         },
       },
       {

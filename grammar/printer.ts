@@ -142,7 +142,11 @@ function printModelStmt(s: A.ModelStmt, ind: string): string {
 function printDynamic(w: A.DynamicAst): string {
   let out: string;
   if (w.kind === 'magnitude') out = ` when magnitude ${printString(w.curve.value)} < ${wrap(w.threshold, 5)}`;
-  else {
+  else if (w.kind === 'transform_rate') {
+    out = ` when transform_rate(${printSelector(w.signal)}) < ${wrap(w.threshold, 5)}`;
+    if (w.cap) out += ` cap ${wrap(w.cap, 5)}`;
+    if (w.warmup) out += ` warmup ${wrap(w.warmup, 5)}`;
+  } else {
     const sel = printSelector(w.signal);
     out = ` when rel_l1(${w.residual ? `residual(${sel})` : sel})`;
     if (w.sinceCompute) out += ' since compute';
@@ -152,8 +156,8 @@ function printDynamic(w: A.DynamicAst): string {
     if (w.warmup) out += ` warmup ${wrap(w.warmup, 5)}`;
   }
   if (w.max) out += ` max ${wrap(w.max, 5)}`;
-  if (w.kind === 'rel_l1' && w.total) out += ` total ${wrap(w.total, 5)}`;
-  if (w.kind === 'magnitude' && w.retain) out += ` retain ${wrap(w.retain, 5)}`;
+  if (w.kind !== 'magnitude' && w.total) out += ` total ${wrap(w.total, 5)}`;
+  if (w.kind !== 'rel_l1' && w.retain) out += ` retain ${wrap(w.retain, 5)}`;
   return out;
 }
 

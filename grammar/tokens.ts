@@ -46,6 +46,7 @@ export const Kw = {
   eps_scale: kw('eps_scale'),
   piecewise: kw('piecewise'),
   rel_l1: kw('rel_l1'),
+  transform_rate: kw('transform_rate'),
   since: kw('since'),
   rescale: kw('rescale'),
   cap: kw('cap'),

@@ -265,6 +265,9 @@ export const DYNAMIC_START: DynamicState = Object.freeze({ hasPrev: false, acc: 
 
 /** The parameters of a rule's decision with every default filled in (what the plan's kernel carries). */
 export interface DecideParams {
+  /** What s is: absent, the relative L1 change of the signal; `transform_rate`, EasyCache's
+   *  estimate of the output change (below). */
+  metric?: 'transform_rate';
   threshold: number;
   warmup: number;
   /** Infinity: no limit. */
@@ -280,6 +283,7 @@ export interface DecideParams {
 
 export function decideParams(rule: DynamicRule): DecideParams {
   return {
+    ...(rule.metric === 'transform_rate' ? { metric: 'transform_rate' as const } : {}),
     threshold: rule.threshold,
     warmup: rule.warmup,
     maxConsecutive: rule.maxConsecutive,
@@ -326,6 +330,121 @@ export function dynamicDecision(rule: DynamicRule | DecideParams, state: Dynamic
  *  previous step, only on a step that did not reuse against the last compute. */
 export function dynamicKeepsSignal(p: DecideParams, reuse: boolean): boolean {
   return p.against === 'step' || !reuse;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `when transform_rate(blocks[a..b]) < τ` — EasyCache's runtime-adaptive reuse
+// (docs/decisions.md "EasyCache")
+//
+// The span's transformation is output − input (what `reuse residual` stores). At every step the
+// rule does not reuse (a compute), with x, o the span's input and output and x_c, o_c those of the
+// previous compute, the transformation rate is measured:
+//     rate = Σ|o − o_c| / Σ|x − x_c|          (none while fewer than two computes, or Σ|x − x_c| = 0)
+// and at every step, with x_{k−1} the input at the previous step, the output change is estimated
+//     s_k = rate · Σ|x_k − x_{k−1}| / Σ|o_c|
+// and decided on as any dynamic rule's s (`dynamicDecision`, against the previous step): summed
+// since the last compute, reuse while the sum stays under τ. Without a rate there is no s (compute).
+// Sums are over the whole model batch (both CFG halves: the decision is one per step).
+
+/** Σ|a − b| in f64 (f32 operands). */
+export function l1Distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! - b[i]!);
+  return s;
+}
+
+/** Σ|a| in f64. */
+export function l1Norm(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]!);
+  return s;
+}
+
+/** The transformation rate between two consecutive computes (undefined when the input did not move). */
+export function transformRate(outputChange: number, inputChange: number): number | undefined {
+  return inputChange > 0 ? outputChange / inputChange : undefined;
+}
+
+/** s_k: the output change EasyCache predicts from the input change since the previous step
+ *  (undefined without a rate; 0/0 is no change and x/0 an infinite one, as in `relL1`). */
+export function transformRateChange(rate: number | undefined, inputChange: number, outputNorm: number): number | undefined {
+  if (rate === undefined) return undefined;
+  const num = rate * inputChange;
+  if (outputNorm === 0) return num === 0 ? 0 : Infinity;
+  return num / outputNorm;
+}
+
+// ---------------------------------------------------------------------------------------------
+// FasterCache's CFG-Cache frequency split (docs/decisions.md "FasterCache")
+//
+// FasterCache splits the cached (uncond − cond) difference Δ of the model's output into low and high
+// frequencies over each H×W plane: with the centred 2-D DFT, the low part keeps the frequencies
+// within radius ⌊min(H, W)/5⌋ of zero, the high part the rest. The split is linear, so
+//     low(Δ) = Re IDFT2(M ⊙ DFT2(Δ)),   high(Δ) = Δ − low(Δ)
+// and, M being symmetric (f ↦ −f), low(Δ) is real: it is the circular convolution of Δ with the
+// real kernel K = IDFT2(M), which is what a plan computes (`lowpassKernel`).
+
+/** FasterCache's low-frequency radius for an H×W plane. */
+export function lowpassRadius(H: number, W: number): number {
+  return Math.floor(Math.min(H, W) / 5);
+}
+
+/** The signed frequency of DFT index u of n (the position fftshift gives it, minus the centre). */
+function signedFrequency(u: number, n: number): number {
+  return u <= n - 1 - Math.floor(n / 2) ? u : u - n;
+}
+
+/** Whether frequency (u, v) of an H×W DFT is in the low band of radius r. */
+export function inLowBand(u: number, v: number, H: number, W: number, r: number): boolean {
+  const fy = signedFrequency(u, H);
+  const fx = signedFrequency(v, W);
+  return fy * fy + fx * fx <= r * r;
+}
+
+/** The definition: each H×W plane of `data` through DFT2, the low band kept, inverse DFT2, real part (f64). */
+export function lowpassPlanes(data: ArrayLike<number>, H: number, W: number, r: number): Float64Array {
+  const n = H * W;
+  const out = new Float64Array(data.length);
+  for (let p = 0; p + n <= data.length; p += n) {
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        // Σ over kept (u, v) of X[u, v]·e^{+2πi(uy/H + vx/W)} / (HW), X = Σ_{y', x'} d·e^{−2πi(uy'/H + vx'/W)}.
+        let re = 0;
+        for (let u = 0; u < H; u++) {
+          for (let v = 0; v < W; v++) {
+            if (!inLowBand(u, v, H, W, r)) continue;
+            let xr = 0;
+            let xi = 0;
+            for (let yy = 0; yy < H; yy++) {
+              for (let xx = 0; xx < W; xx++) {
+                const a = -2 * Math.PI * ((u * yy) / H + (v * xx) / W);
+                const d = data[p + yy * W + xx]!;
+                xr += d * Math.cos(a);
+                xi += d * Math.sin(a);
+              }
+            }
+            const b = 2 * Math.PI * ((u * y) / H + (v * x) / W);
+            re += xr * Math.cos(b) - xi * Math.sin(b);
+          }
+        }
+        out[p + y * W + x] = re / n;
+      }
+    }
+  }
+  return out;
+}
+
+/** K[dy·W + dx] = Re IDFT2(M)[dy, dx]: low(Δ)[y, x] = Σ_{y', x'} K[(y − y') mod H, (x − x') mod W]·Δ[y', x']. */
+export function lowpassKernel(H: number, W: number, r: number): Float64Array {
+  const k = new Float64Array(H * W);
+  for (let u = 0; u < H; u++) {
+    for (let v = 0; v < W; v++) {
+      if (!inLowBand(u, v, H, W, r)) continue;
+      for (let dy = 0; dy < H; dy++) for (let dx = 0; dx < W; dx++) k[dy * W + dx]! += Math.cos(2 * Math.PI * ((u * dy) / H + (v * dx) / W));
+    }
+  }
+  for (let i = 0; i < k.length; i++) k[i]! /= H * W;
+  return k;
 }
 
 // ---------------------------------------------------------------------------------------------

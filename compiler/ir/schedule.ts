@@ -55,7 +55,10 @@ export interface BranchActions {
 export interface DynamicRule {
   /** A named node, `<block>.residual`, or `<group>[a..b].residual` (output of block b−1 − input of block a). */
   readonly signal: string;
-  readonly metric: 'rel_l1';
+  /** `rel_l1`: s_k is the signal's relative L1 change. `transform_rate` (EasyCache): the signal is
+   *  a block span's output − input and s_k the output change estimated from the input's change
+   *  and the transformation rate measured at the computes (compiler/ir/rules.ts). */
+  readonly metric: 'rel_l1' | 'transform_rate';
   readonly threshold: number;
   readonly warmup: number;
   readonly maxConsecutive: number;

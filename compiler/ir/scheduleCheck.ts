@@ -201,6 +201,14 @@ export function signalNodes(graph: Graph, signal: string): NodeId[] | undefined 
   return span ? [span[span.length - 1]!.output, span[0]!.input] : undefined;
 }
 
+/** The nodes a rule reads before it decides: its signal's, or for `transform_rate` (EasyCache) the
+ *  span's input only — the span's output is read after the span has run, at a compute. */
+export function decisionNodes(graph: Graph, rule: Pick<DynamicRule, 'signal' | 'metric'>): NodeId[] | undefined {
+  const nodes = signalNodes(graph, rule.signal);
+  if (!nodes || rule.metric !== 'transform_rate') return nodes;
+  return nodes.length === 2 ? [nodes[1]!] : undefined;
+}
+
 /** The nodes a signal reads, and every node they depend on. */
 export function signalUpstream(graph: Graph, nodes: readonly NodeId[]): Set<NodeId> {
   const seen = new Set<NodeId>();
@@ -218,7 +226,7 @@ export function signalUpstream(graph: Graph, nodes: readonly NodeId[]): Set<Node
 export function signalProblems(graph: Graph, cells: ScheduleCells, branches: readonly Branch[]): ScheduleProblem[] {
   const problems: ScheduleProblem[] = [];
   cells.dynamic.forEach((r, rule) => {
-    const nodes = signalNodes(graph, r.signal);
+    const nodes = decisionNodes(graph, r);
     if (!nodes) {
       problems.push({ severity: 'error', rule, message: `the signal \`${r.signal}\` of dynamic rule ${rule} is neither a named node nor the residual of a block or block range of model ${graph.model}` });
       return;

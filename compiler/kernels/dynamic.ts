@@ -11,14 +11,16 @@
  * DBCache) only at a step that did not reuse. The decision is `dynamicDecision` (compiler/ir/rules.ts).
  * Nothing goes back to the host during sampling; the counters are read once at the end.
  *
- * `dynamic_reset` zeroes the state of all rules (the plan's prologue runs it once per run).
+ * `dynamic_rate` measures EasyCache's transformation rate after the span at a compute
+ * (`transform_rate`); `dynamic_reset` zeroes the state of all rules (the plan's prologue runs it
+ * once per run).
  */
 import { cacheKey, declareBindings, f32Lit } from './common.ts';
 import type { DecideParams } from '../ir/rules.ts';
 import type { EmittedKernel, KernelBinding } from './types.ts';
 
 /** f32 fields of one rule's state, in order (the plan's `dynamic.stateFields`). */
-export const DYNAMIC_STATE_FIELDS = ['step', 'has_prev', 'acc', 'consecutive', 'reused', 'computed', 'decision', 'signal'] as const;
+export const DYNAMIC_STATE_FIELDS = ['step', 'has_prev', 'acc', 'consecutive', 'reused', 'computed', 'decision', 'signal', 'has_out', 'has_rate', 'rate', 'out_norm'] as const;
 export const DYNAMIC_STATE_STRIDE = DYNAMIC_STATE_FIELDS.length;
 const F = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => DYNAMIC_STATE_FIELDS.indexOf(name);
 
@@ -38,6 +40,9 @@ export interface DynamicDecideConfig {
   elements: number;
   /** The signal is output − input of a block or block range (two bindings) rather than one node. */
   residual: boolean;
+  /** `transform_rate` (EasyCache): s = rate · Σ|x − x_prev| / Σ|o_c| from the state's rate fields
+   *  (the signal binding is the span's input x); absent: the relative L1 change. */
+  metric?: 'transform_rate';
   threshold: number;
   warmup: number;
   /** Consecutive reuses allowed (a huge value for "no limit"). */
@@ -64,6 +69,7 @@ export function selectDynamicDecide(p: { rule: number; elements: number; residua
   const limit = (v: number) => (Number.isFinite(v) ? v : -1);
   return {
     ...rest,
+    ...(params.metric ? { metric: params.metric } : {}),
     threshold: params.threshold,
     warmup: params.warmup,
     maxConsecutive: Number.isFinite(params.maxConsecutive) ? Math.min(params.maxConsecutive, UNLIMITED) : UNLIMITED,
@@ -78,7 +84,7 @@ export function selectDynamicDecide(p: { rule: number; elements: number; residua
 /** The decision's parameters back from a kernel config (the CPU plan interpreter runs `dynamicDecision` with them). */
 export function decideParamsOf(c: DynamicDecideConfig): DecideParams {
   const none = (v: number) => (v < 0 ? Infinity : v);
-  return { threshold: c.threshold, warmup: c.warmup, maxConsecutive: c.maxConsecutive, against: c.against, rescale: [...c.rescale], cap: none(c.cap), maxReused: none(c.maxReused) };
+  return { ...(c.metric ? { metric: c.metric } : {}), threshold: c.threshold, warmup: c.warmup, maxConsecutive: c.maxConsecutive, against: c.against, rescale: [...c.rescale], cap: none(c.cap), maxReused: none(c.maxReused) };
 }
 
 /** Horner's rule over f32 literals (the reference evaluates the same polynomial in f64). */
@@ -105,7 +111,7 @@ export function emitDynamicDecide(c: DynamicDecideConfig): EmittedKernel {
     .join('\n');
   const conditions = [
     c.used ? 'true' : 'false',
-    'hasPrev',
+    'measured',
     `k >= ${f32Lit(c.warmup)}`,
     `${c.against === 'compute' ? 'sig' : 'acc'} < ${f32Lit(c.threshold)}`,
     ...(c.cap >= 0 ? [`acc < ${f32Lit(c.cap)}`] : []),
@@ -113,7 +119,15 @@ export function emitDynamicDecide(c: DynamicDecideConfig): EmittedKernel {
     ...(c.maxReused >= 0 ? [`${s('reused')} < ${f32Lit(c.maxReused)}`] : []),
   ];
   const keepAlways = c.against === 'step';
-  const wgsl = `// dynamic_decide: rule ${c.rule}, rel-L1 of ${c.elements} signal values against the ${c.against === 'step' ? 'previous step' : 'last compute'}${c.rescale.length > 0 ? `, rescaled (degree ${c.rescale.length - 1})` : ''}${c.used ? `, decides ${c.guarded.length} dispatches` : ' (rule not used at this step)'}
+  const rate = c.metric === 'transform_rate';
+  // rel_l1: mean|cur − prev| / mean|prev|; transform_rate: rate · Σ|x − x_prev| / Σ|o_c|. 0/0 is no
+  // change, x/0 an infinite one.
+  const measure = rate
+    ? `let n = ${s('rate')} * sNum[0];
+      let d = ${s('out_norm')};`
+    : `let n = sNum[0];
+      let d = sDen[0];`;
+  const wgsl = `// dynamic_decide: rule ${c.rule}, ${rate ? 'transform rate estimate from' : 'rel-L1 of'} ${c.elements} signal values against the ${c.against === 'step' ? 'previous step' : 'last compute'}${c.rescale.length > 0 ? `, rescaled (degree ${c.rescale.length - 1})` : ''}${c.used ? `, decides ${c.guarded.length} dispatches` : ' (rule not used at this step)'}
 ${declareBindings(bindings)}
 
 const N: u32 = ${c.elements}u;
@@ -148,10 +162,9 @@ fn main(@builtin(local_invocation_index) li: u32) {
     var acc = ${s('acc')};
     var consecutive = ${s('consecutive')};
     var sig = 0.0;
-    if (hasPrev) {
-      // mean|cur − prev| / mean|prev|; 0/0 is no change, x/0 is an infinite change.
-      let n = sNum[0];
-      let d = sDen[0];
+    let measured = hasPrev${rate ? ` && ${s('has_rate')} > 0.5` : ''};
+    if (measured) {
+      ${measure}
       sig = select(select(3.0e38, 0.0, n == 0.0), n / d, d > 0.0);${c.rescale.length > 0 ? `
       sig = ${polynomial(c.rescale, 'sig')};` : ''}
       acc += sig;
@@ -182,6 +195,86 @@ ${args.replace(/^ {4}/gm, '      ')}
 }
 `;
   return { family: 'dynamic_decide', key: cacheKey('dynamic_decide', c), wgsl, entryPoint: 'main', workgroupSize: [WG, 1, 1], bindings, dispatch: [1, 1, 1] };
+}
+
+export interface DynamicRateConfig {
+  /** Which rule (its state starts at rule · DYNAMIC_STATE_STRIDE). */
+  rule: number;
+  /** Elements of the span's output and input (the whole model batch). */
+  elements: number;
+  /** Marks the config as the rate update of `transform_rate` (EasyCache). */
+  rateUpdate: true;
+  workgroupSize: number;
+}
+
+/**
+ * `dynamic_rate`: after the span at a compute of a `transform_rate` rule, one workgroup sums
+ * |o − o_c|, |x − x_c| and |o| (o, x: the span's output and input; o_c, x_c: the last compute's);
+ * invocation 0 sets the rate Σ|o − o_c| / Σ|x − x_c| when a compute came before and the input moved
+ * (`transformRate`, compiler/ir/rules.ts), and Σ|o|; then o, x become o_c, x_c.
+ */
+export function emitDynamicRate(c: DynamicRateConfig): EmittedKernel {
+  const WG = c.workgroupSize;
+  const bindings: KernelBinding[] = [
+    { name: 'output', access: 'read', elemType: 'f32', elements: c.elements },
+    { name: 'input', access: 'read', elemType: 'f32', elements: c.elements },
+    { name: 'last_out', access: 'read_write', elemType: 'f32', elements: c.elements },
+    { name: 'last_in', access: 'read_write', elemType: 'f32', elements: c.elements },
+    { name: 'state', access: 'read_write', elemType: 'f32', elements: (c.rule + 1) * DYNAMIC_STATE_STRIDE },
+  ];
+  const base = c.rule * DYNAMIC_STATE_STRIDE;
+  const s = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => `state[${base + F(name)}u]`;
+  const wgsl = `// dynamic_rate: rule ${c.rule}, the transformation rate of a span of ${c.elements} values at a compute
+${declareBindings(bindings)}
+
+const N: u32 = ${c.elements}u;
+const WG: u32 = ${WG}u;
+var<workgroup> sOut: array<f32, ${WG}>;
+var<workgroup> sIn: array<f32, ${WG}>;
+var<workgroup> sNorm: array<f32, ${WG}>;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) li: u32) {
+  var dOut = 0.0;
+  var dIn = 0.0;
+  var norm = 0.0;
+  for (var i = li; i < N; i += WG) {
+    let o = output[i];
+    let x = input[i];
+    dOut += abs(o - last_out[i]);
+    dIn += abs(x - last_in[i]);
+    norm += abs(o);
+  }
+  sOut[li] = dOut;
+  sIn[li] = dIn;
+  sNorm[li] = norm;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h = h / 2u) {
+    if (li < h) {
+      sOut[li] += sOut[li + h];
+      sIn[li] += sIn[li + h];
+      sNorm[li] += sNorm[li + h];
+    }
+    workgroupBarrier();
+  }
+  if (li == 0u) {
+    let hasOut = ${s('has_out')} > 0.5;
+    let moved = sIn[0] > 0.0;
+    if (hasOut) {
+      ${s('has_rate')} = select(0.0, 1.0, moved);
+      ${s('rate')} = select(0.0, sOut[0] / max(sIn[0], 1.0e-38), moved);
+    }
+    ${s('has_out')} = 1.0;
+    ${s('out_norm')} = sNorm[0];
+  }
+  workgroupBarrier();
+  for (var i = li; i < N; i += WG) {
+    last_out[i] = output[i];
+    last_in[i] = input[i];
+  }
+}
+`;
+  return { family: 'dynamic_decide', key: cacheKey('dynamic_rate', c), wgsl, entryPoint: 'main', workgroupSize: [WG, 1, 1], bindings, dispatch: [1, 1, 1] };
 }
 
 export interface DynamicResetConfig {

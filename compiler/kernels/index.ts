@@ -15,3 +15,4 @@ export * from './groupnorm.ts';
 export * from './upsample.ts';
 export * from './dynamic.ts';
 export * from './calibrate.ts';
+export * from './lowpass.ts';

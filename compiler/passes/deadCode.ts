@@ -11,7 +11,7 @@ import type { Specialised } from './specialise.ts';
 
 export function eliminateDeadCode(graph: Graph, sp: Specialised): StepSpec[] {
   // Dynamic-rule signals are measured at every step, so they stay live at every step.
-  const keep = sp.dynamic.flatMap((d) => d.nodes);
+  const keep = sp.dynamic.flatMap((d) => [...d.nodes, ...(d.output !== undefined ? [d.output] : [])]);
   const withStates = (step: StepSpec): StepSpec => {
     const states = {} as Record<Branch, NodeState[]>;
     for (const b of BRANCHES) states[b] = branchStates(graph, sp.targets, step, b, keep);

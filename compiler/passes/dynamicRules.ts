@@ -5,7 +5,7 @@
  */
 import { DittoError } from '../../core/errors.ts';
 import type { Graph } from '../ir/graph.ts';
-import { signalNodes } from '../ir/scheduleCheck.ts';
+import { decisionNodes, signalNodes } from '../ir/scheduleCheck.ts';
 import { decideParams } from '../ir/rules.ts';
 import { actionAt, type ScheduleIR } from '../ir/schedule.ts';
 import type { DynamicSignal, TargetInfo } from './ir.ts';
@@ -18,15 +18,19 @@ function fail(schedule: ScheduleIR, msg: string): never {
 /** The signal nodes of every rule, checked: the signal exists and is computed at every step. */
 export function dynamicSignals(graph: Graph, schedule: ScheduleIR, targets: Map<string, TargetInfo>, opts: CompileOptions): DynamicSignal[] {
   return schedule.dynamic.map((r, rule) => {
-    if (r.metric !== 'rel_l1') fail(schedule, `dynamic rule ${rule}: metric '${String(r.metric)}' is not supported (rel_l1 is)`);
+    if (r.metric !== 'rel_l1' && r.metric !== 'transform_rate') fail(schedule, `dynamic rule ${rule}: metric '${String(r.metric)}' is not supported (rel_l1 and transform_rate are)`);
+    const rate = r.metric === 'transform_rate';
+    if (rate && (r.against === 'compute' || r.rescale?.length || r.cap !== undefined || r.maxReused !== undefined)) fail(schedule, `dynamic rule ${rule}: transform_rate takes no 'against', rescale, cap or total`);
+    if (rate && r.then !== 'reuse_residual') fail(schedule, `dynamic rule ${rule}: transform_rate reuses the span's transformation ('reuse_residual'), got '${r.then}'`);
     if (!Number.isInteger(r.warmup) || r.warmup < 0) fail(schedule, `dynamic rule ${rule}: warmup must be a non-negative integer, got ${r.warmup}`);
     if (!(r.maxConsecutive >= 0) || !(Number.isFinite(r.threshold))) fail(schedule, `dynamic rule ${rule}: threshold ${r.threshold} / max ${r.maxConsecutive} are not usable numbers`);
     if (r.against !== undefined && r.against !== 'step' && r.against !== 'compute') fail(schedule, `dynamic rule ${rule}: 'against' must be step or compute, got '${String(r.against)}'`);
     if (r.rescale !== undefined && (!Array.isArray(r.rescale) || !r.rescale.every(Number.isFinite))) fail(schedule, `dynamic rule ${rule}: rescale must be a list of finite numbers`);
     if (r.cap !== undefined && !(r.cap > 0)) fail(schedule, `dynamic rule ${rule}: cap must be > 0, got ${r.cap}`);
     if (r.maxReused !== undefined && !(r.maxReused >= 0)) fail(schedule, `dynamic rule ${rule}: total must be >= 0, got ${r.maxReused}`);
-    const nodes = signalNodes(graph, r.signal);
-    if (!nodes) fail(schedule, `dynamic rule ${rule}: signal '${r.signal}' is neither a named node nor the residual of a block or block range of model ${graph.model}`);
+    const all = signalNodes(graph, r.signal);
+    const nodes = decisionNodes(graph, r);
+    if (!all || !nodes) fail(schedule, `dynamic rule ${rule}: signal '${r.signal}' is neither a named node nor the residual of a block or block range of model ${graph.model}${rate ? ' (transform_rate needs a block range)' : ''}`);
     // The signal is measured at every step, so it must be computed at every step.
     for (const info of targets.values()) {
       if (!nodes.includes(info.node)) continue;
@@ -37,7 +41,7 @@ export function dynamicSignals(graph: Graph, schedule: ScheduleIR, targets: Map<
         }
       }
     }
-    return { rule, signal: r.signal, nodes, params: decideParams(r), then: r.then };
+    return { rule, signal: r.signal, nodes, ...(rate ? { output: all[0]! } : {}), params: decideParams(r), then: r.then };
   });
 }
 

@@ -77,8 +77,11 @@ export interface StepSpec {
 export interface DynamicSignal {
   rule: number;
   signal: string;
-  /** [node] or [last block's output, first block's input] (signal = output − input). */
+  /** What the decision reads: [node] or [last block's output, first block's input] (signal =
+   *  output − input); for `transform_rate`, [first block's input]. */
   nodes: NodeId[];
+  /** `transform_rate`: the span's last output, measured after the span at every compute. */
+  output?: NodeId;
   /** The decision's parameters (compiler/ir/rules.ts). */
   params: DecideParams;
   then: 'reuse' | 'reuse_residual';
@@ -164,6 +167,10 @@ export type InstrOp =
   /** Measures a dynamic rule's rel-L1 signal, updates its state, and (when `used`) writes the
    *  indirect arguments of the step's guarded dispatches. ins: signal [, block input]; outs: prev, state, args. */
   | { kind: 'dynamic_decide'; rule: number; elements: number; used: boolean; params: DecideParams }
+  /** `transform_rate` (EasyCache), after the span at a compute: the transformation rate from the
+   *  span's output and input against the last compute's, which they then replace.
+   *  ins: output, input; outs: last compute's output, last compute's input, state. */
+  | { kind: 'dynamic_rate'; rule: number; elements: number }
   /** Zeroes the state of every dynamic rule (prologue). outs: state. */
   | { kind: 'dynamic_reset'; rules: number }
   /** Stride-1 NCHW convolution (implicit GEMM), input optionally nearest-upsampled ×`upsample` in the

@@ -20,7 +20,7 @@ import { DYNAMIC_STATE_STRIDE } from '../kernels/dynamic.ts';
 import type { CompileOptions } from './options.ts';
 import { bindInputs, BodyBuilder, consumerCounts, type Ctx, declare, declareFixedValues, declarePosEmbed, full, modelIO, type ModelIO, type Range, slotName } from './lowerBody.ts';
 import { copyHalf, forecast, residual, storeResidual, storeValue } from './lowerCache.ts';
-import { dynamicState, emitDecide } from './lowerDynamic.ts';
+import { dynamicState, emitDecide, emitRateUpdate } from './lowerDynamic.ts';
 import { emitNode } from './lowerOps.ts';
 import { sampler, stageInput } from './lowerSampler.ts';
 import { contiguous } from './views.ts';
@@ -121,10 +121,21 @@ function lowerStep(ctx: Ctx, step: StepSpec): Body {
     });
   };
 
+  // A transform_rate rule measures its span's output right after it, at a compute.
+  const measureAfter = (id: number) => {
+    ctx.dynamic.forEach((d, r) => {
+      if (d.output !== id) return;
+      if (step.dynamic?.rule === r) b.guard = { rule: r, when: 'compute' };
+      emitRateUpdate(b, d);
+      b.guard = undefined;
+    });
+  };
+
   bindInputs(b);
   for (const n of graph.nodes) {
     const id = n.id;
     decideUpTo(id);
+    measureAfter(id - 1);
     if (worlds.some((w) => w.states.cond[id] === 'hoisted' || w.states.uncond[id] === 'hoisted')) {
       b.valueOf.set(id, n.op.kind === 'pos_embed_2d' ? declarePosEmbed(ctx, n) : `hoist:${id}`);
       continue;
@@ -167,6 +178,7 @@ function lowerStep(ctx: Ctx, step: StepSpec): Body {
     });
   }
   decideUpTo(Number.POSITIVE_INFINITY);
+  measureAfter(graph.nodes.length - 1);
   sampler(b);
   return { instrs: b.instrs };
 }

@@ -15,18 +15,20 @@ export function dynamicState(ctx: Ctx): string {
   return declare(ctx, { name: 'dyn:state', shape: [ctx.dynamic.length * DYNAMIC_STATE_STRIDE], dtype: 'f32', storage: 'dynamic' });
 }
 
+/** Node `id`'s whole value as one contiguous operand (copied when it is a view). */
+function whole(b: BodyBuilder, id: NodeId): Operand {
+  const o = b.operand(id);
+  if (isContiguous(o.view) && o.view.offset === 0) return o;
+  const shape = [...b.ctx.graph.nodes[id]!.shape];
+  const t = b.temp(shape);
+  b.emit({ op: { kind: 'elementwise', shape, exprs: [IN(0)], label: 'copy' }, ins: [o], outs: [{ value: t, view: contiguous(shape) }], covers: [], role: 'sampler', note: 'signal made contiguous' });
+  return { value: t, view: contiguous(shape) };
+}
+
 /** Measures rule `d`'s signal, updates its state and, when `used`, decides this step's guarded work. */
 export function emitDecide(b: BodyBuilder, d: DynamicSignal, used: boolean): void {
   const ctx = b.ctx;
-  const whole = (id: NodeId): Operand => {
-    const o = b.operand(id);
-    if (isContiguous(o.view) && o.view.offset === 0) return o;
-    const shape = [...ctx.graph.nodes[id]!.shape];
-    const t = b.temp(shape);
-    b.emit({ op: { kind: 'elementwise', shape, exprs: [IN(0)], label: 'copy' }, ins: [o], outs: [{ value: t, view: contiguous(shape) }], covers: [], role: 'sampler', note: 'signal made contiguous' });
-    return { value: t, view: contiguous(shape) };
-  };
-  const ins = d.nodes.map(whole);
+  const ins = d.nodes.map((id) => whole(b, id));
   const shape = [...ctx.graph.nodes[d.nodes[0]!]!.shape];
   const elements = numel(shape);
   const prev = declare(ctx, { name: `dyn:prev${d.rule}`, shape, dtype: 'f32', storage: 'dynamic' });
@@ -36,6 +38,32 @@ export function emitDecide(b: BodyBuilder, d: DynamicSignal, used: boolean): voi
   b.emit({
     op: { kind: 'dynamic_decide', rule: d.rule, elements, used, params: d.params },
     ins, outs, covers: [...d.nodes], role: 'sampler',
-    note: used ? `dynamic rule ${d.rule}: rel_l1(${d.signal}) decides compute or ${d.then}` : `dynamic rule ${d.rule}: measure rel_l1(${d.signal}) (not used at this step)`,
+    note: used ? `dynamic rule ${d.rule}: ${metricText(d)} decides compute or ${d.then}` : `dynamic rule ${d.rule}: measure ${metricText(d)} (not used at this step)`,
+  });
+}
+
+function metricText(d: DynamicSignal): string {
+  return d.params.metric === 'transform_rate' ? `transform_rate(${d.signal.replace(/\.residual$/, '')})` : `rel_l1(${d.signal})`;
+}
+
+/**
+ * `transform_rate` after its span's output: the rate against the last compute, and this compute's
+ * output and input kept (dyn:out<r>, dyn:in<r>). The input is the decide kernel's `prev`, which
+ * holds this step's input once the step is decided. Emitted with the compute path's guard at a
+ * step the rule decides; elsewhere the step computes and it always runs.
+ */
+export function emitRateUpdate(b: BodyBuilder, d: DynamicSignal): void {
+  const ctx = b.ctx;
+  const shape = [...ctx.graph.nodes[d.output!]!.shape];
+  const view = contiguous(shape);
+  const output = whole(b, d.output!);
+  const input = { value: declare(ctx, { name: `dyn:prev${d.rule}`, shape, dtype: 'f32', storage: 'dynamic' }), view };
+  const lastOut = { value: declare(ctx, { name: `dyn:out${d.rule}`, shape, dtype: 'f32', storage: 'dynamic' }), view };
+  const lastIn = { value: declare(ctx, { name: `dyn:in${d.rule}`, shape, dtype: 'f32', storage: 'dynamic' }), view };
+  const state = { value: dynamicState(ctx), view: contiguous([ctx.dynamic.length * DYNAMIC_STATE_STRIDE]) };
+  b.emit({
+    op: { kind: 'dynamic_rate', rule: d.rule, elements: numel(shape) },
+    ins: [output, input], outs: [lastOut, lastIn, state], covers: [], role: 'sampler',
+    note: `dynamic rule ${d.rule}: the transformation rate of ${d.signal.replace(/\.residual$/, '')} at a compute`,
   });
 }

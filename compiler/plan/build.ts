@@ -184,6 +184,7 @@ function dynamicSection(s: PipelineState, byValue: Map<string, number>): Plan['d
     stateFields: [...DYNAMIC_STATE_FIELDS],
     rules: rules.map((d) => ({
       rule: d.rule, signal: d.signal, threshold: d.params.threshold, warmup: d.params.warmup, maxConsecutive: Number.isFinite(d.params.maxConsecutive) ? d.params.maxConsecutive : null, then: d.then,
+      ...(d.params.metric ? { metric: d.params.metric } : {}),
       ...(d.params.against !== 'step' ? { against: d.params.against } : {}),
       ...(d.params.rescale.length > 0 ? { rescale: [...d.params.rescale] } : {}),
       ...(Number.isFinite(d.params.cap) ? { cap: d.params.cap } : {}),

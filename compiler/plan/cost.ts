@@ -44,6 +44,9 @@ export function instrFlops(i: Instr): number {
     case 'dynamic_decide':
       // |cur − prev|, |prev| and the two sums per element.
       return 4 * op.elements;
+    case 'dynamic_rate':
+      // two differences, three absolute values and three sums per element.
+      return 8 * op.elements;
     case 'conv2d': {
       const oh = op.H * op.upsample + 2 * op.padding - op.kernel + 1;
       const ow = op.W * op.upsample + 2 * op.padding - op.kernel + 1;

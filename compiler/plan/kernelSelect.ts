@@ -12,7 +12,7 @@ import {
   selectAttention, selectElementwise, selectLabelEmbed, selectLayerNormModulate, selectMatmul, selectPatchEmbed,
   selectTimestepEmbed, selectUnpatchify, type EmittedKernel,
 } from '../kernels/index.ts';
-import { emitDynamicDecide, emitDynamicReset, selectDynamicDecide, type GuardedDispatch } from '../kernels/dynamic.ts';
+import { emitDynamicDecide, emitDynamicRate, emitDynamicReset, selectDynamicDecide, type DynamicRateConfig, type GuardedDispatch } from '../kernels/dynamic.ts';
 import type { Instr, Operand, ValueInfo, View } from '../passes/ir.ts';
 import type { CompileCaps } from './caps.ts';
 import { PARAM_FIELDS } from './sampler.ts';
@@ -147,6 +147,14 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
       if (args) binds.set('args', exact('args', b(args), 'dynamic_decide'));
       const config = selectDynamicDecide({ rule: op.rule, elements: op.elements, residual: input !== undefined, params: op.params, used: op.used, guarded: op.used ? guarded : [] });
       return { family: 'dynamic_decide', config, kernel: emitDynamicDecide(config), binds };
+    }
+    case 'dynamic_rate': {
+      const [output, input] = ins.ins as [Operand, Operand];
+      const [lastOut, lastIn, state] = ins.outs as [Operand, Operand, Operand];
+      binds.set('output', exact('output', b(output), 'dynamic_rate')).set('input', exact('input', b(input), 'dynamic_rate'));
+      binds.set('last_out', exact('last_out', b(lastOut), 'dynamic_rate')).set('last_in', exact('last_in', b(lastIn), 'dynamic_rate')).set('state', exact('state', b(state), 'dynamic_rate'));
+      const config: DynamicRateConfig = { rule: op.rule, elements: op.elements, rateUpdate: true, workgroupSize: 256 };
+      return { family: 'dynamic_decide', config, kernel: emitDynamicRate(config), binds };
     }
     case 'dynamic_reset': {
       binds.set('state', exact('state', b(ins.outs[0]!), 'dynamic_reset'));

@@ -163,6 +163,8 @@ export interface Plan {
       /** Present when not the defaults (against the previous step, no rescaling, no cap, no total);
        *  descriptive — the rule's decide kernels carry the same values. */
       against?: 'compute'; rescale?: number[]; cap?: number; maxReused?: number;
+      /** `transform_rate` (EasyCache) when the rule estimates the change from the transformation rate. */
+      metric?: 'transform_rate';
       stateOffset: number; reusedSteps: number;
       /** Steps whose targets follow the rule (the most that can reuse is this less the first). */
       usedSteps: number;

@@ -93,6 +93,11 @@ function actionText(a: Action): string {
 
 function whenText(r: DynamicRule, N: number): string {
   const m = /^(.*)\.residual$/.exec(r.signal);
+  if (r.metric === 'transform_rate') {
+    let out = `when transform_rate(${m ? m[1] : r.signal}) < ${r.threshold} warmup ${r.warmup}`;
+    if (r.maxConsecutive < N) out += ` max ${r.maxConsecutive}`;
+    return out;
+  }
   const signal = m ? `residual(${m[1]})` : r.signal;
   let out = `when rel_l1(${signal})`;
   if (r.against === 'compute') out += ' since compute';

@@ -11,6 +11,7 @@ import { evalInt, evalNumber } from '../check/constEval.ts';
 import { applyCells, type Branch, checkTargetKinds, type Ctx, stepEnv, stepsWhere, warnNoChange } from './resolveContext.ts';
 import { type Target, blockOutputPath, resolveSelector, resolveSelectors } from './targets.ts';
 import { applyMagnitudeRule } from './magnitudeRule.ts';
+import { transformRateRule } from './transformRateRule.ts';
 import { signalNodes, signalUpstream } from '../ir/scheduleCheck.ts';
 
 export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, branches: readonly Branch[]): void {
@@ -38,7 +39,7 @@ export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, 
       applyMagnitudeRule(ctx, s.when, targets, when, action.kind, branches, s.span);
       return;
     }
-    const rule = dynamicRule(ctx, s.when, action.kind, targets);
+    const rule = s.when.kind === 'transform_rate' ? transformRateRule(ctx, s.when, action.kind, targets) : dynamicRule(ctx, s.when, action.kind, targets);
     if (!rule) return;
     const idx = ctx.st.dynamic.length;
     ctx.st.dynamic.push(rule);
@@ -49,7 +50,7 @@ export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, 
   warnNoChange(ctx, applyCells(ctx, targets, when, () => action, branches, s.span), s.span);
 }
 
-type WhenAst = NonNullable<Extract<ScheduleStmt, { kind: 'rule' }>['when']>;
+export type WhenAst = NonNullable<Extract<ScheduleStmt, { kind: 'rule' }>['when']>;
 
 function dynamicRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, then: 'reuse' | 'reuse_residual', targets: readonly Target[]): DynamicRule | undefined {
   const env = stepEnv(ctx, undefined, 'a dynamic rule');
@@ -114,7 +115,7 @@ function nodeSignal(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, sig: read
 }
 
 /** `rel_l1(residual(blocks[a..b]))`: output of the last block of the range minus input of the first. */
-function residualSignal(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, sig: readonly Target[]): { path: string; node: number; blocks: string[] } | undefined {
+export function residualSignal(ctx: Ctx, w: { signal: Extract<WhenAst, { kind: 'rel_l1' }>['signal'] }, sig: readonly Target[]): { path: string; node: number; blocks: string[] } | undefined {
   const g = ctx.u.graph;
   const blocks = sig.map((t) => (t.kind === 'block' ? g.blocks.find((b) => b.path === t.path) : undefined));
   if (blocks.length === 0 || blocks.some((b) => b === undefined)) {

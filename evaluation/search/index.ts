@@ -361,8 +361,9 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       state.finalists = finalistResults;
       state.finalistSettings = finalistSettings;
       saveState(o.outDir, state);
-      rmSync(workDir, { recursive: true, force: true });
     }
+    // Also the work folder of a finalist stage that was interrupted and is now skipped or already saved.
+    rmSync(workDir, { recursive: true, force: true });
     const finalists: FinalistReport[] = variants.map((v) => {
       const r = finalistResults.find((f) => f.key === v.x.key && f.eps === v.eps);
       const base = report({ ...v.x, genome: v.genome }, v.name);

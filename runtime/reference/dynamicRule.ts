@@ -4,7 +4,7 @@
  * or the last compute's), the state between steps and a per-step trace for tests and `ditto run`'s report.
  */
 import type { DynamicRule } from '../../compiler/ir/schedule.ts';
-import { DYNAMIC_START, decideParams, dynamicDecision, dynamicKeepsSignal, relL1, type DecideParams, type DynamicState } from '../../compiler/ir/rules.ts';
+import { DYNAMIC_START, decideParams, dynamicDecision, dynamicKeepsSignal, l1Distance, l1Norm, relL1, transformRate, transformRateChange, type DecideParams, type DynamicState } from '../../compiler/ir/rules.ts';
 
 export type Decision = 'compute' | 'reuse';
 
@@ -31,9 +31,18 @@ export class DynamicRuleState {
     this.params = decideParams(rule);
   }
 
-  /** Feeds the signal value of step k and returns the decision for that step. */
+  /** `transform_rate` (EasyCache): the span's output and input at the last compute, and the rate. */
+  private last?: { output: Float32Array; input: Float32Array };
+  private rate?: number;
+
+  /** Feeds the signal value of step k (for `transform_rate`, the span's input) and returns the
+   *  decision for that step. */
   step(k: number, value: Float32Array, used: boolean): Decision {
-    const raw = this.prev ? relL1(this.prev, value) : undefined;
+    const raw = !this.prev
+      ? undefined
+      : this.rule.metric === 'transform_rate'
+        ? transformRateChange(this.rate, l1Distance(value, this.prev), this.last ? l1Norm(this.last.output) : 0)
+        : relL1(this.prev, value);
     const { reuse, accumulated, measured, next } = dynamicDecision(this.params, this.state, k, raw, used);
     if (dynamicKeepsSignal(this.params, reuse)) this.prev = value;
     this.state = next;
@@ -42,6 +51,12 @@ export class DynamicRuleState {
     this.trace.push({ step: k, ...(measured !== undefined ? { signal: measured } : {}), accumulated, ...(compared !== undefined ? { compared } : {}), decision, used });
     return decision;
   }
+  /** `transform_rate`, after a step that computed: the span's output and input at that step. */
+  measureCompute(output: Float32Array, input: Float32Array): void {
+    if (this.last) this.rate = transformRate(l1Distance(output, this.last.output), l1Distance(input, this.last.input));
+    this.last = { output, input };
+  }
+
   get reused(): number {
     return this.trace.filter((t) => t.used && t.decision === 'reuse').length;
   }

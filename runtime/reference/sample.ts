@@ -15,9 +15,9 @@
 import { DittoError, invariant } from '../../core/errors.ts';
 import { intTensor, numel, sameShape, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
 import type { Graph, NodeId } from '../../compiler/ir/graph.ts';
-import type { Action, ForecastBasis, ScheduleIR } from '../../compiler/ir/schedule.ts';
+import type { Action, DynamicRule, ForecastBasis, ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { Evaluation, type Intercept, type Weights } from './forward.ts';
-import { checkSchedule, signalNodes } from '../../compiler/ir/scheduleCheck.ts';
+import { checkSchedule, decisionNodes, signalNodes } from '../../compiler/ir/scheduleCheck.ts';
 import { epsScaleAt, residualOf, reuseValue, TaylorState, withResidual } from '../../compiler/ir/rules.ts';
 import { DynamicRuleState, type Decision, type DecisionTrace } from './dynamicRule.ts';
 import { makeDiffusion } from '../../core/diffusion.ts';
@@ -81,9 +81,10 @@ function checkErr(schedule: ScheduleIR, msg: string): DittoError {
   return new DittoError('E_CHECK', `schedule '${schedule.name}': ${msg}`);
 }
 
-/** The value a dynamic rule watches: a named node, or `<block>.residual` (output − input). */
-function signalOf(graph: Graph, signal: string): (ev: Evaluation) => Float32Array {
-  const [node, input] = signalNodes(graph, signal)!;
+/** The value a dynamic rule decides from: a named node, `<block>.residual` (output − input), or for
+ *  `transform_rate` the span's input. */
+function signalOf(graph: Graph, rule: DynamicRule): (ev: Evaluation) => Float32Array {
+  const [node, input] = decisionNodes(graph, rule)!;
   if (input === undefined) return (ev) => ev.value(node!).data as Float32Array;
   return (ev) => residualOf(ev.value(node!).data as Float32Array, ev.value(input).data as Float32Array);
 }
@@ -128,7 +129,7 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
   );
   const byNode = new Map([...targets.values()].map((t) => [t.node, t]));
   const rules = schedule.dynamic.map((r) => new DynamicRuleState(r));
-  const signals = schedule.dynamic.map((r) => signalOf(graph, r.signal));
+  const signals = schedule.dynamic.map((r) => signalOf(graph, r));
   const branches: Branch[] = cfg ? ['cond', 'uncond'] : ['cond'];
   const stats: SampleStats = {
     targets: Object.fromEntries(
@@ -198,6 +199,12 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
     rules.forEach((r, ri) => decisions.set(ri, r.step(k, signals[ri]!(ev), used.has(ri))));
 
     const out = ev.value(outRef.node);
+    // transform_rate rules measure their span's transformation at a step that computed.
+    rules.forEach((r, ri) => {
+      if (r.rule.metric !== 'transform_rate' || decisions.get(ri) !== 'compute') return;
+      const [output, input] = signalNodes(graph, r.rule.signal)!;
+      r.measureCompute(ev.value(output!).data as Float32Array, ev.value(input!).data as Float32Array);
+    });
     stats.nodesEvaluated.push(ev.values.size);
     const { eps, v } = epsFromModelOutput(out, { channels: C, cfgScale: opts.cfgScale, guide: opts.guide, epsScale: epsScaleAt(schedule.epsScale, k) });
     opts.observe?.({ k, values: ev.values, eps });

@@ -8,6 +8,8 @@ import { readBack } from '../gpu/buffers.ts';
 export interface DynamicRunStats {
   rule: number;
   signal: string;
+  /** Present for EasyCache's `transform_rate` (absent: `rel_l1`). */
+  metric?: 'transform_rate';
   threshold: number;
   /** Steps whose targets followed the rule and reused / computed. */
   reusedSteps: number;
@@ -22,6 +24,7 @@ export async function readDynamicStats(device: GPUDevice, plan: Plan, buffers: r
   return dyn.rules.map((r) => ({
     rule: r.rule,
     signal: r.signal,
+    ...(r.metric ? { metric: r.metric } : {}),
     threshold: r.threshold,
     reusedSteps: Math.round(state[r.reusedSteps / 4]!),
     computedSteps: Math.round(state[r.stateOffset / 4 + computedField]!),

@@ -1,5 +1,5 @@
 /**
- * DBCache and TeaCache (models/schedules/) on the GPU against the reference executor: small random
+ * DBCache, TeaCache and EasyCache (models/schedules/) on the GPU against the reference executor: small random
  * DiTs, seeds, CFG on and off, DDPM and DDIM, thresholds chosen from each run's own signal so that
  * some steps reuse and some compute (test/dynamic/methods.ts). The GPU decides without a readback
  * during sampling; its counters, read once after the run, must equal the reference's decisions,
@@ -23,6 +23,8 @@ const CASES: Case[] = [
   { method: 'dbcache', q: 0.7, cfg: { ...TINY, depth: 4 }, batch: 2, steps: 8, sampler: 'ddim', seed: 3, weightSeed: 4 },
   { method: 'teacache', q: 0.5, cfg: { ...TINY, depth: 3 }, batch: 1, steps: 8, sampler: 'ddim', seed: 5, weightSeed: 6, cfgScale: 3 },
   { method: 'teacache', q: 0.7, cfg: { ...TINY, depth: 3 }, batch: 1, steps: 8, sampler: 'ddpm', seed: 7, weightSeed: 8 },
+  { method: 'easycache', q: 0.5, cfg: { ...TINY, depth: 3 }, batch: 1, steps: 8, sampler: 'ddpm', seed: 9, weightSeed: 10, cfgScale: 3 },
+  { method: 'easycache', q: 0.7, cfg: { ...TINY, depth: 4 }, batch: 2, steps: 8, sampler: 'ddim', seed: 11, weightSeed: 12 },
 ];
 
 describe.skipIf(!gpu)('cache methods on the GPU = reference executor', () => {

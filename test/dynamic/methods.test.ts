@@ -1,5 +1,5 @@
 /**
- * DBCache and TeaCache (models/schedules/) compiled and run by the CPU plan interpreter against the
+ * DBCache, TeaCache and EasyCache (models/schedules/) compiled and run by the CPU plan interpreter against the
  * reference executor: random small DiTs, seeds, CFG on and off, DDPM and DDIM. The plan must take
  * the reference's decisions (its counters equal the reference's reuses) and give its latents up to
  * f32 rounding. MagCache resolves to a static table: its decisions are checked against the
@@ -27,7 +27,7 @@ const scenario = fc.record({
 });
 
 describe('cache methods: plan on the CPU = reference executor', () => {
-  for (const method of ['dbcache', 'teacache'] as Method[]) {
+  for (const method of ['dbcache', 'teacache', 'easycache'] as Method[]) {
     it(`${method}: same decisions and latents over random DiTs, seeds, CFG, samplers`, () => {
       let reused = 0;
       let computed = 0;
@@ -43,7 +43,7 @@ describe('cache methods: plan on the CPU = reference executor', () => {
           reused += rule.reused;
           computed += rule.computed;
         }),
-        { numRuns: 6, seed: method === 'dbcache' ? 11 : 12 },
+        { numRuns: 6, seed: { dbcache: 11, teacache: 12, easycache: 13 }[method] },
       );
       expect(reused).toBeGreaterThan(0);
       expect(computed).toBeGreaterThan(0);

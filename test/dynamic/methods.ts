@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the cache-method suites (DBCache, TeaCache, MagCache from models/schedules/):
+ * Shared pieces of the cache-method suites (DBCache, TeaCache, EasyCache, MagCache from models/schedules/):
  * random small DiTs, the shipped schedule resolved against them, and a threshold chosen from the
  * signal the model actually produces so that some steps reuse and some compute, with no deciding
  * value within 3% of the threshold (f32 GPU sums against the reference's f64 ones cannot then
@@ -18,14 +18,16 @@ const programs = {
   dbcache: loadProgram(root('models/schedules/dbcache.ditto')),
   teacache: loadProgram(root('models/schedules/teacache.ditto')),
   magcache: loadProgram(root('models/schedules/magcache.ditto')),
+  easycache: loadProgram(root('models/schedules/easycache.ditto')),
 };
 
-export type Method = 'dbcache' | 'teacache';
+export type Method = 'dbcache' | 'teacache' | 'easycache';
 
 /** The parameters each method is resolved with in the tests (the threshold is chosen per run). */
 export const METHOD_PARAMS: Record<Method, Record<string, number>> = {
   dbcache: { Fn: 1, Bn: 1, warm: 2, most: 2, cached: 4, period: 4, limit: 1e6 },
   teacache: { c4: 0, c3: 0, c2: 1.5, c1: 0.8, c0: 0.01 },
+  easycache: { R: 2 },
 };
 
 export function methodSchedule(method: Method | 'magcache', graph: Graph, steps: number, set: Record<string, number>): ScheduleIR {

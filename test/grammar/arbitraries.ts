@@ -91,7 +91,10 @@ const relL1: fc.Arbitrary<A.DynamicAst> = fc
 const magnitude: fc.Arbitrary<A.DynamicAst> = fc
   .tuple(str, expr, optExpr, optExpr)
   .map(([curve, threshold, max, retain]) => ({ kind: 'magnitude' as const, curve, threshold, ...(max ? { max } : {}), ...(retain ? { retain } : {}), span }));
-const dynamic: fc.Arbitrary<A.DynamicAst> = fc.oneof(relL1, magnitude);
+const transformRate: fc.Arbitrary<A.DynamicAst> = fc
+  .record({ signal: selector, threshold: expr, warmup: optExpr, max: optExpr })
+  .map(({ signal, threshold, warmup, max }) => ({ kind: 'transform_rate' as const, signal, threshold, ...(warmup ? { warmup } : {}), ...(max ? { max } : {}), span }));
+const dynamic: fc.Arbitrary<A.DynamicAst> = fc.oneof(relL1, magnitude, transformRate);
 
 const nameLit = fc.oneof(str, name.map((value): A.StringLit => ({ value, span })));
 const mapEntries = fc.option(fc.array(fc.tuple(nameLit, selector).map(([key, target]): A.MapEntry => ({ key, target, span })), { minLength: 1, maxLength: 2 }), { nil: undefined });

@@ -10,7 +10,7 @@ describe('docs/language.md', () => {
   it('has code blocks for every construct', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(12);
     const all = blocks.join('\n');
-    for (const word of ['use ', 'model ', 'let ', 'input ', 'output ', 'for ', 'variant ', 'schedule ', 'steps ', 'every ', 'reuse residual', 'forecast taylor', 'table ', 'json ', 'cond {', 'uncond {', 'when rel_l1', 'eps_scale ', 'piecewise(', '@ "', 'order sampling', 'order countdown', 'map(']) {
+    for (const word of ['use ', 'model ', 'let ', 'input ', 'output ', 'for ', 'variant ', 'schedule ', 'steps ', 'every ', 'reuse residual', 'forecast taylor', 'table ', 'json ', 'cond {', 'uncond {', 'when rel_l1', 'when transform_rate', 'eps_scale ', 'piecewise(', '@ "', 'order sampling', 'order countdown', 'map(']) {
       expect(all, word).toContain(word);
     }
   });

@@ -4,7 +4,7 @@
  * deterministic for a seed, an interrupted search resumed gives what an uninterrupted one gives,
  * and a budget no schedule can meet is refused before the search with the best reachable speed-up.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -84,6 +84,12 @@ describe('ditto search (library, toy model, reference executor)', () => {
     const bare = (f: typeof ra.finalists) => f.map(({ realisedSpeedup: _, ...rest }) => rest);
     expect(bare(done.finalists)).toEqual(bare(ra.finalists));
     expect(readFileSync(path.join(c, 'search_ddim.ditto'), 'utf8')).toBe(readFileSync(path.join(a, 'search_ddim.ditto'), 'utf8'));
+    // A finalist stage interrupted leaves its work folder; a resume that skips the stage removes it.
+    mkdirSync(path.join(c, '.search-work'));
+    writeFileSync(path.join(c, '.search-work', 'search_ddim_f1.ditto'), '');
+    const skipped = await runSearch(base(c, { resume: true, finalists: 0 }));
+    expect(skipped.complete).toBe(true);
+    expect(readdirSync(c)).not.toContain('.search-work');
     // A different seed searches differently; other settings are refused on resume.
     const d = tmp();
     const rd = await runSearch(base(d, { seed: 4 }));

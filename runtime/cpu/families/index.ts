@@ -9,6 +9,7 @@ import { conv2d } from './conv2d.ts';
 import { dynamicDecide } from './dynamic.ts';
 import { elementwise } from './elementwise.ts';
 import { labelEmbed, timestepEmbed, unpatchify, upsampleNearest } from './gather.ts';
+import { lowpass } from './lowpass.ts';
 import { matmul } from './matmul.ts';
 import { groupNorm, layernormModulate } from './norms.ts';
 import type { CpuKernel, Elements } from './types.ts';
@@ -27,6 +28,7 @@ const FAMILIES: Record<string, CpuKernel> = {
   unpatchify: unpatchify as CpuKernel,
   upsample_nearest: upsampleNearest as CpuKernel,
   dynamic_decide: dynamicDecide as CpuKernel,
+  lowpass: lowpass as CpuKernel,
 };
 
 export function cpuKernel(family: string): (config: unknown, bindings: Elements[]) => void {
