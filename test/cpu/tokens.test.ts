@@ -15,7 +15,7 @@ import { tokenCone } from '../../compiler/ir/tokenCone.ts';
 import { nodeByPath } from '../../compiler/ir/graph.ts';
 import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
-import { classesFor, maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
+import { classesFor, cpuPlanError, maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
 import { configArb, TOKENS_STEPS, tokensCaseArb, tokensSchedule } from '../helpers/randomSchedules.ts';
 
 describe('token selection (compiler/ir/rules.ts)', () => {
@@ -125,12 +125,7 @@ describe('plan on the CPU ≡ reference executor, partial computes', () => {
         const steps = TOKENS_STEPS;
         const schedule = tokensSchedule(cfg.depth, r);
         const s: Scenario = { cfg, batch: 1, steps, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
-        const graph = tinyGraph(cfg, r.cfg ? 2 : 1);
-        const { plan } = compile(graph, schedule, { steps, batch: 1, sampler: r.sampler, caps, ...(r.cfg ? { cfgScale: 2.5 } : {}) });
-        const weights = weightsFor(graph, s.weightSeed);
-        const got = runPlanOnCpu(plan, weights, { seed: s.seed, classes: classesFor(s) });
-        const want = sampleReference(graph, weights, schedule, { sampler: r.sampler, classes: classesFor(s), seed: s.seed, ...(r.cfg ? { cfgScale: 2.5 } : {}) });
-        const err = maxRelativeError(got.latents.data, want.latents.data);
+        const err = cpuPlanError(s, schedule, caps);
         expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
       }),
       { numRuns: 14, seed: 20261202, endOnFailure: true },
