@@ -112,6 +112,10 @@ export interface Selector {
 
 export type ActionAst =
   | { readonly kind: 'compute'; readonly span: Span }
+  /** `compute tokens(f)` / `compute tokens(f, by = staleness | cluster(s))`: a partial compute of
+   *  a fraction f of the token rows (compiler/ir/rules.ts `TokenHistory`). `by` holds the word
+   *  before `=` (checked to be `by`), `order` the order's name, `size` a cluster's side. */
+  | { readonly kind: 'tokens'; readonly fraction: Expr; readonly by?: Ident; readonly order?: Ident; readonly size?: Expr; readonly span: Span }
   | { readonly kind: 'reuse'; readonly span: Span }
   | { readonly kind: 'reuse_residual'; readonly span: Span }
   /** `forecast taylor(k)`, `forecast hermite(k, σ)`, `forecast foca`, `forecast exp`: one forecast

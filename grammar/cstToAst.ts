@@ -234,6 +234,14 @@ export class CstToAst {
 
   action(n: CstNode): A.ActionAst {
     const span = this.nodeSpan(n);
+    if (has(n, 'Kw_tokens')) {
+      return {
+        kind: 'tokens', fraction: this.expr(node(n, 'fraction')),
+        ...(has(n, 'by') ? { by: this.ident(tok(n, 'by')), order: this.ident(tok(n, 'orderName')) } : {}),
+        ...(has(n, 'size') ? { size: this.expr(node(n, 'size')) } : {}),
+        span,
+      };
+    }
     if (has(n, 'Kw_compute')) return { kind: 'compute', span };
     if (has(n, 'Kw_forecast')) {
       const scale = has(n, 'scale') ? { scale: this.expr(node(n, 'scale')) } : {};

@@ -313,7 +313,29 @@ export class DittoParser extends CstParser {
 
   action = this.RULE('action', () => {
     this.OR([
-      { ALT: () => this.CONSUME(K.compute) },
+      {
+        ALT: () => {
+          this.CONSUME(K.compute);
+          // `compute tokens(f [, by = ORDER[(s)]])`: a partial compute of the token rows.
+          this.OPTION6(() => {
+            this.CONSUME(K.tokens);
+            this.CONSUME2(T.LParen);
+            this.SUBRULE3(this.expr, { LABEL: 'fraction' });
+            this.OPTION7(() => {
+              this.CONSUME2(T.Comma);
+              this.CONSUME3(T.Identifier, { LABEL: 'by' });
+              this.CONSUME(T.Equals);
+              this.CONSUME4(T.Identifier, { LABEL: 'orderName' });
+              this.OPTION8(() => {
+                this.CONSUME3(T.LParen);
+                this.SUBRULE4(this.expr, { LABEL: 'size' });
+                this.CONSUME3(T.RParen);
+              });
+            });
+            this.CONSUME2(T.RParen);
+          });
+        },
+      },
       {
         ALT: () => {
           this.CONSUME(K.reuse);

@@ -107,6 +107,8 @@ function printAction(a: A.ActionAst): string {
   switch (a.kind) {
     case 'compute':
       return 'compute';
+    case 'tokens':
+      return `compute tokens(${printExpr(a.fraction)}${a.order ? `, ${a.by!.name} = ${a.order.name}${a.size ? `(${printExpr(a.size)})` : ''}` : ''})`;
     case 'reuse':
       return 'reuse';
     case 'reuse_residual':

@@ -43,6 +43,7 @@ export const Kw = {
   forecast: kw('forecast'),
   taylor: kw('taylor'),
   hermite: kw('hermite'),
+  tokens: kw('tokens'),
   eps_scale: kw('eps_scale'),
   piecewise: kw('piecewise'),
   rel_l1: kw('rel_l1'),

@@ -14,6 +14,7 @@ work=$(mktemp -d)
   echo "steps, CFG 1.5: sampling steps left to right, one row per cached node. Regenerate with"
   echo "\`bash tools/schedule_pictures.sh\`. Yellow cells are decided on the GPU at run time (a dynamic rule:"
   echo "compute or reuse); such steps are costed as computing, so a dynamic schedule's ratio is its worst case."
+  echo "Light blue cells are partial computes (\`compute tokens(…)\`: some token rows computed, the rest reused)."
   echo
   echo "| schedule | file | FLOPs ratio | predicted speed-up | picture |"
   echo "|---|---|---|---|---|"

@@ -10,6 +10,7 @@ export const STATE_COLOURS: Record<string, [string, string]> = {
   c: ['#2f5f98', 'compute'],
   r: ['#6dbf6d', 'reuse'],
   f: ['#f39c3d', 'forecast'],
+  p: ['#8fc3e8', 'some tokens'],
   s: ['#a58fcf', 'reuse residual'],
   d: ['#e4e4e4', 'dead'],
   h: ['#9a9a9a', 'hoisted'],

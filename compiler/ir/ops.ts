@@ -53,6 +53,14 @@ export interface OpDef<K extends BuiltKind> {
   readonly calls: readonly OpSpec[];
   /** The kernel families the lowering emits for it (none: a view, or a derived weight). */
   readonly kernels: readonly InstrKind[];
+  /**
+   * How a partial compute (`compute tokens(…)`, compiler/ir/tokenCone.ts) runs it on chosen token
+   * rows: `rows` — each output row depends only on the same row of its inputs, so it runs on the
+   * rows gathered by the `token_rows` kernels; `queries` — an output row is its query against
+   * every token (attention), so it runs for the chosen queries on its input read in full.
+   * Absent: it cannot run on some rows (it is computed in full, outside the cone).
+   */
+  readonly partial?: 'rows' | 'queries';
   /** Output shape, dtype and the weights it reads (`prefix`: the `@ "name"` weight prefix); a
    *  mismatch throws ShapeError with both shapes. */
   shape(op: Extract<Op, { kind: K }>, inputs: readonly Node[], prefix: string | undefined): ShapeResult;
@@ -165,6 +173,7 @@ export const OP_TABLE: { readonly [K in BuiltKind]: OpDef<K> } = {
       },
     ],
     kernels: ['matmul'],
+    partial: 'rows',
     shape(op, ins, prefix) {
       const x = ins[0];
       need(ins, 1, op.kind);
@@ -189,6 +198,7 @@ export const OP_TABLE: { readonly [K in BuiltKind]: OpDef<K> } = {
       },
     ],
     kernels: ['layernorm', 'ln_modulate'],
+    partial: 'rows',
     shape(op, ins, _prefix) {
       const x = ins[0];
       need(ins, 1, op.kind);
@@ -201,6 +211,7 @@ export const OP_TABLE: { readonly [K in BuiltKind]: OpDef<K> } = {
       { name: 'modulate', tensors: ['x', 'shift', 'scale'], attrs: [], weights: 'none', doc: 'x·(1 + scale) + shift', build: () => ({ kind: 'modulate' }) },
     ],
     kernels: ['elementwise', 'ln_modulate'],
+    partial: 'rows',
     shape(op, ins, _prefix) {
       need(ins, 3, op.kind);
       const [xs, shift, scale] = ins as [Node, Node, Node];
@@ -227,6 +238,7 @@ export const OP_TABLE: { readonly [K in BuiltKind]: OpDef<K> } = {
       },
     ],
     kernels: ['attention'],
+    partial: 'queries',
     shape(op, ins, _prefix) {
       const x = ins[0];
       need(ins, 1, op.kind);
@@ -244,6 +256,7 @@ export const OP_TABLE: { readonly [K in BuiltKind]: OpDef<K> } = {
       { name: 'gelu_tanh', tensors: ['x'], attrs: [], weights: 'none', doc: 'GELU, tanh approximation', build: () => ({ kind: 'unary', fn: 'gelu_tanh' }) },
     ],
     kernels: ['elementwise'],
+    partial: 'rows',
     shape(op, ins, _prefix) {
       const x = ins[0];
       need(ins, 1, op.kind);
@@ -254,6 +267,7 @@ export const OP_TABLE: { readonly [K in BuiltKind]: OpDef<K> } = {
   binary: {
     calls: [],
     kernels: ['elementwise'],
+    partial: 'rows',
     shape(op, ins, _prefix) {
       need(ins, 2, op.kind);
       const [a, b] = ins as [Node, Node];

@@ -9,7 +9,7 @@
  * Arithmetic is f32 per operation (`Math.fround`) in the order the plan's kernels evaluate it, so
  * the reference and a plan differ only by the rounding of the model's own sums.
  */
-import type { DynamicRule, ForecastBasis } from './schedule.ts';
+import type { DynamicRule, ForecastBasis, TokenOrder } from './schedule.ts';
 
 const f = Math.fround;
 
@@ -530,4 +530,99 @@ export function magnitudeRatio(prev: ArrayLike<number>, cur: ArrayLike<number>, 
     rows++;
   }
   return rows === 0 ? 1 : sum / rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `compute tokens(f, by = …)` — token-level caching (ToCa, ClusCa; docs/cache-rules.md)
+//
+// A target [N, T, D] computed on a subset of its T token rows. Which rows: each token remembers the
+// step of its last compute (a full compute sets every token's). At a partial compute the
+// n = tokenCount(f, T) tokens with the oldest last compute are recomputed, ties broken by the
+// order's rank (tokenRanks); the others keep the value stored at their own last compute. The
+// selection needs no data, so the compiler replays this bookkeeping when it builds the plan and
+// the reference executor replays it while sampling — the same class, `TokenHistory`.
+
+/** Tokens recomputed by a partial compute of `fraction` of `tokens`: ⌈f·T⌉, at least 1, at most T. */
+export function tokenCount(fraction: number, tokens: number): number {
+  return Math.min(tokens, Math.max(1, Math.ceil(fraction * tokens - 1e-9)));
+}
+
+/** Side of the square token grid of T tokens, or undefined when T is not a square. */
+export function tokenGrid(tokens: number): number | undefined {
+  const g = Math.round(Math.sqrt(tokens));
+  return g * g === tokens ? g : undefined;
+}
+
+/** What a token order cannot be used for with T tokens (undefined: it can). */
+export function tokenOrderProblem(by: TokenOrder, tokens: number): string | undefined {
+  if (by.form === 'staleness') return undefined;
+  const g = tokenGrid(tokens);
+  if (g === undefined) return `\`by = cluster(${by.size})\` needs a square grid of tokens, but the target has ${tokens}`;
+  if (!Number.isInteger(by.size) || by.size < 1 || by.size > g) return `the cluster size must be a whole number from 1 to the token grid's side ${g}, got ${by.size}`;
+  return undefined;
+}
+
+/**
+ * The tie-break rank of every token: raster order for `staleness`; for `cluster(s)`, the
+ * position inside its s×s patch first (row-major), then the patch (row-major over the grid;
+ * patches at the edge of a grid that s does not divide are smaller).
+ */
+export function tokenRanks(by: TokenOrder, tokens: number): Int32Array {
+  const rank = new Int32Array(tokens);
+  if (by.form === 'staleness') {
+    for (let t = 0; t < tokens; t++) rank[t] = t;
+    return rank;
+  }
+  const g = tokenGrid(tokens)!;
+  const s = by.size;
+  const across = Math.ceil(g / s);
+  const key = (t: number) => {
+    const y = Math.floor(t / g);
+    const x = t % g;
+    const within = (y % s) * s + (x % s);
+    const patch = Math.floor(y / s) * across + Math.floor(x / s);
+    return within * across * across + patch;
+  };
+  const order = Array.from({ length: tokens }, (_, t) => t).sort((a, b) => key(a) - key(b));
+  order.forEach((t, r) => (rank[t] = r));
+  return rank;
+}
+
+/** Per token, the step of its last compute (−1: never); one per target and CFG branch. */
+export class TokenHistory {
+  readonly last: Int32Array;
+  constructor(readonly tokens: number) {
+    this.last = new Int32Array(tokens).fill(-1);
+  }
+
+  /** A full compute at step k: every token is fresh. */
+  computeAll(k: number): void {
+    this.last.fill(k);
+  }
+
+  /** A partial compute at step k: the chosen tokens, ascending, which become fresh. */
+  select(k: number, fraction: number, by: TokenOrder): number[] {
+    const rank = tokenRanks(by, this.tokens);
+    const order = Array.from({ length: this.tokens }, (_, t) => t).sort((a, b) => this.last[a]! - this.last[b]! || rank[a]! - rank[b]!);
+    const chosen = order.slice(0, tokenCount(fraction, this.tokens)).sort((a, b) => a - b);
+    for (const t of chosen) this.last[t] = k;
+    return chosen;
+  }
+}
+
+/**
+ * The value of a partially computed target in one CFG half: rows [samples, T, width] where token
+ * t is `fresh`'s row when t is chosen, else `stored`'s. `fresh` may hold every token (the
+ * reference computes them all and keeps the chosen) — the values of the others are not read.
+ */
+export function mergeTokens(fresh: Float32Array, stored: Float32Array, chosen: readonly number[], tokens: number, width: number): Float32Array {
+  const out = stored.slice();
+  const samples = stored.length / (tokens * width);
+  for (let b = 0; b < samples; b++) {
+    for (const t of chosen) {
+      const at = (b * tokens + t) * width;
+      out.set(fresh.subarray(at, at + width), at);
+    }
+  }
+  return out;
 }

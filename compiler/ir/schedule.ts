@@ -21,6 +21,10 @@ export type Action =
    *  differences over step distance). With fewer stored values than order+1 it uses the order
    *  the history allows (the checker warns when that can happen). */
   | { kind: 'forecast'; order: number; basis?: ForecastBasis }
+  /** Partial compute (token-level caching): the tokens `TokenHistory.select` (compiler/ir/rules.ts) picks
+   *  at this step — a `fraction` of them, chosen `by` — are computed; every other token keeps the
+   *  value stored at its own last compute. Only for token-wise node targets. */
+  | { kind: 'tokens'; fraction: number; by: TokenOrder }
   /** Decided at run time by dynamic rule `rule` (index into ScheduleIR.dynamic). */
   | { kind: 'dynamic'; rule: number };
 
@@ -33,6 +37,14 @@ export type ActionKind = Action['kind'];
  * exponential fit of the last three computes (order 2; not linear in the differences).
  */
 export type ForecastBasis = { form: 'hermite'; sigma: number } | { form: 'foca' } | { form: 'exp' };
+
+/**
+ * How a partial compute picks its tokens. Both are *static* (they need no data, so the compiler
+ * bakes them into the plan): the tokens whose last compute is oldest go first, ties broken by
+ * raster order (`staleness`), or by the position inside each size×size patch of the token grid and
+ * then the patch (`cluster`: with fraction 1/size², exactly one token per patch, rotating).
+ */
+export type TokenOrder = { form: 'staleness' } | { form: 'cluster'; size: number };
 
 /** Classifier-free guidance runs the batch as [cond; uncond]; each half may follow its own rule. */
 export interface BranchActions {

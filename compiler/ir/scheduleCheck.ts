@@ -10,6 +10,8 @@ import { shapeString } from '../../core/tensor.ts';
 import { didYouMean } from '../../grammar/diagnostics.ts';
 import { nodeByPath, type Graph, type NodeId } from './graph.ts';
 import { COMPUTE, type Action, type DynamicRule, type ScheduleIR } from './schedule.ts';
+import { tokenOrderProblem } from './rules.ts';
+import { tokenCone } from './tokenCone.ts';
 
 export type Branch = 'cond' | 'uncond';
 
@@ -59,6 +61,9 @@ function effectiveKind(a: Action, dynamic: readonly DynamicRule[]): Action['kind
 export function targetKindProblem(kind: 'node' | 'block', path: string, action: Action['kind']): string | undefined {
   if (action === 'reuse_residual' && kind !== 'block') {
     return `\`reuse residual\` applies to blocks (such as \`blocks[0]\`), but \`${path}\` is a node; use \`reuse\` for a node`;
+  }
+  if (action === 'tokens' && kind === 'block') {
+    return `\`${path}\` is a block; a partial compute \`compute tokens(…)\` applies to a token-wise node such as \`${path}.mlp\``;
   }
   if ((action === 'reuse' || action === 'forecast') && kind === 'block') {
     return `\`${path}\` is a block; reuse its residual with \`reuse residual\`, or name a node such as \`${path}.attn\``;
@@ -160,7 +165,7 @@ export function historyProblems(cells: ScheduleCells, targets: Iterable<string>,
         if (computed === 0 && !reported) {
           problems.push({
             severity: 'error', ...at,
-            message: `\`${path}\` is ${a.kind === 'forecast' ? 'forecast' : 'reused'} at step ${k} (${branch}) before it was ever computed`,
+            message: `\`${path}\` is ${a.kind === 'forecast' ? 'forecast' : a.kind === 'tokens' ? 'computed on some tokens (the others reused)' : 'reused'} at step ${k} (${branch}) before it was ever computed`,
             notes: ['nothing is cached before the first compute; make the first steps compute (e.g. `at steps 1..`)'],
           });
           reported = true;
@@ -175,6 +180,43 @@ export function historyProblems(cells: ScheduleCells, targets: Iterable<string>,
         }
       }
     }
+  }
+  return problems;
+}
+
+/**
+ * Partial computes (`compute tokens(f, by = …)`): the fraction is in (0, 1], the order fits the
+ * token grid, the target is token-wise (compiler/ir/tokenCone.ts), and the target is not also
+ * forecast or decided by a dynamic rule (its cache holds one value per token, last computed at
+ * different steps, which neither a Taylor history nor a whole-value decision describes).
+ */
+export function tokenProblems(graph: Graph, cells: ScheduleCells, targets: ReadonlyMap<string, CheckedTarget>, branches: readonly Branch[]): ScheduleProblem[] {
+  const problems: ScheduleProblem[] = [];
+  for (const t of targets.values()) {
+    let first: { k: number; branch: Branch; a: Extract<Action, { kind: 'tokens' }> } | undefined;
+    let other: { k: number; branch: Branch; kind: string } | undefined;
+    for (let k = 0; k < cells.steps; k++) {
+      for (const branch of branches) {
+        const a = cells.action(k, t.path, branch);
+        if (a.kind === 'tokens') {
+          first ??= { k, branch, a };
+          if (!(a.fraction > 0 && a.fraction <= 1)) {
+            problems.push({ severity: 'error', step: k, target: t.path, branch, message: `the fraction of tokens computed must be > 0 and ≤ 1, got ${a.fraction}` });
+            return problems;
+          }
+        } else if (a.kind === 'forecast' || a.kind === 'dynamic') other ??= { k, branch, kind: a.kind === 'forecast' ? 'forecast' : 'decided by a dynamic rule' };
+      }
+    }
+    if (!first || t.kind !== 'node') continue;
+    const at = { step: first.k, target: t.path, branch: first.branch };
+    const cone = tokenCone(graph, t.node);
+    if (typeof cone === 'string') {
+      problems.push({ severity: 'error', ...at, message: `\`${t.path}\` cannot be computed on some tokens: ${cone}; partial computes apply to token-wise nodes such as an MLP` });
+      continue;
+    }
+    const order = tokenOrderProblem(first.a.by, cone.tokens);
+    if (order) problems.push({ severity: 'error', ...at, message: `\`${t.path}\`: ${order}` });
+    if (other) problems.push({ severity: 'error', step: other.k, target: t.path, branch: other.branch, message: `\`${t.path}\` is computed on some tokens at step ${first.k} and ${other.kind} at step ${other.k}; a target takes one or the other` });
   }
   return problems;
 }
@@ -253,6 +295,7 @@ export function signalProblems(graph: Graph, cells: ScheduleCells, branches: rea
 export function scheduleProblems(graph: Graph, cells: ScheduleCells, branches: readonly Branch[]): { targets: Map<string, CheckedTarget>; problems: ScheduleProblem[] } {
   const { targets, problems } = resolveTargets(graph, cells);
   problems.push(...actionProblems(cells, targets, branches));
+  if (problems.length === 0) problems.push(...tokenProblems(graph, cells, targets, branches));
   if (problems.length === 0) problems.push(...historyProblems(cells, targets.keys(), branches, 'warning'), ...signalProblems(graph, cells, branches));
   return { targets, problems };
 }

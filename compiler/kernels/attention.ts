@@ -40,6 +40,9 @@ export interface AttentionProblem {
   /** Default 1/sqrt(headDim). */
   scale?: number;
   qkvDtype?: StorageDType;
+  /** Only these query rows (ascending, < T), against every key: out is [B, queries.length, D]
+   *  (a partial compute, docs/cache-rules.md). Absent: every row. */
+  queries?: readonly number[];
 }
 
 export type AttentionVariant =
@@ -58,6 +61,8 @@ export interface AttentionConfig {
   scale: number;
   qkvDtype: StorageDType;
   variant: AttentionVariant;
+  /** The query rows computed (absent: all T), baked into the WGSL as `QIDX`. */
+  queries?: number[];
 }
 
 /** Widest head the register-blocked variants take: q and o of every query live in registers. */
@@ -116,7 +121,13 @@ export function selectAttention(p: AttentionProblem, caps: AdapterCaps): Attenti
   const c: AttentionConfig = {
     B: p.B, T: p.T, heads: p.heads, headDim: p.headDim, scale: p.scale ?? 1 / Math.sqrt(p.headDim), qkvDtype,
     variant: selectVariant(p, caps),
+    ...(p.queries ? { queries: [...p.queries] } : {}),
   };
+  p.queries?.forEach((t, j) => {
+    if (!Number.isInteger(t) || t < 0 || t >= p.T || (j > 0 && t <= p.queries![j - 1]!)) {
+      throw new DittoError('E_INTERNAL', `attention: the query rows must be ascending whole numbers below ${p.T}, got ${t} at ${j}`);
+    }
+  });
   checkBindingSizes('attention', attentionBindings(c), caps);
   const dispatch = attentionDispatch(c);
   if (dispatch.some((d) => d > caps.maxWorkgroupsPerDimension)) {
@@ -133,8 +144,18 @@ function attentionBindings(c: AttentionConfig): KernelBinding[] {
   const D = c.heads * c.headDim;
   return [
     { name: 'qkv', access: 'read', elemType: c.qkvDtype, elements: c.B * c.T * 3 * D },
-    { name: 'out', access: 'read_write', elemType: 'f32', elements: c.B * c.T * D },
+    { name: 'out', access: 'read_write', elemType: 'f32', elements: c.B * queryRows(c) * D },
   ];
+}
+
+/** Query rows computed per sample and head: T, or the gathered ones. */
+export function queryRows(c: { T: number; queries?: readonly number[] }): number {
+  return c.queries?.length ?? c.T;
+}
+
+/** WGSL: the qkv row of query `i` (clamped to the last one) — the i-th gathered row, or row i. */
+function queryRow(c: AttentionConfig, i: string): string {
+  return c.queries ? `QIDX[min(${i}, NQ - 1u)]` : `min(${i}, T - 1u)`;
 }
 
 /** Queries per workgroup. */
@@ -147,7 +168,7 @@ function queryTile(v: AttentionVariant): number {
 }
 
 function attentionDispatch(c: AttentionConfig): [number, number, number] {
-  return [Math.ceil(c.T / queryTile(c.variant)), c.heads, c.B];
+  return [Math.ceil(queryRows(c) / queryTile(c.variant)), c.heads, c.B];
 }
 
 /** Whether qkv is read as vec4s (hd % 4 = 0: every row of every head starts on a vec4). */
@@ -234,14 +255,15 @@ function storeOutputs(c: AttentionConfig, Q: number, qi: (r: number) => string):
   const HD4 = Math.ceil(c.headDim / 4);
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const L: string[] = [];
-  for (let r = 0; r < Q; r++) L.push(`  let orow${r} = (b * T + ${qi(r)}) * D + h * HD; let inv${r} = 1.0 / l${r};`);
+  const NQ = c.queries ? 'NQ' : 'T';
+  for (let r = 0; r < Q; r++) L.push(`  let orow${r} = (b * ${NQ} + ${qi(r)}) * D + h * HD; let inv${r} = 1.0 / l${r};`);
   L.push(`  for (var d = 0u; d < ${HEAD_LOOP}; d++) {`);
   for (let r = 0; r < Q; r++) {
     const comps = [0, 1, 2, 3].map((k) => {
       const st = `out[orow${r} + 4u * d + ${k}u] = v[${k}];`;
       return c.headDim % 4 === 0 ? st : `if (4u * d + ${k}u < HD) { ${st} }`;
     });
-    L.push(`    if (${qi(r)} < T) { let v = o${r}_0 * inv${r}; ${comps.join(' ')} }`);
+    L.push(`    if (${qi(r)} < ${NQ}) { let v = o${r}_0 * inv${r}; ${comps.join(' ')} }`);
     L.push(`    ${range(HD4 - 1).map((d) => `o${r}_${d} = o${r}_${d + 1};`).join(' ')}`);
   }
   L.push(`  }`);
@@ -265,7 +287,7 @@ function ld4Fn(hd: number): string[] {
  * invocations of `queries` queries each, query r of an invocation at qt + r·threads (rows past T
  * read the last row and are not stored).
  */
-function registerPrologue(threads: number, queries: number): string[] {
+function registerPrologue(c: AttentionConfig, threads: number, queries: number): string[] {
   const L = [
     `@compute @workgroup_size(${threads})`,
     `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`,
@@ -273,7 +295,7 @@ function registerPrologue(threads: number, queries: number): string[] {
     `  let base = b * T * D3 + h * HD;`,
     `  let qt = wid.x * ${threads * queries}u + lid;`,
   ];
-  for (let r = 0; r < queries; r++) L.push(`  let qrow${r} = base + min(qt + ${r * threads}u, T - 1u) * D3;`);
+  for (let r = 0; r < queries; r++) L.push(`  let qrow${r} = base + ${queryRow(c, `qt + ${r * threads}u`)} * D3;`);
   return L;
 }
 
@@ -282,7 +304,7 @@ function emitSubgroupVariant(c: AttentionConfig, v: Extract<AttentionVariant, { 
   const L: string[] = [];
   const ragged = c.T % v.keys !== 0;
   if (!vec4Rows(c)) L.push(...ld4Fn(c.headDim));
-  L.push(...registerPrologue(v.lanes, v.queries));
+  L.push(...registerPrologue(c, v.lanes, v.queries));
   // Each lane loads vec4s lid, lid + lanes, … of every K and V row of the block (per-lane vec4
   // loads, ⌈HD4/lanes⌉ each), and subgroupBroadcast hands every lane the whole row: on lavapipe a
   // constant-lane broadcast is cheap, where a load (even at a lane-uniform address) costs a
@@ -314,7 +336,7 @@ function emitWorkgroupVariant(c: AttentionConfig, v: Extract<AttentionVariant, {
   L.push(`var<workgroup> Ks: array<vec4<f32>, ${v.kTile * HD4}>;`);
   L.push(`var<workgroup> Vs: array<vec4<f32>, ${v.kTile * HD4}>;`);
   L.push(...ld4Fn(c.headDim));
-  L.push(...registerPrologue(v.threads, v.queries));
+  L.push(...registerPrologue(c, v.threads, v.queries));
   const open = [
     `for (var k0 = 0u; k0 < T; k0 += KT) {`,
     `  // Coalesced: consecutive threads fill consecutive vec4s of the K and V tiles (zeros past T).`,
@@ -361,7 +383,7 @@ function emitSimpleVariant(c: AttentionConfig, v: Extract<AttentionVariant, { ki
   L.push(`  let b = wid.z; let h = wid.y;`);
   L.push(`  let qi = wid.x * QT + lid;`);
   L.push(`  let base = b * T * D3 + h * HD;`);
-  L.push(`  let qrow = base + min(qi, T - 1u) * D3;`);
+  L.push(`  let qrow = base + ${queryRow(c, 'qi')} * D3;`);
   L.push(`  var q: array<vec4<f32>, ${HD4}>;`);
   L.push(`  var o: array<vec4<f32>, ${HD4}>;`);
   L.push(`  for (var d = 0u; d < HD4; d++) { q[d] = ld4(qrow + 4u * d, d) * ${f32Lit(c.scale)}; o[d] = vec4<f32>(0.0); }`);
@@ -393,8 +415,8 @@ function emitSimpleVariant(c: AttentionConfig, v: Extract<AttentionVariant, { ki
   L.push(`    m = tmax;`);
   L.push(`    workgroupBarrier();`);
   L.push(`  }`);
-  L.push(`  if (qi >= T) { return; }`);
-  L.push(`  let orow = (b * T + qi) * D + h * HD;`);
+  L.push(`  if (qi >= ${c.queries ? 'NQ' : 'T'}) { return; }`);
+  L.push(`  let orow = (b * ${c.queries ? 'NQ' : 'T'} + qi) * D + h * HD;`);
   L.push(`  let inv = 1.0 / l;`);
   L.push(`  for (var d = 0u; d < HD; d++) { out[orow + d] = o[d / 4u][d % 4u] * inv; }`);
   L.push(`}`);
@@ -407,12 +429,13 @@ export function emitAttention(c: AttentionConfig): EmittedKernel {
   const D = c.heads * HD;
   const v = c.variant;
   const L: string[] = [];
-  L.push(`// ditto attention ${v.kind}: B ${c.B}, T ${c.T}, heads ${c.heads}, head dim ${HD}`);
+  L.push(`// ditto attention ${v.kind}: B ${c.B}, T ${c.T}, heads ${c.heads}, head dim ${HD}${c.queries ? `, ${c.queries.length} gathered queries` : ''}`);
   let decls = declareBindings(bindings);
   // The same buffer seen as vec4s: one vec4 load where a CPU adapter would do four scalar ones.
   if (vec4Rows(c)) decls = decls.replace(`var<storage, read> qkv: array<${c.qkvDtype}>;`, `var<storage, read> qkv4: array<vec4<${c.qkvDtype}>>;`);
   L.push(enables(bindings.map((b) => b.elemType), v.kind === 'subgroup') + decls);
   L.push(`const T = ${c.T}u;`, `const HD = ${HD}u;`, `const HD4 = ${Math.ceil(HD / 4)}u;`, `const D = ${D}u;`, `const D3 = ${3 * D}u;`);
+  if (c.queries) L.push(`const NQ = ${c.queries.length}u;`, `var<private> QIDX: array<u32, ${c.queries.length}> = array<u32, ${c.queries.length}>(${c.queries.map((t) => `${t}u`).join(', ')});`);
   // Scores in log2 units for exp2 (register variants).
   if (v.kind !== 'simple') L.push(`const QSCALE = ${f32Lit(c.scale * Math.LOG2E)};`);
   if (v.kind === 'subgroup') L.push(...emitSubgroupVariant(c, v));

@@ -15,4 +15,5 @@ export * from './groupnorm.ts';
 export * from './upsample.ts';
 export * from './dynamic.ts';
 export * from './calibrate.ts';
+export * from './tokenRows.ts';
 export * from './lowpass.ts';

@@ -231,7 +231,7 @@ export function selectMatmul(p: MatmulProblem, caps: AdapterCaps, choice?: Matmu
 
 function dispatchOf(c: MatmulConfig): [number, number, number] {
   const v = c.variant;
-  if (v.kind === 'subgroup') return [ceilDiv(c.N, v.cols * v.lanes), ceilDiv(c.M, v.rows), c.batch];
+  if (v.kind === 'subgroup') return [ceilDiv(c.M, v.rows), ceilDiv(c.N, v.cols * v.lanes), c.batch];
   if (v.kind === 'tiled') return [ceilDiv(c.N, v.tileN), ceilDiv(c.M, v.tileM), c.batch];
   const { TM, TN } = subgroupMatrixTile(v);
   return [ceilDiv(c.N, TN), ceilDiv(c.M, TM), c.batch];

@@ -55,8 +55,11 @@ export function emitSubgroupMatmul(c: MatmulConfig, v: MatmulSubgroupVariant): s
   L.push(`@compute @workgroup_size(${v.lanes})`);
   L.push(`fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sl: u32) {`);
   L.push(`  let z = wid.z;`);
-  L.push(`  let r0 = wid.y * ${R}u;`);
-  L.push(`  let c0 = wid.x * ${colsPerGroup}u + lid * ${C}u;`);
+  // Row blocks in x, the fastest-varying workgroup index on lavapipe: consecutive workgroups share
+  // one W block (colsPerGroup rows of W, reused from cache across every row block) and stream A,
+  // the smaller operand at DiT shapes (M = 512 against N = 1152…4608), instead of streaming W once per row block.
+  L.push(`  let r0 = wid.x * ${R}u;`);
+  L.push(`  let c0 = wid.y * ${colsPerGroup}u + lid * ${C}u;`);
   L.push(`  // Out-of-range rows/columns read the last valid one; their results are dropped by store().`);
   for (let i = 0; i < RL; i++) L.push(`  let ra${i} = min(r0 + ${i * sg}u + sl, M - 1u);`);
   for (let j = 0; j < C; j++) L.push(`  let n${j} = min(c0 + ${j}u, N - 1u);`);

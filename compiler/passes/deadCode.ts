@@ -2,7 +2,9 @@
  * Pass `dead-code`: per step and CFG branch, the state of every graph node. Walking back from the
  * outputs, a reused or forecast node needs none of its inputs, a residual-reused block needs only
  * its input, and whatever is reached by nothing is dead at that step — at a FORA reuse step that is
- * every block's attention and MLP, leaving adaLN, the embeddings and the final layer. A node whose
+ * every block's attention and MLP, leaving adaLN, the embeddings and the final layer. A target
+ * computed on some tokens is `partial`: it needs its token-wise cone's boundary, and the cone's
+ * nodes are dead (lowering runs them on the chosen rows, compiler/passes/lowerTokens.ts). A node whose
  * value the schedule stores at this step stays live (the schedule said "compute" there).
  */
 import type { Graph, NodeId } from '../ir/graph.ts';
@@ -38,7 +40,8 @@ function branchStates(graph: Graph, targets: Map<string, TargetInfo>, step: Step
     if (t.action === 'compute') {
       live[info.node] = 1;
       if (t.storeResidual) live[info.blockInput!] = 1; // the residual store reads the input
-    } else if (t.action === 'reuse_residual') provided.set(info.node, { state: 'residual', needs: [info.blockInput!] });
+    } else if (t.action === 'tokens') provided.set(info.node, { state: 'partial', needs: info.cone!.inputs });
+    else if (t.action === 'reuse_residual') provided.set(info.node, { state: 'residual', needs: [info.blockInput!] });
     else provided.set(info.node, { state: t.action === 'reuse' ? 'reuse' : 'forecast', needs: [] });
   }
   const states: NodeState[] = new Array(n).fill('dead');

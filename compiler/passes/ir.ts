@@ -13,12 +13,15 @@
 import type { NodeId } from '../ir/graph.ts';
 import type { DecideParams } from '../ir/rules.ts';
 import type { ForecastBasis } from '../ir/schedule.ts';
+import type { TokenCone } from '../ir/tokenCone.ts';
 
 export type Branch = 'cond' | 'uncond';
 export const BRANCHES: readonly Branch[] = ['cond', 'uncond'];
 
 /** The state of a graph node at one step for one CFG branch. */
-export type NodeState = 'compute' | 'reuse' | 'forecast' | 'residual' | 'dead' | 'hoisted';
+export type NodeState = 'compute' | 'reuse' | 'forecast' | 'residual' | 'dead' | 'hoisted'
+  /** Computed on some token rows (its token-wise cone runs on those rows only), the rest from its cache slot. */
+  | 'partial';
 
 /** Taylor bookkeeping: the cache keeps d0 (last value) … d_order (finite differences per step). */
 export interface TaylorUpdate {
@@ -30,7 +33,7 @@ export interface TaylorUpdate {
 
 export interface TargetStep {
   target: string;
-  action: 'compute' | 'reuse' | 'reuse_residual' | 'forecast';
+  action: 'compute' | 'reuse' | 'reuse_residual' | 'forecast' | 'tokens';
   /** At a compute: store the value because a later step reuses or forecasts it. */
   storeValue: boolean;
   /** At a compute of a block target: store its residual (out − in) because a later step reuses it. */
@@ -40,6 +43,8 @@ export interface TargetStep {
   /** At a forecast: steps since the last compute, the order the history allows, and (`exp`, which
    *  reads the slope before the last one) the steps between the last two computes. */
   forecast?: { m: number; order: number; basis?: ForecastBasis; interval?: number };
+  /** At a partial compute: the token rows computed, ascending (compiler/ir/rules.ts TokenHistory). */
+  tokens?: number[];
 }
 
 /** What a cache target is: a bound node (reuse/forecast its value) or a block (reuse its residual). */
@@ -54,6 +59,8 @@ export interface TargetInfo {
   taylorOrder: number;
   /** Stored at some step (a value, residual or Taylor slot exists). */
   cached: boolean;
+  /** For a target computed on some tokens: what runs on the chosen rows (compiler/ir/tokenCone.ts). */
+  cone?: TokenCone;
 }
 
 export interface StepSpec {
@@ -157,7 +164,8 @@ export type InstrOp =
   | { kind: 'layernorm'; rows: number; dim: number; eps: number; tokens: number }
   /** LN(x)·(1 + scale) + shift; ins: x, shift, scale (chunks of one modulation tensor). */
   | { kind: 'ln_modulate'; rows: number; dim: number; eps: number; tokens: number }
-  | { kind: 'attention'; batch: number; tokens: number; heads: number; headDim: number }
+  /** `queries`: only these query rows (a partial compute), out [batch, queries.length, D]; keys are all `tokens`. */
+  | { kind: 'attention'; batch: number; tokens: number; heads: number; headDim: number; queries?: number[] }
   | { kind: 'patch_embed'; batch: number; channels: number; height: number; width: number; patch: number; dim: number }
   | { kind: 'timestep_embed'; batch: number; dim: number; maxPeriod: number }
   | { kind: 'embedding'; batch: number; rows: number; dim: number }
@@ -179,6 +187,9 @@ export type InstrOp =
   | { kind: 'conv2d'; B: number; Cin: number; H: number; W: number; Cout: number; kernel: number; padding: number; bias: boolean; upsample: number; residual: 'none' | 'buffer' | 'inPlace' }
   /** GroupNorm over [B, C, S] with affine, optional SiLU, output NCHW or tokens [B, S, C]. ins: x, weight, bias; outs: y. */
   | { kind: 'group_norm'; B: number; C: number; S: number; groups: number; eps: number; silu: boolean; out: 'nchw' | 'tokens' }
+  /** A partial compute's rows: `gather` packs the chosen token rows of ins[0] [samples, tokens, dim]
+   *  into outs[0] [samples, indices.length, dim]; `scatter` writes them back. */
+  | { kind: 'token_rows'; mode: 'gather' | 'scatter'; samples: number; tokens: number; dim: number; indices: number[] }
   /** Nearest ×factor of planes [P, H, W]. ins: x; outs: y. */
   | { kind: 'upsample_nearest'; planes: number; H: number; W: number; factor: number };
 

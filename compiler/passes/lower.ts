@@ -22,6 +22,7 @@ import { bindInputs, BodyBuilder, consumerCounts, type Ctx, declare, declareFixe
 import { copyHalf, forecast, residual, storeResidual, storeValue } from './lowerCache.ts';
 import { dynamicState, emitDecide, emitRateUpdate } from './lowerDynamic.ts';
 import { emitNode } from './lowerOps.ts';
+import { partialCompute } from './lowerTokens.ts';
 import { sampler, stageInput } from './lowerSampler.ts';
 import { contiguous } from './views.ts';
 
@@ -190,7 +191,8 @@ function isDirect(ctx: Ctx, w: World, id: NodeId, info: TargetInfo | undefined):
   if (info === undefined || info.taylorOrder !== 0) return false;
   const brs: Branch[] = ctx.opts.cfgScale !== undefined ? ['cond', 'uncond'] : ['cond'];
   const per = brs.map((br) => ({ st: w.states[br][id]!, ts: w.step.targets[br].find((t) => t.target === info.path) }));
-  return per.every((a) => a.st === 'reuse' || a.st === 'compute' || a.st === 'dead') && per.some((a) => a.st === 'reuse' || a.ts?.storeValue === true);
+  // A partial compute scatters its rows into the slot, which then holds the whole value.
+  return per.every((a) => a.st === 'reuse' || a.st === 'compute' || a.st === 'dead' || a.st === 'partial') && per.some((a) => a.st === 'reuse' || a.st === 'partial' || a.ts?.storeValue === true);
 }
 
 /** The instructions of node `n` in world `w`, writing `value`. */
@@ -232,6 +234,9 @@ function lowerNode(b: BodyBuilder, w: World, n: Node, value: string, direct: boo
         break;
       case 'residual':
         residual(b, info!, n, R, value, tag);
+        break;
+      case 'partial':
+        partialCompute(b, info!, n, R, value, ts!, tag, direct);
         break;
     }
   }

@@ -11,12 +11,13 @@
 import { match } from 'ts-pattern';
 import { DittoError, invariant } from '../../core/errors.ts';
 import type { Graph } from '../ir/graph.ts';
-import { actionAt, type Action, type ForecastBasis, type ScheduleIR } from '../ir/schedule.ts';
+import { actionAt, type Action, type ForecastBasis, type ScheduleIR, type TokenOrder } from '../ir/schedule.ts';
+import { tokenCone } from '../ir/tokenCone.ts';
 import type { CompileOptions } from './options.ts';
 import { BRANCHES, type Branch, type DynamicSignal, type StepSpec, type TargetInfo, type TargetStep } from './ir.ts';
 import { dynamicSignals, dynamicStepRules } from './dynamicRules.ts';
 import { checkSchedule } from '../ir/scheduleCheck.ts';
-import { taylorRefreshFactor, taylorRefreshOrders, taylorUsableOrder } from '../ir/rules.ts';
+import { taylorRefreshFactor, taylorRefreshOrders, taylorUsableOrder, TokenHistory } from '../ir/rules.ts';
 
 export interface Specialised {
   targets: Map<string, TargetInfo>;
@@ -36,6 +37,8 @@ interface PlanAct {
   /** For `dynamic`: the rule and what it does when it does not compute. */
   rule?: number;
   then?: 'reuse' | 'reuse_residual';
+  /** For `tokens`: the fraction and the order. */
+  tokens?: { fraction: number; by: TokenOrder };
 }
 
 export function specialise(graph: Graph, schedule: ScheduleIR, opts: CompileOptions): Specialised {
@@ -58,6 +61,11 @@ export function specialise(graph: Graph, schedule: ScheduleIR, opts: CompileOpti
     for (const branch of BRANCHES) {
       const read: Branch = cfg ? branch : 'cond';
       const acts = Array.from({ length: S }, (_, k) => planKind(actionAt(schedule, k, info.path, read), schedule));
+      if (acts.some((a) => a.kind === 'tokens') && !info.cone) {
+        const cone = tokenCone(graph, info.node);
+        invariant(typeof cone !== 'string', 'checkSchedule: a target computed on some tokens is token-wise');
+        info.cone = cone;
+      }
       planTarget(info, acts, branch, steps, reuse, schedule.name);
     }
   }
@@ -76,6 +84,7 @@ function planKind(a: Action, schedule: ScheduleIR): PlanAct {
     .with({ kind: 'forecast' }, (f): PlanAct => ({ kind: 'forecast', order: f.order, ...(f.basis ? { basis: f.basis } : {}) }))
     .with({ kind: 'reuse_residual' }, (): PlanAct => ({ kind: 'reuse_residual', order: 0 }))
     .with({ kind: 'dynamic' }, (d): PlanAct => ({ kind: 'dynamic', order: 0, rule: d.rule, then: schedule.dynamic[d.rule]!.then }))
+    .with({ kind: 'tokens' }, (t): PlanAct => ({ kind: 'tokens', order: 0, tokens: { fraction: t.fraction, by: t.by } }))
     .exhaustive();
 }
 
@@ -94,6 +103,8 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
     throw new DittoError('E_CHECK', `schedule '${schedule}': ${info.path} is both forecast and decided by a dynamic rule; the compiler supports one or the other per target`);
   }
   const computes: number[] = [];
+  // The same per-token bookkeeping as the reference executor's: which rows each partial compute takes.
+  const tokens = info.cone ? new TokenHistory(info.cone.tokens) : undefined;
   /** Pushes an entry into the compute world of step k, and into its reuse world when it has one. */
   const push = (k: number, entry: TargetStep, world: 'both' | 'compute' | 'reuse' = 'both') => {
     if (world !== 'reuse') steps[k]!.targets[branch].push(entry);
@@ -105,6 +116,7 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
     for (let j = k + 1; j < S && acts[j]!.kind !== 'compute'; j++) {
       const kind = acts[j]!.kind === 'dynamic' ? acts[j]!.then! : acts[j]!.kind;
       if (kind === 'reuse_residual') storeResidual = true;
+      // a partial compute reads the other tokens from the slot
       else storeValue = true;
     }
     return { storeValue, storeResidual };
@@ -121,6 +133,7 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
         const prev = computes[computes.length - 1];
         entry.taylor = { orders: taylorRefreshOrders(branchOrder, computes.length), invDelta: taylorRefreshFactor(prev, k) };
       }
+      tokens?.computeAll(k);
       if (write) {
         info.cached = true;
         push(k, entry);
@@ -150,6 +163,13 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
     }
     const last = computes[computes.length - 1];
     invariant(last !== undefined, 'checkSchedule: nothing is read before its first compute');
+    if (kind === 'tokens') {
+      // The chosen rows are computed into the slot, which is the value: it is always written.
+      const t = acts[k]!.tokens!;
+      info.cached = true;
+      push(k, { target: info.path, action: 'tokens', storeValue: true, storeResidual: false, tokens: tokens!.select(k, t.fraction, t.by) });
+      continue;
+    }
     const entry: TargetStep = { target: info.path, action: kind, storeValue: false, storeResidual: false };
     if (kind === 'forecast') {
       const usable = taylorUsableOrder(order, computes.length);

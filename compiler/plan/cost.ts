@@ -28,8 +28,10 @@ export function instrFlops(i: Instr): number {
     }
     case 'attention': {
       const D = op.heads * op.headDim;
-      // q·kᵀ and p·v (2·T²·D MACs), plus ~5 flops per score for the online softmax.
-      return 4 * op.batch * op.tokens * op.tokens * D + 5 * op.batch * op.heads * op.tokens * op.tokens;
+      // q·kᵀ and p·v (2·Tq·T·D MACs), plus ~5 flops per score for the online softmax; Tq = T
+      // unless a partial compute gathered its queries.
+      const Tq = op.queries?.length ?? op.tokens;
+      return 4 * op.batch * Tq * op.tokens * D + 5 * op.batch * op.heads * Tq * op.tokens;
     }
     case 'layernorm':
       return 6 * op.rows * op.dim;
@@ -57,6 +59,7 @@ export function instrFlops(i: Instr): number {
       // two statistics passes and the affine, plus the SiLU.
       return op.B * op.C * op.S * (6 + (op.silu ? 8 : 0));
     case 'upsample_nearest':
+    case 'token_rows':
       return 0;
     case 'elementwise': {
       const n = op.shape.reduce((a, b) => a * b, 1);

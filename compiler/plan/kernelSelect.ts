@@ -12,6 +12,7 @@ import {
   selectAttention, selectElementwise, selectLabelEmbed, selectLayerNormModulate, selectMatmul, selectPatchEmbed,
   selectTimestepEmbed, selectUnpatchify, type EmittedKernel,
 } from '../kernels/index.ts';
+import { emitTokenRows, selectTokenRows } from '../kernels/tokenRows.ts';
 import { emitDynamicDecide, emitDynamicRate, emitDynamicReset, selectDynamicDecide, type DynamicRateConfig, type GuardedDispatch } from '../kernels/dynamic.ts';
 import type { Instr, Operand, ValueInfo, View } from '../passes/ir.ts';
 import type { CompileCaps } from './caps.ts';
@@ -119,7 +120,7 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
     }
     case 'attention': {
       binds.set('qkv', exact('qkv', b(ins.ins[0]!), 'attention')).set('out', exact('out', b(ins.outs[0]!), 'attention'));
-      const config = selectAttention({ B: op.batch, T: op.tokens, heads: op.heads, headDim: op.headDim }, caps);
+      const config = selectAttention({ B: op.batch, T: op.tokens, heads: op.heads, headDim: op.headDim, ...(op.queries ? { queries: op.queries } : {}) }, caps);
       return { family: 'attention', config, kernel: emitAttention(config), binds };
     }
     case 'timestep_embed': {
@@ -186,6 +187,17 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
       binds.set('x', exact('x', b(x), 'upsample_nearest')).set('y', exact('y', b(ins.outs[0]!), 'upsample_nearest'));
       const config = selectUpsampleNearest({ planes: op.planes, H: op.H, W: op.W, factor: op.factor, xDtype: dt(x) }, caps);
       return { family: 'upsample_nearest', config, kernel: emitUpsampleNearest(config), binds };
+    }
+    case 'token_rows': {
+      const [src, dst] = [ins.ins[0]!, ins.outs[0]!];
+      const sb = b(src);
+      const db = b(dst);
+      binds.set('src', sb).set('dst', db);
+      // [samples, rows, dim] views; a single sample's stride is never used.
+      const rows = (o: Operand, rest: number) => ({ offset: rest, sampleStride: o.view.shape[0] === 1 ? 0 : o.view.strides[0]!, rowStride: o.view.strides[1]! });
+      const [full, packed] = op.mode === 'gather' ? [rows(src, sb.rest), rows(dst, db.rest)] : [rows(dst, db.rest), rows(src, sb.rest)];
+      const config = selectTokenRows({ mode: op.mode, samples: op.samples, tokens: op.tokens, dim: op.dim, indices: op.indices, full, packed, srcDtype: dt(src) }, caps);
+      return { family: 'token_rows', config, kernel: emitTokenRows(config), binds };
     }
     case 'elementwise': {
       const inputs = ins.ins.map((o, i) => {

@@ -86,6 +86,8 @@ function actionText(a: Action): string {
     case 'forecast':
       if (!a.basis) return `forecast taylor(${a.order})`;
       return a.basis.form === 'hermite' ? `forecast hermite(${a.order}, ${a.basis.sigma})` : `forecast ${a.basis.form}`;
+    case 'tokens':
+      return `compute tokens(${a.fraction}${a.by.form === 'cluster' ? `, by = cluster(${a.by.size})` : ''})`;
     default:
       throw new DittoError('E_INTERNAL', `no text for action ${a.kind}`);
   }

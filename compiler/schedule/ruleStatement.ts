@@ -27,6 +27,9 @@ export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, 
     case 'forecast':
       action = forecastAction(ctx, s.action);
       break;
+    case 'tokens':
+      action = tokensAction(ctx, s.action);
+      break;
   }
   if (!targets || !when || !action) return;
   if (!checkTargetKinds(ctx, targets, action, s.action.span)) return;
@@ -193,4 +196,37 @@ function forecastAction(ctx: Ctx, a: Extract<ActionAst, { kind: 'forecast' }>): 
     return undefined;
   }
   return { kind: 'forecast', order, basis: { form: 'hermite', sigma } };
+}
+
+/** `compute tokens(f)` or `compute tokens(f, by = staleness | cluster(s))`: the fraction (a schedule
+ *  parameter may give it) in (0, 1] and the order that breaks ties among equally stale tokens. */
+function tokensAction(ctx: Ctx, a: Extract<ActionAst, { kind: 'tokens' }>): Action | undefined {
+  const fraction = evalNumber(a.fraction, stepEnv(ctx, undefined, 'the fraction of tokens'), ctx.diags, 'the fraction of tokens');
+  if (fraction === undefined) return undefined;
+  if (!(fraction > 0 && fraction <= 1)) {
+    ctx.diags.error(`the fraction of tokens computed must be > 0 and ≤ 1 (1 computes every token), got ${fraction}`, a.fraction.span, { expected: 'compute tokens(0.25)' });
+    return undefined;
+  }
+  if (a.by && a.by.name !== 'by') {
+    ctx.diags.error(`expected \`by = staleness\` or \`by = cluster(s)\`, found \`${a.by.name} =\``, a.by.span);
+    return undefined;
+  }
+  const name = a.order?.name ?? 'staleness';
+  if (name === 'staleness') {
+    if (a.size) {
+      ctx.diags.error('`by = staleness` takes no size; a size belongs to `by = cluster(s)`', a.size.span);
+      return undefined;
+    }
+    return { kind: 'tokens', fraction, by: { form: 'staleness' } };
+  }
+  if (name !== 'cluster') {
+    ctx.diags.error(`unknown token order \`${name}\`; the orders are \`staleness\` (the default) and \`cluster(s)\``, a.order!.span);
+    return undefined;
+  }
+  if (!a.size) {
+    ctx.diags.error('`by = cluster(s)` needs the side s of its square patches of tokens', a.order!.span, { expected: 'compute tokens(0.25, by = cluster(2))' });
+    return undefined;
+  }
+  const size = evalInt(a.size, stepEnv(ctx, undefined, 'the cluster size'), ctx.diags, 'the cluster size', 1, 4096);
+  return size === undefined ? undefined : { kind: 'tokens', fraction, by: { form: 'cluster', size } };
 }

@@ -7,8 +7,6 @@
  * dispatch and per run.
  */
 import type { Tensor } from '../../core/tensor.ts';
-import type { Graph } from '../../compiler/ir/graph.ts';
-import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
 import type { CompileCaps } from '../../compiler/plan/caps.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import type { GpuContext } from '../../runtime/device.ts';

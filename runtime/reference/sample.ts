@@ -15,10 +15,10 @@
 import { DittoError, invariant } from '../../core/errors.ts';
 import { intTensor, numel, sameShape, shapeString, tensor, type Tensor } from '../../core/tensor.ts';
 import type { Graph, NodeId } from '../../compiler/ir/graph.ts';
-import type { Action, DynamicRule, ForecastBasis, ScheduleIR } from '../../compiler/ir/schedule.ts';
+import type { Action, DynamicRule, ForecastBasis, ScheduleIR, TokenOrder } from '../../compiler/ir/schedule.ts';
 import { Evaluation, type Intercept, type Weights } from './forward.ts';
 import { checkSchedule, decisionNodes, signalNodes } from '../../compiler/ir/scheduleCheck.ts';
-import { epsScaleAt, residualOf, reuseValue, TaylorState, withResidual } from '../../compiler/ir/rules.ts';
+import { epsScaleAt, mergeTokens, residualOf, reuseValue, TaylorState, TokenHistory, withResidual } from '../../compiler/ir/rules.ts';
 import { DynamicRuleState, type Decision, type DecisionTrace } from './dynamicRule.ts';
 import { makeDiffusion } from '../../core/diffusion.ts';
 import { ddimStep, ddpmStep, type VarianceKind } from '../sampler/steps.ts';
@@ -73,9 +73,11 @@ interface Target {
   blockInput?: NodeId;
   /** d0 = the value (or residual) at the last compute; d1… Taylor differences for forecast targets. */
   history: Record<Branch, TaylorState>;
+  /** Per token, its last compute (targets computed on some tokens: rows [N, T, D]). */
+  tokens: Record<Branch, TokenHistory> | undefined;
 }
 
-type Resolved = { kind: 'compute' } | { kind: 'reuse' } | { kind: 'forecast'; order: number; basis?: ForecastBasis };
+type Resolved = { kind: 'compute' } | { kind: 'reuse' } | { kind: 'forecast'; order: number; basis?: ForecastBasis } | { kind: 'tokens'; fraction: number; by: TokenOrder };
 
 function checkErr(schedule: ScheduleIR, msg: string): DittoError {
   return new DittoError('E_CHECK', `schedule '${schedule.name}': ${msg}`);
@@ -124,7 +126,10 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
   const targets = new Map<string, Target>(
     [...checkSchedule(graph, schedule, { cfg }).values()].map((t) => [
       t.path,
-      { path: t.path, node: t.node, blockInput: t.blockInput, history: { cond: new TaylorState(t.maxOrder), uncond: new TaylorState(t.maxOrder) } },
+      {
+        path: t.path, node: t.node, blockInput: t.blockInput, history: { cond: new TaylorState(t.maxOrder), uncond: new TaylorState(t.maxOrder) },
+        tokens: t.kind === 'node' && graph.nodes[t.node]!.shape.length === 3 ? { cond: new TokenHistory(graph.nodes[t.node]!.shape[1]!), uncond: new TokenHistory(graph.nodes[t.node]!.shape[1]!) } : undefined,
+      },
     ]),
   );
   const byNode = new Map([...targets.values()].map((t) => [t.node, t]));
@@ -159,7 +164,9 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
     const intercept: Intercept = (node, compute, value) => {
       const t = byNode.get(node.id)!;
       const acts = branches.map((b) => resolve(t, b));
-      const full = acts.some((a) => a.kind === 'compute') ? (compute().data as Float32Array) : undefined;
+      // A partial compute is every token computed and the chosen ones kept (the target is token-wise,
+      // so each kept row is what computing that row alone gives).
+      const full = acts.some((a) => a.kind === 'compute' || a.kind === 'tokens') ? (compute().data as Float32Array) : undefined;
       const input = t.blockInput !== undefined ? (value(t.blockInput).data as Float32Array) : undefined;
       const out = new Float32Array(numel(node.shape));
       const per = out.length / branches.length;
@@ -173,10 +180,20 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
           const rows = full!.subarray(lo, lo + per);
           out.set(rows, lo);
           h.refresh(k, inputRows ? residualOf(rows, inputRows) : rows);
+          t.tokens?.[branch].computeAll(k);
           count.compute++;
           return;
         }
         invariant(h.computes.length > 0, 'checkSchedule: nothing is read before its first compute');
+        if (a.kind === 'tokens') {
+          const [, T, D] = node.shape as [number, number, number];
+          const chosen = t.tokens![branch].select(k, a.fraction, a.by);
+          const rows = mergeTokens(full!.subarray(lo, lo + per), h.d[0]!, chosen, T, D);
+          out.set(rows, lo);
+          h.refresh(k, rows);
+          count.compute++;
+          return;
+        }
         const stored = a.kind === 'forecast' ? h.forecast(k, a.order, a.basis) : reuseValue(h.d[0]!);
         out.set(inputRows ? withResidual(inputRows, stored) : stored, lo);
         if (a.kind === 'forecast') count.forecast++;

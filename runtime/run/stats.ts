@@ -4,6 +4,8 @@ import type { Plan } from '../../compiler/plan/types.ts';
 export interface NodeWorkStats {
   /** Node-steps (cond branch rows of the heatmap, summed over steps) per state. */
   computed: number;
+  /** Computed on some token rows, the rest reused (`compute tokens(…)`). */
+  partial: number;
   reused: number;
   forecast: number;
   residual: number;
@@ -14,10 +16,11 @@ export interface NodeWorkStats {
 }
 
 export function planWorkStats(plan: Plan): NodeWorkStats {
-  const s: NodeWorkStats = { computed: 0, reused: 0, forecast: 0, residual: 0, dead: 0, hoisted: 0, dispatches: plan.prologue.dispatches.length };
+  const s: NodeWorkStats = { computed: 0, partial: 0, reused: 0, forecast: 0, residual: 0, dead: 0, hoisted: 0, dispatches: plan.prologue.dispatches.length };
   for (const row of plan.heatmap.cond) {
     for (const c of row) {
       if (c === 'c') s.computed++;
+      else if (c === 'p') s.partial++;
       else if (c === 'r') s.reused++;
       else if (c === 'f') s.forecast++;
       else if (c === 's') s.residual++;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { openModel } from '../../compiler/compileSource.ts';
+import { openModel, scheduleFor } from '../../compiler/compileSource.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
 import { OP_TABLE, OPS } from '../../compiler/ir/ops.ts';
 import type { Instr } from '../../compiler/passes/ir.ts';
@@ -50,6 +50,18 @@ describe('the op table', () => {
     const { state } = runPasses(m.graph, undefined, { steps: 2, batch: 1, cfgScale: 1.5, caps: LAVAPIPE_CAPS });
     const lowered = state.lowered!;
     expectDeclared(emitted(m.graph, [...lowered.prologue.instrs, ...lowered.bodies.flatMap((b) => b.instrs)]));
+  });
+
+  it('declares the kernel families a partial compute emits, and which ops run on chosen rows', () => {
+    const m = openModel('models/dit.ditto', { model: 'DiT', set: { depth: 2, hidden: 32, heads: 2, latent: 8 }, batch: 1, cfg: true });
+    const schedule = scheduleFor(m, 'toca', 8);
+    const { state } = runPasses(m.graph, schedule, { steps: 8, batch: 1, cfgScale: 1.5, caps: LAVAPIPE_CAPS });
+    const instrs = state.lowered!.bodies.flatMap((b) => b.instrs);
+    expect(instrs.some((i) => i.op.kind === 'token_rows')).toBe(true);
+    expect(instrs.some((i) => i.op.kind === 'attention' && i.op.queries !== undefined)).toBe(true);
+    expectDeclared(emitted(m.graph, instrs));
+    const partial = Object.entries(OP_TABLE).filter(([, d]) => (d as { partial?: string }).partial).map(([k, d]) => `${k}:${(d as { partial?: string }).partial}`);
+    expect(partial.sort()).toEqual(['attention:queries', 'binary:rows', 'layernorm:rows', 'linear:rows', 'modulate:rows', 'unary:rows']);
   });
 
   it('declares the kernel families the VAE lowering emits', () => {

@@ -12,7 +12,7 @@ import type { ForecastBasis, ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { EXP_FORECAST, forecastCoefficients, taylorForecastCoefficients, TaylorState } from '../../compiler/ir/rules.ts';
 import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
-import { classesFor, maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
+import { classesFor, cpuPlanError, maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
 import { configArb, HERMITE_STEPS, hermiteCaseArb, hermiteSchedule, taylorAt, twoDifferenceCaseArb, twoDifferenceSchedule } from '../helpers/randomSchedules.ts';
 
 /** He_j(x), probabilists' Hermite polynomials, from their explicit sums (an independent definition). */
@@ -68,12 +68,7 @@ describe('plan on the CPU ≡ reference executor, Hermite forecasts', () => {
           const steps = HERMITE_STEPS;
           const schedule = hermiteSchedule(cfg.depth, r);
           const s: Scenario = { cfg, batch: 1, steps, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
-          const graph = tinyGraph(cfg, r.cfg ? 2 : 1);
-          const { plan } = compile(graph, schedule, { steps, batch: 1, sampler: r.sampler, caps, ...(r.cfg ? { cfgScale: 2.5 } : {}) });
-          const weights = weightsFor(graph, s.weightSeed);
-          const got = runPlanOnCpu(plan, weights, { seed: s.seed, classes: classesFor(s) });
-          const want = sampleReference(graph, weights, schedule, { sampler: r.sampler, classes: classesFor(s), seed: s.seed, ...(r.cfg ? { cfgScale: 2.5 } : {}) });
-          const err = maxRelativeError(got.latents.data, want.latents.data);
+          const err = cpuPlanError(s, schedule, caps);
           expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
         },
       ),
@@ -178,12 +173,7 @@ describe('plan on the CPU ≡ reference executor, foca and exp forecasts', () =>
           const steps = HERMITE_STEPS;
           const schedule = twoDifferenceSchedule(cfg.depth, r);
           const s: Scenario = { cfg, batch: 1, steps, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
-          const graph = tinyGraph(cfg, r.cfg ? 2 : 1);
-          const { plan } = compile(graph, schedule, { steps, batch: 1, sampler: r.sampler, caps, ...(r.cfg ? { cfgScale: 2.5 } : {}) });
-          const weights = weightsFor(graph, s.weightSeed);
-          const got = runPlanOnCpu(plan, weights, { seed: s.seed, classes: classesFor(s) });
-          const want = sampleReference(graph, weights, schedule, { sampler: r.sampler, classes: classesFor(s), seed: s.seed, ...(r.cfg ? { cfgScale: 2.5 } : {}) });
-          const err = maxRelativeError(got.latents.data, want.latents.data);
+          const err = cpuPlanError(s, schedule, caps);
           expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
         },
       ),

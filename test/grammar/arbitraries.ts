@@ -69,6 +69,9 @@ export const selector: fc.Arbitrary<A.Selector> = fc
 const action: fc.Arbitrary<A.ActionAst> = fc.oneof(
   fc.constantFrom<A.ActionAst>({ kind: 'compute', span }, { kind: 'reuse', span }, { kind: 'reuse_residual', span }),
   fc.tuple(fc.constantFrom<'taylor' | 'hermite'>('taylor', 'hermite'), expr, fc.option(expr, { nil: undefined })).map(([form, order, scale]): A.ActionAst => ({ kind: 'forecast', form, order, ...(scale ? { scale } : {}), span })),
+  fc.tuple(expr, fc.option(fc.tuple(ident, fc.option(expr, { nil: undefined })), { nil: undefined })).map(([fraction, by]): A.ActionAst => ({
+    kind: 'tokens', fraction, ...(by ? { by: { name: 'by', span }, order: by[0], ...(by[1] ? { size: by[1] } : {}) } : {}), span,
+  })),
   fc.constantFrom<'foca' | 'exp'>('foca', 'exp').map((form): A.ActionAst => ({ kind: 'forecast', form, span })),
 );
 

@@ -5,7 +5,7 @@
  * spaced unevenly so Taylor refreshes see different intervals.
  */
 import fc from 'fast-check';
-import { computeEverything, type Action, type BranchActions, type DynamicRule, type ForecastBasis, type ScheduleIR } from '../../compiler/ir/schedule.ts';
+import { computeEverything, type Action, type BranchActions, type DynamicRule, type ForecastBasis, type ScheduleIR, type TokenOrder } from '../../compiler/ir/schedule.ts';
 import type { Scenario, TinyConfig } from '../runtime/harness.ts';
 
 export const configArb: fc.Arbitrary<TinyConfig> = fc.record({
@@ -118,4 +118,36 @@ export const twoDifferenceCaseArb = fc.record({
 /** Every block's attn and mlp forecast with `foca` or `exp` between the case's computes. */
 export function twoDifferenceSchedule(depth: number, r: { form: 'foca' | 'exp'; uneven: boolean }): ScheduleIR {
   return taylorAt(depth, HERMITE_STEPS, r.uneven ? [0, 1, 2, 4, 8] : [0, 3, 6, 9], 2, { form: r.form });
+}
+
+/** A token-level caching case: the fraction and order of the MLP's partial computes, the steps that
+ *  compute in full, what attention does between them, what the uncond branch does. */
+export const tokensCaseArb = fc.record({
+  fraction: fc.constantFrom(0.05, 0.25, 0.3, 0.5, 0.75, 1),
+  order: fc.constantFrom<TokenOrder>({ form: 'staleness' }, { form: 'cluster', size: 2 }, { form: 'cluster', size: 3 }, { form: 'cluster', size: 4 }),
+  computes: fc.subarray([2, 3, 4, 5, 6, 7, 8, 9], { minLength: 0, maxLength: 3 }),
+  attn: fc.constantFrom<'compute' | 'reuse' | 'tokens'>('compute', 'reuse', 'tokens'),
+  uncond: fc.constantFrom<'same' | 'compute' | 'half'>('same', 'compute', 'half'),
+  cfg: fc.boolean(),
+  sampler: fc.constantFrom<'ddpm' | 'ddim'>('ddpm', 'ddim'),
+  seed: fc.integer({ min: 0, max: 1000 }),
+});
+export const TOKENS_STEPS = 10;
+
+/** Every block's MLP computed on some tokens between the full computes (step 0 and the case's). */
+export function tokensSchedule(depth: number, r: { fraction: number; order: TokenOrder; computes: readonly number[]; attn: 'compute' | 'reuse' | 'tokens'; uncond: 'same' | 'compute' | 'half' }): ScheduleIR {
+  const base = computeEverything('DiT', TOKENS_STEPS);
+  const partial: Action = { kind: 'tokens', fraction: r.fraction, by: r.order };
+  const other: Action = r.uncond === 'same' ? partial : r.uncond === 'compute' ? { kind: 'compute' } : { kind: 'tokens', fraction: 0.5, by: { form: 'staleness' } };
+  const table = base.table.map((_, k) => {
+    const row: Record<string, BranchActions> = {};
+    if (k === 0 || r.computes.includes(k)) return row;
+    for (let b = 0; b < depth; b++) {
+      row[`blocks[${b}].mlp`] = { cond: partial, uncond: other };
+      if (r.attn === 'reuse') row[`blocks[${b}].attn`] = { cond: { kind: 'reuse' }, uncond: { kind: 'reuse' } };
+      if (r.attn === 'tokens') row[`blocks[${b}].attn`] = { cond: { kind: 'tokens', fraction: 0.5, by: { form: 'cluster', size: 2 } }, uncond: other };
+    }
+    return row;
+  });
+  return { ...base, name: 'tokens', table };
 }

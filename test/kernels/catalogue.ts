@@ -5,7 +5,7 @@
 import {
   DEFAULT_CAPS, LAVAPIPE_CAPS, emitAttention, emitElementwise, emitLabelEmbed, emitLayerNormModulate, emitMatmul, emitTimestepEmbed,
   emitUnpatchify, ex, posAddProblem, selectAttention, selectElementwise, selectLabelEmbed, selectLayerNormModulate, selectMatmul,
-  selectPatchEmbed, selectTimestepEmbed, selectUnpatchify, type AdapterCaps, type EmittedKernel,
+  selectPatchEmbed, selectTimestepEmbed, selectUnpatchify, emitTokenRows, selectTokenRows, type AdapterCaps, type EmittedKernel,
 } from '../../compiler/kernels/index.ts';
 
 const HW_F16: AdapterCaps = { ...DEFAULT_CAPS, hasF16: true };
@@ -48,5 +48,14 @@ export function catalogue(): Record<string, EmittedKernel> {
     'timestep_embed': emitTimestepEmbed(selectTimestepEmbed({ B, dim: 256 }, sw)),
     'label_embed f16 table': emitLabelEmbed(selectLabelEmbed({ B, rows: 1001, dim: D, tableDtype: 'f16' }, hw)),
     'unpatchify': emitUnpatchify(selectUnpatchify({ B, grid: 16, patch: 2, channels: 8 }, sw)),
+    'attention sw gathered queries': emitAttention(selectAttention({ B, T, heads: 6, headDim: 64, queries: [0, 3, 64, 255] }, sw)),
+    'attention hw gathered queries ragged': emitAttention(selectAttention({ B: 1, T: 9, heads: 2, headDim: 6, queries: [1, 8] }, hw)),
+    'attention fallback wide head gathered queries': emitAttention(selectAttention({ B: 1, T: 20, heads: 1, headDim: 130, queries: [2, 3, 19] }, hw)),
+    'token_rows gather one CFG half f16': emitTokenRows(selectTokenRows({
+      mode: 'gather', samples: 1, tokens: T, dim: D, indices: [0, 2, 17, 255], full: { offset: 3, sampleStride: 0, rowStride: D }, packed: { offset: 0, sampleStride: 4 * D, rowStride: D }, srcDtype: 'f16',
+    }, hw)),
+    'token_rows scatter into a cache slot': emitTokenRows(selectTokenRows({
+      mode: 'scatter', samples: B, tokens: T, dim: D, indices: [1, 5, 9], full: { offset: 0, sampleStride: T * D, rowStride: D }, packed: { offset: 0, sampleStride: 3 * D, rowStride: D },
+    }, sw)),
   };
 }

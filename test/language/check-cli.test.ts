@@ -25,6 +25,17 @@ describe('ditto check', () => {
     expect(r.stderr).toContain('2 errors');
   });
 
+  it('refuses a fraction of tokens outside (0, 1] at its line and column, and exits 1', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ditto-check-'));
+    const file = path.join(dir, 'tokens.ditto');
+    writeFileSync(file, `use "${path.resolve('models/dit.ditto')}"\nschedule s(f = 0) for DiT {\n  steps 20\n  blocks[*].mlp compute tokens(f) at steps 1..20\n  blocks[*].attn compute tokens(1.5, by = cluster(2)) at steps 1..20\n}\n`);
+    const r = runDitto(['check', file]);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toMatch(/tokens\.ditto:4:32: error: the fraction of tokens computed must be > 0 and ≤ 1 \(1 computes every token\), got 0\n/);
+    expect(r.stderr).toMatch(/tokens\.ditto:5:33: error: the fraction of tokens computed must be > 0 and ≤ 1 \(1 computes every token\), got 1\.5/);
+    expect(r.stderr).toContain('2 errors');
+  });
+
   it('answers a weights file passed as a source with one error saying what it looks like', () => {
     const r = runDitto(['check', 'models/weights/fmnist-dit.safetensors']);
     expect(looksLikeUserError(r)).toBe(true);

@@ -7,10 +7,11 @@ import { loadProgram, lowerModel } from '../../compiler/frontend.ts';
 import { graphWeights, type Graph } from '../../compiler/ir/graph.ts';
 import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { compile } from '../../compiler/pipeline.ts';
-import { compileCapsFor } from '../../compiler/plan/caps.ts';
+import { compileCapsFor, type CompileCaps } from '../../compiler/plan/caps.ts';
 import type { Plan } from '../../compiler/plan/types.ts';
 import type { Tensor } from '../../core/tensor.ts';
 import type { GpuContext } from '../../runtime/device.ts';
+import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
 import { createRunner, type RunOutput } from '../../runtime/run/runner.ts';
 import { randomWeights } from '../../runtime/weights/index.ts';
@@ -74,6 +75,20 @@ export function runOnReference(graph: Graph, weights: Map<string, Tensor>, sched
   return sampleReference(graph, weights, schedule, {
     sampler: s.sampler, classes: classesFor(s), seed: s.seed, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}),
   }).latents;
+}
+
+/**
+ * One scenario compiled for `caps` and run by the CPU plan interpreter, against the reference
+ * executor on the same weights, noise and classes: the largest error relative to the result's scale.
+ */
+export function cpuPlanError(s: Scenario, schedule: ScheduleIR, caps: CompileCaps): number {
+  const graph = tinyGraph(s.cfg, s.cfgScale !== undefined ? 2 * s.batch : s.batch);
+  const { plan } = compile(graph, schedule, {
+    steps: s.steps, batch: s.batch, sampler: s.sampler, caps, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}),
+  });
+  const weights = weightsFor(graph, s.weightSeed);
+  const got = runPlanOnCpu(plan, weights, { seed: s.seed, classes: classesFor(s) });
+  return maxRelativeError(got.latents.data, runOnReference(graph, weights, schedule, s).data);
 }
 
 /** Relative agreement at the scale of the result: latents of random-weight models grow large. */

@@ -1,5 +1,6 @@
 /** CPU definition of the `attention` family (compiler/kernels/attention.ts): softmax(q·kᵀ·scale)·v
- *  per sample and head on a fused qkv [B, T, 3D] (timm layout) → [B, T, D]; sums in f64. */
+ *  per sample and head on a fused qkv [B, T, 3D] (timm layout) → [B, T, D] (or the gathered query
+ *  rows only, [B, queries, D]); sums in f64. */
 import type { AttentionConfig } from '../../../compiler/kernels/attention.ts';
 import type { Elements } from './types.ts';
 
@@ -9,10 +10,12 @@ export function attention(c: AttentionConfig, bindings: Elements[]): void {
   const D = heads * hd;
   const at = (b: number, t: number, part: number, h: number) => ((b * T + t) * 3 + part) * D + h * hd;
   const scores = new Float64Array(T);
+  // A partial compute's gathered queries: row j of out is query row queries[j] (all keys).
+  const rows = c.queries ?? Array.from({ length: T }, (_, t) => t);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < heads; h++) {
-      for (let t = 0; t < T; t++) {
-        const q = at(b, t, 0, h);
+      for (let j = 0; j < rows.length; j++) {
+        const q = at(b, rows[j]!, 0, h);
         let max = -Infinity;
         for (let s = 0; s < T; s++) {
           const kk = at(b, s, 1, h);
@@ -23,7 +26,7 @@ export function attention(c: AttentionConfig, bindings: Elements[]): void {
         }
         let den = 0;
         for (let s = 0; s < T; s++) den += scores[s] = Math.exp(scores[s]! - max);
-        const o = (b * T + t) * D + h * hd;
+        const o = (b * rows.length + j) * D + h * hd;
         for (let d = 0; d < hd; d++) {
           let acc = 0;
           for (let s = 0; s < T; s++) acc += scores[s]! * qkv[at(b, s, 2, h) + d]!;

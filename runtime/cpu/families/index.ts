@@ -12,6 +12,7 @@ import { labelEmbed, timestepEmbed, unpatchify, upsampleNearest } from './gather
 import { lowpass } from './lowpass.ts';
 import { matmul } from './matmul.ts';
 import { groupNorm, layernormModulate } from './norms.ts';
+import { tokenRows } from './tokenRows.ts';
 import type { CpuKernel, Elements } from './types.ts';
 
 export type { Elements } from './types.ts';
@@ -28,6 +29,7 @@ const FAMILIES: Record<string, CpuKernel> = {
   unpatchify: unpatchify as CpuKernel,
   upsample_nearest: upsampleNearest as CpuKernel,
   dynamic_decide: dynamicDecide as CpuKernel,
+  token_rows: tokenRows as CpuKernel,
   lowpass: lowpass as CpuKernel,
 };
 
