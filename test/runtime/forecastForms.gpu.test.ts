@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gpuOrSkip } from '../helpers/gpu.ts';
-import { maxRelativeError, planFor, runOnGpu, runOnReference, weightsFor, type Scenario } from './harness.ts';
+import { gpuPlanError, type Scenario } from './harness.ts';
 import { configArb, HERMITE_STEPS, hermiteCaseArb, hermiteSchedule, twoDifferenceCaseArb, twoDifferenceSchedule } from '../helpers/randomSchedules.ts';
 
 const gpu = await gpuOrSkip();
@@ -20,10 +20,7 @@ describe.skipIf(!gpu)('GPU plan ≡ reference executor, Hermite forecasts', () =
         async (cfg, r) => {
           const s: Scenario = { cfg, batch: 1, steps: HERMITE_STEPS, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
           const schedule = hermiteSchedule(cfg.depth, r);
-          const { graph, plan } = planFor(gpu!, s, schedule);
-          const weights = weightsFor(graph, s.weightSeed);
-          const got = await runOnGpu(gpu!, plan, weights, s);
-          const err = maxRelativeError(got.latents.data, runOnReference(graph, weights, schedule, s).data);
+          const { err } = await gpuPlanError(gpu!, s, schedule);
           expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
         },
       ),
@@ -41,10 +38,7 @@ describe.skipIf(!gpu)('GPU plan ≡ reference executor, foca and exp forecasts',
         async (cfg, r) => {
           const s: Scenario = { cfg, batch: 1, steps: HERMITE_STEPS, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
           const schedule = twoDifferenceSchedule(cfg.depth, r);
-          const { graph, plan } = planFor(gpu!, s, schedule);
-          const weights = weightsFor(graph, s.weightSeed);
-          const got = await runOnGpu(gpu!, plan, weights, s);
-          const err = maxRelativeError(got.latents.data, runOnReference(graph, weights, schedule, s).data);
+          const { err } = await gpuPlanError(gpu!, s, schedule);
           expect(err, `max error ${err} relative to the result's scale (${r.form})`).toBeLessThan(1e-4);
         },
       ),

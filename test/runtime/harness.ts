@@ -78,6 +78,17 @@ export function runOnReference(graph: Graph, weights: Map<string, Tensor>, sched
 }
 
 /**
+ * One scenario compiled for this adapter and run on the GPU, against the reference executor on the
+ * same weights, noise and classes: the plan and the largest error relative to the result's scale.
+ */
+export async function gpuPlanError(gpu: GpuContext, s: Scenario, schedule: ScheduleIR): Promise<{ plan: Plan; err: number }> {
+  const { graph, plan } = planFor(gpu, s, schedule);
+  const weights = weightsFor(graph, s.weightSeed);
+  const got = await runOnGpu(gpu, plan, weights, s);
+  return { plan, err: maxRelativeError(got.latents.data, runOnReference(graph, weights, schedule, s).data) };
+}
+
+/**
  * One scenario compiled for `caps` and run by the CPU plan interpreter, against the reference
  * executor on the same weights, noise and classes: the largest error relative to the result's scale.
  */

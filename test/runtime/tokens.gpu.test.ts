@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gpuOrSkip } from '../helpers/gpu.ts';
-import { maxRelativeError, planFor, runOnGpu, runOnReference, TINY, weightsFor, type Scenario } from './harness.ts';
+import { gpuPlanError, TINY, type Scenario } from './harness.ts';
 import { configArb, TOKENS_STEPS, tokensCaseArb, tokensSchedule } from '../helpers/randomSchedules.ts';
 
 const gpu = await gpuOrSkip();
@@ -19,11 +19,8 @@ describe.skipIf(!gpu)('GPU plan ≡ reference executor, partial computes', () =>
       fc.asyncProperty(configArb, tokensCaseArb, async (cfg, r) => {
         const s: Scenario = { cfg, batch: 1, steps: TOKENS_STEPS, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
         const schedule = tokensSchedule(cfg.depth, r);
-        const { graph, plan } = planFor(gpu!, s, schedule);
+        const { plan, err } = await gpuPlanError(gpu!, s, schedule);
         expect(plan.kernels.some((k) => k.family === 'token_rows')).toBe(true);
-        const weights = weightsFor(graph, s.weightSeed);
-        const got = await runOnGpu(gpu!, plan, weights, s);
-        const err = maxRelativeError(got.latents.data, runOnReference(graph, weights, schedule, s).data);
         expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
       }),
       { numRuns: 4, seed: 20261202, endOnFailure: true },
@@ -34,11 +31,8 @@ describe.skipIf(!gpu)('GPU plan ≡ reference executor, partial computes', () =>
     const r = { fraction: 0.25, order: { form: 'cluster' as const, size: 2 }, computes: [5], attn: 'tokens' as const, uncond: 'half' as const };
     const s: Scenario = { cfg: TINY, batch: 2, steps: TOKENS_STEPS, sampler: 'ddim', seed: 11, weightSeed: 12, cfgScale: 2.5 };
     const schedule = tokensSchedule(TINY.depth, r);
-    const { graph, plan } = planFor(gpu!, s, schedule);
+    const { plan, err } = await gpuPlanError(gpu!, s, schedule);
     expect(plan.kernels.some((k) => k.family === 'attention' && (k.config as { queries?: number[] }).queries !== undefined)).toBe(true);
-    const weights = weightsFor(graph, s.weightSeed);
-    const got = await runOnGpu(gpu!, plan, weights, s);
-    const err = maxRelativeError(got.latents.data, runOnReference(graph, weights, schedule, s).data);
     expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
   }, 1_800_000);
 });
