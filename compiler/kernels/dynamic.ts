@@ -146,16 +146,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
     num += abs(cur - p);
     den += abs(p);
   }
-  sNum[li] = num;
-  sDen[li] = den;
-  workgroupBarrier();
-  for (var h = WG / 2u; h > 0u; h = h / 2u) {
-    if (li < h) {
-      sNum[li] += sNum[li + h];
-      sDen[li] += sDen[li + h];
-    }
-    workgroupBarrier();
-  }
+${workgroupSums([['sNum', 'num'], ['sDen', 'den']])}
   if (li == 0u) {
     let k = ${s('step')};
     let hasPrev = ${s('has_prev')} > 0.5;
@@ -245,18 +236,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
     dIn += abs(x - last_in[i]);
     norm += abs(o);
   }
-  sOut[li] = dOut;
-  sIn[li] = dIn;
-  sNorm[li] = norm;
-  workgroupBarrier();
-  for (var h = WG / 2u; h > 0u; h = h / 2u) {
-    if (li < h) {
-      sOut[li] += sOut[li + h];
-      sIn[li] += sIn[li + h];
-      sNorm[li] += sNorm[li + h];
-    }
-    workgroupBarrier();
-  }
+${workgroupSums([['sOut', 'dOut'], ['sIn', 'dIn'], ['sNorm', 'norm']])}
   if (li == 0u) {
     let hasOut = ${s('has_out')} > 0.5;
     let moved = sIn[0] > 0.0;
@@ -293,4 +273,21 @@ fn main(@builtin(local_invocation_index) li: u32) {
 }
 `;
   return { family: 'dynamic_decide', key: cacheKey('dynamic_reset', c), wgsl, entryPoint: 'main', workgroupSize: [64, 1, 1], bindings, dispatch: [1, 1, 1] };
+}
+
+/**
+ * WGSL that stores each invocation's partial sums in workgroup arrays and adds them up in a tree:
+ * afterwards `shared[0]` holds the workgroup's total for every [shared, local] pair.
+ */
+function workgroupSums(pairs: [shared: string, local: string][]): string {
+  return [
+    ...pairs.map(([shared, local]) => `  ${shared}[li] = ${local};`),
+    '  workgroupBarrier();',
+    '  for (var h = WG / 2u; h > 0u; h = h / 2u) {',
+    '    if (li < h) {',
+    ...pairs.map(([shared]) => `      ${shared}[li] += ${shared}[li + h];`),
+    '    }',
+    '    workgroupBarrier();',
+    '  }',
+  ].join('\n');
 }
