@@ -28,6 +28,8 @@ export interface RetimeOptions {
 }
 
 export interface RetimeResult {
+  /** The model (variant) the speed-ups are predicted for. */
+  model: string;
   source: ScheduleIR;
   retimed: ScheduleIR;
   /** The retimed schedule as a .ditto file, named `<name>_<N>`. */
@@ -57,5 +59,5 @@ export function retimeSource(spec: string, o: RetimeOptions): RetimeResult {
   if (JSON.stringify([back.table, back.epsScale, back.dynamic]) !== JSON.stringify([retimed.table, retimed.epsScale, retimed.dynamic])) {
     throw new DittoError('E_INTERNAL', 'the retimed schedule text resolves to another table than the retimed one');
   }
-  return { source, retimed, name, text, before: cost(source), after: cost(retimed) };
+  return { model: model ?? m.graph.model, source, retimed, name, text, before: cost(source), after: cost(retimed) };
 }

@@ -48,7 +48,7 @@ export function registerRetime(program: Command): void {
       });
       const dynamicNote = r.source.dynamic.length ? ' (steps a dynamic rule decides are costed as computing)' : '';
       const lines = [
-        `${r.source.name}: ${r.before.steps} steps → ${steps} steps (model ${flags.model ?? (path.resolve(file) === DEFAULT_RETIME_MODEL_FILE ? DEFAULT_RETIME_MODEL : r.source.model)})`,
+        `${r.source.name}: ${r.before.steps} steps → ${steps} steps (model ${r.model})`,
         `  at ${r.before.steps} steps: FLOPs ratio ${r.before.flopsRatio.toFixed(3)}, predicted ${r.before.predictedSpeedup.toFixed(2)}x${dynamicNote}`,
         `  at ${steps} steps: FLOPs ratio ${r.after.flopsRatio.toFixed(3)}, predicted ${r.after.predictedSpeedup.toFixed(2)}x`,
       ];
