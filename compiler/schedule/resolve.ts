@@ -18,6 +18,7 @@ import type { BranchActions, ScheduleIR } from '../ir/schedule.ts';
 import { historyProblems, resolveTargets, signalProblems, tokenProblems, type ScheduleCells } from '../ir/scheduleCheck.ts';
 import { evalConst, evalInt } from '../check/constEval.ts';
 import type { Located } from '../check/program.ts';
+import { applyCfgCache } from './cfgCache.ts';
 import { applyCodeTable } from './codeTable.ts';
 import { applyEps } from './epsScale.ts';
 import { applyJson } from './jsonTable.ts';
@@ -58,6 +59,13 @@ function walk(ctx: Ctx, body: readonly ScheduleStmt[], branches: readonly Branch
           break;
         }
         applyEps(ctx, s);
+        break;
+      case 'cfg_cache':
+        if (nested) {
+          ctx.diags.error('`cfg_cache` sets the unconditional half of the model output from the conditional one; write it outside `cond { … }` / `uncond { … }`', s.span);
+          break;
+        }
+        applyCfgCache(ctx, s);
         break;
       case 'branch':
         if (nested) {
