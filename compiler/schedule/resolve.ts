@@ -15,7 +15,7 @@ import { type DiagnosticBag, didYouMean } from '../../grammar/diagnostics.ts';
 import { printExpr } from '../../grammar/printer.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { BranchActions, ScheduleIR } from '../ir/schedule.ts';
-import { historyProblems, resolveTargets, signalProblems, tokenProblems, type ScheduleCells } from '../ir/scheduleCheck.ts';
+import { cfgCacheProblems, historyProblems, resolveTargets, signalProblems, tokenProblems, type ScheduleCells } from '../ir/scheduleCheck.ts';
 import { evalConst, evalInt } from '../check/constEval.ts';
 import type { Located } from '../check/program.ts';
 import { applyCfgCache } from './cfgCache.ts';
@@ -117,8 +117,9 @@ function checkHistory(ctx: Ctx): void {
   for (const row of ctx.st.cells) for (const p of row.keys()) targets.add(p);
   const cells: ScheduleCells = { steps: ctx.S, targets, dynamic: ctx.st.dynamic, action: (k, p, b) => ctx.st.get(k, p, b).action };
   const warned = new Set<SourceSpan>();
-  const tokens = tokenProblems(ctx.u.graph, cells, resolveTargets(ctx.u.graph, cells).targets, BRANCHES);
-  for (const p of [...tokens, ...historyProblems(cells, targets, BRANCHES), ...signalProblems(ctx.u.graph, cells, BRANCHES)]) {
+  const resolved = resolveTargets(ctx.u.graph, cells).targets;
+  const tokens = tokenProblems(ctx.u.graph, cells, resolved, BRANCHES);
+  for (const p of [...tokens, ...cfgCacheProblems(ctx.u.graph, cells, resolved), ...historyProblems(cells, targets, BRANCHES), ...signalProblems(ctx.u.graph, cells, BRANCHES)]) {
     const span = p.rule !== undefined ? ctx.st.dynamicSpans[p.rule] : ctx.st.get(p.step!, p.target!, p.branch!).span;
     if (p.severity === 'warning') {
       if (!span || warned.has(span)) continue;
