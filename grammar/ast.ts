@@ -161,6 +161,10 @@ export type DynamicAst =
       readonly threshold: Expr;
       readonly max?: Expr;
       readonly retain?: Expr;
+      /** Parsed so that the checker can say they do not apply (rel_l1's and transform_rate's options). */
+      readonly warmup?: Expr;
+      readonly cap?: Expr;
+      readonly total?: Expr;
       readonly span: Span;
     };
 

@@ -258,7 +258,7 @@ export class CstToAst {
     const opt = (label: 'threshold' | 'cap' | 'warmup' | 'max' | 'total' | 'retain') => (has(n, label) ? { [label]: this.addExpr(node(n, label)) } : {});
     const span = this.nodeSpan(n);
     if (has(n, 'curve')) {
-      return { kind: 'magnitude', curve: this.stringLit(tok(n, 'curve')), threshold: this.addExpr(node(n, 'threshold')), ...opt('max'), ...opt('retain'), span };
+      return { kind: 'magnitude', curve: this.stringLit(tok(n, 'curve')), threshold: this.addExpr(node(n, 'threshold')), ...opt('cap'), ...opt('warmup'), ...opt('max'), ...opt('total'), ...opt('retain'), span };
     }
     if (has(n, 'rateSignal')) {
       return { kind: 'transform_rate', signal: this.selector(node(n, 'rateSignal')), threshold: this.addExpr(node(n, 'threshold')), ...opt('warmup'), ...opt('max'), ...opt('cap'), ...opt('total'), ...opt('retain'), span };

@@ -143,8 +143,11 @@ function printModelStmt(s: A.ModelStmt, ind: string): string {
 
 function printDynamic(w: A.DynamicAst): string {
   let out: string;
-  if (w.kind === 'magnitude') out = ` when magnitude ${printString(w.curve.value)} < ${wrap(w.threshold, 5)}`;
-  else if (w.kind === 'transform_rate') {
+  if (w.kind === 'magnitude') {
+    out = ` when magnitude ${printString(w.curve.value)} < ${wrap(w.threshold, 5)}`;
+    if (w.cap) out += ` cap ${wrap(w.cap, 5)}`;
+    if (w.warmup) out += ` warmup ${wrap(w.warmup, 5)}`;
+  } else if (w.kind === 'transform_rate') {
     out = ` when transform_rate(${printSelector(w.signal)}) < ${wrap(w.threshold, 5)}`;
     if (w.cap) out += ` cap ${wrap(w.cap, 5)}`;
     if (w.warmup) out += ` warmup ${wrap(w.warmup, 5)}`;
@@ -158,7 +161,7 @@ function printDynamic(w: A.DynamicAst): string {
     if (w.warmup) out += ` warmup ${wrap(w.warmup, 5)}`;
   }
   if (w.max) out += ` max ${wrap(w.max, 5)}`;
-  if (w.kind !== 'magnitude' && w.total) out += ` total ${wrap(w.total, 5)}`;
+  if (w.total) out += ` total ${wrap(w.total, 5)}`;
   if (w.kind !== 'rel_l1' && w.retain) out += ` retain ${wrap(w.retain, 5)}`;
   return out;
 }

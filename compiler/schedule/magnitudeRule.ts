@@ -55,6 +55,14 @@ export function applyMagnitudeRule(ctx: Ctx, w: MagnitudeAst, targets: readonly 
     ctx.diags.error('a magnitude rule reuses the residual of the blocks it selects (MagCache); write `reuse residual`', span);
     return;
   }
+  // MagCache has no warm-up count (`retain` keeps the first steps), no cap and no run total: the
+  // error estimate and `max` bound the skips. Refused rather than ignored.
+  for (const [word, e, instead] of [['warmup', w.warmup, '`retain r` keeps the first ⌊r·S⌋ steps computing'], ['cap', w.cap, 'the threshold bounds the accumulated error estimate'], ['total', w.total, '`max K` bounds the skips in a row']] as const) {
+    if (e) {
+      ctx.diags.error(`\`${word}\` does not apply to \`magnitude\` (it takes \`max\` and \`retain\`; ${instead})`, e.span);
+      return;
+    }
+  }
   const env = stepEnv(ctx, undefined, 'a magnitude rule');
   const threshold = evalNumber(w.threshold, env, ctx.diags, 'the threshold');
   const maxSkips = w.max ? evalInt(w.max, env, ctx.diags, '`max`', 1) : ctx.S;

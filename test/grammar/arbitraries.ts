@@ -92,8 +92,8 @@ const relL1: fc.Arbitrary<A.DynamicAst> = fc
     span,
   }));
 const magnitude: fc.Arbitrary<A.DynamicAst> = fc
-  .tuple(str, expr, optExpr, optExpr)
-  .map(([curve, threshold, max, retain]) => ({ kind: 'magnitude' as const, curve, threshold, ...(max ? { max } : {}), ...(retain ? { retain } : {}), span }));
+  .tuple(str, expr, optExpr, optExpr, optExpr)
+  .map(([curve, threshold, max, retain, warmup]) => ({ kind: 'magnitude' as const, curve, threshold, ...(warmup ? { warmup } : {}), ...(max ? { max } : {}), ...(retain ? { retain } : {}), span }));
 const transformRate: fc.Arbitrary<A.DynamicAst> = fc
   .record({ signal: selector, threshold: expr, warmup: optExpr, max: optExpr })
   .map(({ signal, threshold, warmup, max }) => ({ kind: 'transform_rate' as const, signal, threshold, ...(warmup ? { warmup } : {}), ...(max ? { max } : {}), span }));

@@ -152,6 +152,8 @@ const cases: Case[] = [
   { kind: 'dynamic threshold not positive', src: schedule('  blocks[1..] reuse residual when rel_l1(blocks[0]) < 0'), message: /the threshold must be > 0/, span: '0' },
   { kind: 'transform_rate with plain reuse', src: schedule('  blocks[*].attn reuse when transform_rate(blocks[*]) < 0.3'), message: /the action must be `reuse residual`/, span: 'when transform_rate(blocks[*]) < 0.3' },
   { kind: 'transform_rate with an option it does not take', src: schedule('  blocks[*] reuse residual when transform_rate(blocks[*]) < 0.3 cap 1'), message: /`cap` does not apply to `transform_rate`/, span: '1' },
+  { kind: 'magnitude with an option it does not take', src: schedule('  blocks[*] reuse residual when magnitude "schedules/magcache-fmnist.json" < 0.06 warmup 3 max 2'), message: /`warmup` does not apply to `magnitude` \(it takes `max` and `retain`/, span: '3' },
+  { kind: 'magnitude with a total', src: schedule('  blocks[*] reuse residual when magnitude "schedules/magcache-fmnist.json" < 0.06 max 2 total 9'), message: /`total` does not apply to `magnitude`/, span: '9' },
   { kind: 'transform_rate governing work before its span', src: schedule('  blocks[*] reuse residual when transform_rate(blocks[1..]) < 0.3'), message: /`blocks\[0\]` comes before the input of the measured span/, span: 'blocks[1..]' },
   { kind: 'transform_rate of nodes', src: schedule('  blocks[1..] reuse residual when transform_rate(blocks[0].attn) < 0.3'), message: /needs a block or a range of blocks/, span: 'blocks[0].attn' },
   { kind: 'trajectory fraction out of range', src: schedule('  blocks[*].attn reuse at t < 1.5 and not every 2'), message: /trajectory fraction 1.5 is outside \[0, 1\]/, span: '1.5' },
