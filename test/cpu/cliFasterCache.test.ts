@@ -41,6 +41,8 @@ describe('fastercache from the CLI', () => {
     const latents = path.join(dir, 'latents.safetensors');
     const r = runDitto(['run', planFile, '--weights', weightsFile, '--device', 'cpu', '--seed', '3', '--class', '4,9', '--save-latents', latents]);
     expect(r.code, r.stderr).toBe(0);
+    // Steps 5, 7, 9 of 12: warm-up 4, every other step, the last 2 computing both halves.
+    expect(r.stdout).toMatch(/cfg_cache  3 steps ran the conditional half only/);
     const got = loadWeights(latents).tensors.get('latents')!;
     const want = sampleReference(compiled.model.graph, weights, compiled.schedule!, { sampler: 'ddpm', classes: [4, 9], seed: 3, cfgScale: 3 });
     expect(maxRelativeError(got.data, want.latents.data)).toBeLessThan(1e-4);
