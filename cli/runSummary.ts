@@ -87,6 +87,7 @@ export function formatRunSummary(s: RunSummary): string {
     `ran ${s.plan.model} · schedule ${s.plan.schedule} · ${s.plan.steps} ${s.plan.sampler} steps${s.plan.cfgScale !== null ? ` · cfg ${s.plan.cfgScale}` : ''} on ${s.adapter}`,
     `time       ${s.seconds.toFixed(2)} s for ${s.images} image${s.images === 1 ? '' : 's'} (${s.secondsPerImage.toFixed(2)} s per image)`,
     `work       ${w.computed} node-steps computed, ${w.partial ? `${w.partial} partial, ` : ''}${w.reused} reused, ${w.residual} residual, ${w.forecast} forecast, ${w.dead} dead; ${w.dispatches} dispatches`,
+    ...(w.cfgCached ? [`cfg_cache  ${w.cfgCached} step${w.cfgCached === 1 ? '' : 's'} ran the conditional half only (the unconditional output from the stored frequency bands)`] : []),
     `predicted  ${s.predictedSpeedup.toFixed(2)}x against all-compute (FLOPs ratio ${s.flopsRatio.toFixed(3)}), peak memory ${(s.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`,
   ];
   for (const d of s.dynamic ?? []) {

@@ -200,6 +200,8 @@ export type ScheduleStmt =
   | { readonly kind: 'json'; readonly path: StringLit; readonly map?: readonly MapEntry[]; readonly span: Span }
   | { readonly kind: 'eps_scale'; readonly value: Expr; readonly at?: Expr; readonly span: Span }
   | { readonly kind: 'eps_piecewise'; readonly args: readonly Arg[]; readonly span: Span }
+  /** `cfg_cache [(low: g, high: g, boundary: b)] [at PRED]` (FasterCache's CFG-Cache). */
+  | { readonly kind: 'cfg_cache'; readonly args: readonly Arg[]; readonly at?: Expr; readonly span: Span }
   | { readonly kind: 'branch'; readonly branch: 'cond' | 'uncond'; readonly body: readonly ScheduleStmt[]; readonly span: Span };
 
 export interface ScheduleDecl {

@@ -180,6 +180,8 @@ export class CstToAst {
       case 'epsStmt':
         if (has(inner, 'Kw_piecewise')) return { kind: 'eps_piecewise', args: this.args(node(inner, 'argList')), span };
         return { kind: 'eps_scale', value: this.expr(node(inner, 'value')), ...(has(inner, 'at') ? { at: this.expr(node(inner, 'at')) } : {}), span };
+      case 'cfgCacheStmt':
+        return { kind: 'cfg_cache', args: has(inner, 'argList') ? this.args(node(inner, 'argList')) : [], ...(has(inner, 'at') ? { at: this.expr(node(inner, 'at')) } : {}), span };
       case 'tableStmt': {
         const source: A.TableSource = has(inner, 'StringLit')
           ? { kind: 'file', path: this.stringLit(tok(inner, 'StringLit')) }

@@ -187,6 +187,7 @@ export class DittoParser extends CstParser {
       { ALT: () => this.SUBRULE(this.stepsStmt) },
       { ALT: () => this.SUBRULE(this.requireStmt) },
       { ALT: () => this.SUBRULE(this.epsStmt) },
+      { ALT: () => this.SUBRULE(this.cfgCacheStmt) },
       { ALT: () => this.SUBRULE(this.tableStmt) },
       { ALT: () => this.SUBRULE(this.jsonStmt) },
       { ALT: () => this.SUBRULE(this.branchStmt) },
@@ -227,6 +228,21 @@ export class DittoParser extends CstParser {
         },
       },
     ]);
+  });
+
+  /** `cfg_cache [(low: g, high: g, boundary: b)] [at PRED]`: FasterCache's CFG-Cache, the
+   *  unconditional model output from the conditional one and the stored frequency bands. */
+  cfgCacheStmt = this.RULE('cfgCacheStmt', () => {
+    this.CONSUME(K.cfg_cache);
+    this.OPTION(() => {
+      this.CONSUME(T.LParen);
+      this.OPTION2(() => this.SUBRULE(this.argList));
+      this.CONSUME(T.RParen);
+    });
+    this.OPTION3(() => {
+      this.CONSUME(K.at);
+      this.SUBRULE(this.expr, { LABEL: 'at' });
+    });
   });
 
   tableStmt = this.RULE('tableStmt', () => {

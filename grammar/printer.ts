@@ -189,6 +189,8 @@ function printScheduleStmt(s: A.ScheduleStmt, ind: string): string {
       return `${ind}eps_scale ${printExpr(s.value)}${s.at ? ` at ${printExpr(s.at)}` : ''}`;
     case 'eps_piecewise':
       return `${ind}eps_scale piecewise(${s.args.map(printArg).join(', ')})`;
+    case 'cfg_cache':
+      return `${ind}cfg_cache${s.args.length ? `(${s.args.map(printArg).join(', ')})` : ''}${s.at ? ` at ${printExpr(s.at)}` : ''}`;
     case 'branch':
       return [`${ind}${s.branch} {`, ...s.body.map((b) => printScheduleStmt(b, ind + '  ')), `${ind}}`].join('\n');
   }

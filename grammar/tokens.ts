@@ -45,6 +45,7 @@ export const Kw = {
   hermite: kw('hermite'),
   tokens: kw('tokens'),
   eps_scale: kw('eps_scale'),
+  cfg_cache: kw('cfg_cache'),
   piecewise: kw('piecewise'),
   rel_l1: kw('rel_l1'),
   transform_rate: kw('transform_rate'),

@@ -15,6 +15,8 @@ work=$(mktemp -d)
   echo "\`bash tools/schedule_pictures.sh\`. Yellow cells are decided on the GPU at run time (a dynamic rule:"
   echo "compute or reuse); such steps are costed as computing, so a dynamic schedule's ratio is its worst case."
   echo "Light blue cells are partial computes (\`compute tokens(…)\`: some token rows computed, the rest reused)."
+  echo "Pink cells (\`fastercache\`) are the model output's unconditional half taken from the conditional half and"
+  echo "the stored frequency bands (\`cfg_cache\`): every node above it is dead in that half."
   echo
   echo "| schedule | file | FLOPs ratio | predicted speed-up | picture |"
   echo "|---|---|---|---|---|"

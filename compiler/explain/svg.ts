@@ -12,6 +12,7 @@ export const STATE_COLOURS: Record<string, [string, string]> = {
   f: ['#f39c3d', 'forecast'],
   p: ['#8fc3e8', 'some tokens'],
   s: ['#a58fcf', 'reuse residual'],
+  b: ['#d9738f', 'cond + bands'],
   d: ['#e4e4e4', 'dead'],
   h: ['#9a9a9a', 'hoisted'],
   y: ['#f2c94c', 'decided on the GPU'],

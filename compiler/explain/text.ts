@@ -2,7 +2,7 @@
 import type { CalibratedPrediction } from '../plan/kernelTimes.ts';
 import type { Plan } from '../plan/types.ts';
 
-const STATE_NAMES: Record<string, string> = { c: 'compute', r: 'reuse', f: 'forecast', p: 'partial', s: 'residual', d: 'dead', h: 'hoisted' };
+const STATE_NAMES: Record<string, string> = { c: 'compute', r: 'reuse', f: 'forecast', p: 'partial', s: 'residual', b: 'cond + bands', d: 'dead', h: 'hoisted' };
 
 function mb(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(1);

@@ -462,6 +462,73 @@ export function lowpassKernel(H: number, W: number, r: number): Float64Array {
   return k;
 }
 
+/**
+ * low(Δ) in f32, as the `lowpass` kernel family sums it (compiler/kernels/lowpass.ts): per output
+ * element, Σ K[(y − y′) mod H, (x − x′) mod W]·Δ[y′, x′] over its plane in row-major order, f32
+ * rounding per operation. The CPU definition of the family and the reference executor use this.
+ */
+export function lowpassConvolve(data: ArrayLike<number>, out: { [i: number]: number; length: number }, H: number, W: number, r: number): void {
+  const k = Float32Array.from(lowpassKernel(H, W, r));
+  const n = H * W;
+  for (let p = 0; p + n <= out.length; p += n) {
+    for (let y = 0; y < H; y++) {
+      for (let xo = 0; xo < W; xo++) {
+        let acc = 0;
+        for (let yy = 0; yy < H; yy++) {
+          const dy = (y + H - yy) % H;
+          for (let xx = 0; xx < W; xx++) acc = f(acc + f(k[dy * W + ((xo + W - xx) % W)]! * data[p + yy * W + xx]!));
+        }
+        out[p + y * W + xo] = acc;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `cfg_cache(low: g_l, high: g_h, boundary: b)` — FasterCache's CFG-Cache (docs/decisions.md
+// "FasterCache")
+//
+// At a step where the unconditional half of the model output is computed, Δ = uncond − cond is
+// split per H×W plane into low(Δ) (the lowpass above, radius ⌊min(H, W)/5⌋) and high(Δ) = Δ − low(Δ),
+// and both are stored. At a `cfg_cache` step the unconditional output is
+//     uncond = cond + w_low·low(Δ) + w_high·high(Δ)
+// with weights that compound from 1 at every `cfg_cache` step since the last compute: ×g_l while
+// the step's t = (S − 1 − k)/S is > b (low frequencies early), else ×g_h (high frequencies late).
+
+/** The stored bands of Δ = uncond − cond over planes of H×W: Δ and low(Δ) as the plan computes them
+ *  (Δ elementwise in f32, then the lowpass, then high = Δ − low). */
+export function cfgBands(uncond: ArrayLike<number>, cond: ArrayLike<number>, H: number, W: number): { low: Float32Array; high: Float32Array } {
+  const high = new Float32Array(cond.length);
+  for (let e = 0; e < high.length; e++) high[e] = f(uncond[e]! - cond[e]!);
+  const low = new Float32Array(cond.length);
+  lowpassConvolve(high, low, H, W, lowpassRadius(H, W));
+  for (let e = 0; e < high.length; e++) high[e] = f(high[e]! - low[e]!);
+  return { low, high };
+}
+
+/** The band weights of every step (undefined where the step is not `cfg_cache`), from the
+ *  unconditional actions of the model output over the S steps. */
+export function cfgCacheWeights(actions: readonly { kind: string; low?: number; high?: number; boundary?: number }[]): ({ low: number; high: number } | undefined)[] {
+  const S = actions.length;
+  let low = 1;
+  let high = 1;
+  return actions.map((a, k) => {
+    if (a.kind !== 'cfg_cache') {
+      low = 1;
+      high = 1;
+      return undefined;
+    }
+    if ((S - 1 - k) / S > a.boundary!) low *= a.low!;
+    else high *= a.high!;
+    return { low, high };
+  });
+}
+
+/** One unconditional output element at a `cfg_cache` step, in the kernel's order: (c + w_l·l) + w_h·h. */
+export function uncondFromBands(cond: number, low: number, high: number, w: { low: number; high: number }): number {
+  return f(f(cond + f(low * f(w.low))) + f(high * f(w.high)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // eps scale
 

@@ -26,7 +26,20 @@ export type Action =
    *  value stored at its own last compute. Only for token-wise node targets. */
   | { kind: 'tokens'; fraction: number; by: TokenOrder }
   /** Decided at run time by dynamic rule `rule` (index into ScheduleIR.dynamic). */
-  | { kind: 'dynamic'; rule: number };
+  | { kind: 'dynamic'; rule: number }
+  /** FasterCache's CFG-Cache, only on the model output in the `uncond` branch: the unconditional
+   *  output is the conditional one plus the bands of (uncond − cond) stored at the last step both
+   *  computed, weighted (compiler/ir/rules.ts `cfgCacheWeights`, `uncondFromBands`). */
+  | CfgCacheAction;
+
+/** `cfg_cache(low: g, high: g, boundary: b)`: at each such step after a compute, the low band's
+ *  weight is multiplied by `low` while t > `boundary`, the high band's by `high` from there on. */
+export interface CfgCacheAction {
+  readonly kind: 'cfg_cache';
+  readonly low: number;
+  readonly high: number;
+  readonly boundary: number;
+}
 
 export type ActionKind = Action['kind'];
 

@@ -102,7 +102,7 @@ export function resolveTargets(graph: Graph, cells: ScheduleCells): { targets: M
 }
 
 /** Per cell: Taylor orders, dynamic rules that exist, actions that fit the target. One problem per target and kind. */
-export function actionProblems(cells: ScheduleCells, targets: ReadonlyMap<string, CheckedTarget>, branches: readonly Branch[]): ScheduleProblem[] {
+export function actionProblems(graph: Graph, cells: ScheduleCells, targets: ReadonlyMap<string, CheckedTarget>, branches: readonly Branch[]): ScheduleProblem[] {
   const problems: ScheduleProblem[] = [];
   for (const t of targets.values()) {
     const reported = new Set<string>();
@@ -128,7 +128,60 @@ export function actionProblems(cells: ScheduleCells, targets: ReadonlyMap<string
       }
     }
   }
+  problems.push(...cfgCacheProblems(graph, cells, targets));
   return problems;
+}
+
+/** The model output a `cfg_cache` step sets: the graph's output `out`, else its only output. */
+export function cfgCacheOutput(graph: Graph): NodeId | undefined {
+  return (graph.outputs.find((o) => o.name === 'out') ?? (graph.outputs.length === 1 ? graph.outputs[0] : undefined))?.node;
+}
+
+/**
+ * `cfg_cache` (FasterCache's CFG-Cache) sets the unconditional half of the model output from the
+ * conditional half and the bands stored where both computed: only on the model output, only in
+ * the `uncond` branch, with finite positive growths and a boundary in [0, 1], and that target's
+ * other unconditional steps compute (they are where the bands are stored).
+ */
+export function cfgCacheProblems(graph: Graph, cells: ScheduleCells, targets: ReadonlyMap<string, CheckedTarget>): ScheduleProblem[] {
+  const problems: ScheduleProblem[] = [];
+  const out = cfgCacheOutput(graph);
+  for (const t of targets.values()) {
+    let first: number | undefined;
+    for (let k = 0; k < cells.steps; k++) {
+      const c = cells.action(k, t.path, 'cond');
+      if (c.kind === 'cfg_cache') return [{ severity: 'error', step: k, target: t.path, branch: 'cond', message: `\`${t.path}\` at step ${k}: \`cfg_cache\` sets the unconditional half from the conditional one, so it applies to the \`uncond\` branch only` }];
+      const a = cells.action(k, t.path, 'uncond');
+      if (a.kind !== 'cfg_cache') continue;
+      first ??= k;
+      const at = { step: k, target: t.path, branch: 'uncond' as const };
+      if (t.node !== out || t.kind !== 'node') {
+        return [{ severity: 'error', ...at, message: `\`cfg_cache\` applies to the model output${out !== undefined && graph.nodes[out]!.path ? ` \`${graph.nodes[out]!.path}\`` : ''}, not to \`${t.path}\`` }];
+      }
+      if (![a.low, a.high].every((g) => Number.isFinite(g) && g > 0)) return [{ severity: 'error', ...at, message: `the growths of \`cfg_cache\` must be finite numbers > 0, got low ${a.low}, high ${a.high}` }];
+      if (!(a.boundary >= 0 && a.boundary <= 1)) return [{ severity: 'error', ...at, message: `the boundary of \`cfg_cache\` is a trajectory fraction t in [0, 1], got ${a.boundary}` }];
+    }
+    if (first === undefined) continue;
+    for (let k = 0; k < cells.steps; k++) {
+      const a = cells.action(k, t.path, 'uncond');
+      if (a.kind !== 'compute' && a.kind !== 'cfg_cache') {
+        return [{ severity: 'error', step: k, target: t.path, branch: 'uncond', message: `\`${t.path}\` (uncond) takes \`cfg_cache\` at step ${first} and \`${a.kind.replace('_', ' ')}\` at step ${k}; where it is not taken from the conditional half it must compute (that is where the frequency bands are stored)` }];
+      }
+    }
+  }
+  return problems;
+}
+
+/** A `cfg_cache` step needs classifier-free guidance: the unconditional half it sets exists only then. */
+export function cfgCacheWithoutGuidance(cells: ScheduleCells): ScheduleProblem | undefined {
+  for (const path of cells.targets) {
+    for (let k = 0; k < cells.steps; k++) {
+      if (cells.action(k, path, 'uncond').kind === 'cfg_cache') {
+        return { severity: 'error', step: k, target: path, branch: 'uncond', message: `it takes the unconditional output from the conditional one (\`cfg_cache\`, step ${k}), but this run has no classifier-free guidance; give a CFG scale (\`--cfg\`)` };
+      }
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -165,7 +218,7 @@ export function historyProblems(cells: ScheduleCells, targets: Iterable<string>,
         if (computed === 0 && !reported) {
           problems.push({
             severity: 'error', ...at,
-            message: `\`${path}\` is ${a.kind === 'forecast' ? 'forecast' : a.kind === 'tokens' ? 'computed on some tokens (the others reused)' : 'reused'} at step ${k} (${branch}) before it was ever computed`,
+            message: `\`${path}\` is ${a.kind === 'forecast' ? 'forecast' : a.kind === 'tokens' ? 'computed on some tokens (the others reused)' : a.kind === 'cfg_cache' ? 'taken from the conditional half (`cfg_cache`)' : 'reused'} at step ${k} (${branch}) before it was ever computed`,
             notes: ['nothing is cached before the first compute; make the first steps compute (e.g. `at steps 1..`)'],
           });
           reported = true;
@@ -294,7 +347,7 @@ export function signalProblems(graph: Graph, cells: ScheduleCells, branches: rea
 /** Every problem of a Schedule IR against a graph, in the order they are checked. */
 export function scheduleProblems(graph: Graph, cells: ScheduleCells, branches: readonly Branch[]): { targets: Map<string, CheckedTarget>; problems: ScheduleProblem[] } {
   const { targets, problems } = resolveTargets(graph, cells);
-  problems.push(...actionProblems(cells, targets, branches));
+  problems.push(...actionProblems(graph, cells, targets, branches));
   if (problems.length === 0) problems.push(...tokenProblems(graph, cells, targets, branches));
   if (problems.length === 0) problems.push(...historyProblems(cells, targets.keys(), branches, 'warning'), ...signalProblems(graph, cells, branches));
   return { targets, problems };
@@ -311,7 +364,12 @@ export function checkSchedule(graph: Graph, schedule: ScheduleIR, opts: { steps?
   if (schedule.table.length !== schedule.steps || schedule.epsScale.length !== schedule.steps) {
     throw fail(`it has ${schedule.steps} steps but ${schedule.table.length} table entries and ${schedule.epsScale.length} eps scales; each needs one per step`);
   }
-  const { targets, problems } = scheduleProblems(graph, cellsOf(schedule), opts.cfg ? ['cond', 'uncond'] : ['cond']);
+  const cells = cellsOf(schedule);
+  if (!opts.cfg) {
+    const p = cfgCacheWithoutGuidance(cells);
+    if (p) throw fail(p.message);
+  }
+  const { targets, problems } = scheduleProblems(graph, cells, opts.cfg ? ['cond', 'uncond'] : ['cond']);
   const first = problems.find((p) => p.severity === 'error');
   if (first) throw fail(first.message);
   return targets;

@@ -41,6 +41,9 @@ function branchStates(graph: Graph, targets: Map<string, TargetInfo>, step: Step
       live[info.node] = 1;
       if (t.storeResidual) live[info.blockInput!] = 1; // the residual store reads the input
     } else if (t.action === 'tokens') provided.set(info.node, { state: 'partial', needs: info.cone!.inputs });
+    // `cfg_cache`: the unconditional half is the conditional half plus stored bands; nothing above
+    // the output runs for it, which is what halves the step.
+    else if (t.action === 'cfg_cache') provided.set(info.node, { state: 'bands', needs: [] });
     else if (t.action === 'reuse_residual') provided.set(info.node, { state: 'residual', needs: [info.blockInput!] });
     else provided.set(info.node, { state: t.action === 'reuse' ? 'reuse' : 'forecast', needs: [] });
   }

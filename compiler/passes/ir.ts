@@ -21,7 +21,9 @@ export const BRANCHES: readonly Branch[] = ['cond', 'uncond'];
 /** The state of a graph node at one step for one CFG branch. */
 export type NodeState = 'compute' | 'reuse' | 'forecast' | 'residual' | 'dead' | 'hoisted'
   /** Computed on some token rows (its token-wise cone runs on those rows only), the rest from its cache slot. */
-  | 'partial';
+  | 'partial'
+  /** The model output's unconditional half from the conditional half and the stored bands (`cfg_cache`). */
+  | 'bands';
 
 /** Taylor bookkeeping: the cache keeps d0 (last value) … d_order (finite differences per step). */
 export interface TaylorUpdate {
@@ -33,7 +35,7 @@ export interface TaylorUpdate {
 
 export interface TargetStep {
   target: string;
-  action: 'compute' | 'reuse' | 'reuse_residual' | 'forecast' | 'tokens';
+  action: 'compute' | 'reuse' | 'reuse_residual' | 'forecast' | 'tokens' | 'cfg_cache';
   /** At a compute: store the value because a later step reuses or forecasts it. */
   storeValue: boolean;
   /** At a compute of a block target: store its residual (out − in) because a later step reuses it. */
@@ -45,6 +47,11 @@ export interface TargetStep {
   forecast?: { m: number; order: number; basis?: ForecastBasis; interval?: number };
   /** At a partial compute: the token rows computed, ascending (compiler/ir/rules.ts TokenHistory). */
   tokens?: number[];
+  /** At a compute of the model output's unconditional half: store the bands of uncond − cond,
+   *  because a later `cfg_cache` step reads them. */
+  storeBands?: boolean;
+  /** At a `cfg_cache` step: the band weights (compiler/ir/rules.ts `cfgCacheWeights`). */
+  cfg?: { low: number; high: number };
 }
 
 /** What a cache target is: a bound node (reuse/forecast its value) or a block (reuse its residual). */
@@ -61,6 +68,8 @@ export interface TargetInfo {
   cached: boolean;
   /** For a target computed on some tokens: what runs on the chosen rows (compiler/ir/tokenCone.ts). */
   cone?: TokenCone;
+  /** The model output under `cfg_cache`: band slots exist. */
+  bands?: boolean;
 }
 
 export interface StepSpec {
@@ -194,6 +203,8 @@ export type InstrOp =
   /** A partial compute's rows: `gather` packs the chosen token rows of ins[0] [samples, tokens, dim]
    *  into outs[0] [samples, indices.length, dim]; `scatter` writes them back. */
   | { kind: 'token_rows'; mode: 'gather' | 'scatter'; samples: number; tokens: number; dim: number; indices: number[] }
+  /** FasterCache's low band of every H×W plane (compiler/ir/rules.ts): ins: x [planes, H, W]; outs: low. */
+  | { kind: 'lowpass'; planes: number; H: number; W: number; radius: number }
   /** Nearest ×factor of planes [P, H, W]. ins: x; outs: y. */
   | { kind: 'upsample_nearest'; planes: number; H: number; W: number; factor: number };
 

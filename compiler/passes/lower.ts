@@ -19,7 +19,7 @@ import type { Body, Branch, DynamicSignal, NodeState, StepSpec, TargetInfo, Targ
 import { dynamicStateRecords } from '../kernels/dynamic.ts';
 import type { CompileOptions } from './options.ts';
 import { bindInputs, BodyBuilder, consumerCounts, type Ctx, declare, declareFixedValues, declarePosEmbed, full, modelIO, type ModelIO, type Range, slotName } from './lowerBody.ts';
-import { copyHalf, forecast, residual, storeResidual, storeValue } from './lowerCache.ts';
+import { copyHalf, forecast, fromBands, residual, storeBands, storeResidual, storeValue } from './lowerCache.ts';
 import { dynamicState, dynamicStateLength, emitDecide, emitRateUpdate } from './lowerDynamic.ts';
 import { emitNode } from './lowerOps.ts';
 import { partialCompute } from './lowerTokens.ts';
@@ -238,6 +238,10 @@ function lowerNode(b: BodyBuilder, w: World, n: Node, value: string, direct: boo
           }
           b.guard = { rule: branchwise, when: 'compute' };
         } else if (info && ts?.storeResidual) storeResidual(b, info, n, R, tag);
+        if (info && ts?.storeBands) storeBands(b, info, n, value);
+        break;
+      case 'bands':
+        fromBands(b, info!, n, value, ts!.cfg!);
         break;
       case 'reuse':
         if (!direct) copyHalf(b, slot!, value, n, R, 'reuse', tag);

@@ -5,10 +5,10 @@
  * The arithmetic is compiler/ir/rules.ts's, as elementwise instructions.
  */
 import type { Node } from '../ir/graph.ts';
-import { exponentialForecast, forecastCoefficients, forecastName, type ForecastAlgebra } from '../ir/rules.ts';
+import { exponentialForecast, forecastCoefficients, forecastName, lowpassRadius, type ForecastAlgebra } from '../ir/rules.ts';
 import { ex, type Expr } from '../kernels/elementwise.ts';
 import type { Branch, InstrRole, Operand, TargetInfo, TargetStep } from './ir.ts';
-import { type BodyBuilder, bin, C, IN, outView, type Range, slotName } from './lowerBody.ts';
+import { type BodyBuilder, bin, C, declare, IN, outView, type Range, slotName } from './lowerBody.ts';
 import { contiguous, restrict } from './views.ts';
 
 export function copyHalf(b: BodyBuilder, from: string, to: string, n: Node, R: Range, role: InstrRole, tag: { branch?: Branch }): void {
@@ -65,6 +65,51 @@ export function residual(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, va
   const res = outView(b, slotName(b.ctx, info, n, ':res'), R);
   const out = outView(b, value, R);
   b.emit({ op: { kind: 'elementwise', shape: out.view.shape, exprs: [bin('add', IN(0), IN(1))], label: 'residual_reuse' }, ins: [b.at(info.blockInput!, R), res], outs: [out], covers: [n.id], role: 'residual', ...tag, note: `${info.path} = input + stored residual` });
+}
+
+// ---------------------------------------------------------------------------------------------
+// FasterCache's CFG-Cache (compiler/ir/rules.ts `cfgBands`, `uncondFromBands`)
+
+/** A band slot of the model output: one half of the batch ([batch, C, H, W], from offset 0, so the
+ *  lowpass family, which takes no offsets, binds it whole). */
+function bandSlot(b: BodyBuilder, info: TargetInfo, n: Node, band: 'low' | 'high'): string {
+  return declare(b.ctx, { name: `cache:${info.path}:${band}`, shape: [b.ctx.io.batch, ...n.shape.slice(1)], dtype: 'f32', storage: 'cache' });
+}
+
+/** At a compute of both halves of the model output: Δ = uncond − cond into the high slot, low(Δ)
+ *  into the low slot (the `lowpass` family), then high ← Δ − low in place. */
+export function storeBands(b: BodyBuilder, info: TargetInfo, n: Node, value: string): void {
+  const B = b.ctx.io.batch;
+  const [, C, H, W] = n.shape as [number, number, number, number];
+  const half = contiguous([B, C, H, W]);
+  const low = { value: bandSlot(b, info, n, 'low'), view: half };
+  const high = { value: bandSlot(b, info, n, 'high'), view: half };
+  const tag = { branch: 'uncond' as const };
+  b.emit({
+    op: { kind: 'elementwise', shape: [B, C, H, W], exprs: [bin('sub', IN(0), IN(1))], label: 'cfg_delta' },
+    ins: [outView(b, value, { start: B, count: B }), outView(b, value, { start: 0, count: B })], outs: [high], covers: [n.id], role: 'cache_write', ...tag,
+    note: `${info.path}: uncond − cond, for the frequency bands`,
+  });
+  b.emit({ op: { kind: 'lowpass', planes: B * C, H, W, radius: lowpassRadius(H, W) }, ins: [high], outs: [low], covers: [n.id], role: 'cache_write', ...tag, note: `${info.path}: the low band of uncond − cond` });
+  b.emit({
+    op: { kind: 'elementwise', shape: [B, C, H, W], exprs: [bin('sub', { op: 'output', index: 0 }, IN(0))], label: 'cfg_high' },
+    ins: [low], outs: [high], covers: [n.id], role: 'cache_write', ...tag, note: `${info.path}: the high band of uncond − cond`,
+  });
+}
+
+/** At a `cfg_cache` step: uncond = (cond + w_low·low) + w_high·high, written to a temporary and
+ *  copied into the unconditional half (one dispatch may not read and write the same buffer). */
+export function fromBands(b: BodyBuilder, info: TargetInfo, n: Node, value: string, w: { low: number; high: number }): void {
+  const B = b.ctx.io.batch;
+  const shape = [B, ...n.shape.slice(1)];
+  const tmp = { value: b.temp(shape), view: contiguous(shape) };
+  const tag = { branch: 'uncond' as const };
+  b.emit({
+    op: { kind: 'elementwise', shape, exprs: [bin('add', bin('add', IN(0), bin('mul', IN(1), C(w.low))), bin('mul', IN(2), C(w.high)))], label: 'cfg_cache' },
+    ins: [outView(b, value, { start: 0, count: B }), { value: bandSlot(b, info, n, 'low'), view: contiguous(shape) }, { value: bandSlot(b, info, n, 'high'), view: contiguous(shape) }],
+    outs: [tmp], covers: [n.id], role: 'reuse', ...tag, note: `${info.path} (uncond) = cond + ${w.low.toPrecision(4)}·low + ${w.high.toPrecision(4)}·high`,
+  });
+  b.emit({ op: { kind: 'elementwise', shape, exprs: [IN(0)], label: 'reuse' }, ins: [tmp], outs: [outView(b, value, { start: B, count: B })], covers: [n.id], role: 'reuse', ...tag });
 }
 
 /** The `exp` forecast's formula (compiler/ir/rules.ts) built as the kernel's expression tree. */

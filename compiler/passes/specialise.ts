@@ -17,7 +17,7 @@ import type { CompileOptions } from './options.ts';
 import { BRANCHES, type Branch, type DynamicSignal, type StepSpec, type TargetInfo, type TargetStep } from './ir.ts';
 import { dynamicSignals, dynamicStepRules } from './dynamicRules.ts';
 import { checkSchedule } from '../ir/scheduleCheck.ts';
-import { taylorRefreshFactor, taylorRefreshOrders, taylorUsableOrder, TokenHistory } from '../ir/rules.ts';
+import { cfgCacheWeights, taylorRefreshFactor, taylorRefreshOrders, taylorUsableOrder, TokenHistory } from '../ir/rules.ts';
 
 export interface Specialised {
   targets: Map<string, TargetInfo>;
@@ -39,6 +39,8 @@ interface PlanAct {
   then?: 'reuse' | 'reuse_residual';
   /** For `tokens`: the fraction and the order. */
   tokens?: { fraction: number; by: TokenOrder };
+  /** For `cfg_cache`: the band weights at this step. */
+  cfg?: { low: number; high: number };
 }
 
 export function specialise(graph: Graph, schedule: ScheduleIR, opts: CompileOptions): Specialised {
@@ -60,7 +62,14 @@ export function specialise(graph: Graph, schedule: ScheduleIR, opts: CompileOpti
   for (const info of targets.values()) {
     for (const branch of BRANCHES) {
       const read: Branch = cfg ? branch : 'cond';
-      const acts = Array.from({ length: S }, (_, k) => planKind(actionAt(schedule, k, info.path, read), schedule));
+      const raw = Array.from({ length: S }, (_, k) => actionAt(schedule, k, info.path, read));
+      const acts = raw.map((a) => planKind(a, schedule));
+      if (acts.some((a) => a.kind === 'cfg_cache')) {
+        const weights = cfgCacheWeights(raw);
+        acts.forEach((a, k) => {
+          if (a.kind === 'cfg_cache') a.cfg = weights[k]!;
+        });
+      }
       if (acts.some((a) => a.kind === 'tokens') && !info.cone) {
         const cone = tokenCone(graph, info.node);
         invariant(typeof cone !== 'string', 'checkSchedule: a target computed on some tokens is token-wise');
@@ -85,6 +94,7 @@ function planKind(a: Action, schedule: ScheduleIR): PlanAct {
     .with({ kind: 'reuse_residual' }, (): PlanAct => ({ kind: 'reuse_residual', order: 0 }))
     .with({ kind: 'dynamic' }, (d): PlanAct => ({ kind: 'dynamic', order: 0, rule: d.rule, then: schedule.dynamic[d.rule]!.then }))
     .with({ kind: 'tokens' }, (t): PlanAct => ({ kind: 'tokens', order: 0, tokens: { fraction: t.fraction, by: t.by } }))
+    .with({ kind: 'cfg_cache' }, (): PlanAct => ({ kind: 'cfg_cache', order: 0 }))
     .exhaustive();
 }
 
@@ -113,22 +123,25 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
   const storesFor = (k: number) => {
     let storeValue = false;
     let storeResidual = false;
+    let storeBands = false;
     for (let j = k + 1; j < S && acts[j]!.kind !== 'compute'; j++) {
       const kind = acts[j]!.kind === 'dynamic' ? acts[j]!.then! : acts[j]!.kind;
       if (kind === 'reuse_residual') storeResidual = true;
+      else if (kind === 'cfg_cache') storeBands = true;
       // a partial compute reads the other tokens from the slot
       else storeValue = true;
     }
-    return { storeValue, storeResidual };
+    return { storeValue, storeResidual, storeBands };
   };
   for (let k = 0; k < S; k++) {
     const { kind, order, basis } = acts[k]!;
     if (kind === 'compute') {
       // What reads this value before the next compute decides what is stored.
-      const { storeValue, storeResidual } = storesFor(k);
+      const { storeValue, storeResidual, storeBands } = storesFor(k);
       const taylor = k < lastForecast;
-      const write = taylor || storeValue || storeResidual;
-      const entry: TargetStep = { target: info.path, action: 'compute', storeValue: storeValue || taylor, storeResidual };
+      const write = taylor || storeValue || storeResidual || storeBands;
+      const entry: TargetStep = { target: info.path, action: 'compute', storeValue: storeValue || taylor, storeResidual, ...(storeBands ? { storeBands } : {}) };
+      if (storeBands) info.bands = true;
       if (taylor) {
         const prev = computes[computes.length - 1];
         entry.taylor = { orders: taylorRefreshOrders(branchOrder, computes.length), invDelta: taylorRefreshFactor(prev, k) };
@@ -170,7 +183,7 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
       push(k, { target: info.path, action: 'tokens', storeValue: true, storeResidual: false, tokens: tokens!.select(k, t.fraction, t.by) });
       continue;
     }
-    const entry: TargetStep = { target: info.path, action: kind, storeValue: false, storeResidual: false };
+    const entry: TargetStep = { target: info.path, action: kind, storeValue: false, storeResidual: false, ...(kind === 'cfg_cache' ? { cfg: acts[k]!.cfg! } : {}) };
     if (kind === 'forecast') {
       const usable = taylorUsableOrder(order, computes.length);
       const interval = basis?.form === 'exp' && usable >= 2 ? { interval: last - computes[computes.length - 2]! } : {};

@@ -208,7 +208,7 @@ function nullClassOf(g: Graph): number | null {
   return emb && emb.op.kind === 'embedding' ? emb.op.rows - 1 : null;
 }
 
-const STATE_CHAR: Record<NodeState, string> = { compute: 'c', reuse: 'r', forecast: 'f', residual: 's', dead: 'd', hoisted: 'h', partial: 'p' };
+const STATE_CHAR: Record<NodeState, string> = { compute: 'c', reuse: 'r', forecast: 'f', residual: 's', dead: 'd', hoisted: 'h', partial: 'p', bands: 'b' };
 
 /** Rows: the schedule's targets and every named linear/attention node on the latent's path, in graph order. */
 function heatmap(s: PipelineState): Plan['heatmap'] {

@@ -61,6 +61,9 @@ export function instrFlops(i: Instr): number {
     case 'upsample_nearest':
     case 'token_rows':
       return 0;
+    case 'lowpass':
+      // a multiply-add per element of its plane, per output element
+      return 2 * op.planes * op.H * op.W * op.H * op.W;
     case 'elementwise': {
       const n = op.shape.reduce((a, b) => a * b, 1);
       return n * op.exprs.reduce((s, e) => s + exprOps(e), 0);

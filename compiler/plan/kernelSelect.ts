@@ -13,6 +13,7 @@ import {
   selectTimestepEmbed, selectUnpatchify, type EmittedKernel,
 } from '../kernels/index.ts';
 import { emitTokenRows, selectTokenRows } from '../kernels/tokenRows.ts';
+import { emitLowpass, selectLowpass } from '../kernels/lowpass.ts';
 import { emitDynamicDecide, emitDynamicRate, emitDynamicReset, selectDynamicDecide, type DynamicRateConfig, type GuardedDispatch } from '../kernels/dynamic.ts';
 import type { Instr, Operand, ValueInfo, View } from '../passes/ir.ts';
 import type { CompileCaps } from './caps.ts';
@@ -187,6 +188,11 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
       binds.set('x', exact('x', b(x), 'upsample_nearest')).set('y', exact('y', b(ins.outs[0]!), 'upsample_nearest'));
       const config = selectUpsampleNearest({ planes: op.planes, H: op.H, W: op.W, factor: op.factor, xDtype: dt(x) }, caps);
       return { family: 'upsample_nearest', config, kernel: emitUpsampleNearest(config), binds };
+    }
+    case 'lowpass': {
+      binds.set('x', exact('x', b(ins.ins[0]!), 'lowpass')).set('out', exact('out', b(ins.outs[0]!), 'lowpass'));
+      const config = selectLowpass({ planes: op.planes, H: op.H, W: op.W, radius: op.radius });
+      return { family: 'lowpass', config, kernel: emitLowpass(config), binds };
     }
     case 'token_rows': {
       const [src, dst] = [ins.ins[0]!, ins.outs[0]!];

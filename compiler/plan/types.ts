@@ -179,7 +179,7 @@ export interface Plan {
   bodies: PlanBody[];
   /** steps entries: the body each sampling step k runs. */
   stepBody: number[];
-  /** Per step, per heatmap row: c compute · p partial (some tokens computed) · r reuse · f forecast · s residual · d dead · h hoisted · y decided on the GPU (a dynamic rule's compute or reuse); uncond only where it differs. */
+  /** Per step, per heatmap row: c compute · p partial (some tokens computed) · r reuse · f forecast · s residual · b the unconditional output from the conditional one and the stored bands (`cfg_cache`) · d dead · h hoisted · y decided on the GPU (a dynamic rule's compute or reuse); uncond only where it differs. */
   heatmap: { rows: { label: string; node: number }[]; cond: string[]; uncond: (string | null)[] };
   cost: {
     perStep: StepCost[];

@@ -15,9 +15,10 @@ import { type DiagnosticBag, didYouMean } from '../../grammar/diagnostics.ts';
 import { printExpr } from '../../grammar/printer.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { BranchActions, ScheduleIR } from '../ir/schedule.ts';
-import { historyProblems, resolveTargets, signalProblems, tokenProblems, type ScheduleCells } from '../ir/scheduleCheck.ts';
+import { cfgCacheProblems, historyProblems, resolveTargets, signalProblems, tokenProblems, type ScheduleCells } from '../ir/scheduleCheck.ts';
 import { evalConst, evalInt } from '../check/constEval.ts';
 import type { Located } from '../check/program.ts';
+import { applyCfgCache } from './cfgCache.ts';
 import { applyCodeTable } from './codeTable.ts';
 import { applyEps } from './epsScale.ts';
 import { applyJson } from './jsonTable.ts';
@@ -58,6 +59,13 @@ function walk(ctx: Ctx, body: readonly ScheduleStmt[], branches: readonly Branch
           break;
         }
         applyEps(ctx, s);
+        break;
+      case 'cfg_cache':
+        if (nested) {
+          ctx.diags.error('`cfg_cache` sets the unconditional half of the model output from the conditional one; write it outside `cond { … }` / `uncond { … }`', s.span);
+          break;
+        }
+        applyCfgCache(ctx, s);
         break;
       case 'branch':
         if (nested) {
@@ -109,8 +117,9 @@ function checkHistory(ctx: Ctx): void {
   for (const row of ctx.st.cells) for (const p of row.keys()) targets.add(p);
   const cells: ScheduleCells = { steps: ctx.S, targets, dynamic: ctx.st.dynamic, action: (k, p, b) => ctx.st.get(k, p, b).action };
   const warned = new Set<SourceSpan>();
-  const tokens = tokenProblems(ctx.u.graph, cells, resolveTargets(ctx.u.graph, cells).targets, BRANCHES);
-  for (const p of [...tokens, ...historyProblems(cells, targets, BRANCHES), ...signalProblems(ctx.u.graph, cells, BRANCHES)]) {
+  const resolved = resolveTargets(ctx.u.graph, cells).targets;
+  const tokens = tokenProblems(ctx.u.graph, cells, resolved, BRANCHES);
+  for (const p of [...tokens, ...cfgCacheProblems(ctx.u.graph, cells, resolved), ...historyProblems(cells, targets, BRANCHES), ...signalProblems(ctx.u.graph, cells, BRANCHES)]) {
     const span = p.rule !== undefined ? ctx.st.dynamicSpans[p.rule] : ctx.st.get(p.step!, p.target!, p.branch!).span;
     if (p.severity === 'warning') {
       if (!span || warned.has(span)) continue;

@@ -1,8 +1,9 @@
 /**
  * The picture of a search: every evaluated candidate (grey), the Pareto front (blue line), the
  * budget (dashed), the finalists (orange, with their realised speed-up as an open ring where it was
- * measured) and the chosen schedule (red). x: predicted speed-up; y: fidelity loss on a log scale
- * (down is closer to the no-cache images).
+ * measured) and the chosen schedule (red). x: predicted speed-up on a log scale, so that the
+ * near-empty candidates an evolutionary search also prices (15–20×) do not squeeze the front around
+ * the budget into a corner; y: fidelity loss on a log scale (down is closer to the no-cache images).
  */
 export interface FrontPoint {
   speedup: number;
@@ -20,6 +21,18 @@ export interface FrontPicture {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** Readable speed-up ticks (1, 1.5, 2, 3, 4, 6, 8, 12, …) inside [lo, hi], for a log axis. */
+export function speedupTicks(lo: number, hi: number): number[] {
+  const ticks: number[] = [];
+  for (let decade = 0.1; decade <= hi; decade *= 10) {
+    for (const m of [1, 1.5, 2, 3, 4, 6, 8]) {
+      const v = Number((m * decade).toPrecision(2));
+      if (v >= lo && v <= hi) ticks.push(v);
+    }
+  }
+  return ticks;
+}
+
 export function frontSvg(p: FrontPicture): string {
   const W = 720;
   const H = 440;
@@ -31,12 +44,12 @@ export function frontSvg(p: FrontPicture): string {
   const floor = 1e-6;
   const ly = (l: number) => Math.log10(Math.max(floor, l));
   const xs = [...pts.map((q) => q.speedup), ...p.finalists.flatMap((f) => (f.realised ? [f.realised] : [])), p.budgetSpeedup, 1];
-  const x0 = Math.min(...xs) * 0.95;
-  const x1 = Math.max(...xs) * 1.05;
+  const x0 = Math.log(Math.min(...xs) * 0.95);
+  const x1 = Math.log(Math.max(...xs) * 1.05);
   const ys = pts.map((q) => ly(q.loss));
   const y0 = Math.floor(Math.min(...ys, -3));
   const y1 = Math.ceil(Math.max(...ys, 0));
-  const X = (v: number) => L + ((v - x0) / (x1 - x0 || 1)) * (W - L - R);
+  const X = (v: number) => L + ((Math.log(v) - x0) / (x1 - x0 || 1)) * (W - L - R);
   const Y = (l: number) => T + ((y1 - ly(l)) / (y1 - y0 || 1)) * (H - T - B);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
@@ -47,10 +60,8 @@ export function frontSvg(p: FrontPicture): string {
     const y = T + ((y1 - e) / (y1 - y0 || 1)) * (H - T - B);
     out.push(`<line x1="${L - 4}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#eee"/><text x="${L - 8}" y="${y + 4}" text-anchor="end">1e${e}</text>`);
   }
-  const step = (x1 - x0) / 8;
-  for (let i = 0; i <= 8; i++) {
-    const v = x0 + i * step;
-    out.push(`<text x="${X(v)}" y="${H - B + 16}" text-anchor="middle">${v.toFixed(2)}×</text>`);
+  for (const v of speedupTicks(Math.exp(x0), Math.exp(x1))) {
+    out.push(`<line x1="${X(v)}" y1="${T}" x2="${X(v)}" y2="${H - B + 4}" stroke="#eee"/><text x="${X(v)}" y="${H - B + 16}" text-anchor="middle">${v}×</text>`);
   }
   out.push(`<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">speed-up (predicted from measured kernel times)</text>`);
   out.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">fidelity loss vs no cache (log; lower is closer)</text>`);
@@ -74,7 +85,7 @@ export function frontSvg(p: FrontPicture): string {
   }
   const ly0 = H - B - 70;
   const legend: [string, string][] = [['#bbb', 'evaluated'], ['#1f5fbf', 'Pareto front'], ['#f08c00', 'finalist (ring: measured speed-up)'], ['#d62828', 'chosen']];
-  legend.forEach(([c, t], i) => out.push(`<circle cx="${W - 230}" cy="${ly0 + 16 * i}" r="4" fill="${c}"/><text x="${W - 220}" y="${ly0 + 16 * i + 4}">${esc(t)}</text>`));
+  legend.forEach(([c, t], i) => out.push(`<circle cx="${W - 250}" cy="${ly0 + 16 * i}" r="4" fill="${c}"/><text x="${W - 240}" y="${ly0 + 16 * i + 4}">${esc(t)}</text>`));
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

@@ -18,7 +18,7 @@ import type { Graph, NodeId } from '../../compiler/ir/graph.ts';
 import type { Action, DynamicRule, ForecastBasis, ScheduleIR, TokenOrder } from '../../compiler/ir/schedule.ts';
 import { Evaluation, type Intercept, type Weights } from './forward.ts';
 import { checkSchedule, decisionNodes, signalNodes } from '../../compiler/ir/scheduleCheck.ts';
-import { epsScaleAt, mergeTokens, residualOf, reuseValue, TaylorState, TokenHistory, withResidual } from '../../compiler/ir/rules.ts';
+import { cfgBands, cfgCacheWeights, epsScaleAt, mergeTokens, uncondFromBands, residualOf, reuseValue, TaylorState, TokenHistory, withResidual } from '../../compiler/ir/rules.ts';
 import { DynamicRuleState, type Decision, type DecisionTrace } from './dynamicRule.ts';
 import { makeDiffusion } from '../../core/diffusion.ts';
 import { ddimStep, ddpmStep, type VarianceKind } from '../sampler/steps.ts';
@@ -76,9 +76,12 @@ interface Target {
   history: Record<Branch, TaylorState>;
   /** Per token, its last compute (targets computed on some tokens: rows [N, T, D]). */
   tokens: Record<Branch, TokenHistory> | undefined;
+  /** The model output under `cfg_cache`: the bands of uncond − cond stored at the last step the
+   *  unconditional half computed, and the band weights of every step. */
+  cfg?: { bands?: { low: Float32Array; high: Float32Array }; weights: ({ low: number; high: number } | undefined)[] };
 }
 
-type Resolved = { kind: 'compute' } | { kind: 'reuse' } | { kind: 'forecast'; order: number; basis?: ForecastBasis } | { kind: 'tokens'; fraction: number; by: TokenOrder };
+type Resolved = { kind: 'compute' } | { kind: 'reuse' } | { kind: 'forecast'; order: number; basis?: ForecastBasis } | { kind: 'tokens'; fraction: number; by: TokenOrder } | { kind: 'cfg_cache' };
 
 function checkErr(schedule: ScheduleIR, msg: string): DittoError {
   return new DittoError('E_CHECK', `schedule '${schedule.name}': ${msg}`);
@@ -134,6 +137,12 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
     ]),
   );
   const byNode = new Map([...targets.values()].map((t) => [t.node, t]));
+  if (cfg) {
+    for (const t of targets.values()) {
+      const acts = Array.from({ length: S }, (_, k) => schedule.table[k]![t.path]?.uncond ?? { kind: 'compute' as const });
+      if (acts.some((a) => a.kind === 'cfg_cache')) t.cfg = { weights: cfgCacheWeights(acts) };
+    }
+  }
   const rules = schedule.dynamic.map((r) => new DynamicRuleState(r));
   // A `per_branch` rule: the uncond branch's own state (the cond branch's is `rules`).
   const uncondRules = schedule.dynamic.map((r, ri) => {
@@ -186,9 +195,20 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
         if (a.kind === 'compute') {
           const rows = full!.subarray(lo, lo + per);
           out.set(rows, lo);
+          // FasterCache: where both halves of the model output exist, store the bands of uncond − cond.
+          if (branch === 'uncond' && t.cfg) t.cfg.bands = cfgBands(rows, out.subarray(0, per), node.shape[2]!, node.shape[3]!);
           h.refresh(k, inputRows ? residualOf(rows, inputRows) : rows);
           t.tokens?.[branch].computeAll(k);
           count.compute++;
+          return;
+        }
+        if (a.kind === 'cfg_cache') {
+          // The conditional half (branch 0) is already in `out`.
+          const bands = t.cfg?.bands;
+          const w = t.cfg?.weights[k];
+          invariant(bands !== undefined && w !== undefined, 'checkSchedule: cfg_cache follows a compute of both halves');
+          for (let e = 0; e < per; e++) out[lo + e] = uncondFromBands(out[e]!, bands.low[e]!, bands.high[e]!, w);
+          count.reuse++;
           return;
         }
         invariant(h.computes.length > 0, 'checkSchedule: nothing is read before its first compute');

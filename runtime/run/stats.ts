@@ -11,12 +11,15 @@ export interface NodeWorkStats {
   residual: number;
   dead: number;
   hoisted: number;
+  /** Steps whose unconditional half of the model output came from the conditional half and the
+   *  stored bands (`cfg_cache`): the network ran on the conditional half only. */
+  cfgCached: number;
   /** Dispatches the whole run encodes (prologue included). */
   dispatches: number;
 }
 
 export function planWorkStats(plan: Plan): NodeWorkStats {
-  const s: NodeWorkStats = { computed: 0, partial: 0, reused: 0, forecast: 0, residual: 0, dead: 0, hoisted: 0, dispatches: plan.prologue.dispatches.length };
+  const s: NodeWorkStats = { computed: 0, partial: 0, reused: 0, forecast: 0, residual: 0, dead: 0, hoisted: 0, cfgCached: 0, dispatches: plan.prologue.dispatches.length };
   for (const row of plan.heatmap.cond) {
     for (const c of row) {
       if (c === 'c') s.computed++;
@@ -28,6 +31,7 @@ export function planWorkStats(plan: Plan): NodeWorkStats {
       else if (c === 'h') s.hoisted++;
     }
   }
+  for (const row of plan.heatmap.uncond) if (row?.includes('b')) s.cfgCached++;
   for (const b of plan.stepBody) s.dispatches += plan.bodies[b]!.dispatches.length;
   return s;
 }

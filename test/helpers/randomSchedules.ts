@@ -151,3 +151,29 @@ export function tokensSchedule(depth: number, r: { fraction: number; order: Toke
   });
   return { ...base, name: 'tokens', table };
 }
+
+/** A CFG-Cache case (FasterCache): the steps whose unconditional output comes from the conditional
+ *  one and the stored bands, the growths and boundary, and whether the blocks' attention is also
+ *  reused between computes (in both halves), so the bands meet other cache rules. */
+export const cfgCacheCaseArb = fc.record({
+  skipped: fc.subarray([1, 2, 3, 4, 5, 6, 7, 8, 9], { minLength: 1, maxLength: 6 }),
+  low: fc.constantFrom(1, 1.1, 1.3),
+  high: fc.constantFrom(1, 1.1, 0.8),
+  boundary: fc.constantFrom(0, 0.5, 1),
+  attnReuse: fc.boolean(),
+  sampler: fc.constantFrom<'ddpm' | 'ddim'>('ddpm', 'ddim'),
+  seed: fc.integer({ min: 0, max: 1000 }),
+});
+export const CFG_CACHE_STEPS = 10;
+
+/** The model output `out` taken from the conditional half at the case's steps (uncond branch). */
+export function cfgCacheSchedule(depth: number, r: { skipped: readonly number[]; low: number; high: number; boundary: number; attnReuse: boolean }): ScheduleIR {
+  const base = computeEverything('DiT', CFG_CACHE_STEPS);
+  const table = base.table.map((_, k) => {
+    const row: Record<string, BranchActions> = {};
+    if (r.skipped.includes(k)) row['out'] = { cond: { kind: 'compute' }, uncond: { kind: 'cfg_cache', low: r.low, high: r.high, boundary: r.boundary } };
+    if (r.attnReuse && k % 3 === 2) for (let b = 0; b < depth; b++) row[`blocks[${b}].attn`] = { cond: { kind: 'reuse' }, uncond: { kind: 'reuse' } };
+    return row;
+  });
+  return { ...base, name: 'cfg_cache', table };
+}

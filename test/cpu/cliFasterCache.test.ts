@@ -1,0 +1,58 @@
+/**
+ * The shipped `fastercache` from the command line, without a GPU: `ditto check` accepts the file,
+ * `ditto compile --cfg` writes a plan that stores the bands with a lowpass dispatch and runs half
+ * the batch on the cfg_cache steps, `ditto run --device cpu` computes what the reference executor
+ * defines, and compiling without CFG is refused by name, exit 1, no plan written.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileSource } from '../../compiler/compileSource.ts';
+import { graphWeights } from '../../compiler/ir/graph.ts';
+import { LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
+import type { Plan } from '../../compiler/plan/types.ts';
+import { sampleReference } from '../../runtime/reference/sample.ts';
+import { randomWeights } from '../../runtime/weights/random.ts';
+import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
+import { looksLikeUserError, runDitto } from '../cli/helpers.ts';
+import { maxRelativeError } from '../runtime/harness.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'ditto-fastercache-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const SET = 'depth=2,hidden=32,heads=2,latent=8,channels=4,classes=10,patch=2';
+const SCHEDULE = 'fastercache(warm=4, tail=2)';
+
+describe('fastercache from the CLI', () => {
+  it('check, compile with CFG, run on the CPU plan interpreter ≡ reference', async () => {
+    expect(runDitto(['check', 'models/schedules/fastercache.ditto']).code).toBe(0);
+    const planFile = path.join(dir, 'plan.json');
+    const c = runDitto(['compile', 'models/dit.ditto', '--model', 'DiT', '--set', SET, '--schedule', SCHEDULE, '--steps', '12', '--batch', '2', '--cfg', '3', '--caps', 'lavapipe', '-o', planFile]);
+    expect(c.code, c.stderr).toBe(0);
+    const plan = JSON.parse(readFileSync(planFile, 'utf8')) as Plan;
+    expect(plan.kernels.some((k) => k.family === 'lowpass')).toBe(true);
+    expect(plan.heatmap.uncond[5]).toMatch(/^d+b$/);
+    expect(plan.cost.flopsRatio).toBeLessThan(1);
+
+    const compiled = await compileSource('models/dit.ditto', { model: 'DiT', set: { depth: 2, hidden: 32, heads: 2, latent: 8, channels: 4, classes: 10, patch: 2 }, schedule: SCHEDULE, steps: 12, batch: 2, cfgScale: 3, sampler: 'ddpm', caps: LAVAPIPE_CAPS });
+    const weights = randomWeights(graphWeights(compiled.model.graph), 7);
+    const weightsFile = path.join(dir, 'w.safetensors');
+    writeSafetensors(weightsFile, weights);
+    const latents = path.join(dir, 'latents.safetensors');
+    const r = runDitto(['run', planFile, '--weights', weightsFile, '--device', 'cpu', '--seed', '3', '--class', '4,9', '--save-latents', latents]);
+    expect(r.code, r.stderr).toBe(0);
+    // Steps 5, 7, 9 of 12: warm-up 4, every other step, the last 2 computing both halves.
+    expect(r.stdout).toMatch(/cfg_cache  3 steps ran the conditional half only/);
+    const got = loadWeights(latents).tensors.get('latents')!;
+    const want = sampleReference(compiled.model.graph, weights, compiled.schedule!, { sampler: 'ddpm', classes: [4, 9], seed: 3, cfgScale: 3 });
+    expect(maxRelativeError(got.data, want.latents.data)).toBeLessThan(1e-4);
+  }, 600_000);
+
+  it('refuses to compile without classifier-free guidance, by name, and writes nothing', () => {
+    const out = path.join(dir, 'never.json');
+    const r = runDitto(['compile', 'models/dit.ditto', '--model', 'DiT', '--set', SET, '--schedule', SCHEDULE, '--steps', '12', '-o', out]);
+    expect(looksLikeUserError(r), r.stderr).toBe(true);
+    expect(r.stderr).toMatch(/schedule 'fastercache': it takes the unconditional output from the conditional one \(`cfg_cache`, step 5\), but this run has no classifier-free guidance; give a CFG scale \(`--cfg`\)/);
+    expect(existsSync(out)).toBe(false);
+  }, 120_000);
+});
