@@ -88,6 +88,8 @@ function actionText(a: Action): string {
       return a.basis.form === 'hermite' ? `forecast hermite(${a.order}, ${a.basis.sigma})` : `forecast ${a.basis.form}`;
     case 'tokens':
       return `compute tokens(${a.fraction}${a.by.form === 'cluster' ? `, by = cluster(${a.by.size})` : ''})`;
+    case 'cfg_cache':
+      return `cfg_cache(low: ${a.low}, high: ${a.high}, boundary: ${a.boundary})`;
     default:
       throw new DittoError('E_INTERNAL', `no text for action ${a.kind}`);
   }
@@ -156,6 +158,11 @@ export function scheduleText(s: ScheduleIR, o: { name: string; use: string; comm
     }
     for (const [key, { paths, where }] of byPred) {
       const pred = key.slice(key.indexOf('|') + 1);
+      // `cfg_cache` names no target and stands outside the branch blocks (it is the output's uncond half).
+      if (g.text.startsWith('cfg_cache')) {
+        shared.push(`${g.text} at ${pred}`);
+        continue;
+      }
       const line = `${paths.join(', ')} ${g.text} at ${pred}${g.rule !== undefined ? `\n    ${whenText(s.dynamic[g.rule]!, N)}` : ''}`;
       (where === 'both' ? shared : only[where]).push(line);
     }
