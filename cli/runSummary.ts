@@ -92,7 +92,9 @@ export function formatRunSummary(s: RunSummary): string {
   ];
   for (const d of s.dynamic ?? []) {
     const measure = d.metric === 'transform_rate' ? `transform_rate(${d.signal.replace(/\.residual$/, '')})` : `rel_l1(${d.signal})`;
-    lines.push(`dynamic    rule ${d.rule} (${measure} < ${d.threshold}): ${d.reusedSteps} step${d.reusedSteps === 1 ? '' : 's'} reused, ${d.computedSteps} computed (decided on the GPU)`);
+    const counts = (c: { reusedSteps: number; computedSteps: number }) => `${c.reusedSteps} step${c.reusedSteps === 1 ? '' : 's'} reused, ${c.computedSteps} computed`;
+    const per = d.uncond ? `cond ${counts(d)}; uncond ${counts(d.uncond)} (decided per branch on the GPU)` : `${counts(d)} (decided on the GPU)`;
+    lines.push(`dynamic    rule ${d.rule} (${measure} < ${d.threshold}): ${per}`);
   }
   if (s.baseline) {
     const b = s.baseline;

@@ -139,6 +139,8 @@ export type DynamicAst =
       readonly warmup?: Expr;
       readonly max?: Expr;
       readonly total?: Expr;
+      /** `per_branch`: one accumulator and one decision per CFG branch (its span, for errors). */
+      readonly perBranch?: { readonly span: Span };
       readonly span: Span;
     }
   | {
@@ -153,6 +155,7 @@ export type DynamicAst =
       readonly cap?: Expr;
       readonly total?: Expr;
       readonly retain?: Expr;
+      readonly perBranch?: { readonly span: Span };
       readonly span: Span;
     }
   | {
@@ -165,6 +168,7 @@ export type DynamicAst =
       readonly warmup?: Expr;
       readonly cap?: Expr;
       readonly total?: Expr;
+      readonly perBranch?: { readonly span: Span };
       readonly span: Span;
     };
 

@@ -257,11 +257,12 @@ export class CstToAst {
   dynamic(n: CstNode): A.DynamicAst {
     const opt = (label: 'threshold' | 'cap' | 'warmup' | 'max' | 'total' | 'retain') => (has(n, label) ? { [label]: this.addExpr(node(n, label)) } : {});
     const span = this.nodeSpan(n);
+    const perBranch = has(n, 'perBranch') ? { perBranch: { span: this.tokSpan(tok(n, 'perBranch')) } } : {};
     if (has(n, 'curve')) {
-      return { kind: 'magnitude', curve: this.stringLit(tok(n, 'curve')), threshold: this.addExpr(node(n, 'threshold')), ...opt('cap'), ...opt('warmup'), ...opt('max'), ...opt('total'), ...opt('retain'), span };
+      return { kind: 'magnitude', curve: this.stringLit(tok(n, 'curve')), threshold: this.addExpr(node(n, 'threshold')), ...opt('cap'), ...opt('warmup'), ...opt('max'), ...opt('total'), ...opt('retain'), ...perBranch, span };
     }
     if (has(n, 'rateSignal')) {
-      return { kind: 'transform_rate', signal: this.selector(node(n, 'rateSignal')), threshold: this.addExpr(node(n, 'threshold')), ...opt('warmup'), ...opt('max'), ...opt('cap'), ...opt('total'), ...opt('retain'), span };
+      return { kind: 'transform_rate', signal: this.selector(node(n, 'rateSignal')), threshold: this.addExpr(node(n, 'threshold')), ...opt('warmup'), ...opt('max'), ...opt('cap'), ...opt('total'), ...opt('retain'), ...perBranch, span };
     }
     return {
       kind: 'rel_l1',
@@ -274,6 +275,7 @@ export class CstToAst {
       ...opt('warmup'),
       ...opt('max'),
       ...opt('total'),
+      ...perBranch,
       span,
     };
   }

@@ -383,7 +383,7 @@ export class DittoParser extends CstParser {
     ]);
   });
 
-  // `when rel_l1(SIGNAL) [since compute] [rescale(c…)] < θ [cap c] [warmup w] [max m] [total n]`
+  // `when rel_l1(SIGNAL) [since compute] [rescale(c…)] < θ [cap c] [warmup w] [max m] [total n] [per_branch]`
   // or `when transform_rate(BLOCKS) < τ [warmup w] [max m]` (EasyCache), both decided on the GPU, or `when magnitude "curve.json" < θ [max K] [retain r]` (MagCache: the
   // calibrated curve makes the decisions static, taken when the schedule is resolved).
   dynamic = this.RULE('dynamic', () => {
@@ -454,6 +454,7 @@ export class DittoParser extends CstParser {
       this.CONSUME(K.retain);
       this.SUBRULE7(this.addExpr, { LABEL: 'retain' });
     });
+    this.OPTION8(() => this.CONSUME(K.per_branch, { LABEL: 'perBranch' }));
   });
 
   // ------------------------------------------------------------ expressions

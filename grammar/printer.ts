@@ -163,6 +163,7 @@ function printDynamic(w: A.DynamicAst): string {
   if (w.max) out += ` max ${wrap(w.max, 5)}`;
   if (w.total) out += ` total ${wrap(w.total, 5)}`;
   if (w.kind !== 'rel_l1' && w.retain) out += ` retain ${wrap(w.retain, 5)}`;
+  if (w.perBranch) out += ' per_branch';
   return out;
 }
 

@@ -55,6 +55,7 @@ export const Kw = {
   total: kw('total'),
   magnitude: kw('magnitude'),
   retain: kw('retain'),
+  per_branch: kw('per_branch'),
   cond: kw('cond'),
   uncond: kw('uncond'),
   and: kw('and'),

@@ -332,6 +332,21 @@ export function dynamicKeepsSignal(p: DecideParams, reuse: boolean): boolean {
   return p.against === 'step' || !reuse;
 }
 
+/**
+ * Whether the work of one path of a dynamic step runs, from each CFG branch's decision (`reuse`:
+ * true where the branch reuses; without `per_branch` both are the rule's one decision). The batch
+ * takes the reuse path when every branch reuses, else the compute path. On the compute path a
+ * `per_branch` rule's half-batch work (`branch` given) stores the residual of a branch that
+ * computes (`compute`) and gives a branch that reuses its stored residual (`reuse`): the images
+ * are those of each branch deciding alone; the time is that of the branch that computes more.
+ */
+export function guardRuns(when: 'compute' | 'reuse', branch: 'cond' | 'uncond' | undefined, reuse: { cond: boolean; uncond: boolean }): boolean {
+  if (branch === undefined) return (when === 'reuse') === (reuse.cond && reuse.uncond);
+  const own = reuse[branch];
+  const other = reuse[branch === 'cond' ? 'uncond' : 'cond'];
+  return when === 'compute' ? !own : own && !other;
+}
+
 // ---------------------------------------------------------------------------------------------
 // `when transform_rate(blocks[a..b]) < τ` — EasyCache's runtime-adaptive reuse
 // (docs/decisions.md "EasyCache")

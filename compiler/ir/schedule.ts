@@ -98,6 +98,9 @@ export interface DynamicRule {
   readonly cap?: number;
   /** Most reuses in a whole run (DBCache's max cached steps); absent: none. */
   readonly maxReused?: number;
+  /** `per_branch` (needs CFG): each CFG branch measures its half of the signal and keeps its own
+   *  accumulator and decision, as TeaCache does; absent: one decision for the whole batch. */
+  readonly perBranch?: boolean;
 }
 
 export interface ScheduleIR {

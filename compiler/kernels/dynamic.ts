@@ -24,6 +24,17 @@ export const DYNAMIC_STATE_FIELDS = ['step', 'has_prev', 'acc', 'consecutive', '
 export const DYNAMIC_STATE_STRIDE = DYNAMIC_STATE_FIELDS.length;
 const F = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => DYNAMIC_STATE_FIELDS.indexOf(name);
 
+/** State records of a plan's rules: one per rule, and when any rule is `per_branch` a second set
+ *  after them (rule r's uncond branch is record `rules + r`), so plans without one keep one set. */
+export function dynamicStateRecords(rules: readonly { perBranch?: unknown }[]): number {
+  return rules.some((r) => r.perBranch !== undefined && r.perBranch !== false) ? 2 * rules.length : rules.length;
+}
+
+/** The state record of a `per_branch` rule's uncond branch (its cond branch is record `rule`). */
+export function uncondRecord(rule: number, ruleCount: number): number {
+  return ruleCount + rule;
+}
+
 /** A guarded dispatch whose indirect arguments the decide kernel writes. */
 export interface GuardedDispatch {
   /** Index of its argument triple in the args buffer (u32 offset 3·slot). */
@@ -31,6 +42,10 @@ export interface GuardedDispatch {
   workgroups: [number, number, number];
   /** The path it belongs to: it runs when the decision is this. */
   when: 'compute' | 'reuse';
+  /** A `per_branch` rule's half-batch work (guardRuns, compiler/ir/rules.ts): `compute`, the
+   *  branch's store, runs when that branch computes; `reuse`, its stored residual added to its
+   *  half, when that branch reuses while the other computes (the batch runs the compute path). */
+  branch?: 'cond' | 'uncond';
 }
 
 export interface DynamicDecideConfig {
@@ -57,6 +72,9 @@ export interface DynamicDecideConfig {
   /** Whether targets follow the rule at this step (otherwise the state is updated and reset). */
   used: boolean;
   guarded: GuardedDispatch[];
+  /** `per_branch`: the state record of the uncond half, which decides on its own from the second
+   *  half of the signal (the first half, cond, uses record `rule`); absent: one decision. */
+  uncondRecord?: number;
   workgroupSize: number;
 }
 
@@ -64,7 +82,7 @@ export interface DynamicDecideConfig {
 const UNLIMITED = 1e9;
 
 /** The config of a rule's decide kernel (plain JSON: limits that are absent become −1 / UNLIMITED). */
-export function selectDynamicDecide(p: { rule: number; elements: number; residual: boolean; used: boolean; guarded: GuardedDispatch[]; params: DecideParams }): DynamicDecideConfig {
+export function selectDynamicDecide(p: { rule: number; elements: number; residual: boolean; used: boolean; guarded: GuardedDispatch[]; params: DecideParams; uncondRecord?: number }): DynamicDecideConfig {
   const { params, ...rest } = p;
   const limit = (v: number) => (Number.isFinite(v) ? v : -1);
   return {
@@ -94,51 +112,90 @@ function polynomial(coefficients: readonly number[], x: string): string {
 
 export function emitDynamicDecide(c: DynamicDecideConfig): EmittedKernel {
   const WG = c.workgroupSize;
+  const split = c.uncondRecord !== undefined;
   const bindings: KernelBinding[] = [{ name: 'signal', access: 'read', elemType: 'f32', elements: c.elements }];
   if (c.residual) bindings.push({ name: 'input', access: 'read', elemType: 'f32', elements: c.elements });
   bindings.push({ name: 'prev', access: 'read_write', elemType: 'f32', elements: c.elements });
-  bindings.push({ name: 'state', access: 'read_write', elemType: 'f32', elements: (c.rule + 1) * DYNAMIC_STATE_STRIDE });
+  bindings.push({ name: 'state', access: 'read_write', elemType: 'f32', elements: (Math.max(c.rule, c.uncondRecord ?? 0) + 1) * DYNAMIC_STATE_STRIDE });
   const maxSlot = c.guarded.reduce((m, g) => Math.max(m, g.slot), -1);
   if (c.used) bindings.push({ name: 'args', access: 'read_write', elemType: 'i32', elements: Math.max(3, 3 * (maxSlot + 1)) });
-  const base = c.rule * DYNAMIC_STATE_STRIDE;
-  const s = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => `state[${base + F(name)}u]`;
   const cur = c.residual ? 'signal[i] - input[i]' : 'signal[i]';
-  const args = c.guarded
-    .map((g) => {
-      const on = g.when === 'compute' ? '!reuse' : 'reuse';
-      return g.workgroups.map((w, a) => `    args[${3 * g.slot + a}u] = select(0, ${w}, ${on});`).join('\n');
-    })
-    .join('\n');
-  const conditions = [
-    c.used ? 'true' : 'false',
-    'measured',
-    `k >= ${f32Lit(c.warmup)}`,
-    `${c.against === 'compute' ? 'sig' : 'acc'} < ${f32Lit(c.threshold)}`,
-    ...(c.cap >= 0 ? [`acc < ${f32Lit(c.cap)}`] : []),
-    `consecutive < ${f32Lit(c.maxConsecutive)}`,
-    ...(c.maxReused >= 0 ? [`${s('reused')} < ${f32Lit(c.maxReused)}`] : []),
-  ];
+  // Per branch: `reuseC`, `reuseU` each half's decision; the batch reuses when both do.
+  const runs = (g: GuardedDispatch) => {
+    if (!split) return g.when === 'compute' ? '!reuse' : 'reuse';
+    if (g.branch === undefined) return g.when === 'compute' ? '!reuse' : 'reuse';
+    const [own, other] = g.branch === 'cond' ? ['reuseC', 'reuseU'] : ['reuseU', 'reuseC'];
+    return g.when === 'compute' ? `!${own}` : `${own} && !${other}`;
+  };
+  const args = c.guarded.map((g) => g.workgroups.map((w, a) => `    args[${3 * g.slot + a}u] = select(0, ${w}, ${runs(g)});`).join('\n')).join('\n');
   const keepAlways = c.against === 'step';
   const rate = c.metric === 'transform_rate';
-  // rel_l1: mean|cur − prev| / mean|prev|; transform_rate: rate · Σ|x − x_prev| / Σ|o_c|. 0/0 is no
-  // change, x/0 an infinite one.
-  const measure = rate
-    ? `let n = ${s('rate')} * sNum[0];
+  /** One record's decision and state update: the locals get suffix `x` (none with one decision). */
+  const decide = (record: number, x: string, sums: [string, string], keep: string) => {
+    const base = record * DYNAMIC_STATE_STRIDE;
+    const s = (name: (typeof DYNAMIC_STATE_FIELDS)[number]) => `state[${base + F(name)}u]`;
+    const conditions = [
+      c.used ? 'true' : 'false',
+      `measured${x}`,
+      `k >= ${f32Lit(c.warmup)}`,
+      `${c.against === 'compute' ? `sig${x}` : `acc${x}`} < ${f32Lit(c.threshold)}`,
+      ...(c.cap >= 0 ? [`acc${x} < ${f32Lit(c.cap)}`] : []),
+      `consecutive${x} < ${f32Lit(c.maxConsecutive)}`,
+      ...(c.maxReused >= 0 ? [`${s('reused')} < ${f32Lit(c.maxReused)}`] : []),
+    ];
+    // rel_l1: mean|cur − prev| / mean|prev|; transform_rate: rate · Σ|x − x_prev| / Σ|o_c|. 0/0 is no
+    // change, x/0 an infinite one.
+    const measure = rate
+      ? `let n = ${s('rate')} * ${sums[0]}[0];
       let d = ${s('out_norm')};`
-    : `let n = sNum[0];
-      let d = sDen[0];`;
-  const wgsl = `// dynamic_decide: rule ${c.rule}, ${rate ? 'transform rate estimate from' : 'rel-L1 of'} ${c.elements} signal values against the ${c.against === 'step' ? 'previous step' : 'last compute'}${c.rescale.length > 0 ? `, rescaled (degree ${c.rescale.length - 1})` : ''}${c.used ? `, decides ${c.guarded.length} dispatches` : ' (rule not used at this step)'}
-${declareBindings(bindings)}
-
-const N: u32 = ${c.elements}u;
-const WG: u32 = ${WG}u;
-var<workgroup> sNum: array<f32, ${WG}>;
-var<workgroup> sDen: array<f32, ${WG}>;
-var<workgroup> sKeep: u32;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) li: u32) {
-  var num = 0.0;
+      : `let n = ${sums[0]}[0];
+      let d = ${sums[1]}[0];`;
+    return `    let hasPrev${x} = ${s('has_prev')} > 0.5;
+    var acc${x} = ${s('acc')};
+    var consecutive${x} = ${s('consecutive')};
+    var sig${x} = 0.0;
+    let measured${x} = hasPrev${x}${rate ? ` && ${s('has_rate')} > 0.5` : ''};
+    if (measured${x}) {
+      ${measure}
+      sig${x} = select(select(3.0e38, 0.0, n == 0.0), n / d, d > 0.0);${c.rescale.length > 0 ? `
+      sig${x} = ${polynomial(c.rescale, `sig${x}`)};` : ''}
+      acc${x} += sig${x};
+    }
+    let reuse${x} = ${conditions.join(' && ')};
+    if (reuse${x}) {
+      consecutive${x} += 1.0;
+      ${s('reused')} += 1.0;
+    } else {
+      acc${x} = 0.0;
+      consecutive${x} = 0.0;${c.used ? `\n      ${s('computed')} += 1.0;` : ''}
+    }
+    ${s('step')} = k + 1.0;
+    ${s('has_prev')} = 1.0;
+    ${s('acc')} = acc${x};
+    ${s('consecutive')} = consecutive${x};
+    ${s('decision')} = select(0.0, 1.0, reuse${x});
+    ${s('signal')} = sig${x};
+    ${keep} = select(1u, 0u, reuse${x});`;
+  };
+  const step = `state[${c.rule * DYNAMIC_STATE_STRIDE + F('step')}u]`;
+  const sums = split
+    ? `  var num = 0.0;
+  var den = 0.0;
+  var numU = 0.0;
+  var denU = 0.0;
+  for (var i = li; i < N; i += WG) {
+    let cur = ${cur};
+    let p = prev[i];
+    if (i < HALF) {
+      num += abs(cur - p);
+      den += abs(p);
+    } else {
+      numU += abs(cur - p);
+      denU += abs(p);
+    }
+  }
+${workgroupSums([['sNum', 'num'], ['sDen', 'den'], ['sNumU', 'numU'], ['sDenU', 'denU']])}`
+    : `  var num = 0.0;
   var den = 0.0;
   for (var i = li; i < N; i += WG) {
     let cur = ${cur};
@@ -146,43 +203,40 @@ fn main(@builtin(local_invocation_index) li: u32) {
     num += abs(cur - p);
     den += abs(p);
   }
-${workgroupSums([['sNum', 'num'], ['sDen', 'den']])}
+${workgroupSums([['sNum', 'num'], ['sDen', 'den']])}`;
+  const decisions = split
+    ? `${decide(c.rule, 'C', ['sNum', 'sDen'], 'sKeep')}
+${decide(c.uncondRecord!, 'U', ['sNumU', 'sDenU'], 'sKeepU')}
+    let reuse = reuseC && reuseU;`
+    : decide(c.rule, '', ['sNum', 'sDen'], 'sKeep');
+  const tail = split && !keepAlways
+    ? `  for (var i = li; i < N; i += WG) {
+    if (select(sKeep, sKeepU, i >= HALF) == 1u) { prev[i] = ${cur}; }
+  }`
+    : `  let keep = ${keepAlways ? 'true' : 'sKeep == 1u'};
+  if (keep) {
+    for (var i = li; i < N; i += WG) { prev[i] = ${cur}; }
+  }`;
+  const wgsl = `// dynamic_decide: rule ${c.rule}, ${rate ? 'transform rate estimate from' : 'rel-L1 of'} ${c.elements} signal values against the ${c.against === 'step' ? 'previous step' : 'last compute'}${c.rescale.length > 0 ? `, rescaled (degree ${c.rescale.length - 1})` : ''}${split ? `, per CFG branch (uncond state record ${c.uncondRecord})` : ''}${c.used ? `, decides ${c.guarded.length} dispatches` : ' (rule not used at this step)'}
+${declareBindings(bindings)}
+
+const N: u32 = ${c.elements}u;${split ? `\nconst HALF: u32 = ${c.elements / 2}u;` : ''}
+const WG: u32 = ${WG}u;
+var<workgroup> sNum: array<f32, ${WG}>;
+var<workgroup> sDen: array<f32, ${WG}>;${split ? `\nvar<workgroup> sNumU: array<f32, ${WG}>;\nvar<workgroup> sDenU: array<f32, ${WG}>;` : ''}
+var<workgroup> sKeep: u32;${split ? '\nvar<workgroup> sKeepU: u32;' : ''}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) li: u32) {
+${sums}
   if (li == 0u) {
-    let k = ${s('step')};
-    let hasPrev = ${s('has_prev')} > 0.5;
-    var acc = ${s('acc')};
-    var consecutive = ${s('consecutive')};
-    var sig = 0.0;
-    let measured = hasPrev${rate ? ` && ${s('has_rate')} > 0.5` : ''};
-    if (measured) {
-      ${measure}
-      sig = select(select(3.0e38, 0.0, n == 0.0), n / d, d > 0.0);${c.rescale.length > 0 ? `
-      sig = ${polynomial(c.rescale, 'sig')};` : ''}
-      acc += sig;
-    }
-    let reuse = ${conditions.join(' && ')};
-    if (reuse) {
-      consecutive += 1.0;
-      ${s('reused')} += 1.0;
-    } else {
-      acc = 0.0;
-      consecutive = 0.0;${c.used ? `\n      ${s('computed')} += 1.0;` : ''}
-    }
-    ${s('step')} = k + 1.0;
-    ${s('has_prev')} = 1.0;
-    ${s('acc')} = acc;
-    ${s('consecutive')} = consecutive;
-    ${s('decision')} = select(0.0, 1.0, reuse);
-    ${s('signal')} = sig;
-    sKeep = select(1u, 0u, reuse);
+    let k = ${step};
+${decisions}
 ${args.replace(/^ {4}/gm, '      ')}
   }
   workgroupBarrier();
-  // The reference for the next step: ${keepAlways ? "this step's signal" : 'the signal of the last step that did not reuse'}.
-  let keep = ${keepAlways ? 'true' : 'sKeep == 1u'};
-  if (keep) {
-    for (var i = li; i < N; i += WG) { prev[i] = ${cur}; }
-  }
+  // The reference for the next step: ${keepAlways ? "this step's signal" : `the signal of the last step that did not reuse${split ? ' (per half)' : ''}`}.
+${tail}
 }
 `;
   return { family: 'dynamic_decide', key: cacheKey('dynamic_decide', c), wgsl, entryPoint: 'main', workgroupSize: [WG, 1, 1], bindings, dispatch: [1, 1, 1] };

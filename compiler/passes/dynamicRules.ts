@@ -7,6 +7,7 @@ import { DittoError } from '../../core/errors.ts';
 import type { Graph } from '../ir/graph.ts';
 import { decisionNodes, signalNodes } from '../ir/scheduleCheck.ts';
 import { decideParams } from '../ir/rules.ts';
+import { uncondRecord } from '../kernels/dynamic.ts';
 import { actionAt, type ScheduleIR } from '../ir/schedule.ts';
 import type { DynamicSignal, TargetInfo } from './ir.ts';
 import type { CompileOptions } from './options.ts';
@@ -28,6 +29,8 @@ export function dynamicSignals(graph: Graph, schedule: ScheduleIR, targets: Map<
     if (r.rescale !== undefined && (!Array.isArray(r.rescale) || !r.rescale.every(Number.isFinite))) fail(schedule, `dynamic rule ${rule}: rescale must be a list of finite numbers`);
     if (r.cap !== undefined && !(r.cap > 0)) fail(schedule, `dynamic rule ${rule}: cap must be > 0, got ${r.cap}`);
     if (r.maxReused !== undefined && !(r.maxReused >= 0)) fail(schedule, `dynamic rule ${rule}: total must be >= 0, got ${r.maxReused}`);
+    if (r.perBranch && opts.cfgScale === undefined) fail(schedule, `dynamic rule ${rule} (rel_l1(${r.signal}) … per_branch) keeps one decision per CFG branch, so it needs CFG; compile with a guidance scale (--cfg) or drop \`per_branch\``);
+    if (r.perBranch && (rate || r.then !== 'reuse_residual')) fail(schedule, `dynamic rule ${rule}: \`per_branch\` applies to rel_l1 rules that reuse a residual`);
     const all = signalNodes(graph, r.signal);
     const nodes = decisionNodes(graph, r);
     if (!all || !nodes) fail(schedule, `dynamic rule ${rule}: signal '${r.signal}' is neither a named node nor the residual of a block or block range of model ${graph.model}${rate ? ' (transform_rate needs a block range)' : ''}`);
@@ -41,7 +44,7 @@ export function dynamicSignals(graph: Graph, schedule: ScheduleIR, targets: Map<
         }
       }
     }
-    return { rule, signal: r.signal, nodes, ...(rate ? { output: all[0]! } : {}), params: decideParams(r), then: r.then };
+    return { rule, signal: r.signal, nodes, ...(rate ? { output: all[0]! } : {}), params: decideParams(r), then: r.then, ...(r.perBranch ? { perBranch: { uncondRecord: uncondRecord(rule, schedule.dynamic.length) } } : {}) };
   });
 }
 
@@ -49,7 +52,7 @@ export function dynamicSignals(graph: Graph, schedule: ScheduleIR, targets: Map<
  * Per step, the dynamic rule its targets follow (undefined: none). A rule counts as used at a step
  * when any target's action in either branch refers to it, as in the reference executor. One rule
  * per step, and under CFG both branches of a target follow the same rule (the decision is taken
- * once for the whole batch).
+ * once for the whole batch, or, `per_branch`, once per half by the same rule).
  */
 export function dynamicStepRules(schedule: ScheduleIR, opts: CompileOptions): (number | undefined)[] {
   const cfg = opts.cfgScale !== undefined;

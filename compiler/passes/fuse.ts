@@ -104,7 +104,7 @@ export function merged(a: Instr, b: Instr, over: Partial<Instr>): Instr {
 
 /** Two instructions run on the same path of a dynamic step (or both always): only those may fuse. */
 export function sameGuard(a: Instr, b: Instr): boolean {
-  return a.guard?.rule === b.guard?.rule && a.guard?.when === b.guard?.when;
+  return a.guard?.rule === b.guard?.rule && a.guard?.when === b.guard?.when && a.guard?.branch === b.guard?.branch;
 }
 
 export function compact(instrs: (Instr | null)[]): Instr[] {

@@ -101,12 +101,16 @@ export interface DynamicSignal {
   /** The decision's parameters (compiler/ir/rules.ts). */
   params: DecideParams;
   then: 'reuse' | 'reuse_residual';
+  /** `per_branch`: each CFG half decides on its own (its uncond state is record `uncondRecord`). */
+  perBranch?: { uncondRecord: number };
 }
 
 /** Which path of a dynamic step an instruction belongs to (absent: it always runs). */
 export interface Guard {
   rule: number;
   when: 'compute' | 'reuse';
+  /** A `per_branch` rule's half-batch work on the compute path (compiler/ir/rules.ts guardRuns). */
+  branch?: Branch;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,7 +187,7 @@ export type InstrOp =
   | { kind: 'elementwise'; shape: number[]; exprs: Expr[]; label: string }
   /** Measures a dynamic rule's rel-L1 signal, updates its state, and (when `used`) writes the
    *  indirect arguments of the step's guarded dispatches. ins: signal [, block input]; outs: prev, state, args. */
-  | { kind: 'dynamic_decide'; rule: number; elements: number; used: boolean; params: DecideParams }
+  | { kind: 'dynamic_decide'; rule: number; elements: number; used: boolean; params: DecideParams; uncondRecord?: number }
   /** `transform_rate` (EasyCache), after the span at a compute: the transformation rate from the
    *  span's output and input against the last compute's, which they then replace.
    *  ins: output, input; outs: last compute's output, last compute's input, state. */

@@ -12,15 +12,15 @@
  * lowerCache.ts (cache traffic), lowerDynamic.ts (dynamic rules), lowerSampler.ts (inputs and
  * sampler update). This file decides, per step and node, which of them runs.
  */
-import { DittoError } from '../../core/errors.ts';
+import { DittoError, invariant } from '../../core/errors.ts';
 import type { Graph, Node, NodeId } from '../ir/graph.ts';
 import type { Hoisted } from './hoist.ts';
 import type { Body, Branch, DynamicSignal, NodeState, StepSpec, TargetInfo, TargetStep, ValueInfo } from './ir.ts';
-import { DYNAMIC_STATE_STRIDE } from '../kernels/dynamic.ts';
+import { dynamicStateRecords } from '../kernels/dynamic.ts';
 import type { CompileOptions } from './options.ts';
 import { bindInputs, BodyBuilder, consumerCounts, type Ctx, declare, declareFixedValues, declarePosEmbed, full, modelIO, type ModelIO, type Range, slotName } from './lowerBody.ts';
 import { copyHalf, forecast, fromBands, residual, storeBands, storeResidual, storeValue } from './lowerCache.ts';
-import { dynamicState, emitDecide, emitRateUpdate } from './lowerDynamic.ts';
+import { dynamicState, dynamicStateLength, emitDecide, emitRateUpdate } from './lowerDynamic.ts';
 import { emitNode } from './lowerOps.ts';
 import { partialCompute } from './lowerTokens.ts';
 import { sampler, stageInput } from './lowerSampler.ts';
@@ -73,7 +73,7 @@ function lowerPrologue(ctx: Ctx, nodes: NodeId[]): Body {
   bindInputs(b);
   if (ctx.dynamic.length > 0) {
     // Every run starts the dynamic rules afresh: no previous signal, nothing accumulated.
-    b.emit({ op: { kind: 'dynamic_reset', rules: ctx.dynamic.length }, ins: [], outs: [{ value: dynamicState(ctx), view: contiguous([ctx.dynamic.length * DYNAMIC_STATE_STRIDE]) }], covers: [], role: 'sampler', note: 'reset the dynamic rules' });
+    b.emit({ op: { kind: 'dynamic_reset', rules: dynamicStateRecords(ctx.dynamic) }, ins: [], outs: [{ value: dynamicState(ctx), view: contiguous([dynamicStateLength(ctx)]) }], covers: [], role: 'sampler', note: 'reset the dynamic rules' });
   }
   const R = full(ctx);
   for (const id of nodes) {
@@ -171,10 +171,13 @@ function lowerStep(ctx: Ctx, step: StepSpec): Body {
       lowerNode(b, only, n, value, direct);
       continue;
     }
+    // A per_branch rule's target: on the compute path each half stores its residual or, when its
+    // branch reuses while the other computes, takes its stored residual (compiler/ir/rules.ts guardRuns).
+    const branchwise = ctx.dynamic[rule]!.perBranch !== undefined && info?.blockInput !== undefined && cfg && worlds[1]!.states.cond[id] === 'residual' && worlds[1]!.states.uncond[id] === 'residual';
     worlds.forEach((w, wi) => {
       if (!live(w, id)) return;
       b.guard = { rule, when: wi === 0 ? 'compute' : 'reuse' };
-      lowerNode(b, w, n, value, direct);
+      lowerNode(b, w, n, value, direct, wi === 0 && branchwise ? rule : undefined);
       b.guard = undefined;
     });
   }
@@ -195,8 +198,9 @@ function isDirect(ctx: Ctx, w: World, id: NodeId, info: TargetInfo | undefined):
   return per.every((a) => a.st === 'reuse' || a.st === 'compute' || a.st === 'dead' || a.st === 'partial') && per.some((a) => a.st === 'reuse' || a.st === 'partial' || a.ts?.storeValue === true);
 }
 
-/** The instructions of node `n` in world `w`, writing `value`. */
-function lowerNode(b: BodyBuilder, w: World, n: Node, value: string, direct: boolean): void {
+/** The instructions of node `n` in world `w`, writing `value`. `branchwise`: the per_branch rule
+ *  whose compute path this is, for a target it governs (its cache work is per half, guarded). */
+function lowerNode(b: BodyBuilder, w: World, n: Node, value: string, direct: boolean, branchwise?: number): void {
   const ctx = b.ctx;
   const { io, opts } = ctx;
   const id = n.id;
@@ -224,7 +228,16 @@ function lowerNode(b: BodyBuilder, w: World, n: Node, value: string, direct: boo
         break;
       case 'compute':
         if (info && ts?.storeValue && !direct) storeValue(b, info, n, R, value, ts, tag);
-        if (info && ts?.storeResidual) storeResidual(b, info, n, R, tag);
+        if (branchwise !== undefined && info) {
+          invariant(info.blockInput !== undefined && !differ && sameWork, 'a per_branch target computes both halves alike on the compute path');
+          for (const half of ['cond', 'uncond'] as Branch[]) {
+            b.guard = { rule: branchwise, when: 'compute', branch: half };
+            if (ts?.storeResidual) storeResidual(b, info, n, halfOf(half), { branch: half });
+            b.guard = { rule: branchwise, when: 'reuse', branch: half };
+            residual(b, info, n, halfOf(half), value, { branch: half });
+          }
+          b.guard = { rule: branchwise, when: 'compute' };
+        } else if (info && ts?.storeResidual) storeResidual(b, info, n, R, tag);
         if (info && ts?.storeBands) storeBands(b, info, n, value);
         break;
       case 'bands':

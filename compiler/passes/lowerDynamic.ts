@@ -5,14 +5,19 @@
  */
 import { numel } from '../../core/tensor.ts';
 import type { NodeId } from '../ir/graph.ts';
-import { DYNAMIC_STATE_STRIDE } from '../kernels/dynamic.ts';
+import { DYNAMIC_STATE_STRIDE, dynamicStateRecords } from '../kernels/dynamic.ts';
 import type { DynamicSignal, Operand } from './ir.ts';
 import { type BodyBuilder, type Ctx, declare, IN } from './lowerBody.ts';
 import { contiguous, isContiguous } from './views.ts';
 
 
+/** f32 values of the rules' state buffer (kernels/dynamic.ts dynamicStateRecords). */
+export function dynamicStateLength(ctx: Ctx): number {
+  return dynamicStateRecords(ctx.dynamic) * DYNAMIC_STATE_STRIDE;
+}
+
 export function dynamicState(ctx: Ctx): string {
-  return declare(ctx, { name: 'dyn:state', shape: [ctx.dynamic.length * DYNAMIC_STATE_STRIDE], dtype: 'f32', storage: 'dynamic' });
+  return declare(ctx, { name: 'dyn:state', shape: [dynamicStateLength(ctx)], dtype: 'f32', storage: 'dynamic' });
 }
 
 /** Node `id`'s whole value as one contiguous operand (copied when it is a view). */
@@ -33,12 +38,12 @@ export function emitDecide(b: BodyBuilder, d: DynamicSignal, used: boolean): voi
   const elements = numel(shape);
   const prev = declare(ctx, { name: `dyn:prev${d.rule}`, shape, dtype: 'f32', storage: 'dynamic' });
   const state = dynamicState(ctx);
-  const outs: Operand[] = [{ value: prev, view: contiguous(shape) }, { value: state, view: contiguous([ctx.dynamic.length * DYNAMIC_STATE_STRIDE]) }];
+  const outs: Operand[] = [{ value: prev, view: contiguous(shape) }, { value: state, view: contiguous([dynamicStateLength(ctx)]) }];
   if (used) outs.push({ value: declare(ctx, { name: 'dyn:args', shape: [3], dtype: 'i32', storage: 'indirect' }), view: contiguous([3]) });
   b.emit({
-    op: { kind: 'dynamic_decide', rule: d.rule, elements, used, params: d.params },
+    op: { kind: 'dynamic_decide', rule: d.rule, elements, used, params: d.params, ...(d.perBranch ? { uncondRecord: d.perBranch.uncondRecord } : {}) },
     ins, outs, covers: [...d.nodes], role: 'sampler',
-    note: used ? `dynamic rule ${d.rule}: ${metricText(d)} decides compute or ${d.then}` : `dynamic rule ${d.rule}: measure ${metricText(d)} (not used at this step)`,
+    note: used ? `dynamic rule ${d.rule}: ${metricText(d)} decides compute or ${d.then}${d.perBranch ? ' per CFG branch' : ''}` : `dynamic rule ${d.rule}: measure ${metricText(d)} (not used at this step)`,
   });
 }
 
@@ -60,7 +65,7 @@ export function emitRateUpdate(b: BodyBuilder, d: DynamicSignal): void {
   const input = { value: declare(ctx, { name: `dyn:prev${d.rule}`, shape, dtype: 'f32', storage: 'dynamic' }), view };
   const lastOut = { value: declare(ctx, { name: `dyn:out${d.rule}`, shape, dtype: 'f32', storage: 'dynamic' }), view };
   const lastIn = { value: declare(ctx, { name: `dyn:in${d.rule}`, shape, dtype: 'f32', storage: 'dynamic' }), view };
-  const state = { value: dynamicState(ctx), view: contiguous([ctx.dynamic.length * DYNAMIC_STATE_STRIDE]) };
+  const state = { value: dynamicState(ctx), view: contiguous([dynamicStateLength(ctx)]) };
   b.emit({
     op: { kind: 'dynamic_rate', rule: d.rule, elements: numel(shape) },
     ins: [output, input], outs: [lastOut, lastIn, state], covers: [], role: 'sampler',

@@ -92,10 +92,11 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
       const d = dispatch(ins);
       if (ins.guard) {
         invariant(argsBuffer !== undefined, 'a guarded dispatch needs the indirect args buffer');
-        const g: GuardedDispatch = { slot: slot++, workgroups: d.workgroups, when: ins.guard.when };
+        const branch = ins.guard.branch ? { branch: ins.guard.branch } : {};
+        const g: GuardedDispatch = { slot: slot++, workgroups: d.workgroups, when: ins.guard.when, ...branch };
         guardedByRule.set(ins.guard.rule, [...(guardedByRule.get(ins.guard.rule) ?? []), g]);
         d.indirect = { buffer: argsBuffer, offset: 12 * g.slot };
-        d.guard = { rule: ins.guard.rule, when: ins.guard.when };
+        d.guard = { rule: ins.guard.rule, when: ins.guard.when, ...branch };
       }
       dispatches[j] = d;
     });
@@ -113,7 +114,9 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
   const costOf = (b: PlanBody): StepCost => {
     let flops = 0, bytes = 0, seconds = 0;
     for (const d of b.dispatches) {
-      // A dynamic step is costed on its compute path (the decisions are not known before running).
+      // A dynamic step is costed on its compute path (the decisions are not known before running);
+      // a per_branch rule's compute path is the batch's whenever either branch computes, with each
+      // half's residual store (its reuse-half additions are not counted: they replace a store).
       if (d.guard?.when === 'reuse') continue;
       flops += d.flops;
       bytes += d.bytes;
@@ -191,6 +194,7 @@ function dynamicSection(s: PipelineState, byValue: Map<string, number>): Plan['d
       ...(Number.isFinite(d.params.maxReused) ? { maxReused: d.params.maxReused } : {}),
       stateOffset: 4 * d.rule * DYNAMIC_STATE_STRIDE,
       reusedSteps: 4 * (d.rule * DYNAMIC_STATE_STRIDE + DYNAMIC_STATE_FIELDS.indexOf('reused')),
+      ...(d.perBranch ? { perBranch: { stateOffset: 4 * d.perBranch.uncondRecord * DYNAMIC_STATE_STRIDE, reusedSteps: 4 * (d.perBranch.uncondRecord * DYNAMIC_STATE_STRIDE + DYNAMIC_STATE_FIELDS.indexOf('reused')) } } : {}),
       usedSteps: s.steps!.filter((st) => st.dynamic?.rule === d.rule).length,
     })),
   };

@@ -147,7 +147,7 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
       const [prev, state, args] = ins.outs as [Operand, Operand, Operand | undefined];
       binds.set('prev', exact('prev', b(prev), 'dynamic_decide')).set('state', exact('state', b(state), 'dynamic_decide'));
       if (args) binds.set('args', exact('args', b(args), 'dynamic_decide'));
-      const config = selectDynamicDecide({ rule: op.rule, elements: op.elements, residual: input !== undefined, params: op.params, used: op.used, guarded: op.used ? guarded : [] });
+      const config = selectDynamicDecide({ rule: op.rule, elements: op.elements, residual: input !== undefined, params: op.params, used: op.used, guarded: op.used ? guarded : [], ...(op.uncondRecord !== undefined ? { uncondRecord: op.uncondRecord } : {}) });
       return { family: 'dynamic_decide', config, kernel: emitDynamicDecide(config), binds };
     }
     case 'dynamic_rate': {

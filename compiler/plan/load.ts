@@ -41,6 +41,7 @@ function checkBody(b: unknown, field: string, buffers: unknown[], kernels: unkno
       if (g.when !== 'compute' && g.when !== 'reuse') bad(`${f}.guard.when`, `must be compute or reuse, got ${JSON.stringify(g.when)}`);
       if (rules === null) bad(`${f}.indirect`, 'a forward plan has no dynamic rules, so no indirect dispatch');
       int(g.rule, `${f}.guard.rule`, 0, rules - 1);
+      if (g.branch !== undefined && g.branch !== 'cond' && g.branch !== 'uncond') bad(`${f}.guard.branch`, `must be cond or uncond, got ${JSON.stringify(g.branch)}`);
     }
   });
 }
@@ -154,6 +155,11 @@ export function loadPlan(json: string | unknown, opts: PlanLoadOptions = {}): Pl
       int(o.warmup, `${f}.warmup`, 0);
       const so = int(o.stateOffset, `${f}.stateOffset`, 0, Math.max(0, stateBytes - 4 * fields.length));
       int(o.reusedSteps, `${f}.reusedSteps`, so, so + 4 * fields.length - 4);
+      if (o.perBranch !== undefined) {
+        const pb = obj(o.perBranch, `${f}.perBranch`);
+        const uo = int(pb.stateOffset, `${f}.perBranch.stateOffset`, 0, Math.max(0, stateBytes - 4 * fields.length));
+        int(pb.reusedSteps, `${f}.perBranch.reusedSteps`, uo, uo + 4 * fields.length - 4);
+      }
     });
   }
   checkBody(p.prologue, 'prologue', buffers, kernels, rules);

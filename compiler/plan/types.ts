@@ -71,7 +71,7 @@ export interface PlanDispatch {
    *  `workgroups` when the dispatch's path was chosen, zeros (skip) otherwise. */
   indirect?: { buffer: number; offset: number };
   /** The path of a dynamic step this dispatch belongs to (with `indirect`). */
-  guard?: { rule: number; when: 'compute' | 'reuse' };
+  guard?: { rule: number; when: 'compute' | 'reuse'; branch?: 'cond' | 'uncond' };
   note?: string;
   flops: number;
   bytes: number;
@@ -166,6 +166,8 @@ export interface Plan {
       /** `transform_rate` (EasyCache) when the rule estimates the change from the transformation rate. */
       metric?: 'transform_rate';
       stateOffset: number; reusedSteps: number;
+      /** `per_branch`: the uncond branch's record (the fields above are the cond branch's). */
+      perBranch?: { stateOffset: number; reusedSteps: number };
       /** Steps whose targets follow the rule (the most that can reuse is this less the first). */
       usedSteps: number;
     }[];

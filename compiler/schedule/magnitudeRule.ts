@@ -63,6 +63,10 @@ export function applyMagnitudeRule(ctx: Ctx, w: MagnitudeAst, targets: readonly 
       return;
     }
   }
+  if (w.perBranch) {
+    ctx.diags.error('`per_branch` does not apply to `magnitude`: each CFG branch already follows its own curve (the decisions are static, per branch)', w.perBranch.span);
+    return;
+  }
   const env = stepEnv(ctx, undefined, 'a magnitude rule');
   const threshold = evalNumber(w.threshold, env, ctx.diags, 'the threshold');
   const maxSkips = w.max ? evalInt(w.max, env, ctx.diags, '`max`', 1) : ctx.S;

@@ -111,6 +111,7 @@ function whenText(r: DynamicRule, N: number): string {
   out += ` warmup ${r.warmup}`;
   if (r.maxConsecutive < N) out += ` max ${r.maxConsecutive}`;
   if (r.maxReused !== undefined) out += ` total ${r.maxReused}`;
+  if (r.perBranch) out += ' per_branch';
   return out;
 }
 

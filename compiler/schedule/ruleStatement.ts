@@ -78,6 +78,10 @@ function dynamicRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, then: 'r
     ctx.diags.error('`cap` bounds the sum of changes measured `since compute`; without it the sum itself is compared with the threshold', w.cap!.span);
     return undefined;
   }
+  if (w.perBranch && then !== 'reuse_residual') {
+    ctx.diags.error('`per_branch` lets one CFG branch reuse its residual while the other computes; it needs `reuse residual` (with `reuse` the branches share one decision)', w.perBranch.span);
+    return undefined;
+  }
   const signal = w.residual ? residualSignal(ctx, w, sig) : nodeSignal(ctx, w, sig);
   if (!signal) return undefined;
   const { path, node, blocks } = signal;
@@ -98,6 +102,7 @@ function dynamicRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, then: 'r
     ...(rescale ? { rescale: rescale as number[] } : {}),
     ...(cap !== undefined ? { cap } : {}),
     ...(total !== undefined ? { maxReused: total } : {}),
+    ...(w.perBranch ? { perBranch: true } : {}),
   };
 }
 

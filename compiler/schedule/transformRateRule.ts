@@ -18,6 +18,10 @@ export function transformRateRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'transfo
       return undefined;
     }
   }
+  if (w.perBranch) {
+    ctx.diags.error('`per_branch` does not apply to `transform_rate`: EasyCache takes one decision per step for the CFG batch (its released code decides on the conditional branch), so its rate is not kept per branch', w.perBranch.span);
+    return undefined;
+  }
   if (then !== 'reuse_residual') {
     ctx.diags.error('`transform_rate` measures a span of blocks and reuses its transformation (output − input); the action must be `reuse residual`', w.span);
     return undefined;

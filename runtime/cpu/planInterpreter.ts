@@ -86,7 +86,7 @@ export interface CpuRunOutput {
   latents: Tensor;
   classes: number[];
   /** Per dynamic rule: steps that reused and computed, as the plan's decide dispatches counted them. */
-  dynamic?: { rule: number; signal: string; threshold: number; reusedSteps: number; computedSteps: number }[];
+  dynamic?: { rule: number; signal: string; threshold: number; reusedSteps: number; computedSteps: number; uncond?: { reusedSteps: number; computedSteps: number } }[];
 }
 
 /** Runs a sampling plan on the CPU: prologue once, then each step's body, then reads the latent. */
@@ -121,7 +121,10 @@ export function runPlanOnCpu(plan: Plan, weights: ReadonlyMap<string, Tensor>, r
   return {
     latents,
     classes,
-    dynamic: dyn.rules.map((r) => ({ rule: r.rule, signal: r.signal, threshold: r.threshold, reusedSteps: Math.round(state[r.reusedSteps / 4]!), computedSteps: Math.round(state[r.stateOffset / 4 + computed]!) })),
+    dynamic: dyn.rules.map((r) => ({
+      rule: r.rule, signal: r.signal, threshold: r.threshold, reusedSteps: Math.round(state[r.reusedSteps / 4]!), computedSteps: Math.round(state[r.stateOffset / 4 + computed]!),
+      ...(r.perBranch ? { uncond: { reusedSteps: Math.round(state[r.perBranch.reusedSteps / 4]!), computedSteps: Math.round(state[r.perBranch.stateOffset / 4 + computed]!) } } : {}),
+    })),
   };
 }
 

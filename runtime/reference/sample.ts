@@ -54,8 +54,9 @@ export interface SampleStats {
   /** Per target and branch: how many steps it computed, reused (reuse / reuse_residual) or forecast.
    *  A target that was not needed at a step (dead under a reused block) counts nothing there. */
   targets: Record<string, Record<Branch, ActionCounts>>;
-  /** Per dynamic rule: decisions at the steps that used it, and the per-step trace. */
-  dynamic: { rule: number; signal: string; reused: number; computed: number; trace: DecisionTrace[] }[];
+  /** Per dynamic rule: decisions at the steps that used it, and the per-step trace — of the cond
+   *  branch, with the uncond branch's in `uncond` when the rule is `per_branch`. */
+  dynamic: { rule: number; signal: string; reused: number; computed: number; trace: DecisionTrace[]; uncond?: { reused: number; computed: number; trace: DecisionTrace[] } }[];
   /** Graph nodes evaluated at each step (smaller when reuse makes work dead). */
   nodesEvaluated: number[];
 }
@@ -143,6 +144,12 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
     }
   }
   const rules = schedule.dynamic.map((r) => new DynamicRuleState(r));
+  // A `per_branch` rule: the uncond branch's own state (the cond branch's is `rules`).
+  const uncondRules = schedule.dynamic.map((r, ri) => {
+    if (!r.perBranch) return undefined;
+    if (!cfg) throw checkErr(schedule, `dynamic rule ${ri} (rel_l1(${r.signal}) … per_branch) keeps one decision per CFG branch, so it needs CFG; sample with a guidance scale or drop \`per_branch\``);
+    return new DynamicRuleState(r);
+  });
   const signals = schedule.dynamic.map((r) => signalOf(graph, r));
   const branches: Branch[] = cfg ? ['cond', 'uncond'] : ['cond'];
   const stats: SampleStats = {
@@ -156,11 +163,11 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
   let x: Float32Array = new Float32Array(noise.initial.data);
   for (let k = 0; k < S; k++) {
     const i = S - 1 - k;
-    const decisions = new Map<number, Decision>();
+    const decisions = new Map<number, Record<Branch, Decision>>();
     const resolve = (t: Target, branch: Branch): Resolved => {
       const a: Action = schedule.table[k]![t.path]?.[branch] ?? { kind: 'compute' };
       if (a.kind === 'dynamic') {
-        const d = decisions.get(a.rule);
+        const d = decisions.get(a.rule)?.[branch];
         if (d === undefined) {
           throw checkErr(schedule, `the signal of dynamic rule ${a.rule} depends on ${t.path}, which the rule itself decides`);
         }
@@ -233,12 +240,23 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
     for (const acts of Object.values(schedule.table[k]!)) {
       for (const a of [acts.cond, acts.uncond]) if (a.kind === 'dynamic') used.add(a.rule);
     }
-    rules.forEach((r, ri) => decisions.set(ri, r.step(k, signals[ri]!(ev), used.has(ri))));
+    rules.forEach((r, ri) => {
+      const value = signals[ri]!(ev);
+      const u = uncondRules[ri];
+      if (!u) {
+        const d = r.step(k, value, used.has(ri));
+        decisions.set(ri, { cond: d, uncond: d });
+        return;
+      }
+      // per_branch: each branch decides from its own half of the signal ([cond; uncond] rows).
+      const half = value.length / 2;
+      decisions.set(ri, { cond: r.step(k, value.slice(0, half), used.has(ri)), uncond: u.step(k, value.slice(half), used.has(ri)) });
+    });
 
     const out = ev.value(outRef.node);
     // transform_rate rules measure their span's transformation at a step that computed.
     rules.forEach((r, ri) => {
-      if (r.rule.metric !== 'transform_rate' || decisions.get(ri) !== 'compute') return;
+      if (r.rule.metric !== 'transform_rate' || decisions.get(ri)?.cond !== 'compute') return;
       const [output, input] = signalNodes(graph, r.rule.signal)!;
       r.measureCompute(ev.value(output!).data as Float32Array, ev.value(input!).data as Float32Array);
     });
@@ -251,6 +269,9 @@ export function sampleReference(graph: Graph, weights: Weights, schedule: Schedu
         : ddpmStep(diffusion, i, x, eps, v, noise.steps[k]!.data as Float32Array, variance);
   }
 
-  stats.dynamic = rules.map((r, ri) => ({ rule: ri, signal: r.rule.signal, reused: r.reused, computed: r.computed, trace: r.trace }));
+  stats.dynamic = rules.map((r, ri) => {
+    const u = uncondRules[ri];
+    return { rule: ri, signal: r.rule.signal, reused: r.reused, computed: r.computed, trace: r.trace, ...(u ? { uncond: { reused: u.reused, computed: u.computed, trace: u.trace } } : {}) };
+  });
   return { latents: tensor([B, C, H, W], x), stats };
 }

@@ -1,6 +1,7 @@
 /**
  * The one read of a dynamic plan's rule state, after the last step: per rule, the steps that
- * reused and that computed (the counters the dynamic_decide kernel keeps on the GPU).
+ * reused and that computed (the counters the dynamic_decide kernel keeps on the GPU), per CFG
+ * branch for a `per_branch` rule.
  */
 import type { Plan } from '../../compiler/plan/types.ts';
 import { readBack } from '../gpu/buffers.ts';
@@ -14,6 +15,8 @@ export interface DynamicRunStats {
   /** Steps whose targets followed the rule and reused / computed. */
   reusedSteps: number;
   computedSteps: number;
+  /** `per_branch`: the uncond branch's counts (the two above are then the cond branch's). */
+  uncond?: { reusedSteps: number; computedSteps: number };
 }
 
 export async function readDynamicStats(device: GPUDevice, plan: Plan, buffers: readonly GPUBuffer[]): Promise<DynamicRunStats[]> {
@@ -28,5 +31,6 @@ export async function readDynamicStats(device: GPUDevice, plan: Plan, buffers: r
     threshold: r.threshold,
     reusedSteps: Math.round(state[r.reusedSteps / 4]!),
     computedSteps: Math.round(state[r.stateOffset / 4 + computedField]!),
+    ...(r.perBranch ? { uncond: { reusedSteps: Math.round(state[r.perBranch.reusedSteps / 4]!), computedSteps: Math.round(state[r.perBranch.stateOffset / 4 + computedField]!) } } : {}),
   }));
 }

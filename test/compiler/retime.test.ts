@@ -15,7 +15,7 @@ import { retime } from '../../index.ts';
 
 const dit = loadProgram('models/dit.ditto');
 const graph = lowerModel(dit, { model: 'DiT-Tiny', batch: 2 });
-const SPECS = ['fora(N=3)', 'fastercache', 'taylorseer', 'foca', 'exp_forecast', 'ebcache_table', 'fora_cfg', 'dbcache', 'teacache', 'magcache', 'pab', 'delta_dit'];
+const SPECS = ['fora(N=3)', 'fastercache', 'taylorseer', 'foca', 'exp_forecast', 'ebcache_table', 'fora_cfg', 'dbcache', 'teacache', 'teacache_branches', 'magcache', 'pab', 'delta_dit'];
 
 describe('retime', () => {
   it('maps every step to the nearest trajectory point, keeps the ends, and writes a file that resolves to the same schedule', () => {

@@ -27,7 +27,7 @@ const scenario = fc.record({
 });
 
 describe('cache methods: plan on the CPU = reference executor', () => {
-  for (const method of ['dbcache', 'teacache', 'easycache'] as Method[]) {
+  for (const method of ['dbcache', 'teacache', 'easycache'] as const satisfies readonly Method[]) {
     it(`${method}: same decisions and latents over random DiTs, seeds, CFG, samplers`, () => {
       let reused = 0;
       let computed = 0;

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { loadProgram, resolveSchedule } from '../../compiler/frontend.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
 import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
-import type { Tensor } from '../../core/tensor.ts';
+import { tensor, type Tensor } from '../../core/tensor.ts';
+import type { DecisionTrace } from '../../runtime/reference/dynamicRule.ts';
 import { sampleReference, type SampleResult } from '../../runtime/reference/sample.ts';
 import { classesFor, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
 
@@ -19,14 +20,16 @@ const programs = {
   teacache: loadProgram(root('models/schedules/teacache.ditto')),
   magcache: loadProgram(root('models/schedules/magcache.ditto')),
   easycache: loadProgram(root('models/schedules/easycache.ditto')),
+  teacache_branches: loadProgram(root('models/schedules/teacache-branches.ditto')),
 };
 
-export type Method = 'dbcache' | 'teacache' | 'easycache';
+export type Method = 'dbcache' | 'teacache' | 'easycache' | 'teacache_branches';
 
 /** The parameters each method is resolved with in the tests (the threshold is chosen per run). */
 export const METHOD_PARAMS: Record<Method, Record<string, number>> = {
   dbcache: { Fn: 1, Bn: 1, warm: 2, most: 2, cached: 4, period: 4, limit: 1e6 },
   teacache: { c4: 0, c3: 0, c2: 1.5, c1: 0.8, c0: 0.01 },
+  teacache_branches: { c4: 0, c3: 0, c2: 1.5, c1: 0.8, c0: 0.01 },
   easycache: { R: 2 },
 };
 
@@ -47,21 +50,43 @@ function reference(graph: Graph, weights: Map<string, Tensor>, schedule: Schedul
   return sampleReference(graph, weights, schedule, { sampler: s.sampler, classes: classesFor(s), seed: s.seed, ...(s.cfgScale !== undefined ? { cfgScale: s.cfgScale } : {}) });
 }
 
+/** The rule's decision traces: one, or the cond and uncond branch's of a `per_branch` rule. */
+export function tracesOf(ref: SampleResult): DecisionTrace[][] {
+  const d = ref.stats.dynamic[0]!;
+  return d.uncond ? [d.trace, d.uncond.trace] : [d.trace];
+}
+
 /** Whether every value the rule compared is at least 3% away from the threshold. */
 function clear(ref: SampleResult, threshold: number): boolean {
-  return ref.stats.dynamic[0]!.trace.every((t) => t.compared === undefined || !t.used || Math.abs(t.compared - threshold) > 0.03 * threshold);
+  return tracesOf(ref).flat().every((t) => t.compared === undefined || !t.used || Math.abs(t.compared - threshold) > 0.03 * threshold);
+}
+
+/**
+ * The class-label embedding table scaled by `factor`: with random weights the label barely moves
+ * the activations, so the CFG branches' signals agree within 1%; scaled, they differ by up to a
+ * quarter, and a `per_branch` rule's branches then decide differently at some steps.
+ */
+export function strengthenLabels(graph: Graph, weights: Map<string, Tensor>, factor: number): void {
+  for (const n of graph.nodes) {
+    if (n.op.kind !== 'embedding') continue;
+    const name = n.weights[0]!.name;
+    const t = weights.get(name)!;
+    weights.set(name, tensor([...t.shape], (t.data as Float32Array).map((v) => v * factor)));
+  }
 }
 
 /**
  * The method on scenario `s`, with a threshold at quantile `q` of the values the rule compares
- * when nothing is reused (moved up by 7% steps until no decision is borderline).
+ * when nothing is reused (moved up by 7% steps until no decision is borderline); `labelScale`:
+ * strengthenLabels.
  */
-export function methodRun(method: Method, s: Scenario, q: number): MethodRun {
+export function methodRun(method: Method, s: Scenario, q: number, labelScale = 1): MethodRun {
   const graph = tinyGraph(s.cfg, s.cfgScale !== undefined ? 2 * s.batch : s.batch);
   const weights = weightsFor(graph, s.weightSeed);
+  if (labelScale !== 1) strengthenLabels(graph, weights, labelScale);
   const set = METHOD_PARAMS[method];
   const probe = reference(graph, weights, methodSchedule(method, graph, s.steps, { ...set, threshold: 1e-30 }), s);
-  const seen = probe.stats.dynamic[0]!.trace.flatMap((t) => (t.compared === undefined ? [] : [Math.abs(t.compared)])).sort((a, b) => a - b);
+  const seen = tracesOf(probe).flat().flatMap((t) => (t.compared === undefined ? [] : [Math.abs(t.compared)])).sort((a, b) => a - b);
   let threshold = Math.max(seen[Math.min(seen.length - 1, Math.floor(q * seen.length))]!, 1e-6) * 1.01;
   for (let attempt = 0; ; attempt++) {
     const schedule = methodSchedule(method, graph, s.steps, { ...set, threshold });
@@ -73,5 +98,5 @@ export function methodRun(method: Method, s: Scenario, q: number): MethodRun {
 
 /** A readable trace of the reference's decisions (for assertion messages). */
 export function traceOf(ref: SampleResult): string {
-  return ref.stats.dynamic[0]!.trace.map((t) => `k${t.step}:${t.compared === undefined ? '-' : t.compared.toPrecision(3)}${t.decision === 'reuse' ? 'R' : 'c'}`).join(' ');
+  return tracesOf(ref).map((trace) => trace.map((t) => `k${t.step}:${t.compared === undefined ? '-' : t.compared.toPrecision(3)}${t.decision === 'reuse' ? 'R' : 'c'}`).join(' ')).join(' | ');
 }

@@ -77,8 +77,8 @@ const action: fc.Arbitrary<A.ActionAst> = fc.oneof(
 
 const optExpr = fc.option(expr, { nil: undefined });
 const relL1: fc.Arbitrary<A.DynamicAst> = fc
-  .record({ signal: selector, residual: fc.boolean(), since: fc.boolean(), rescale: fc.option(fc.array(expr, { minLength: 1, maxLength: 3 }), { nil: undefined }), threshold: expr, cap: optExpr, warmup: optExpr, max: optExpr, total: optExpr })
-  .map(({ signal, residual, since, rescale, threshold, cap, warmup, max, total }) => ({
+  .record({ signal: selector, residual: fc.boolean(), since: fc.boolean(), rescale: fc.option(fc.array(expr, { minLength: 1, maxLength: 3 }), { nil: undefined }), threshold: expr, cap: optExpr, warmup: optExpr, max: optExpr, total: optExpr, perBranch: fc.boolean() })
+  .map(({ signal, residual, since, rescale, threshold, cap, warmup, max, total, perBranch }) => ({
     kind: 'rel_l1' as const,
     signal,
     ...(residual ? { residual: true } : {}),
@@ -89,6 +89,7 @@ const relL1: fc.Arbitrary<A.DynamicAst> = fc
     ...(warmup ? { warmup } : {}),
     ...(max ? { max } : {}),
     ...(total ? { total } : {}),
+    ...(perBranch ? { perBranch: { span } } : {}),
     span,
   }));
 const magnitude: fc.Arbitrary<A.DynamicAst> = fc
