@@ -190,6 +190,7 @@ export function selectMatmul(p: MatmulProblem, caps: AdapterCaps, choice?: Matmu
     if (a.rowStride < p.K) throw new DittoError('E_INTERNAL', `matmul: A row stride ${a.rowStride} is smaller than K=${p.K}`);
   } else {
     assertPositiveInts('matmul', { channels: a.channels, height: a.height, width: a.width, patch: a.patch });
+    if (a.offset !== undefined) assertPositiveInts('matmul', { patchesOffset: a.offset });
     if (a.height % a.patch || a.width % a.patch) {
       throw new DittoError('E_INTERNAL', `matmul: image ${a.height}×${a.width} is not a multiple of patch ${a.patch}`);
     }

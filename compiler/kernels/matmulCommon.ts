@@ -13,8 +13,10 @@ export type MatmulALayout =
   /** a[offset + z·batchStride + r·rowStride + k] */
   | { kind: 'rows'; offset: number; rowStride: number; batchStride: number }
   /** Non-overlapping p×p patches of images [Bimg, channels, height, width] (NCHW): row r = (image,
-   *  patch row, patch col) in row-major patch order, k = (channel, u, v). patch_embed as a matmul. */
-  | { kind: 'patches'; channels: number; height: number; width: number; patch: number };
+   *  patch row, patch col) in row-major patch order, k = (channel, u, v). patch_embed as a matmul.
+   *  `offset` (elements, absent when 0): where the first image starts, e.g. a CFG half not on an
+   *  aligned byte. */
+  | { kind: 'patches'; channels: number; height: number; width: number; patch: number; offset?: number };
 
 export interface MatmulGatedResidual {
   /** Rows per sample: row r uses gate row ⌊r / tokens⌋. */
@@ -146,7 +148,7 @@ export function matmulKey(c: MatmulConfig): string {
 
 /** Elements of the `a` buffer the kernel may read. */
 export function aElements(c: MatmulConfig): number {
-  if (c.a.kind === 'patches') return (c.M / ((c.a.height / c.a.patch) * (c.a.width / c.a.patch))) * c.a.channels * c.a.height * c.a.width;
+  if (c.a.kind === 'patches') return (c.a.offset ?? 0) + (c.M / ((c.a.height / c.a.patch) * (c.a.width / c.a.patch))) * c.a.channels * c.a.height * c.a.width;
   return c.a.offset + (c.batch - 1) * c.a.batchStride + (c.M - 1) * c.a.rowStride + c.K;
 }
 
@@ -197,6 +199,7 @@ export function matmulPreamble(c: MatmulConfig, vec: { a: boolean; w: boolean } 
     aIndex = `${c.a.offset}u + z * ${c.a.batchStride}u + r * ${c.a.rowStride}u + k`;
   } else {
     const { channels: C, height: H, width: W, patch: P } = c.a;
+    const base = c.a.offset ? `${c.a.offset}u + ` : '';
     const gw = W / P;
     const per = (H / P) * gw;
     L.push(
@@ -204,7 +207,7 @@ export function matmulPreamble(c: MatmulConfig, vec: { a: boolean; w: boolean } 
       `  let img = r / ${per}u; let tok = r % ${per}u;`,
       `  let pr = tok / ${gw}u; let pc = tok % ${gw}u;`,
       `  let ch = k / ${P * P}u; let u = (k % ${P * P}u) / ${P}u; let v = k % ${P}u;`,
-      `  return ((img * ${C}u + ch) * ${H}u + pr * ${P}u + u) * ${W}u + pc * ${P}u + v;`,
+      `  return ${base}((img * ${C}u + ch) * ${H}u + pr * ${P}u + u) * ${W}u + pc * ${P}u + v;`,
       `}`,
     );
     aIndex = 'patchIndex(r, k)';

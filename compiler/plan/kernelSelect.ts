@@ -2,9 +2,11 @@
  * From an IR instruction to a kernel of compiler/kernels plus its bindings. Every operand is bound
  * at the largest aligned byte offset at or below its view's start, and the rest of the offset goes
  * into the kernel config where the family takes offsets (matmul rows, elementwise views, the
- * modulation chunks of layernorm): so the 28 blocks' kernels, which differ only in which adaLN
- * chunk they read, come out as one pipeline. Families without offsets need the view to start on an
- * aligned byte (CFG halves of activations do for the DiT family).
+ * modulation chunks of layernorm; the model's inputs and output — timestep, label and patch
+ * embeddings, unpatchify — whose unconditional CFG half may start off the alignment, e.g. t at
+ * element B): so the 28 blocks' kernels, which differ only in which adaLN chunk they read, come out
+ * as one pipeline. Families without offsets need the view to start on an aligned byte (CFG halves
+ * of activations inside the blocks do for the DiT family).
  */
 import { DittoError, invariant } from '../../core/errors.ts';
 import {
@@ -99,9 +101,10 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
     case 'patch_embed': {
       if (op.height !== op.width) throw new DittoError('E_CHECK', `patch_embed: only square latents are supported, got ${op.height}×${op.width}`);
       const [x, w, bias] = ins.ins as [Operand, Operand, Operand];
-      binds.set('a', exact('x', b(x), 'patch_embed')).set('w', exact('w', b(w), 'patch_embed')).set('bias', exact('bias', b(bias), 'patch_embed'));
-      binds.set('c', exact('out', b(ins.outs[0]!), 'patch_embed'));
-      const config = selectPatchEmbed({ B: op.batch, channels: op.channels, size: op.height, patch: op.patch, dim: op.dim, wDtype: dt(w), biasDtype: dt(bias) }, caps);
+      const xb = b(x);
+      const cb = b(ins.outs[0]!);
+      binds.set('a', xb).set('w', exact('w', b(w), 'patch_embed')).set('bias', exact('bias', b(bias), 'patch_embed')).set('c', cb);
+      const config = selectPatchEmbed({ B: op.batch, channels: op.channels, size: op.height, patch: op.patch, dim: op.dim, wDtype: dt(w), biasDtype: dt(bias), xOffset: xb.rest, cOffset: cb.rest }, caps);
       return { family: 'matmul', config, kernel: emitMatmul(config), binds };
     }
     case 'layernorm':
@@ -125,19 +128,22 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
       return { family: 'attention', config, kernel: emitAttention(config), binds };
     }
     case 'timestep_embed': {
-      binds.set('t', exact('t', b(ins.ins[0]!), 'timestep_embed')).set('out', exact('out', b(ins.outs[0]!), 'timestep_embed'));
-      const config = selectTimestepEmbed({ B: op.batch, dim: op.dim, maxPeriod: op.maxPeriod }, caps);
+      const [tb, ob] = [b(ins.ins[0]!), b(ins.outs[0]!)];
+      binds.set('t', tb).set('out', ob);
+      const config = selectTimestepEmbed({ B: op.batch, dim: op.dim, maxPeriod: op.maxPeriod, offsets: { t: tb.rest, out: ob.rest } }, caps);
       return { family: 'timestep_embed', config, kernel: emitTimestepEmbed(config), binds };
     }
     case 'embedding': {
       const [ids, table] = ins.ins as [Operand, Operand];
-      binds.set('ids', exact('ids', b(ids), 'label_embed')).set('table', exact('table', b(table), 'label_embed')).set('out', exact('out', b(ins.outs[0]!), 'label_embed'));
-      const config = selectLabelEmbed({ B: op.batch, rows: op.rows, dim: op.dim, tableDtype: dt(table) }, caps);
+      const [ib, ob] = [b(ids), b(ins.outs[0]!)];
+      binds.set('ids', ib).set('table', exact('table', b(table), 'label_embed')).set('out', ob);
+      const config = selectLabelEmbed({ B: op.batch, rows: op.rows, dim: op.dim, tableDtype: dt(table), offsets: { ids: ib.rest, out: ob.rest } }, caps);
       return { family: 'label_embed', config, kernel: emitLabelEmbed(config), binds };
     }
     case 'unpatchify': {
-      binds.set('x', exact('x', b(ins.ins[0]!), 'unpatchify')).set('out', exact('out', b(ins.outs[0]!), 'unpatchify'));
-      const config = selectUnpatchify({ B: op.batch, grid: op.grid, patch: op.patch, channels: op.channels }, caps);
+      const [xb, ob] = [b(ins.ins[0]!), b(ins.outs[0]!)];
+      binds.set('x', xb).set('out', ob);
+      const config = selectUnpatchify({ B: op.batch, grid: op.grid, patch: op.patch, channels: op.channels, offsets: { x: xb.rest, out: ob.rest } }, caps);
       return { family: 'unpatchify', config, kernel: emitUnpatchify(config), binds };
     }
     case 'dynamic_decide': {

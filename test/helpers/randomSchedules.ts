@@ -177,3 +177,44 @@ export function cfgCacheSchedule(depth: number, r: { skipped: readonly number[];
   });
   return { ...base, name: 'cfg_cache', table };
 }
+
+/** Which CFG half computes a target at a step; the other reuses its cached value. */
+export type Half = 'both' | 'cond' | 'uncond' | 'neither';
+const halfArb = fc.constantFrom<Half>('both', 'cond', 'uncond', 'neither');
+
+/** A tiny DiT whose CFG halves of the latent (4·6·6 floats) and of unpatchify's tokens start off
+ *  the 256-byte storage alignment, while the blocks' activations (9 tokens × 64) stay on it. */
+export const ODD_LATENT: TinyConfig = { depth: 2, hidden: 64, heads: 4, latent: 6, channels: 4, classes: 10, learn_sigma: 1 };
+
+/** Per step (cycling from step 1), which half computes the model output and which the blocks'
+ *  attention and MLP: every mix of the halves, on a latent whose halves are aligned or not. */
+export const cfgHalvesArb = fc.record({
+  out: fc.array(halfArb, { minLength: 1, maxLength: 4 }),
+  blocks: fc.array(halfArb, { minLength: 1, maxLength: 3 }),
+  odd: fc.boolean(),
+  batch: fc.integer({ min: 1, max: 2 }),
+  sampler: fc.constantFrom<'ddpm' | 'ddim'>('ddpm', 'ddim'),
+  seed: fc.integer({ min: 0, max: 1000 }),
+});
+export const CFG_HALVES_STEPS = 8;
+
+/** Step 0 computes everything (nothing is stored yet); step k ≥ 1 takes out[k mod n] and blocks[k mod m].
+ *  In a half whose output is reused the blocks are reused too: a block left at `compute` under a
+ *  reused output is stored by the plan but not evaluated by the reference executor, a difference
+ *  of its own that does not depend on the CFG halves (it shows without CFG). */
+export function cfgHalvesSchedule(depth: number, r: { out: readonly Half[]; blocks: readonly Half[] }): ScheduleIR {
+  const base = computeEverything('DiT', CFG_HALVES_STEPS);
+  const computes = (h: Half, br: 'cond' | 'uncond') => h === 'both' || h === br;
+  const table = base.table.map((_, k) => {
+    const row: Record<string, BranchActions> = {};
+    if (k === 0) return row;
+    const out = r.out[k % r.out.length]!;
+    const blocks = r.blocks[k % r.blocks.length]!;
+    const act = (c: boolean) => (c ? { kind: 'compute' as const } : { kind: 'reuse' as const });
+    if (out !== 'both') row['out'] = { cond: act(computes(out, 'cond')), uncond: act(computes(out, 'uncond')) };
+    const blk = { cond: act(computes(out, 'cond') && computes(blocks, 'cond')), uncond: act(computes(out, 'uncond') && computes(blocks, 'uncond')) };
+    if (blk.cond.kind === 'reuse' || blk.uncond.kind === 'reuse') for (let b = 0; b < depth; b++) for (const t of ['attn', 'mlp']) row[`blocks[${b}].${t}`] = blk;
+    return row;
+  });
+  return { ...base, name: 'cfg_halves', table };
+}

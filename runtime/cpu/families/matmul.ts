@@ -48,6 +48,7 @@ function aLayout(c: MatmulConfig): (z: number, r: number, k: number) => number {
   const l = c.a;
   if (l.kind === 'rows') return (z, r, k) => l.offset + z * l.batchStride + r * l.rowStride + k;
   const { channels: C, height: H, width: W, patch: P } = l;
+  const base = l.offset ?? 0;
   const gw = W / P;
   const per = (H / P) * gw;
   return (_z, r, k) => {
@@ -58,6 +59,6 @@ function aLayout(c: MatmulConfig): (z: number, r: number, k: number) => number {
     const ch = Math.floor(k / (P * P));
     const u = Math.floor((k % (P * P)) / P);
     const v = k % P;
-    return ((img * C + ch) * H + pr * P + u) * W + pc * P + v;
+    return base + ((img * C + ch) * H + pr * P + u) * W + pc * P + v;
   };
 }
