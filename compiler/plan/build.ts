@@ -11,7 +11,7 @@ import type { Graph } from '../ir/graph.ts';
 import type { Body, Instr, NodeState, ValueInfo } from '../passes/ir.ts';
 import type { PipelineState } from '../pipeline.ts';
 import { bodyCost, dispatchSeconds, instrBytes, instrFlops } from './cost.ts';
-import { selectKernel } from './kernelSelect.ts';
+import { selectKernel, UnalignedOperand } from './kernelSelect.ts';
 import { bufferOfValue, bufferTable, DITTO_VERSION, graphHash, kernelTable, planNodes, sha256 } from './tables.ts';
 import { DYNAMIC_STATE_FIELDS, DYNAMIC_STATE_STRIDE, type GuardedDispatch } from '../kernels/dynamic.ts';
 import { PARAM_FIELDS, samplerParamRows } from './sampler.ts';
@@ -60,11 +60,28 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
   const bufferOf = (body: Body, value: string): number => bufferOfValue(values, byValue, pool, body, value);
   const argsBuffer = byValue.get('dyn:args');
   let argSlots = 0;
-  const planBody = (body: Body): PlanBody => {
+  const planBody = (body: Body, bodyIndex?: number): PlanBody => {
     const reads = new Set<string>();
     const writes = new Set<string>();
+    const select = (ins: Instr, guarded: GuardedDispatch[]) => {
+      try {
+        return selectKernel(ins, values, opts.caps, guarded);
+      } catch (e) {
+        // The unconditional half alone starts at element B·(per-sample size): a family without
+        // offsets (inside the blocks) cannot read it where that is off the alignment.
+        if (!(e instanceof UnalignedOperand) || ins.branch !== 'uncond' || bodyIndex === undefined) throw e;
+        const steps = s.stepBody!.flatMap((b, k) => (b === bodyIndex ? [k] : []));
+        const node = graph.nodes[ins.covers[0]!];
+        const where = node?.span ? ` (${node.span.file}:${node.span.line}:${node.span.column})` : '';
+        throw new DittoError('E_CHECK',
+          `schedule '${s.schedule.name}': step ${steps.join(', ')} runs the unconditional CFG half alone, but ${node?.path ?? `the model's ${node?.op.kind}`}${where} ` +
+          `cannot run on it: the half starts at byte ${4 * e.elements} of its ${e.operand} operand, not a multiple of the adapter's storage alignment ` +
+          `(${opts.caps.minStorageBufferOffsetAlignment} bytes), and the ${e.family} kernel takes no offset. Compute both halves there (the same rule outside \`cond { … }\`), ` +
+          `or use a batch or model width whose per-sample activations are a multiple of ${opts.caps.minStorageBufferOffsetAlignment} bytes`, node?.span);
+      }
+    };
     const dispatch = (ins: Instr, guarded: GuardedDispatch[] = []): PlanDispatch => {
-      const sel = selectKernel(ins, values, opts.caps, guarded);
+      const sel = select(ins, guarded);
       const k = kernelOf(sel);
       const bindings = sel.kernel.bindings.map((kb, binding) => {
         const bo = sel.binds.get(kb.name);

@@ -48,10 +48,17 @@ function bind(o: Operand, values: Map<string, ValueInfo>, caps: CompileCaps, fro
   return { value: o.value, rest: o.view.offset - base, byteOffset: base * bytes };
 }
 
-function exact(name: string, b: BoundOperand, family: string): BoundOperand {
-  if (b.rest !== 0) {
-    throw new DittoError('E_INTERNAL', `${family}: operand '${name}' (${b.value}) starts at a byte offset that is not a multiple of the storage alignment; this family takes no offset`);
+/** An operand of a family without offsets that starts off the storage alignment. A bug, unless the
+ *  instruction runs one CFG half alone on a model whose halves do not split on the alignment: the
+ *  plan builder names that case (compiler/plan/build.ts). */
+export class UnalignedOperand extends DittoError {
+  constructor(readonly family: string, readonly operand: string, readonly value: string, readonly elements: number) {
+    super('E_INTERNAL', `${family}: operand '${operand}' (${value}) starts at a byte offset that is not a multiple of the storage alignment; this family takes no offset`);
   }
+}
+
+function exact(name: string, b: BoundOperand, family: string): BoundOperand {
+  if (b.rest !== 0) throw new UnalignedOperand(family, name, b.value, b.byteOffset / 4 + b.rest);
   return b;
 }
 

@@ -32,6 +32,14 @@ describe('a step that runs only the unconditional half compiles', () => {
       for (const d of model) for (const b of d.bindings) expect(b.offset % HARDWARE_CAPS.minStorageBufferOffsetAlignment).toBe(0);
     }
   });
+
+  it('on a model whose per-sample activations are off the alignment: refused by name, not an internal error', () => {
+    // 9 tokens × 32 channels: the unconditional half of every activation starts at byte 1152·B.
+    const graph = tinyGraph({ ...ODD_LATENT, hidden: 32, heads: 2 }, 2);
+    const compileIt = () => compile(graph, onlyUncond(2), { steps: CFG_HALVES_STEPS, batch: 1, sampler: 'ddim', caps: HARDWARE_CAPS, cfgScale: 2 });
+    expect(compileIt).toThrow(expect.objectContaining({ code: 'E_CHECK', span: expect.objectContaining({ file: expect.stringMatching(/dit\.ditto$/) }) }));
+    expect(compileIt).toThrow(/schedule 'cond_out_reuse': step 2 runs the unconditional CFG half alone, but the model's layernorm \(\S+dit\.ditto:\d+:\d+\) cannot run on it: the half starts at byte 1152 of its \w+ operand, not a multiple of the adapter's storage alignment \(256 bytes\)/);
+  });
 });
 
 describe('plan on the CPU ≡ reference executor, each CFG half alone', () => {
