@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../compiler/pipeline.ts';
 import { LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
+import { loadPlan } from '../../compiler/plan/load.ts';
 import { isDittoError } from '../../core/errors.ts';
 import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import type { DecisionTrace } from '../../runtime/reference/dynamicRule.ts';
@@ -86,6 +87,20 @@ describe('TeaCache per CFG branch: plan on the CPU = reference executor', () => 
     // Costed on the compute path: the per-half stores count, the per-half additions do not.
     const cost = plan.cost.perStep[2]!;
     expect(cost.dispatches).toBe(body.dispatches.filter((d) => d.guard?.when !== 'reuse').length);
+  });
+
+  it('the plan round-trips through the loader, which refuses a bad branch guard or uncond record naming the field', () => {
+    const graph = tinyGraph({ ...TINY, depth: 2 }, 2);
+    const schedule = methodSchedule('teacache_branches', graph, 6, { c4: 0, c3: 0, c2: 1.5, c1: 0.8, c0: 0.01, threshold: 0.5 });
+    const { plan } = compile(graph, schedule, { steps: 6, batch: 1, sampler: 'ddim', cfgScale: 3, caps: LAVAPIPE_CAPS });
+    expect(loadPlan(JSON.parse(JSON.stringify(plan)))).toEqual(plan);
+    const badGuard = JSON.parse(JSON.stringify(plan));
+    const body = badGuard.bodies[badGuard.stepBody[2]];
+    body.dispatches.find((d: { guard?: { branch?: string } }) => d.guard?.branch).guard.branch = 'both';
+    expect(() => loadPlan(badGuard)).toThrow(/guard\.branch.*must be cond or uncond/);
+    const badRecord = JSON.parse(JSON.stringify(plan));
+    badRecord.dynamic.rules[0].perBranch.stateOffset = 1 << 20;
+    expect(() => loadPlan(badRecord)).toThrow(/dynamic\.rules\[0\]\.perBranch\.stateOffset/);
   });
 });
 
