@@ -172,7 +172,7 @@ export function resolveSchedule(program: Program, schedule: string, graph: Graph
   if (!loc) {
     const names = [...prog.schedules.keys()];
     const s = didYouMean(name, names);
-    throw new DittoError('E_USAGE', `unknown schedule \`${name}\`${s ? `; ${s}` : ''}; schedules of the program: ${names.join(', ') || '(none)'}; the shipped library is in models/schedules/ (ditto schedules lists it)`);
+    throw new DittoError('E_USAGE', `unknown schedule \`${name}\`${s ? `; ${s}` : ''}; schedules of the program: ${names.join(', ') || '(none)'}; the shipped library is in models/schedules/ (docs/language.md lists every shipped schedule)`);
   }
   const target = loc.decl.model.value;
   const base = baseModel(prog, target);

@@ -14,7 +14,7 @@ import { cfgBands, cfgCacheWeights, lowpassPlanes, lowpassRadius, uncondFromBand
 import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
 import { classesFor, cpuPlanError, maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
-import { CFG_CACHE_STEPS, cfgCacheCaseArb, cfgCacheSchedule, configArb } from '../helpers/randomSchedules.ts';
+import { CFG_CACHE_STEPS, cfgCacheCaseArb, cfgCacheSchedule, configArb, firstBlock } from '../helpers/randomSchedules.ts';
 
 const cached = (low: number, high: number, boundary: number) => ({ kind: 'cfg_cache', low, high, boundary });
 
@@ -101,6 +101,19 @@ describe('plan on the CPU ≡ reference executor, CFG-Cache', () => {
       }),
       { numRuns: 12, seed: 20261202, endOnFailure: true },
     );
+  }, 600_000);
+
+  it('with a dynamic rule on the blocks, and with the conditional output reused at a cfg_cache step (rel 1e-4)', () => {
+    const base = cfgCacheSchedule(TINY.depth, { skipped: [2, 3, 5, 7, 8], low: 1.1, high: 1.2, boundary: 0.5, attnReuse: true });
+    const fb = firstBlock(TINY.depth, CFG_CACHE_STEPS, 0.3, 2, 2);
+    // The rule's signal is measured over the whole batch, so it stays live in the unconditional half.
+    const dynamic: ScheduleIR = { ...fb, table: fb.table.map((row, k) => ({ ...row, ...(base.table[k]!['out'] ? { out: base.table[k]!['out']! } : {}) })) };
+    const condReuse: ScheduleIR = { ...base, table: base.table.map((row, k) => (k === 3 ? { ...row, out: { cond: { kind: 'reuse' }, uncond: row['out']!.uncond } } : row)) };
+    for (const schedule of [dynamic, condReuse]) {
+      const s: Scenario = { cfg: TINY, batch: 2, steps: CFG_CACHE_STEPS, sampler: 'ddpm', seed: 1, weightSeed: 2, cfgScale: 3 };
+      const err = cpuPlanError(s, schedule, LAVAPIPE_CAPS);
+      expect(err, `${schedule.name}: max error ${err}`).toBeLessThan(1e-4);
+    }
   }, 600_000);
 
   it('what the bands give matters: the plan is far closer to the reference than to computing both halves', () => {
