@@ -61,6 +61,14 @@ describe('output paths', () => {
     expect(readdirSync(dir)).not.toContain('missing-dir');
   });
 
+  it('compile refuses a per_branch schedule without --cfg, naming the schedule and rule, and writes no plan', () => {
+    const out = path.join(dir, 'per-branch.json');
+    const r = runDitto(['compile', 'models/dit.ditto', ...TINY, '--steps', '6', '--schedule', 'teacache_branches', '--caps', 'lavapipe', '-o', out], {}, FAST_MS);
+    expect(looksLikeUserError(r)).toBe(true);
+    expect(r.stderr).toMatch(/error\[E_CHECK\]: schedule 'teacache_branches': dynamic rule 0 .* keeps one decision per CFG branch, so it needs CFG/);
+    expect(readdirSync(dir)).not.toContain('per-branch.json');
+  });
+
   it('demo refuses an --out in a missing directory before sampling (it used to sample, then fail)', () => {
     const out = path.join(dir, 'missing-dir', 'demo.png');
     const r = runDitto(['demo', '--out', out], {}, FAST_MS);

@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { loadProgram, resolveSchedule } from '../../compiler/frontend.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
-import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
+import type { BranchActions, ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { tensor, type Tensor } from '../../core/tensor.ts';
 import type { DecisionTrace } from '../../runtime/reference/dynamicRule.ts';
 import { sampleReference, type SampleResult } from '../../runtime/reference/sample.ts';
@@ -99,4 +99,26 @@ export function methodRun(method: Method, s: Scenario, q: number, labelScale = 1
 /** A readable trace of the reference's decisions (for assertion messages). */
 export function traceOf(ref: SampleResult): string {
   return tracesOf(ref).map((trace) => trace.map((t) => `k${t.step}:${t.compared === undefined ? '-' : t.compared.toPrecision(3)}${t.decision === 'reuse' ? 'R' : 'c'}`).join(' ')).join(' | ');
+}
+
+/**
+ * A DBCache-like `per_branch` rule (against the last compute, with a cap and a run total) on
+ * blocks[1..], its signal blocks[0]'s residual, over `steps`; with the run's weights (labels
+ * strengthened) and the reference's decisions.
+ */
+export function sinceComputeRun(s: Scenario, threshold: number): MethodRun {
+  const graph = tinyGraph(s.cfg, 2 * s.batch);
+  const weights = weightsFor(graph, s.weightSeed);
+  strengthenLabels(graph, weights, 30);
+  const table = Array.from({ length: s.steps }, (_, k) => {
+    const row: Record<string, BranchActions> = {};
+    if (k === 0) return row;
+    for (let b = 1; b < s.cfg.depth; b++) row[`blocks[${b}]`] = { cond: { kind: 'dynamic', rule: 0 }, uncond: { kind: 'dynamic', rule: 0 } };
+    return row;
+  });
+  const schedule: ScheduleIR = {
+    name: 'since-compute-per-branch', model: 'DiT', steps: s.steps, table, epsScale: table.map(() => 1),
+    dynamic: [{ signal: 'blocks[0].residual', metric: 'rel_l1', threshold, warmup: 1, maxConsecutive: 3, then: 'reuse_residual', against: 'compute', cap: 4 * threshold, maxReused: s.steps - 3, perBranch: true }],
+  };
+  return { graph, weights, schedule, ref: reference(graph, weights, schedule, s), classes: classesFor(s), threshold };
 }

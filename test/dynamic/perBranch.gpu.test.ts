@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpuOrSkip } from '../helpers/gpu.ts';
 import { maxRelativeError, planFor, runOnGpu, TINY, type Scenario } from '../runtime/harness.ts';
-import { methodRun, traceOf, tracesOf } from './methods.ts';
+import { methodRun, sinceComputeRun, traceOf, tracesOf } from './methods.ts';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp/xdg';
 const gpu = await gpuOrSkip();
@@ -34,6 +34,18 @@ describe.skipIf(!gpu)('TeaCache per CFG branch on the GPU = reference executor',
       totals.split += cond!.filter((t, k) => t.used && t.decision !== uncond![k]!.decision).length;
     }, 600_000);
   }
+
+  it('against the last compute (since compute, cap, total): each half keeps its own reference signal', async () => {
+    for (const seed of [5, 6]) {
+      const c: Scenario = { cfg: { ...TINY, depth: 3 }, batch: 1, steps: 8, sampler: 'ddim', seed, weightSeed: seed + 10, cfgScale: 3 };
+      const run = sinceComputeRun(c, 0.6);
+      const { plan } = planFor(gpu!, c, run.schedule);
+      const out = await runOnGpu(gpu!, plan, run.weights, c);
+      const rule = run.ref.stats.dynamic[0]!;
+      expect(out.dynamic?.map((d) => [d.reusedSteps, d.uncond?.reusedSteps]), traceOf(run.ref)).toEqual([[rule.reused, rule.uncond!.reused]]);
+      expect(maxRelativeError(out.latents.data, run.ref.latents.data), traceOf(run.ref)).toBeLessThan(1e-4);
+    }
+  }, 600_000);
 
   it('the cases exercise both decisions and branches that disagree', () => {
     expect(totals.reused).toBeGreaterThan(0);

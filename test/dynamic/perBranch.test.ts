@@ -10,12 +10,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../compiler/pipeline.ts';
 import { LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
+import { loadPlan } from '../../compiler/plan/load.ts';
 import { isDittoError } from '../../core/errors.ts';
 import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import type { DecisionTrace } from '../../runtime/reference/dynamicRule.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
-import { maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
-import { methodRun, methodSchedule, traceOf, tracesOf } from './methods.ts';
+import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
+import { CFG_CACHE_STEPS, cfgCacheSchedule, firstBlock } from '../helpers/randomSchedules.ts';
+import { cpuPlanError, maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
+import { methodRun, methodSchedule, sinceComputeRun, traceOf, tracesOf } from './methods.ts';
 
 const scenario = fc.record({
   depth: fc.integer({ min: 2, max: 4 }),
@@ -87,6 +90,52 @@ describe('TeaCache per CFG branch: plan on the CPU = reference executor', () => 
     const cost = plan.cost.perStep[2]!;
     expect(cost.dispatches).toBe(body.dispatches.filter((d) => d.guard?.when !== 'reuse').length);
   });
+
+  it('the plan round-trips through the loader, which refuses a bad branch guard or uncond record naming the field', () => {
+    const graph = tinyGraph({ ...TINY, depth: 2 }, 2);
+    const schedule = methodSchedule('teacache_branches', graph, 6, { c4: 0, c3: 0, c2: 1.5, c1: 0.8, c0: 0.01, threshold: 0.5 });
+    const { plan } = compile(graph, schedule, { steps: 6, batch: 1, sampler: 'ddim', cfgScale: 3, caps: LAVAPIPE_CAPS });
+    expect(loadPlan(JSON.parse(JSON.stringify(plan)))).toEqual(plan);
+    const badGuard = JSON.parse(JSON.stringify(plan));
+    const body = badGuard.bodies[badGuard.stepBody[2]];
+    body.dispatches.find((d: { guard?: { branch?: string } }) => d.guard?.branch).guard.branch = 'both';
+    expect(() => loadPlan(badGuard)).toThrow(/guard\.branch.*must be cond or uncond/);
+    const badRecord = JSON.parse(JSON.stringify(plan));
+    badRecord.dynamic.rules[0].perBranch.stateOffset = 1 << 20;
+    expect(() => loadPlan(badRecord)).toThrow(/dynamic\.rules\[0\]\.perBranch\.stateOffset/);
+  });
+});
+
+describe('per_branch against the last compute (DBCache-like: since compute, cap, total)', () => {
+  it('each half keeps its own reference signal: plan on the CPU = reference, decisions per branch', () => {
+    let split = 0;
+    // Thresholds with every compared value at least 3% away, and branches that disagree.
+    for (const [seed, threshold] of [[5, 0.6], [6, 0.6]] as const) {
+      const s: Scenario = { cfg: { ...TINY, depth: 3 }, batch: 1, steps: 8, sampler: 'ddim', seed, weightSeed: seed + 10, cfgScale: 3 };
+      const run = sinceComputeRun(s, threshold);
+      const { plan } = compile(run.graph, run.schedule, { steps: s.steps, batch: 1, sampler: 'ddim', caps: LAVAPIPE_CAPS, cfgScale: 3 });
+      const got = runPlanOnCpu(plan, run.weights, { seed: s.seed, classes: run.classes });
+      const rule = run.ref.stats.dynamic[0]!;
+      expect(got.dynamic?.map((d) => [d.reusedSteps, d.uncond?.reusedSteps]), traceOf(run.ref)).toEqual([[rule.reused, rule.uncond!.reused]]);
+      expect(maxRelativeError(got.latents.data, run.ref.latents.data), traceOf(run.ref)).toBeLessThan(1e-4);
+      split += disagreements(tracesOf(run.ref));
+    }
+    expect(split).toBeGreaterThan(0);
+  }, 600_000);
+});
+
+describe('per_branch with FasterCache CFG-Cache', () => {
+  it('a per_branch first-block rule beside cfg_cache steps: plan on the CPU = reference (rel 1e-4), at several thresholds', () => {
+    const base = cfgCacheSchedule(TINY.depth, { skipped: [2, 3, 5, 7, 8], low: 1.1, high: 1.2, boundary: 0.5, attnReuse: true });
+    for (const threshold of [0.1, 0.3, 1]) {
+      const fb = firstBlock(TINY.depth, CFG_CACHE_STEPS, threshold, 2, 2);
+      // The signal is measured over both halves at every step, so each branch has its own.
+      const schedule: ScheduleIR = { ...fb, dynamic: [{ ...fb.dynamic[0]!, perBranch: true }], table: fb.table.map((row, k) => ({ ...row, ...(base.table[k]!['out'] ? { out: base.table[k]!['out']! } : {}) })) };
+      const s: Scenario = { cfg: TINY, batch: 2, steps: CFG_CACHE_STEPS, sampler: 'ddpm', seed: 1, weightSeed: 2, cfgScale: 3 };
+      const err = cpuPlanError(s, schedule, LAVAPIPE_CAPS);
+      expect(err, `threshold ${threshold}: max error ${err}`).toBeLessThan(1e-4);
+    }
+  }, 600_000);
 });
 
 describe('per_branch: bad uses are refused', () => {
