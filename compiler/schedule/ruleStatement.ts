@@ -4,12 +4,12 @@
  * a magnitude rule (MagCache), whose calibrated curve decides when the schedule is resolved.
  */
 import type { ActionAst, ScheduleStmt } from '../../grammar/ast.ts';
-import { printSelector } from '../../grammar/printer.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { Action, DynamicRule } from '../ir/schedule.ts';
 import { evalInt, evalNumber } from '../check/constEval.ts';
 import { applyCells, type Branch, checkTargetKinds, type Ctx, stepEnv, stepsWhere, warnNoChange } from './resolveContext.ts';
-import { type Target, blockOutputPath, resolveSelector, resolveSelectors } from './targets.ts';
+import { type Target, resolveSelector, resolveSelectors } from './targets.ts';
+import { nodeSignal, residualSignal, type WhenAst } from './ruleSignal.ts';
 import { applyMagnitudeRule } from './magnitudeRule.ts';
 import { transformRateRule } from './transformRateRule.ts';
 import { signalNodes, signalUpstream } from '../ir/scheduleCheck.ts';
@@ -52,8 +52,6 @@ export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, 
   }
   warnNoChange(ctx, applyCells(ctx, targets, when, () => action, branches, s.span), s.span);
 }
-
-export type WhenAst = NonNullable<Extract<ScheduleStmt, { kind: 'rule' }>['when']>;
 
 function dynamicRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, then: 'reuse' | 'reuse_residual', targets: readonly Target[]): DynamicRule | undefined {
   const env = stepEnv(ctx, undefined, 'a dynamic rule');
@@ -104,41 +102,6 @@ function dynamicRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, then: 'r
     ...(total !== undefined ? { maxReused: total } : {}),
     ...(w.perBranch ? { perBranch: true } : {}),
   };
-}
-
-/** `rel_l1(node)` or `rel_l1(blocks[n])` (a block's output). */
-function nodeSignal(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, sig: readonly Target[]): { path: string; node: number; blocks: string[] } | undefined {
-  if (sig.length !== 1) {
-    ctx.diags.error(`the signal must be one node, but \`${printSelector(w.signal)}\` selects ${sig.length}`, w.signal.span);
-    return undefined;
-  }
-  const t = sig[0]!;
-  const path = t.kind === 'block' ? blockOutputPath(ctx.u, t.path) : t.path;
-  const node = ctx.u.graph.nodes.find((n) => n.path === path);
-  if (!path || !node) {
-    ctx.diags.error(`the signal \`${printSelector(w.signal)}\` has no node`, w.signal.span);
-    return undefined;
-  }
-  return { path, node: node.id, blocks: [] };
-}
-
-/** `rel_l1(residual(blocks[a..b]))`: output of the last block of the range minus input of the first. */
-export function residualSignal(ctx: Ctx, w: { signal: Extract<WhenAst, { kind: 'rel_l1' }>['signal'] }, sig: readonly Target[]): { path: string; node: number; blocks: string[] } | undefined {
-  const g = ctx.u.graph;
-  const blocks = sig.map((t) => (t.kind === 'block' ? g.blocks.find((b) => b.path === t.path) : undefined));
-  if (blocks.length === 0 || blocks.some((b) => b === undefined)) {
-    ctx.diags.error(`\`residual(…)\` needs a block or a range of blocks, such as \`residual(blocks[0..4])\`, but \`${printSelector(w.signal)}\` selects nodes`, w.signal.span);
-    return undefined;
-  }
-  const span = (blocks as NonNullable<(typeof blocks)[number]>[]).sort((a, b) => a.index - b.index);
-  const first = span[0]!;
-  const last = span[span.length - 1]!;
-  if (span.some((b, j) => b.group !== first.group || b.index !== first.index + j)) {
-    ctx.diags.error(`\`residual(…)\` needs consecutive blocks of one repetition`, w.signal.span);
-    return undefined;
-  }
-  const path = span.length === 1 ? `${first.path}.residual` : `${first.group}[${first.index}..${last.index + 1}].residual`;
-  return { path, node: last.output, blocks: span.map((b) => b.path) };
 }
 
 /** Whether a node depends on an f32 input (the latent, the timestep): i32 inputs (labels) and

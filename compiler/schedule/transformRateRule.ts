@@ -9,7 +9,7 @@ import { evalInt, evalNumber } from '../check/constEval.ts';
 import { signalNodes, signalUpstream } from '../ir/scheduleCheck.ts';
 import { type Ctx, stepEnv } from './resolveContext.ts';
 import { resolveSelector, type Target } from './targets.ts';
-import { residualSignal, type WhenAst } from './ruleStatement.ts';
+import { residualSignal, type WhenAst } from './ruleSignal.ts';
 
 export function transformRateRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'transform_rate' }>, then: 'reuse' | 'reuse_residual', targets: readonly Target[]): DynamicRule | undefined {
   for (const [word, e] of [['cap', w.cap], ['total', w.total], ['retain', w.retain]] as const) {
