@@ -4,8 +4,10 @@
  * its input, and whatever is reached by nothing is dead at that step — at a FORA reuse step that is
  * every block's attention and MLP, leaving adaLN, the embeddings and the final layer. A target
  * computed on some tokens is `partial`: it needs its token-wise cone's boundary, and the cone's
- * nodes are dead (lowering runs them on the chosen rows, compiler/passes/lowerTokens.ts). A node whose
- * value the schedule stores at this step stays live (the schedule said "compute" there).
+ * nodes are dead (lowering runs them on the chosen rows, compiler/passes/lowerTokens.ts). A target
+ * the schedule computes at this step stays live: specialise kept only computes the reference executor
+ * evaluates (compiler/passes/liveTargets.ts), which, evaluating the whole batch, also computes a
+ * branch that only the other CFG branch's work demands.
  */
 import type { Graph, NodeId } from '../ir/graph.ts';
 import { BRANCHES, type Branch, type NodeState, type StepSpec, type TargetInfo } from './ir.ts';

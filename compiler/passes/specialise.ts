@@ -17,6 +17,7 @@ import type { CompileOptions } from './options.ts';
 import { BRANCHES, type Branch, type DynamicSignal, type StepSpec, type TargetInfo, type TargetStep } from './ir.ts';
 import { dynamicSignals, dynamicStepRules } from './dynamicRules.ts';
 import { checkSchedule } from '../ir/scheduleCheck.ts';
+import { liveNodes, type StepAction } from './liveTargets.ts';
 import { cfgCacheWeights, taylorRefreshFactor, taylorRefreshOrders, taylorUsableOrder, TokenHistory } from '../ir/rules.ts';
 
 export interface Specialised {
@@ -59,7 +60,9 @@ export function specialise(graph: Graph, schedule: ScheduleIR, opts: CompileOpti
   // The reuse world of each dynamic step: the same step as if its rule decided to reuse.
   const reuse: (StepSpec | undefined)[] = stepRule.map((r, k) => (r === undefined ? undefined : { k, targets: { cond: [], uncond: [] } }));
   const cfg = opts.cfgScale !== undefined;
+  const plans = new Map<TargetInfo, Record<Branch, PlanAct[]>>();
   for (const info of targets.values()) {
+    const byBranch = {} as Record<Branch, PlanAct[]>;
     for (const branch of BRANCHES) {
       const read: Branch = cfg ? branch : 'cond';
       const raw = Array.from({ length: S }, (_, k) => actionAt(schedule, k, info.path, read));
@@ -75,13 +78,40 @@ export function specialise(graph: Graph, schedule: ScheduleIR, opts: CompileOpti
         invariant(typeof cone !== 'string', 'checkSchedule: a target computed on some tokens is token-wise');
         info.cone = cone;
       }
-      planTarget(info, acts, branch, steps, reuse, schedule.name);
+      byBranch[branch] = acts;
     }
+    plans.set(info, byBranch);
+  }
+  const live = stepLiveness(graph, plans, dynamic, reuse);
+  for (const [info, byBranch] of plans) {
+    const liveness: Liveness = {
+      compute: live.map((l) => l.compute[info.node] === 1),
+      reuse: live.map((l) => (l.reuse ?? l.compute)[info.node] === 1),
+    };
+    for (const branch of BRANCHES) planTarget(info, byBranch[branch], branch, steps, reuse, schedule.name, liveness);
   }
   steps.forEach((st, k) => {
     if (reuse[k]) st.dynamic = { rule: stepRule[k]!, reuse: reuse[k]! };
   });
   return { targets, steps, dynamic };
+}
+
+/** Per step, whether each target is evaluated at all (compiler/passes/liveTargets.ts): in the compute
+ *  world, and in the reuse world of a dynamic step (its rule's targets take their `then`). */
+interface Liveness {
+  compute: boolean[];
+  reuse: boolean[];
+}
+
+function stepLiveness(graph: Graph, plans: Map<TargetInfo, Record<Branch, PlanAct[]>>, dynamic: DynamicSignal[], reuse: (StepSpec | undefined)[]): { compute: Uint8Array; reuse?: Uint8Array }[] {
+  // Dynamic-rule signals are measured at every step (as dead-code keeps them).
+  const keep = dynamic.flatMap((d) => [...d.nodes, ...(d.output !== undefined ? [d.output] : [])]);
+  const world = (k: number, asReuse: boolean) => {
+    const resolve = (a: PlanAct): StepAction => (a.kind === 'dynamic' ? (asReuse ? a.then! : 'compute') : a.kind);
+    const actions = new Map([...plans].map(([info, b]) => [info.node, { info, cond: resolve(b.cond[k]!), uncond: resolve(b.uncond[k]!) }]));
+    return liveNodes(graph, actions, keep);
+  };
+  return reuse.map((r, k) => ({ compute: world(k, false), ...(r ? { reuse: world(k, true) } : {}) }));
 }
 
 /** The plan action of a schedule action (checked by checkSchedule); exhaustive over the Schedule IR's
@@ -103,7 +133,7 @@ function planKind(a: Action, schedule: ScheduleIR): PlanAct {
  * stored value (its reuse world) or compute and store it again (its compute world): a compute stores
  * when any later step before the next static compute may reuse — dynamic steps included.
  */
-function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: StepSpec[], reuse: (StepSpec | undefined)[], schedule: string): void {
+function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: StepSpec[], reuse: (StepSpec | undefined)[], schedule: string, live: Liveness): void {
   const S = acts.length;
   let lastForecast = -1;
   for (let k = 0; k < S; k++) if (acts[k]!.kind === 'forecast') lastForecast = k;
@@ -120,12 +150,18 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
     if (world !== 'reuse') steps[k]!.targets[branch].push(entry);
     if (world !== 'compute') reuse[k]?.targets[branch].push(entry);
   };
+  /** Where the target runs at step k: in both worlds, one, or none (dead: nothing reads it there,
+   *  so the reference executor neither computes it nor refreshes its history). */
+  const runs = (k: number): 'both' | 'compute' | 'reuse' | undefined =>
+    live.compute[k] ? (live.reuse[k] ? 'both' : 'compute') : live.reuse[k] ? 'reuse' : undefined;
   const storesFor = (k: number) => {
     let storeValue = false;
     let storeResidual = false;
     let storeBands = false;
-    for (let j = k + 1; j < S && acts[j]!.kind !== 'compute'; j++) {
+    // A compute in only one world, or in none, does not replace the stored value in every world.
+    for (let j = k + 1; j < S && !(acts[j]!.kind === 'compute' && runs(j) === 'both'); j++) {
       const kind = acts[j]!.kind === 'dynamic' ? acts[j]!.then! : acts[j]!.kind;
+      if (kind === 'compute' || (kind === 'tokens' && runs(j) === undefined)) continue;
       if (kind === 'reuse_residual') storeResidual = true;
       else if (kind === 'cfg_cache') storeBands = true;
       // a partial compute reads the other tokens from the slot
@@ -136,6 +172,8 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
   for (let k = 0; k < S; k++) {
     const { kind, order, basis } = acts[k]!;
     if (kind === 'compute') {
+      const where = runs(k);
+      if (where === undefined) continue;
       // What reads this value before the next compute decides what is stored.
       const { storeValue, storeResidual, storeBands } = storesFor(k);
       const taylor = k < lastForecast;
@@ -149,7 +187,7 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
       tokens?.computeAll(k);
       if (write) {
         info.cached = true;
-        push(k, entry);
+        push(k, entry, where);
       }
       computes.push(k);
       continue;
@@ -159,7 +197,7 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
       invariant(reuse[k] !== undefined, 'a dynamic step has a reuse world');
       // Compute world: compute, storing for any later step that may reuse.
       const { storeValue, storeResidual } = storesFor(k);
-      if (storeValue || storeResidual) {
+      if ((storeValue || storeResidual) && live.compute[k]) {
         info.cached = true;
         push(k, { target: info.path, action: 'compute', storeValue, storeResidual }, 'compute');
       }
@@ -168,19 +206,21 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
       if (k > 0 && computes.length > 0) {
         info.cached = true;
         push(k, { target: info.path, action: r.then!, storeValue: false, storeResidual: false }, 'reuse');
-      } else if (storeValue || storeResidual) {
+      } else if ((storeValue || storeResidual) && live.reuse[k]) {
         push(k, { target: info.path, action: 'compute', storeValue, storeResidual }, 'reuse');
       }
-      computes.push(k);
+      if (live.compute[k]) computes.push(k);
       continue;
     }
     const last = computes[computes.length - 1];
     invariant(last !== undefined, 'checkSchedule: nothing is read before its first compute');
     if (kind === 'tokens') {
+      const where = runs(k);
+      if (where === undefined) continue;
       // The chosen rows are computed into the slot, which is the value: it is always written.
       const t = acts[k]!.tokens!;
       info.cached = true;
-      push(k, { target: info.path, action: 'tokens', storeValue: true, storeResidual: false, tokens: tokens!.select(k, t.fraction, t.by) });
+      push(k, { target: info.path, action: 'tokens', storeValue: true, storeResidual: false, tokens: tokens!.select(k, t.fraction, t.by) }, where);
       continue;
     }
     const entry: TargetStep = { target: info.path, action: kind, storeValue: false, storeResidual: false, ...(kind === 'cfg_cache' ? { cfg: acts[k]!.cfg! } : {}) };

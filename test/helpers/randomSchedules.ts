@@ -199,9 +199,9 @@ export const cfgHalvesArb = fc.record({
 export const CFG_HALVES_STEPS = 8;
 
 /** Step 0 computes everything (nothing is stored yet); step k ≥ 1 takes out[k mod n] and blocks[k mod m].
- *  In a half whose output is reused the blocks are reused too: a block left at `compute` under a
- *  reused output is stored by the plan but not evaluated by the reference executor, a difference
- *  of its own that does not depend on the CFG halves (it shows without CFG). */
+ *  The blocks follow their own halves even where the output is reused: a block left at `compute`
+ *  under a reused output is dead there, and is neither computed nor stored (the reference executor
+ *  never evaluates it), so a later reuse reads the value of an earlier step. */
 export function cfgHalvesSchedule(depth: number, r: { out: readonly Half[]; blocks: readonly Half[] }): ScheduleIR {
   const base = computeEverything('DiT', CFG_HALVES_STEPS);
   const computes = (h: Half, br: 'cond' | 'uncond') => h === 'both' || h === br;
@@ -212,9 +212,24 @@ export function cfgHalvesSchedule(depth: number, r: { out: readonly Half[]; bloc
     const blocks = r.blocks[k % r.blocks.length]!;
     const act = (c: boolean) => (c ? { kind: 'compute' as const } : { kind: 'reuse' as const });
     if (out !== 'both') row['out'] = { cond: act(computes(out, 'cond')), uncond: act(computes(out, 'uncond')) };
-    const blk = { cond: act(computes(out, 'cond') && computes(blocks, 'cond')), uncond: act(computes(out, 'uncond') && computes(blocks, 'uncond')) };
+    const blk = { cond: act(computes(blocks, 'cond')), uncond: act(computes(blocks, 'uncond')) };
     if (blk.cond.kind === 'reuse' || blk.uncond.kind === 'reuse') for (let b = 0; b < depth; b++) for (const t of ['attn', 'mlp']) row[`blocks[${b}].${t}`] = blk;
     return row;
   });
   return { ...base, name: 'cfg_halves', table };
+}
+
+/** Per step and CFG branch, whether the model output `out` is reused (`true`) or computed. */
+export const outReuseArb = fc.array(fc.record({ c: fc.boolean(), u: fc.boolean() }), { minLength: 1, maxLength: 4 });
+
+/** A random schedule (scheduleFrom) with the model output `out` also reused at random steps from
+ *  step 1 on: under a reused output every block is dead, whatever its own action says. */
+export function withOutReuse(s: ScheduleIR, out: readonly { c: boolean; u: boolean }[]): ScheduleIR {
+  const act = (reuse: boolean): Action => (reuse ? { kind: 'reuse' } : { kind: 'compute' });
+  const table = s.table.map((row, k) => {
+    const o = out[k % out.length]!;
+    if (k === 0 || (!o.c && !o.u)) return row;
+    return { ...row, out: { cond: act(o.c), uncond: act(o.u) } };
+  });
+  return { ...s, name: `${s.name}-out-reuse`, table };
 }
