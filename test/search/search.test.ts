@@ -44,7 +44,7 @@ describe('ditto search (library, toy model, reference executor)', () => {
 
   it('finds the known optimum: a loss-free schedule at the speed of skipping the identity blocks', async () => {
     const dir = tmp();
-    const r = await runSearch(base(dir, { budget: { kind: 'speedup', speedup: best * 0.999 }, generations: 8 }));
+    const r = await runSearch(base(dir, { budget: { kind: 'speedup', speedup: best * 0.999 }, generations: 12 }));
     expect(r.complete).toBe(true);
     expect(r.chosen).not.toBeNull();
     expect(r.chosen!.speedup).toBeGreaterThanOrEqual(best * 0.999);
