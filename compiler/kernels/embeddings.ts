@@ -23,13 +23,14 @@ import type { AdapterCaps, EmittedKernel, KernelBinding, StorageDType } from './
 /** Element offsets into the bindings: only the nonzero ones, so a config without offsets is unchanged. */
 export type BindingOffsets<K extends string> = Partial<Record<K, number>>;
 
-function offsetsOf<K extends string>(family: string, o: BindingOffsets<K> | undefined): BindingOffsets<K> {
+/** The config's `offsets` field: the nonzero offsets, or no field at all when every offset is 0. */
+function offsetsOf<K extends string>(family: string, o: BindingOffsets<K> | undefined): { offsets?: BindingOffsets<K> } {
   const kept: BindingOffsets<K> = {};
   for (const [k, v] of Object.entries(o ?? {}) as [K, number][]) {
     assertNonNegInts(family, { [`${k} offset`]: v });
     if (v > 0) kept[k] = v;
   }
-  return kept;
+  return Object.keys(kept).length > 0 ? { offsets: kept } : {};
 }
 
 /** `index` shifted by an element offset; the WGSL of a kernel without offsets is unchanged. */
@@ -75,8 +76,7 @@ export function selectTimestepEmbed(p: { B: number; dim: number; maxPeriod?: num
   const maxPeriod = p.maxPeriod ?? 10000;
   if (!(maxPeriod > 1)) throw new DittoError('E_INTERNAL', `timestep_embed: maxPeriod must be > 1, got ${maxPeriod}`);
   if (p.dim < 2) throw new DittoError('E_INTERNAL', 'timestep_embed: dim must be at least 2');
-  const offsets = offsetsOf('timestep_embed', p.offsets);
-  const c: TimestepEmbedConfig = { B: p.B, dim: p.dim, maxPeriod, threads: threadsFor(caps), maxWorkgroupsPerDimension: caps.maxWorkgroupsPerDimension, ...(Object.keys(offsets).length > 0 ? { offsets } : {}) };
+  const c: TimestepEmbedConfig = { B: p.B, dim: p.dim, maxPeriod, threads: threadsFor(caps), maxWorkgroupsPerDimension: caps.maxWorkgroupsPerDimension, ...offsetsOf('timestep_embed', p.offsets) };
   checkBindingSizes('timestep_embed', timestepBindings(c), caps);
   return c;
 }
@@ -121,8 +121,7 @@ export function selectLabelEmbed(p: { B: number; rows: number; dim: number; tabl
   assertPositiveInts('label_embed', { B: p.B, rows: p.rows, dim: p.dim });
   const tableDtype = p.tableDtype ?? 'f32';
   if (tableDtype === 'f16' && !caps.hasF16) throw new DittoError('E_GPU', 'label_embed: f16 storage needs shader-f16');
-  const offsets = offsetsOf('label_embed', p.offsets);
-  const c: LabelEmbedConfig = { B: p.B, rows: p.rows, dim: p.dim, tableDtype, threads: threadsFor(caps), maxWorkgroupsPerDimension: caps.maxWorkgroupsPerDimension, ...(Object.keys(offsets).length > 0 ? { offsets } : {}) };
+  const c: LabelEmbedConfig = { B: p.B, rows: p.rows, dim: p.dim, tableDtype, threads: threadsFor(caps), maxWorkgroupsPerDimension: caps.maxWorkgroupsPerDimension, ...offsetsOf('label_embed', p.offsets) };
   checkBindingSizes('label_embed', labelBindings(c), caps);
   return c;
 }
@@ -161,8 +160,7 @@ export interface UnpatchifyConfig {
 
 export function selectUnpatchify(p: { B: number; grid: number; patch: number; channels: number; offsets?: BindingOffsets<'x' | 'out'> }, caps: AdapterCaps): UnpatchifyConfig {
   assertPositiveInts('unpatchify', { B: p.B, grid: p.grid, patch: p.patch, channels: p.channels });
-  const offsets = offsetsOf('unpatchify', p.offsets);
-  const c: UnpatchifyConfig = { B: p.B, grid: p.grid, patch: p.patch, channels: p.channels, threads: threadsFor(caps), maxWorkgroupsPerDimension: caps.maxWorkgroupsPerDimension, ...(Object.keys(offsets).length > 0 ? { offsets } : {}) };
+  const c: UnpatchifyConfig = { B: p.B, grid: p.grid, patch: p.patch, channels: p.channels, threads: threadsFor(caps), maxWorkgroupsPerDimension: caps.maxWorkgroupsPerDimension, ...offsetsOf('unpatchify', p.offsets) };
   checkBindingSizes('unpatchify', unpatchifyBindings(c), caps);
   return c;
 }
