@@ -20,6 +20,7 @@ import type { Tensor } from '../core/tensor.ts';
 import { openModel, planFor, scheduleFor, type SourceModel } from '../compiler/compileSource.ts';
 import type { Graph } from '../compiler/ir/graph.ts';
 import type { ScheduleIR } from '../compiler/ir/schedule.ts';
+import { DEFAULT_SAMPLER } from '../compiler/passes/options.ts';
 import { compileCapsFor } from '../compiler/plan/caps.ts';
 import { predictPlan, withAllComputeStep, type KernelTimes } from '../compiler/plan/kernelTimes.ts';
 import type { Plan } from '../compiler/plan/types.ts';
@@ -163,9 +164,9 @@ export async function runScheduleBench(cfg: ScheduleBenchConfig): Promise<Schedu
   const model = cfg.source ?? openModel(cfg.modelFile, { model: cfg.model, set: cfg.set, batch: cfg.images, cfg: cfg.cfgScale !== undefined });
   const { graph } = model;
   // Every schedule is resolved before anything slow happens: a bad name fails in a second.
-  const specs: { name: string; schedule?: ScheduleIR }[] = [{ name: BASELINE_ROW }, ...cfg.schedules.map((s) => ({ name: s, schedule: scheduleFor(model, s, cfg.steps, { flag: '--schedules' }) }))];
+  const specs: { name: string; schedule?: ScheduleIR }[] = [{ name: BASELINE_ROW }, ...cfg.schedules.map((s) => ({ name: s, schedule: scheduleFor(model, s, cfg.steps, { flag: '--schedules', sampler: cfg.sampler ?? DEFAULT_SAMPLER }) }))];
   const caps = compileCapsFor(cfg.gpu.report);
-  const planOptions = { sampler: cfg.sampler ?? 'ddpm', caps, ...(cfg.cfgScale !== undefined ? { cfgScale: cfg.cfgScale } : {}) } as const;
+  const planOptions = { sampler: cfg.sampler ?? DEFAULT_SAMPLER, caps, ...(cfg.cfgScale !== undefined ? { cfgScale: cfg.cfgScale } : {}) } as const;
 
   // Kernel times first: the probes also pay most of the adapter's shader JIT.
   let times = cfg.kernelTimes;

@@ -13,7 +13,7 @@ import { loadProgram, lowerModel, resolveSchedule, type Program } from './fronte
 import type { Graph } from './ir/graph.ts';
 import type { ScheduleIR } from './ir/schedule.ts';
 import type { CompileCaps } from './plan/caps.ts';
-import type { CompileOptionsInput } from './passes/options.ts';
+import { DEFAULT_SAMPLER, type CompileOptionsInput, type SamplerKind } from './passes/options.ts';
 import { compile, type CompileResult } from './pipeline.ts';
 
 /** A .ditto file, source text read as if it were the file `path`, or a program already loaded. */
@@ -61,11 +61,13 @@ export function openModel(input: SourceInput, choice: ModelChoice): SourceModel 
  * Resolves `spec` (a schedule of the program, of the library, or a file; with parameters) for
  * `steps`. With `flag`, an error names the list entry it came from (`--schedules 'x' at 20 steps:
  * …`) and says when a table's fixed length is the problem. `program` resolves against another
- * program than the model's (a schedule text that `use`s the model file).
+ * program than the model's (a schedule text that `use`s the model file). `sampler`: the sampler the
+ * schedule will be sampled with — every caller that knows it passes it, so that a schedule made
+ * for another sampler (`sampler ddim`) is refused before anything runs.
  */
-export function scheduleFor(m: SourceModel, spec: string, steps: number, opts: { flag?: string; program?: Program } = {}): ScheduleIR {
+export function scheduleFor(m: SourceModel, spec: string, steps: number, opts: { flag?: string; program?: Program; sampler?: SamplerKind } = {}): ScheduleIR {
   try {
-    return resolveSchedule(opts.program ?? m.program, spec, m.graph, { steps });
+    return resolveSchedule(opts.program ?? m.program, spec, m.graph, { steps, ...(opts.sampler ? { sampler: opts.sampler } : {}) });
   } catch (e) {
     if (!opts.flag || !isDittoError(e)) throw e;
     const hint = e.code === 'E_TABLE' && /entries/.test(e.message) ? ' — this schedule is written for a fixed number of steps; rerun with --steps equal to the table length, or drop it from --schedules' : '';
@@ -102,7 +104,7 @@ export interface CompiledSource extends CompileResult {
 export async function compileSource(input: SourceInput, req: CompileSourceRequest): Promise<CompiledSource> {
   const { model, set, batch, schedule: spec, caps, ...plan } = req;
   const m = openModel(input, { model, set, batch: batch ?? 1, cfg: req.cfgScale !== undefined });
-  const schedule = spec !== undefined ? scheduleFor(m, spec, req.steps) : undefined;
+  const schedule = spec !== undefined ? scheduleFor(m, spec, req.steps, { sampler: req.sampler ?? DEFAULT_SAMPLER }) : undefined;
   const profile = typeof caps === 'function' ? await caps() : caps;
   return { ...planFor(m, schedule, { ...plan, caps: profile }), model: m, ...(schedule ? { schedule } : {}) };
 }

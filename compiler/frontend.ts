@@ -10,9 +10,11 @@ import { DittoError } from '../core/errors.ts';
 import { type Diagnostic, DiagnosticBag, listSome, renderDiagnostics, didYouMean } from '../grammar/diagnostics.ts';
 import { checkProgram } from './check/checkProgram.ts';
 import { configNames, resolveConfig } from './check/config.ts';
-import { type LoadOptions, type Program, parseProgram } from './check/program.ts';
+import { type LoadOptions, type Located, type Program, parseProgram } from './check/program.ts';
+import type { ScheduleDecl } from '../grammar/ast.ts';
 import type { Graph } from './ir/graph.ts';
 import type { ScheduleIR } from './ir/schedule.ts';
+import type { SamplerKind } from './passes/options.ts';
 import { lowerModelDecl } from './lower/lowerModel.ts';
 import { resolveScheduleDecl } from './schedule/resolve.ts';
 
@@ -118,6 +120,8 @@ export interface ResolveOptions {
   steps?: number;
   /** Schedule parameter overrides (`N=3`). */
   set?: Record<string, number>;
+  /** The sampler the schedule is used with: one declaring another (`sampler ddim`) is refused. */
+  sampler?: SamplerKind;
 }
 
 /** The shipped schedule library (FORA, EB-Cache, Δ-DiT, …): searched by name when the program lacks one. */
@@ -139,14 +143,20 @@ function librarySchedule(name: string): string | undefined {
   return undefined;
 }
 
+/** A schedule spec found: the program that declares it, its declaration and its parameter overrides. */
+export interface FoundSchedule {
+  readonly program: Program;
+  readonly loc: Located<ScheduleDecl>;
+  readonly set: Record<string, number>;
+}
+
 /**
  * `schedule` is a schedule name in the program, a name in the shipped library, the path of a
  * .ditto file with one schedule, or `FILE.ditto:NAME`; any of them may carry parameters,
- * `fora(N=2)`.
+ * `fora(N=2)`. Finds its declaration, without resolving it.
  */
-export function resolveSchedule(program: Program, schedule: string, graph: Graph, opts: ResolveOptions = {}): ScheduleIR {
+export function findSchedule(program: Program, schedule: string): FoundSchedule {
   const spec = parseScheduleSpec(schedule);
-  opts = { ...opts, set: { ...spec.set, ...(opts.set ?? {}) } };
   let prog = program;
   let name = spec.name;
   const colon = /^(.*\.ditto):([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec.name);
@@ -174,6 +184,14 @@ export function resolveSchedule(program: Program, schedule: string, graph: Graph
     const s = didYouMean(name, names);
     throw new DittoError('E_USAGE', `unknown schedule \`${name}\`${s ? `; ${s}` : ''}; schedules of the program: ${names.join(', ') || '(none)'}; the shipped library is in models/schedules/ (docs/language.md lists every shipped schedule)`);
   }
+  return { program: prog, loc, set: spec.set };
+}
+
+/** Finds `schedule` (findSchedule) and resolves it against `graph`. */
+export function resolveSchedule(program: Program, schedule: string, graph: Graph, opts: ResolveOptions = {}): ScheduleIR {
+  const { program: prog, loc, set } = findSchedule(program, schedule);
+  opts = { ...opts, set: { ...set, ...(opts.set ?? {}) } };
+  const name = loc.decl.name.name;
   const target = loc.decl.model.value;
   const base = baseModel(prog, target);
   if (base !== graph.model) {
@@ -181,7 +199,7 @@ export function resolveSchedule(program: Program, schedule: string, graph: Graph
   }
   const diags = new DiagnosticBag();
   if (opts.steps !== undefined && (!Number.isInteger(opts.steps) || opts.steps < 1)) throw new DittoError('E_USAGE', `steps must be a whole number ≥ 1, got ${opts.steps}`);
-  const ir = resolveScheduleDecl(loc, graph, { ...(opts.steps !== undefined ? { steps: opts.steps } : {}), ...(opts.set ? { set: opts.set } : {}) }, diags);
+  const ir = resolveScheduleDecl(loc, graph, { ...(opts.steps !== undefined ? { steps: opts.steps } : {}), ...(opts.set ? { set: opts.set } : {}), ...(opts.sampler ? { sampler: opts.sampler } : {}) }, diags);
   if (!ir) fail(prog, diags);
   return ir;
 }

@@ -187,6 +187,9 @@ export type Orientation = 'countdown' | 'sampling';
 
 export type ScheduleStmt =
   | { readonly kind: 'steps'; readonly value: Expr; readonly span: Span }
+  /** `sampler ddpm`: the sampler the schedule was made for (fitted, calibrated or searched under);
+   *  compiling it for another is refused. The name is checked by the resolver (compiler/schedule/sampler.ts). */
+  | { readonly kind: 'sampler'; readonly name: Ident; readonly span: Span }
   /** A condition on the parameters (and S) that must hold, with an optional explanation. */
   | { readonly kind: 'require'; readonly cond: Expr; readonly message?: StringLit; readonly span: Span }
   | { readonly kind: 'rule'; readonly targets: readonly Selector[]; readonly action: ActionAst; readonly at?: Expr; readonly when?: DynamicAst; readonly span: Span }

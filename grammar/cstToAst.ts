@@ -175,6 +175,8 @@ export class CstToAst {
     switch (inner.name) {
       case 'stepsStmt':
         return { kind: 'steps', value: this.expr(node(inner, 'expr')), span };
+      case 'samplerStmt':
+        return { kind: 'sampler', name: this.ident(tok(inner, 'Identifier')), span };
       case 'requireStmt':
         return { kind: 'require', cond: this.expr(node(inner, 'expr')), ...(has(inner, 'StringLit') ? { message: this.stringLit(tok(inner, 'StringLit')) } : {}), span };
       case 'epsStmt':

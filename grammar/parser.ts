@@ -185,6 +185,7 @@ export class DittoParser extends CstParser {
   scheduleStmt = this.RULE('scheduleStmt', () => {
     this.OR([
       { ALT: () => this.SUBRULE(this.stepsStmt) },
+      { ALT: () => this.SUBRULE(this.samplerStmt) },
       { ALT: () => this.SUBRULE(this.requireStmt) },
       { ALT: () => this.SUBRULE(this.epsStmt) },
       { ALT: () => this.SUBRULE(this.cfgCacheStmt) },
@@ -198,6 +199,13 @@ export class DittoParser extends CstParser {
   stepsStmt = this.RULE('stepsStmt', () => {
     this.CONSUME(K.steps);
     this.SUBRULE(this.expr);
+  });
+
+  /** `sampler ddim`: the sampler the schedule was made for. The name is an identifier, not a
+   *  keyword, so an unknown one is the resolver's error that lists the samplers. */
+  samplerStmt = this.RULE('samplerStmt', () => {
+    this.CONSUME(K.sampler);
+    this.CONSUME(T.Identifier);
   });
 
   /** `require N >= 1 "why"`: a condition on the parameters, checked when the schedule is resolved. */

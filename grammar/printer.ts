@@ -171,6 +171,8 @@ function printScheduleStmt(s: A.ScheduleStmt, ind: string): string {
   switch (s.kind) {
     case 'steps':
       return `${ind}steps ${printExpr(s.value)}`;
+    case 'sampler':
+      return `${ind}sampler ${s.name.name}`;
     case 'require':
       return `${ind}require ${printExpr(s.cond)}${s.message ? ` ${printString(s.message.value)}` : ''}`;
     case 'rule': {

@@ -24,6 +24,7 @@ export const Kw = {
   in: kw('in'),
   as: kw('as'),
   steps: kw('steps'),
+  sampler: kw('sampler'),
   require: kw('require'),
   every: kw('every'),
   offset: kw('offset'),

@@ -15,7 +15,7 @@ import { checkOutputPath, parseFloatFlag, parseIntFlag } from '../options.ts';
 interface RetimeFlags {
   steps: string;
   model?: string;
-  sampler: 'ddpm' | 'ddim';
+  sampler?: 'ddpm' | 'ddim';
   cfg?: string;
   output?: string;
 }
@@ -28,7 +28,7 @@ export function registerRetime(program: Command): void {
     .argument('[model-file]', 'the .ditto file of the model the speed-up is predicted for', path.relative(process.cwd(), DEFAULT_RETIME_MODEL_FILE) || DEFAULT_RETIME_MODEL_FILE)
     .requiredOption('--steps <n>', 'the new step count')
     .option('--model <name>', `the model or variant (default ${DEFAULT_RETIME_MODEL} for models/fmnist.ditto, else the file's only model)`)
-    .addOption(new Option('--sampler <kind>', 'sampler of the predicted plans').choices(['ddpm', 'ddim']).default('ddpm'))
+    .addOption(new Option('--sampler <kind>', "sampler of the predicted plans (default: the schedule's `sampler` statement, else ddpm)").choices(['ddpm', 'ddim']))
     .option('--cfg <scale>', 'classifier-free guidance scale of the predicted plans (absent: none)')
     .option('-o, --output <file.ditto>', 'write the retimed schedule here')
     .action((spec: string, file: string, flags: RetimeFlags) => {
@@ -40,7 +40,8 @@ export function registerRetime(program: Command): void {
         refuseOverwrite([{ label: '-o', file: flags.output }], [{ label: 'the model file', file }]);
       }
       const r = retimeSource(spec, {
-        steps, modelFile: file, sampler: flags.sampler,
+        steps, modelFile: file,
+        ...(flags.sampler !== undefined ? { sampler: flags.sampler } : {}),
         ...(flags.model !== undefined ? { model: flags.model } : {}),
         ...(cfgScale !== undefined ? { cfgScale } : {}),
         ...(flags.output !== undefined ? { outputFile: flags.output } : {}),

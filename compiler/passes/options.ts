@@ -4,6 +4,12 @@ import { type CompileCaps, HARDWARE_CAPS } from '../plan/caps.ts';
 
 export type SamplerKind = 'ddpm' | 'ddim';
 
+/** Every sampler, in the order messages list them. */
+export const SAMPLERS: readonly SamplerKind[] = ['ddpm', 'ddim'];
+
+/** The sampler of a plan whose options name none (the released DiT and EB-Cache code's). */
+export const DEFAULT_SAMPLER: SamplerKind = 'ddpm';
+
 export interface CompileOptions {
   steps: number;
   sampler: SamplerKind;
@@ -29,8 +35,8 @@ export function normaliseOptions(o: CompileOptionsInput): CompileOptions {
   if (!Number.isInteger(steps) || steps < 1) throw new DittoError('E_USAGE', `steps must be a positive integer, got ${steps}`);
   const batch = o.batch ?? 1;
   if (!Number.isInteger(batch) || batch < 1) throw new DittoError('E_USAGE', `batch must be a positive integer, got ${batch}`);
-  const sampler = o.sampler ?? 'ddpm';
-  if (sampler !== 'ddpm' && sampler !== 'ddim') throw new DittoError('E_USAGE', `sampler must be ddpm or ddim, got '${String(sampler)}'`);
+  const sampler = o.sampler ?? DEFAULT_SAMPLER;
+  if (!SAMPLERS.includes(sampler)) throw new DittoError('E_USAGE', `sampler must be ${SAMPLERS.join(' or ')}, got '${String(sampler)}'`);
   if (o.cfgScale !== undefined && !Number.isFinite(o.cfgScale)) throw new DittoError('E_USAGE', `cfg scale must be a finite number, got ${o.cfgScale}`);
   const guide = o.guide ?? 'first3';
   if (guide !== 'first3' && guide !== 'all') throw new DittoError('E_USAGE', `guide must be first3 or all, got '${String(guide)}'`);

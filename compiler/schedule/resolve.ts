@@ -24,11 +24,16 @@ import { applyEps } from './epsScale.ts';
 import { applyJson } from './jsonTable.ts';
 import { BRANCHES, type Branch, type Ctx, State, stepEnv } from './resolveContext.ts';
 import { applyRule } from './ruleStatement.ts';
+import { checkSampler } from './sampler.ts';
+import type { SamplerKind } from '../passes/options.ts';
 import { targetUniverse } from './targets.ts';
 
 export interface ResolveScheduleOptions {
   readonly steps?: number;
   readonly set?: Readonly<Record<string, number>>;
+  /** The sampler the schedule is used with; a schedule declaring another is refused. Absent
+   *  (`ditto check`): any. */
+  readonly sampler?: SamplerKind;
 }
 
 export const DEFAULT_STEPS = 50;
@@ -38,6 +43,10 @@ function walk(ctx: Ctx, body: readonly ScheduleStmt[], branches: readonly Branch
     switch (s.kind) {
       case 'steps':
         if (nested) ctx.diags.error('`steps` belongs at the top of the schedule, not inside a branch', s.span);
+        break;
+      case 'sampler':
+        // Checked before any rule (checkSampler); both branches are sampled by the one sampler.
+        if (nested) ctx.diags.error('`sampler` belongs at the top of the schedule, not inside a branch', s.span);
         break;
       case 'require':
         // Checked before any rule (checkRequirements); inside a branch it would suggest a per-branch meaning.
@@ -171,6 +180,8 @@ function scheduleParams(ctx: { decl: ScheduleDecl; diags: DiagnosticBag }, set: 
 export function resolveScheduleDecl(loc: Located<ScheduleDecl>, graph: Graph, opts: ResolveScheduleOptions, diags: DiagnosticBag): ScheduleIR | undefined {
   const before = diags.errorCount;
   const decl = loc.decl;
+  checkSampler(decl, opts.sampler, diags);
+  if (diags.errorCount > before) return undefined;
   const params = scheduleParams({ decl, diags }, opts.set ?? {});
   if (!params) return undefined;
   const stepsStmts = decl.body.filter((s): s is Extract<ScheduleStmt, { kind: 'steps' }> => s.kind === 'steps');

@@ -9,6 +9,7 @@
  */
 import { DittoError } from '../../core/errors.ts';
 import type { Action, BranchActions, DynamicRule, ScheduleIR } from '../ir/schedule.ts';
+import type { SamplerKind } from '../passes/options.ts';
 
 /** The source step of new step k′ (N new steps, S source steps). */
 export function retimeIndex(k: number, S: number, N: number): number {
@@ -117,9 +118,10 @@ function whenText(r: DynamicRule, N: number): string {
 
 /**
  * The schedule as a `.ditto` file: one rule per target, action and branch listing its steps
- * (dynamic rules: one statement per rule, so each keeps one state), eps scales by value.
+ * (dynamic rules: one statement per rule, so each keeps one state), eps scales by value. `sampler`:
+ * the source's `sampler` statement, kept (it is not part of the resolved schedule).
  */
-export function scheduleText(s: ScheduleIR, o: { name: string; use: string; comment: readonly string[] }): string {
+export function scheduleText(s: ScheduleIR, o: { name: string; use: string; comment: readonly string[]; sampler?: SamplerKind }): string {
   const N = s.steps;
   const branches = ['cond', 'uncond'] as const;
   // key → target → branch → steps
@@ -178,6 +180,7 @@ export function scheduleText(s: ScheduleIR, o: { name: string; use: string; comm
     ...o.comment.map((c) => `// ${c}`),
     `schedule ${o.name} for ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(s.model) ? s.model : JSON.stringify(s.model)} {`,
     `  steps ${N}`,
+    ...(o.sampler ? [`  sampler ${o.sampler}`] : []),
     ...[...scales].map(([v, ks]) => `  eps_scale ${v} at ${stepsPredicate(ks)}`),
     ...shared.map((l) => `  ${l}`),
     ...branches.flatMap((b) => (only[b].length ? [`  ${b} {`, ...only[b].map((l) => `    ${l.replace(/\n {4}/g, '\n      ')}`), '  }'] : [])),

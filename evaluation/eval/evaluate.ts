@@ -96,7 +96,7 @@ export interface SampleOptions {
  */
 export async function sampleRange(cfg: EvalConfig, range: BatchRange, opts: SampleOptions = {}): Promise<SampledRange> {
   checkConfig(cfg);
-  const setup = setupEval({ modelFile: cfg.modelFile, model: cfg.model, set: cfg.set, schedules: cfg.schedules, steps: cfg.steps, batch: cfg.batch, cfg: cfg.cfgScale !== undefined });
+  const setup = setupEval({ modelFile: cfg.modelFile, model: cfg.model, set: cfg.set, schedules: cfg.schedules, steps: cfg.steps, sampler: cfg.sampler, batch: cfg.batch, cfg: cfg.cfgScale !== undefined });
   if (opts.expectSettings) {
     const mine = evalSettings(cfg, setup);
     const differ = settingsDifferences(opts.expectSettings, mine, 'submitted', 'here');

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { openModel, scheduleFor, type SourceModel } from '../../compiler/compileSource.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
 import type { ScheduleIR } from '../../compiler/ir/schedule.ts';
+import type { SamplerKind } from '../../compiler/passes/options.ts';
 
 export const BASELINE_NAME = 'no cache';
 
@@ -29,6 +30,8 @@ export interface SetupRequest {
   set?: Record<string, number>;
   schedules: readonly string[];
   steps: number;
+  /** The sampler of every row: a schedule made for another (`sampler ddim`) is refused here. */
+  sampler: SamplerKind;
   batch: number;
   cfg: boolean;
 }
@@ -66,7 +69,7 @@ export function setupEval(req: SetupRequest): EvalSetup {
   const rows: EvalSetup['rows'] = [{ name: BASELINE_NAME }];
   for (const spec of req.schedules) {
     check(spec !== BASELINE_NAME, `--schedules: '${BASELINE_NAME}' is the baseline every eval runs; list only cache schedules`);
-    rows.push({ name: spec, schedule: scheduleFor(model, spec, req.steps, { flag: '--schedules' }) });
+    rows.push({ name: spec, schedule: scheduleFor(model, spec, req.steps, { flag: '--schedules', sampler: req.sampler }) });
   }
   return { model, graph, imageShape, classes: graph.params['classes'] ?? 0, rows };
 }

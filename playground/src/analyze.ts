@@ -41,7 +41,7 @@ export interface Analysis {
 
 function compileFor(program: Program, schedule: string | undefined, s: SampleSettings, caps: CompileCaps): Plan {
   const model = openModel(program, { model: MODEL_NAME, batch: s.images, cfg: true });
-  const ir = schedule ? scheduleFor(model, schedule, s.steps) : undefined;
+  const ir = schedule ? scheduleFor(model, schedule, s.steps, { sampler: s.sampler }) : undefined;
   return planFor(model, ir, { steps: s.steps, sampler: s.sampler, f16: false, guide: 'first3', caps, cfgScale: s.cfgScale }).plan;
 }
 

@@ -106,6 +106,7 @@ const args = fc.array(fc.tuple(fc.option(ident, { nil: undefined }), expr).map((
 
 const simpleScheduleStmt: fc.Arbitrary<A.ScheduleStmt> = fc.oneof(
   expr.map((value): A.ScheduleStmt => ({ kind: 'steps', value, span })),
+  fc.oneof(fc.constantFrom('ddpm', 'ddim').map((n): A.Ident => ({ name: n, span })), ident).map((n): A.ScheduleStmt => ({ kind: 'sampler', name: n, span })),
   fc
     .tuple(fc.array(selector, { minLength: 1, maxLength: 3 }), action, fc.option(expr, { nil: undefined }), fc.option(dynamic, { nil: undefined }))
     .map(([targets, act, at, when]): A.ScheduleStmt => ({ kind: 'rule', targets, action: act, ...(at ? { at } : {}), ...(when ? { when } : {}), span })),

@@ -67,7 +67,7 @@ export async function reachable<T>(ready: Promise<T>, target: RedisTarget): Prom
 export async function runEvalOnQueue(cfg: EvalConfig, opts: QueueRunOptions): Promise<EvalReport> {
   checkConfig(cfg);
   for (let i = 0; i < opts.shards; i++) shardBatches({ index: i, count: opts.shards }, cfg.samples, cfg.batch);
-  const setup = setupEval({ modelFile: cfg.modelFile, model: cfg.model, set: cfg.set, schedules: cfg.schedules, steps: cfg.steps, batch: cfg.batch, cfg: cfg.cfgScale !== undefined });
+  const setup = setupEval({ modelFile: cfg.modelFile, model: cfg.model, set: cfg.set, schedules: cfg.schedules, steps: cfg.steps, sampler: cfg.sampler, batch: cfg.batch, cfg: cfg.cfgScale !== undefined });
   const config: ShardJobConfig = {
     modelFile: cfg.modelFile,
     ...(cfg.model !== undefined ? { model: cfg.model } : {}),
