@@ -17,6 +17,7 @@ import { loadProgram, resolveSchedule } from '../../compiler/frontend.ts';
 import { nodeByPath, type Graph, type NodeId } from '../../compiler/ir/graph.ts';
 import { computeEverything } from '../../compiler/ir/schedule.ts';
 import { magnitudeRatio, relL1, residualOf } from '../../compiler/ir/rules.ts';
+import type { SamplerKind } from '../../compiler/passes/options.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
 import type { Weights } from '../../runtime/reference/forward.ts';
 
@@ -129,7 +130,7 @@ export function fitMagnitudeCurve(run: FitRun, group = 'blocks'): MagnitudeCurve
 }
 
 /** The text of a TeaCache schedule with fitted coefficients, for `model` declared in `use`. */
-export function teacacheScheduleText(o: { use: string; model: string; variant?: string; name: string; steps: number; signal: string; coefficients: readonly number[]; threshold: number; command: string }): string {
+export function teacacheScheduleText(o: { use: string; model: string; variant?: string; name: string; steps: number; sampler: SamplerKind; signal: string; coefficients: readonly number[]; threshold: number; command: string }): string {
   const cs = o.coefficients.map((c) => Number(c.toPrecision(8)));
   const names = cs.map((_, j) => `c${cs.length - 1 - j}`);
   const modelName = /^[A-Za-z_][A-Za-z0-9_]*$/.test(o.model) ? o.model : JSON.stringify(o.model);
@@ -141,6 +142,9 @@ export function teacacheScheduleText(o: { use: string; model: string; variant?: 
     `// rescale(${names.join(', ')}): highest degree first.`,
     `schedule ${o.name}(threshold = ${o.threshold}, ${cs.map((c, j) => `${names[j]} = ${c}`).join(', ')}) for ${modelName} {`,
     `  steps ${o.steps}`,
+    // The polynomial maps one sampler's per-step changes: under another it never reaches, or never
+    // leaves, its threshold (docs/calibrate.md), so the schedule says which one it was fitted under.
+    `  sampler ${o.sampler}`,
     `  blocks[*] reuse residual at steps 1..S - 1`,
     `    when rel_l1(${o.signal}) rescale(${names.join(', ')}) < threshold`,
     '}',
@@ -179,9 +183,9 @@ export function fitFromSource(method: 'teacache' | 'magcache', o: FitOptions): {
   const fit = fitTeacache(run, signal);
   const use = path.relative(path.dirname(path.resolve(o.outputFile)), path.resolve(o.modelFile)).split(path.sep).join('/');
   const name = `teacache_${(o.model ?? graph.model).replace(/[^A-Za-z0-9_]/g, '_').toLowerCase()}`;
-  const text = teacacheScheduleText({ use, model: graph.model, ...(o.model !== undefined ? { variant: o.model } : {}), name, steps: o.steps, signal, coefficients: fit.coefficients, threshold: o.threshold ?? 0.3, command: o.command });
+  const text = teacacheScheduleText({ use, model: graph.model, ...(o.model !== undefined ? { variant: o.model } : {}), name, steps: o.steps, sampler: o.sampler, signal, coefficients: fit.coefficients, threshold: o.threshold ?? 0.3, command: o.command });
   const where = path.resolve(o.outputFile);
-  const back = resolveSchedule(loadProgram(where, { inline: new Map([[where, text]]) }), name, graph, {});
+  const back = resolveSchedule(loadProgram(where, { inline: new Map([[where, text]]) }), name, graph, { sampler: o.sampler });
   if (back.dynamic.length !== 1) throw new DittoError('E_INTERNAL', 'the written TeaCache schedule has no dynamic rule');
   return { text, summary: `(schedule ${name}): rescale(${fit.coefficients.map((c) => c.toPrecision(6)).join(', ')}), ${fit.points.length} step pairs, rms ${fit.rms.toPrecision(3)}` };
 }

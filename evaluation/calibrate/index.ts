@@ -14,6 +14,7 @@ import path from 'node:path';
 import { DittoError, isDittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { loadSource, openModel, planFor, scheduleFor, type SourceModel } from '../../compiler/compileSource.ts';
+import { DEFAULT_SAMPLER } from '../../compiler/passes/options.ts';
 import type { Weights } from '../../runtime/reference/forward.ts';
 import type { GuideChannels } from '../../runtime/sampler/guidance.ts';
 import { noiseForRun, philox4x32 } from '../../runtime/sampler/noise.ts';
@@ -114,7 +115,7 @@ interface Preflight {
 function preflight(o: CalibrateOptions, text: string, name: string, model1: SourceModel): Preflight {
   return withContext(`the schedule calibrate would write to ${o.output} does not check (see --eps-scale and -o)`, () => {
     const program = loadSource({ text, path: o.output });
-    const ir = scheduleFor(model1, name, o.steps, { program });
+    const ir = scheduleFor(model1, name, o.steps, { program, sampler: o.sampler ?? DEFAULT_SAMPLER });
     const probe = scheduleFor(model1, probeName(name), 4, { program });
     const plan = planFor(model1, probe, planOptions(o, 4)).plan;
     return { epsScale: [...ir.epsScale], costs: stateCostsFromProbe(plan) };
@@ -122,7 +123,7 @@ function preflight(o: CalibrateOptions, text: string, name: string, model1: Sour
 }
 
 function planOptions(o: CalibrateOptions, steps: number) {
-  return { steps, sampler: o.sampler ?? 'ddpm', guide: o.guide ?? 'first3', ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) } as const;
+  return { steps, sampler: o.sampler ?? DEFAULT_SAMPLER, guide: o.guide ?? 'first3', ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) } as const;
 }
 
 export function calibrate(o: CalibrateOptions): CalibrateResult {
@@ -141,7 +142,8 @@ export function calibrate(o: CalibrateOptions): CalibrateResult {
   const name = scheduleNameFor(o.output);
   const tableFile = o.output.replace(/\.ditto$/i, '.npy');
   const group = tableTargets(graph1).group;
-  const text = { name, model: graph1.model, group, steps: o.steps, use: dittoPath(o.output, o.modelFile), ...(o.epsScale !== undefined ? { epsScale: o.epsScale.trim() } : {}) };
+  const sampler = o.sampler ?? DEFAULT_SAMPLER;
+  const text = { name, model: graph1.model, group, steps: o.steps, sampler, use: dittoPath(o.output, o.modelFile), ...(o.epsScale !== undefined ? { epsScale: o.epsScale.trim() } : {}) };
   const pre = preflight(o, preflightText(text), name, model1);
   const floor = minimumRatio(pre.costs, o.steps);
   if (o.budget < floor - 1e-12) {
@@ -150,7 +152,7 @@ export function calibrate(o: CalibrateOptions): CalibrateResult {
 
   const classes = calibrationClasses(seed, samples, numClasses);
   const model = new TrajectoryModel({
-    graph: graphN, weights: o.weights, steps: o.steps, sampler: o.sampler ?? 'ddpm', classes, epsScale: pre.epsScale,
+    graph: graphN, weights: o.weights, steps: o.steps, sampler, classes, epsScale: pre.epsScale,
     noise: noiseForRun(seed, samples, graphN.nodes[graphN.inputs.find((i) => i.name === 'x')!.node]!.shape.slice(1), o.steps),
     ...(cfg ? { cfgScale: o.cfgScale } : {}), ...(o.guide ? { guide: o.guide } : {}),
   });
@@ -164,7 +166,7 @@ export function calibrate(o: CalibrateOptions): CalibrateResult {
 
   const header = [
     `Calibrated by \`ditto calibrate\` (EB-Cache Algorithm 1 as reconstructed in docs/calibrate.md).`,
-    `model ${o.model ?? graph1.model}${o.set ? ` (set ${Object.entries(o.set).map(([k, v]) => `${k}=${v}`).join(',')})` : ''}, ${o.steps} steps, ${o.sampler ?? 'ddpm'}, cfg ${o.cfgScale ?? 'none'}, ${samples} samples, seed ${seed}`,
+    `model ${o.model ?? graph1.model}${o.set ? ` (set ${Object.entries(o.set).map(([k, v]) => `${k}=${v}`).join(',')})` : ''}, ${o.steps} steps, ${sampler}, cfg ${o.cfgScale ?? 'none'}, ${samples} samples, seed ${seed}`,
     `budget ${o.budget}: FLOPs ratio ${search.ratio.toFixed(4)}; δ(t) = ${fmt(search.scale * threshold.a)} + ${fmt(search.scale * threshold.b)}·t`,
     `states in sampling order (k = 0..${o.steps - 1}): ${search.table.join('')}  (the .npy holds them in count-down order)`,
   ];
@@ -175,7 +177,7 @@ export function calibrate(o: CalibrateOptions): CalibrateResult {
   try {
     writeFileAtomic(o.output, out);
     // Prove the written file is a schedule like any other: load, resolve, compile.
-    const ir = scheduleFor(model1, name, o.steps, { program: loadSource(o.output) });
+    const ir = scheduleFor(model1, name, o.steps, { program: loadSource(o.output), sampler });
     const plan = planFor(model1, ir, planOptions(o, o.steps)).plan;
     flopsRatio = plan.cost.flopsRatio;
     predictedSpeedup = plan.cost.predictedSpeedup;

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { DittoError } from '../../core/errors.ts';
+import type { SamplerKind } from '../../compiler/passes/options.ts';
 
 export interface ScheduleTextOptions {
   /** Schedule name (an identifier). */
@@ -14,6 +15,9 @@ export interface ScheduleTextOptions {
   /** The repetition the table drives (`blocks`). */
   group: string;
   steps: number;
+  /** The sampler the table was calibrated under, written as `sampler X`: the greedy trajectory and
+   *  the scores are that sampler's, so compiling the table for another is refused. */
+  sampler: SamplerKind;
   /** The `use` path, relative to the schedule file. */
   use: string;
   /** The table file, relative to the schedule file. */
@@ -39,7 +43,7 @@ export function scheduleNameFor(outFile: string): string {
 }
 
 function scheduleBody(o: Omit<ScheduleTextOptions, 'header' | 'use'>, table: boolean): string {
-  const lines = [`schedule ${o.name} for ${o.model} {`, `  steps ${o.steps}`];
+  const lines = [`schedule ${o.name} for ${o.model} {`, `  steps ${o.steps}`, `  sampler ${o.sampler}`];
   if (table) lines.push(`  table "${o.table}" order countdown map(attn = ${o.group}[*].attn, mlp = ${o.group}[*].mlp)`);
   if (o.epsScale !== undefined) lines.push(`  eps_scale ${o.epsScale}`);
   lines.push('}');

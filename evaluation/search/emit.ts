@@ -4,6 +4,7 @@
  * Residual rules come last, so that a block skipped by `reuse residual` is decided by that rule.
  * The text is what `ditto search` writes as a chosen schedule, so it must read well too.
  */
+import type { SamplerKind } from '../../compiler/passes/options.ts';
 import type { Action, Component, Genome } from './genome.ts';
 import { COMPONENTS } from './genome.ts';
 
@@ -21,6 +22,9 @@ export interface EmitContext {
   epsScales: readonly string[];
   /** Comment lines above the schedule. */
   header?: readonly string[];
+  /** The sampler the schedule was searched under, written as `sampler X` (compiling it for another
+   *  is refused); absent for the search's own candidates, which never leave it. */
+  sampler?: SamplerKind;
 }
 
 /** Steps where `pick` holds, as a predicate over k: `steps a..b or steps c..d`; undefined when none. */
@@ -86,6 +90,7 @@ export function scheduleRules(g: Genome, group: string): string[] {
 /** The schedule declaration alone (no `use`), e.g. for a file that declares several. */
 export function scheduleDecl(g: Genome, ctx: Omit<EmitContext, 'use' | 'header'>): string {
   const lines = [`schedule ${ctx.name} for ${ctx.model} {`, `  steps ${ctx.steps}`];
+  if (ctx.sampler) lines.push(`  sampler ${ctx.sampler}`);
   for (const r of scheduleRules(g, ctx.group)) lines.push(`  ${r}`);
   const eps = ctx.epsScales[g.eps] ?? '1';
   if (eps.trim() !== '1') lines.push(`  eps_scale ${eps}`);

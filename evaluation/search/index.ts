@@ -322,7 +322,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       const e = state.evaluations[x.key]!;
       return {
         name, key: x.key, speedup: e.speedup, msPerImage: e.ms, rooflineSpeedup: e.rooflineSpeedup, loss: e.loss, imageError: e.imageError, featureError: e.featureError, psnr: e.psnr,
-        source: scheduleDecl(x.genome, { name, model: s.time.graph.model, group: s.group, steps: o.steps, epsScales: s.epsScales }),
+        source: scheduleDecl(x.genome, { name, model: s.time.graph.model, group: s.group, steps: o.steps, epsScales: s.epsScales, sampler: o.sampler }),
       };
     };
     const front = paretoFront(all);
@@ -344,7 +344,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       mkdirSync(workDir, { recursive: true });
       const files = variants.map((v) => {
         const file = path.join(workDir, `${v.name}.ditto`);
-        writeFileAtomic(file, scheduleSource(v.genome, { name: v.name, model: s.time.graph.model, group: s.group, steps: o.steps, use: dittoPath(file, o.modelFile), epsScales: s.epsScales }));
+        writeFileAtomic(file, scheduleSource(v.genome, { name: v.name, model: s.time.graph.model, group: s.group, steps: o.steps, use: dittoPath(file, o.modelFile), epsScales: s.epsScales, sampler: o.sampler }));
         return file;
       });
       const rep = await runEval({
@@ -392,11 +392,11 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       // Measured wall-clock stays in front.json: the file is the same for the same seed and kernel times.
       const predicted = `predicted ${best.speedup.toFixed(2)}x (${times.source === 'measured' ? 'kernel times measured on this adapter' : 'roofline'})`;
       const fid = best.fid !== null ? `; FID ${best.fid.toFixed(2)} (no cache ${(best.fid - best.deltaFid!).toFixed(2)}) at ${d.finalistSamples} samples` : '';
-      const file = write(`${s.name}.ditto`, scheduleSource(v.genome, { name: s.name, model: s.time.graph.model, group: s.group, steps: o.steps, use: s.use, epsScales: s.epsScales, header: [...header, `${predicted}; fidelity loss ${best.loss.toExponential(2)}${fid}.`] }));
+      const file = write(`${s.name}.ditto`, scheduleSource(v.genome, { name: s.name, model: s.time.graph.model, group: s.group, steps: o.steps, use: s.use, epsScales: s.epsScales, sampler: o.sampler, header: [...header, `${predicted}; fidelity loss ${best.loss.toExponential(2)}${fid}.`] }));
       chosen = { ...best, name: s.name, file };
     }
     const front2 = [...header, 'The Pareto front (fastest first): speed against fidelity to the no-cache images.'];
-    write('front.ditto', [...front2.map((h) => `// ${h}`), `use "${s.use}"`, '', ...front.map((x, i) => scheduleDecl(x.genome, { name: `${s.name}_front_${i + 1}`, model: s.time.graph.model, group: s.group, steps: o.steps, epsScales: s.epsScales }))].join('\n'));
+    write('front.ditto', [...front2.map((h) => `// ${h}`), `use "${s.use}"`, '', ...front.map((x, i) => scheduleDecl(x.genome, { name: `${s.name}_front_${i + 1}`, model: s.time.graph.model, group: s.group, steps: o.steps, epsScales: s.epsScales, sampler: o.sampler }))].join('\n'));
     const result: SearchResult = {
       complete: true, outDir: o.outDir, evaluations: Object.keys(state.evaluations).length, baselineMsPerImage: baselineMs, budgetMsPerImage: budgetMs, kernelTimes: times,
       front: frontReports, finalists, chosen, files,

@@ -53,6 +53,8 @@ describe('ditto calibrate (library)', () => {
     const text = readFileSync(out, 'utf8');
     expect(text).toMatch(/use "\.\.\/.*models\/dit\.ditto"/);
     expect(text).toContain('table "./cal.npy" order countdown');
+    // The table was calibrated on a DDPM trajectory (the default): the schedule says so.
+    expect(text).toMatch(/\n {2}steps 8\n {2}sampler ddpm\n/);
     // The .npy is int64 in count-down order; the schedule reads it back as the sampling-order table.
     expect(readNpyInts(r.tableFile)).toEqual(r.countdown);
     expect([...r.countdown].reverse()).toEqual(r.table);

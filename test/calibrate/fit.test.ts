@@ -38,13 +38,17 @@ describe('ditto fit (spawned)', () => {
   writeSafetensors(weights, randomWeights(graphWeights(graph), 5));
   const base = ['models/dit.ditto', '--model', 'DiT-Tiny', '--weights', weights, '--steps', '8', '--samples', '2'];
 
-  it('teacache writes a schedule that checks, resolves, and holds the fitted rescaling', () => {
+  it('teacache writes a schedule that checks, resolves, holds the fitted rescaling and names its sampler', () => {
     const out = path.join(dir, 'tea.ditto');
     const r = runDitto(['fit', 'teacache', ...base, '--cfg', '2', '--threshold', '0.5', '-o', out]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/wrote .*tea\.ditto \(schedule teacache_dit_tiny\): rescale\(/);
-    const schedule = resolveSchedule(loadProgram(out), 'teacache_dit_tiny', lowerModel(loadProgram('models/dit.ditto'), { model: 'DiT-Tiny', batch: 2 }), { steps: 8 });
+    // Fitted under the default sampler, DDPM: the schedule says so, and refuses DDIM.
+    expect(readFileSync(out, 'utf8')).toMatch(/\n {2}steps 8\n {2}sampler ddpm\n/);
+    const tiny2 = lowerModel(loadProgram('models/dit.ditto'), { model: 'DiT-Tiny', batch: 2 });
+    expect(() => resolveSchedule(loadProgram(out), 'teacache_dit_tiny', tiny2, { sampler: 'ddim' })).toThrow(/`teacache_dit_tiny` was made for the ddpm sampler/);
+    const schedule = resolveSchedule(loadProgram(out), 'teacache_dit_tiny', tiny2, { steps: 8, sampler: 'ddpm' });
     expect(schedule.dynamic[0]).toMatchObject({ signal: 'blocks[0].msa_in', threshold: 0.5 });
     expect(schedule.dynamic[0]!.rescale).toHaveLength(5);
     expect(runDitto(['check', out]).code).toBe(0);

@@ -57,6 +57,9 @@ describe('ditto search (library, toy model, reference executor)', () => {
     const front = JSON.parse(readFileSync(path.join(dir, 'front.json'), 'utf8'));
     expect(front.front.length).toBeGreaterThan(1);
     expect(front.chosen.name).toBe('search_ddim');
+    // Searched under DDIM: the chosen schedule and the front say so (compiling them for DDPM is refused).
+    expect(readFileSync(path.join(dir, 'search_ddim.ditto'), 'utf8')).toMatch(/\n {2}steps \d+\n {2}sampler ddim\n/);
+    expect(readFileSync(path.join(dir, 'front.ditto'), 'utf8')).toMatch(/\n {2}steps \d+\n {2}sampler ddim\n/);
     expect(readFileSync(path.join(dir, 'front.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   }, 600_000);
 
