@@ -189,7 +189,12 @@ export function findSchedule(program: Program, schedule: string): FoundSchedule 
 
 /** Finds `schedule` (findSchedule) and resolves it against `graph`. */
 export function resolveSchedule(program: Program, schedule: string, graph: Graph, opts: ResolveOptions = {}): ScheduleIR {
-  const { program: prog, loc, set } = findSchedule(program, schedule);
+  return resolveFound(findSchedule(program, schedule), graph, opts);
+}
+
+/** Resolves a schedule findSchedule found against `graph`; for callers that read its declaration first. */
+export function resolveFound(found: FoundSchedule, graph: Graph, opts: ResolveOptions = {}): ScheduleIR {
+  const { program: prog, loc, set } = found;
   opts = { ...opts, set: { ...set, ...(opts.set ?? {}) } };
   const name = loc.decl.name.name;
   const target = loc.decl.model.value;

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../core/packageRoot.ts';
-import { findSchedule, loadProgram, resolveSchedule } from './frontend.ts';
+import { findSchedule, loadProgram, resolveFound, resolveSchedule } from './frontend.ts';
 import { openModel, planFor } from './compileSource.ts';
 import { retimeSchedule, scheduleText } from './schedule/retime.ts';
 import { declaredSampler } from './schedule/sampler.ts';
@@ -48,9 +48,10 @@ export function retimeSource(spec: string, o: RetimeOptions): RetimeResult {
   const model = o.model ?? (path.resolve(file) === DEFAULT_RETIME_MODEL_FILE ? DEFAULT_RETIME_MODEL : undefined);
   const m = openModel(file, { model, batch: 1, cfg: o.cfgScale !== undefined });
   // The written schedule keeps the source's `sampler` statement: retiming does not change what it was made for.
-  const declared = declaredSampler(findSchedule(m.program, spec).loc.decl);
+  const found = findSchedule(m.program, spec);
+  const declared = declaredSampler(found.loc.decl);
   const sampler = o.sampler ?? declared ?? DEFAULT_SAMPLER;
-  const source = resolveSchedule(m.program, spec, m.graph, { sampler });
+  const source = resolveFound(found, m.graph, { sampler });
   const retimed = retimeSchedule(source, o.steps);
   const cost = (s: ScheduleIR) => {
     const c = planFor(m, s, { steps: s.steps, sampler, ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) }).plan.cost;

@@ -175,8 +175,10 @@ export function fitFromSource(method: 'teacache' | 'magcache', o: FitOptions): {
     const curve = fitMagnitudeCurve(run);
     const round = (xs: number[]) => xs.map((x) => Number(x.toPrecision(6)));
     return {
-      text: JSON.stringify({ steps: curve.steps, cond: round(curve.cond), ...(curve.uncond ? { uncond: round(curve.uncond) } : {}), command: o.command }) + '\n',
-      summary: `magnitude ratios of ${o.model ?? graph.model}'s residual at ${o.steps} steps${curve.uncond ? ' (cond and uncond)' : ''}\ncond: ${round(curve.cond).join(' ')}`,
+      // `sampler` records what the ratios were measured under; the schedule reads only the curves (a
+      // DDPM curve serves DDIM well: docs/experiment-fmnist), so it is provenance, not a constraint.
+      text: JSON.stringify({ steps: curve.steps, sampler: o.sampler, cond: round(curve.cond), ...(curve.uncond ? { uncond: round(curve.uncond) } : {}), command: o.command }) + '\n',
+      summary: `magnitude ratios of ${o.model ?? graph.model}'s residual at ${o.steps} steps, ${o.sampler}${curve.uncond ? ' (cond and uncond)' : ''}\ncond: ${round(curve.cond).join(' ')}`,
     };
   }
   const signal = o.signal ?? 'blocks[0].msa_in';

@@ -112,22 +112,27 @@ interface Preflight {
   costs: StateCosts;
 }
 
-function preflight(o: CalibrateOptions, text: string, name: string, model1: SourceModel): Preflight {
+function preflight(o: Calibrating, text: string, name: string, model1: SourceModel): Preflight {
   return withContext(`the schedule calibrate would write to ${o.output} does not check (see --eps-scale and -o)`, () => {
     const program = loadSource({ text, path: o.output });
-    const ir = scheduleFor(model1, name, o.steps, { program, sampler: o.sampler ?? DEFAULT_SAMPLER });
+    const ir = scheduleFor(model1, name, o.steps, { program, sampler: o.sampler });
     const probe = scheduleFor(model1, probeName(name), 4, { program });
     const plan = planFor(model1, probe, planOptions(o, 4)).plan;
     return { epsScale: [...ir.epsScale], costs: stateCostsFromProbe(plan) };
   });
 }
 
-function planOptions(o: CalibrateOptions, steps: number) {
-  return { steps, sampler: o.sampler ?? DEFAULT_SAMPLER, guide: o.guide ?? 'first3', ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) } as const;
+function planOptions(o: Calibrating, steps: number) {
+  return { steps, sampler: o.sampler, guide: o.guide ?? 'first3', ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}) } as const;
 }
 
-export function calibrate(o: CalibrateOptions): CalibrateResult {
-  validateCalibrateOptions(o);
+/** The options with the sampler defaulted once, so every step of a calibration uses the same one. */
+type Calibrating = CalibrateOptions & { readonly sampler: NonNullable<CalibrateOptions['sampler']> };
+
+export function calibrate(given: CalibrateOptions): CalibrateResult {
+  validateCalibrateOptions(given);
+  const o: Calibrating = { ...given, sampler: given.sampler ?? DEFAULT_SAMPLER };
+  const sampler = o.sampler;
   const samples = o.samples ?? DEFAULT_SAMPLES;
   const seed = o.seed ?? 0;
   const threshold = o.threshold ?? DEFAULT_THRESHOLD;
@@ -142,7 +147,6 @@ export function calibrate(o: CalibrateOptions): CalibrateResult {
   const name = scheduleNameFor(o.output);
   const tableFile = o.output.replace(/\.ditto$/i, '.npy');
   const group = tableTargets(graph1).group;
-  const sampler = o.sampler ?? DEFAULT_SAMPLER;
   const text = { name, model: graph1.model, group, steps: o.steps, sampler, use: dittoPath(o.output, o.modelFile), ...(o.epsScale !== undefined ? { epsScale: o.epsScale.trim() } : {}) };
   const pre = preflight(o, preflightText(text), name, model1);
   const floor = minimumRatio(pre.costs, o.steps);

@@ -64,6 +64,7 @@ describe('ditto fit (spawned)', () => {
     expect(curve.cond).toHaveLength(8);
     expect(curve.uncond).toHaveLength(8);
     expect(curve.cond[0]).toBe(1);
+    expect(JSON.parse(readFileSync(out, 'utf8')).sampler).toBe('ddpm');
     const sched = path.join(dir, 'mag.ditto');
     writeFileSync(sched, `use "${path.resolve('models/dit.ditto')}"\nschedule m for DiT {\n  blocks[*] reuse residual when magnitude "curve.json" < 0.5 max 2 retain 0.25\n}\n`);
     expect(runDitto(['check', sched]).code).toBe(0);
