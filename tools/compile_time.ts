@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadSource, openModel, planFor, scheduleFor, type SourceModel } from '../compiler/compileSource.ts';
 import type { ScheduleIR } from '../compiler/ir/schedule.ts';
-import type { SamplerKind } from '../compiler/passes/options.ts';
+import { DEFAULT_SAMPLER, type SamplerKind } from '../compiler/passes/options.ts';
 import { declaredSampler } from '../compiler/schedule/sampler.ts';
 import { isDittoError } from '../core/errors.ts';
 
@@ -33,7 +33,7 @@ for (const file of files) {
   const prog = loadSource(path.join(dir, file));
   for (const name of [...prog.schedules.keys()].filter((n) => prog.schedules.get(n)!.file.endsWith(file))) {
     // A schedule made for one sampler is compiled for it (docs/language.md "The sampler a schedule was made for").
-    const sampler = declaredSampler(prog.schedules.get(name)!.decl) ?? 'ddpm';
+    const sampler = declaredSampler(prog.schedules.get(name)!.decl) ?? DEFAULT_SAMPLER;
     for (const steps of stepList) {
       const label = `${file}:${name}`.padEnd(44) + String(steps).padEnd(7);
       try {
