@@ -168,12 +168,12 @@ export function findSchedule(program: Program, schedule: string): FoundSchedule 
   } else if (!program.schedules.has(name) && (name.endsWith('.ditto') || existsSync(name))) {
     const file = name;
     prog = loadProgram(file, only);
-    const mine = [...prog.schedules.values()].filter((s) => s.file === file);
-    const pool = mine.length ? mine : [...prog.schedules.values()];
+    const mine = schedulesDeclaredIn(prog, file);
+    const pool = mine.length ? mine : listSchedules(prog);
     if (pool.length !== 1) {
-      throw new DittoError('E_USAGE', `'${file}' declares ${pool.length} schedules; name one with ${file}:NAME, one of: ${pool.map((s) => s.decl.name.name).join(', ')}`);
+      throw new DittoError('E_USAGE', `'${file}' declares ${pool.length} schedules; name one with ${file}:NAME, one of: ${pool.map((s) => s.name).join(', ')}`);
     }
-    name = pool[0]!.decl.name.name;
+    name = pool[0]!.name;
   } else if (!program.schedules.has(name)) {
     const lib = librarySchedule(name);
     if (lib) prog = loadProgram(lib, only);
@@ -229,6 +229,13 @@ export function listModels(program: Program): { name: string; kind: 'model' | 'v
 
 export function listSchedules(program: Program): { name: string; model: string; params: string[]; file: string }[] {
   return [...program.schedules.values()].map((s) => ({ name: s.decl.name.name, model: s.decl.model.value, params: s.decl.params.map((p) => p.name.name), file: s.file }));
+}
+
+/** The schedules written in `file` itself, not in the files it `use`s: the ones a user giving that
+ *  file means. Paths are compared resolved, so `./x.ditto` and `x.ditto` name the same file. */
+export function schedulesDeclaredIn(program: Program, file: string): ReturnType<typeof listSchedules> {
+  const wanted = path.resolve(file);
+  return listSchedules(program).filter((s) => path.resolve(s.file) === wanted);
 }
 
 /** Parses `latent=8,patch=2` (also `a=1 b=2`, `x=1e-3`) with errors naming the bad part. */

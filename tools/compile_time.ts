@@ -11,6 +11,7 @@ import type { ScheduleIR } from '../compiler/ir/schedule.ts';
 import { DEFAULT_SAMPLER, type SamplerKind } from '../compiler/passes/options.ts';
 import { declaredSampler } from '../compiler/schedule/sampler.ts';
 import { isDittoError } from '../core/errors.ts';
+import { schedulesDeclaredIn } from '../compiler/frontend.ts';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const stepsArg = process.argv.indexOf('--steps');
@@ -31,7 +32,7 @@ function time(model: SourceModel, schedule: ScheduleIR | undefined, steps: numbe
 console.log('schedule'.padEnd(44) + 'steps  compile ms (cold)   kernels bodies  FLOPs ratio  pred. speed-up  peak MiB');
 for (const file of files) {
   const prog = loadSource(path.join(dir, file));
-  for (const name of [...prog.schedules.keys()].filter((n) => prog.schedules.get(n)!.file.endsWith(file))) {
+  for (const { name } of schedulesDeclaredIn(prog, path.join(dir, file))) {
     // A schedule made for one sampler is compiled for it (docs/language.md "The sampler a schedule was made for").
     const sampler = declaredSampler(prog.schedules.get(name)!.decl) ?? DEFAULT_SAMPLER;
     for (const steps of stepList) {

@@ -3,10 +3,9 @@
  * Thin: flag parsing, then compiler/compileSource.ts.
  */
 import { Option, type Command } from 'commander';
-import path from 'node:path';
 import { DittoError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
-import { listSchedules, parseSetFlag } from '../../compiler/frontend.ts';
+import { schedulesDeclaredIn, parseSetFlag } from '../../compiler/frontend.ts';
 import { compileSource } from '../../compiler/compileSource.ts';
 import { PASS_NAMES } from '../../compiler/pipeline.ts';
 import { CAPS_PROFILES } from '../../compiler/plan/caps.ts';
@@ -69,7 +68,7 @@ export function registerCompile(program: Command): void {
       });
       // The files the model `use`s are inputs too.
       refuseOverwrite(output, [...r.model.program.sources.keys()].map((f) => ({ label: 'the source file', file: f })));
-      if (!flags.schedule) noteUncachedCompile(file, listSchedules(r.model.program));
+      if (!flags.schedule) noteUncachedCompile(file, schedulesDeclaredIn(r.model.program, file).map((s) => s.name));
       if (r.dump) process.stdout.write(r.dump);
       if (flags.output) writeFileAtomic(flags.output, JSON.stringify(r.plan));
       if (flags.json) process.stdout.write(JSON.stringify(planSummary(r.plan), null, 2) + '\n');
@@ -82,8 +81,7 @@ export function registerCompile(program: Command): void {
 
 /** Without --schedule every step computes. A file that declares schedules of its own was most likely
  *  given to compile one of them, so say which, rather than let a no-cache plan pass unremarked. */
-function noteUncachedCompile(file: string, schedules: readonly { name: string; file: string }[]): void {
-  const own = schedules.filter((s) => path.resolve(s.file) === path.resolve(file)).map((s) => s.name);
+function noteUncachedCompile(file: string, own: readonly string[]): void {
   if (own.length === 0) return;
   process.stderr.write(`note: no --schedule given, so every step computes; ${file} declares ${own.length === 1 ? 'schedule' : 'schedules'} ${own.join(', ')} (compile one with --schedule ${own[0]})\n`);
 }

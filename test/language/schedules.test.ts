@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadProgram, lowerModel, resolveSchedule, listSchedules } from '../../compiler/frontend.ts';
+import path from 'node:path';
+import { loadProgram, lowerModel, resolveSchedule, schedulesDeclaredIn } from '../../compiler/frontend.ts';
 import { actionAt, type ScheduleIR } from '../../compiler/ir/schedule.ts';
 import { ebcacheLegacyTable, foraTable } from '../../compiler/schedule/generators.ts';
 import { readNpyInts } from '../../compiler/schedule/npy.ts';
@@ -159,7 +160,7 @@ describe('other methods', () => {
     const names: string[] = [];
     for (const f of ['none', 'fora', 'ebcache-table', 'ebcache-legacy', 'ebcache-bt', 'delta-dit', 'taylorseer', 'pab', 'smoothcache', 'first-block', 'cfg-branches', 'hicache', 'foca', 'exp-forecast']) {
       const p = loadProgram(file(f));
-      for (const s of listSchedules(p).filter((x) => x.file === file(f))) {
+      for (const s of schedulesDeclaredIn(p, file(f))) {
         names.push(s.name);
         expect(resolveSchedule(p, s.name, lowerModel(p, { model: 'DiT-XL/2', batch: 1 })).steps).toBe(50);
         expect(resolveSchedule(p, s.name, tiny).model).toBe('DiT');
@@ -172,6 +173,15 @@ describe('other methods', () => {
     expect(resolveSchedule(dit, file('pab'), graph).name).toBe('pab');
     expect(() => resolveSchedule(dit, file('fora'), graph)).toThrow(/declares 2 schedules; name one with .*:NAME, one of: fora, fora_table/);
     expect(() => resolveSchedule(dit, 'foar', graph)).toThrow(DittoError);
+  });
+
+  it('the same file written another way (./…, absolute) names the same schedules', () => {
+    for (const written of [`./${file('pab')}`, path.resolve(file('pab'))]) expect(resolveSchedule(dit, written, graph).name).toBe('pab');
+    expect(() => resolveSchedule(dit, `./${file('fora')}`, graph)).toThrow(/declares 2 schedules; .*one of: fora, fora_table/);
+    // A file's own schedules, not those of the files it `use`s (fora.ditto uses dit.ditto, which has none).
+    const fora = loadProgram(file('fora'));
+    expect(schedulesDeclaredIn(fora, `./${file('fora')}`).map((s) => s.name)).toEqual(['fora', 'fora_table']);
+    expect(schedulesDeclaredIn(fora, 'models/dit.ditto')).toEqual([]);
   });
 });
 
