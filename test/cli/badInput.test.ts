@@ -7,9 +7,9 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { looksLikeUserError, runDitto } from './helpers.ts';
+import { looksLikeUserError, runDitto, TINY_DIT } from './helpers.ts';
 
-const TINY = ['--model', 'DiT', '--set', 'latent=8,patch=2,hidden=32,depth=2,heads=4,classes=10'];
+const TINY = TINY_DIT;
 const FAST_MS = 30_000;
 let dir: string;
 

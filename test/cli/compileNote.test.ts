@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, runDitto } from './helpers.ts';
+import { ROOT, runDitto, TINY_DIT } from './helpers.ts';
 
-const TINY = ['--model', 'DiT', '--set', 'latent=8,patch=2,hidden=32,depth=2,heads=4,classes=10', '--steps', '4', '--caps', 'lavapipe'];
+const TINY = [...TINY_DIT, '--steps', '4', '--caps', 'lavapipe'];
 const FAST_MS = 60_000;
 let dir: string;
 let file: string;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { intTensor } from '../../core/tensor.ts';
 import { loadWeights, writeSafetensors } from '../../runtime/weights/index.ts';
 import { readGoldenIo, goldenPath } from '../golden/goldenIo.ts';
-import { looksLikeUserError, runDitto } from './helpers.ts';
+import { looksLikeUserError, runDitto, TINY_DIT_SET } from './helpers.ts';
 
 const TINY = ['--set', 'latent=8,patch=2,hidden=64,depth=2,heads=4,classes=10'];
 
@@ -49,7 +49,7 @@ describe('ditto forward (spawned)', () => {
 
   it('names mismatched weights and writes no output', () => {
     const out = path.join(dir, 'o4.safetensors');
-    const r = runDitto(['forward', 'models/dit.ditto', '--set', 'latent=8,patch=2,hidden=32,depth=2,heads=4,classes=10',
+    const r = runDitto(['forward', 'models/dit.ditto', '--set', TINY_DIT_SET,
       '--weights', goldenPath('dit_tiny.safetensors'), '--inputs', inputs, '-o', out]);
     expect(looksLikeUserError(r)).toBe(true);
     expect(r.stderr).toMatch(/blocks\.0\.attn\.qkv\.weight.*\[96, 32\].*\[192, 64\]|blocks\.0\.attn\.qkv\.weight.*\[192, 64\].*\[96, 32\]/);

@@ -11,6 +11,11 @@ import { vi } from 'vitest';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DITTO = path.join(ROOT, 'bin/ditto.js');
 
+/** A two-block DiT small enough that a CLI test compiles (and runs) it in a second or two. */
+export const TINY_DIT_SET = 'latent=8,patch=2,hidden=32,depth=2,heads=4,classes=10';
+/** The CLI flags that pick it from models/dit.ditto. */
+export const TINY_DIT = ['--model', 'DiT', '--set', TINY_DIT_SET];
+
 export interface RunResult {
   code: number;
   stdout: string;
