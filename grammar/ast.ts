@@ -118,9 +118,10 @@ export type ActionAst =
   | { readonly kind: 'tokens'; readonly fraction: Expr; readonly by?: Ident; readonly order?: Ident; readonly size?: Expr; readonly span: Span }
   | { readonly kind: 'reuse'; readonly span: Span }
   | { readonly kind: 'reuse_residual'; readonly span: Span }
-  /** `forecast taylor(k)`, `forecast hermite(k, σ)`, `forecast foca`, `forecast exp`: one forecast
-   *  construct, named forms (compiler/ir/rules.ts). `form` is as written: which names exist and
-   *  which arguments each takes is checked in compiler/schedule/ruleStatement.ts. */
+  /** `forecast taylor(k)`, `forecast hermite(k, σ)`, `forecast foca`, `forecast exp`, `forecast
+   *  linear(w)`: one forecast construct, named forms (compiler/ir/rules.ts). `form` is as written:
+   *  which names exist and which arguments each takes is checked in compiler/schedule/ruleStatement.ts
+   *  (`order` is the first argument, the weight for `linear`). */
   | { readonly kind: 'forecast'; readonly form: string; readonly order?: Expr; readonly scale?: Expr; readonly span: Span };
 
 /** `when …`: a rule decided by a measured signal (`rel_l1`, `transform_rate`, on the GPU) or by a calibrated

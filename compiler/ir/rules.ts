@@ -9,6 +9,7 @@
  * Arithmetic is f32 per operation (`Math.fround`) in the order the plan's kernels evaluate it, so
  * the reference and a plan differ only by the rounding of the model's own sums.
  */
+import { invariant } from '../../core/errors.ts';
 import type { DynamicRule, ForecastBasis, TokenOrder } from './schedule.ts';
 
 const f = Math.fround;
@@ -80,10 +81,12 @@ export function taylorForecastCoefficients(m: number, order: number): number[] {
 
 /** Coefficients of d_0 … d_order in a forecast m steps after the last compute, in `basis` (absent:
  *  Taylor). `exp` is not linear in the differences: below order 2 it is Taylor's (the line through
- *  the last two computes), at order 2 it is `exponentialForecast`, and this function is not used. */
-export function forecastCoefficients(m: number, order: number, basis?: ForecastBasis): number[] {
+ *  the last two computes), at order 2 it is `exponentialForecast`, and this function is not used.
+ *  `linear` needs `interval`, the steps between the last two computes, at order 1. */
+export function forecastCoefficients(m: number, order: number, basis?: ForecastBasis, interval?: number): number[] {
   if (!basis || basis.form === 'exp') return taylorForecastCoefficients(m, order);
   if (basis.form === 'foca') return focaForecastCoefficients(m, order);
+  if (basis.form === 'linear') return linearForecastCoefficients(order, basis.weight, interval);
   const s2 = basis.sigma * basis.sigma;
   const p = [1, m];
   for (let j = 1; j < order; j++) p.push(m * p[j]! - j * s2 * p[j - 1]!);
@@ -94,6 +97,22 @@ export function forecastCoefficients(m: number, order: number, basis?: ForecastB
     c.push(p[j]! / factorial);
   }
   return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// forecast linear(w) — FasterCache's dynamic feature reuse (docs/decisions.md "FasterCache")
+//
+// Between computes a feature is the last computed value plus w times the change between the last
+// two computes, F ≈ F_last + w·(F_last − F_prev), with w given per step (the paper raises it over
+// the trajectory). In the stored differences, d1 = (F_last − F_prev)/h with h the steps between
+// those computes, that is d0 + w·h·d1, whatever the number of steps m since the last compute:
+// w = m/h is taylor(1), w = 0 is reuse. With one compute so far it is the last computed value.
+
+/** `linear`'s coefficients of d_0 … d_order (order ≤ 1); `interval` = h, needed at order 1. */
+export function linearForecastCoefficients(order: number, weight: number, interval: number | undefined): number[] {
+  if (order < 1) return [1];
+  invariant(interval !== undefined && interval > 0, `linear forecast: the interval between the last two computes must be > 0, got ${interval}`);
+  return [1, weight * interval];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,6 +206,7 @@ export const F32_ALGEBRA: ForecastAlgebra<number> = {
 export function forecastName(order: number, basis?: ForecastBasis): string {
   if (!basis) return `taylor(${order})`;
   if (basis.form === 'hermite') return `hermite(${order}, ${basis.sigma})`;
+  if (basis.form === 'linear') return order < 1 ? `linear(${basis.weight}) (one compute so far: its value)` : `linear(${basis.weight})`;
   return order < 2 ? `${basis.form} (order ${order}: the line through the last two computes)` : basis.form;
 }
 
@@ -224,7 +244,8 @@ export class TaylorState {
       const [d0, d1, d2] = this.d as [Float32Array, Float32Array, Float32Array];
       return d0.map((v, e) => exponentialForecast(F32_ALGEBRA, v, d1[e]!, d2[e]!, k - last, h));
     }
-    const c = forecastCoefficients(k - last, o, basis).map(f);
+    const interval = this.computes.length >= 2 ? last - this.computes[this.computes.length - 2]! : undefined;
+    const c = forecastCoefficients(k - last, o, basis, interval).map(f);
     const out = this.d[0]!.slice();
     for (let j = 1; j <= o; j++) {
       const dj = this.d[j]!;

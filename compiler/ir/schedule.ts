@@ -47,9 +47,11 @@ export type ActionKind = Action['kind'];
  * The form of a forecast over the stored differences (compiler/ir/rules.ts). Absent: Taylor's
  * monomials m^j/j!. `hermite`: HiCache's scaled Hermite polynomials σ^j·He_j(m/σ)/j!, which equal
  * Taylor's as σ → 0. `foca`: FoCa's BDF2 forecast with a Heun calibration (order 2). `exp`: an
- * exponential fit of the last three computes (order 2; not linear in the differences).
+ * exponential fit of the last three computes (order 2; not linear in the differences). `linear`:
+ * FasterCache's dynamic feature reuse, the last compute plus `weight` times the change between the
+ * last two computes (order 1), the weight given per step.
  */
-export type ForecastBasis = { form: 'hermite'; sigma: number } | { form: 'foca' } | { form: 'exp' };
+export type ForecastBasis = { form: 'hermite'; sigma: number } | { form: 'foca' } | { form: 'exp' } | { form: 'linear'; weight: number };
 
 /**
  * How a partial compute picks its tokens. Both are *static* (they need no data, so the compiler

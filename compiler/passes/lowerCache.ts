@@ -51,7 +51,7 @@ export function forecast(b: BodyBuilder, info: TargetInfo, n: Node, R: Range, va
   if (basis?.form === 'exp' && order >= 2) {
     expr = exponentialForecast(EXPR_ALGEBRA, IN(0), IN(1), IN(2), m, interval!);
   } else {
-    const coef = forecastCoefficients(m, order, basis);
+    const coef = forecastCoefficients(m, order, basis, interval);
     for (let j = 0; j <= order; j++) {
       const term = j === 0 ? IN(0) : bin('mul', IN(j), C(coef[j]!));
       expr = expr ? bin('add', expr, term) : term;

@@ -226,7 +226,8 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
     const entry: TargetStep = { target: info.path, action: kind, storeValue: false, storeResidual: false, ...(kind === 'cfg_cache' ? { cfg: acts[k]!.cfg! } : {}) };
     if (kind === 'forecast') {
       const usable = taylorUsableOrder(order, computes.length);
-      const interval = basis?.form === 'exp' && usable >= 2 ? { interval: last - computes[computes.length - 2]! } : {};
+      // exp (order 2) and linear (order 1) read the steps between the last two computes.
+      const interval = (basis?.form === 'exp' && usable >= 2) || (basis?.form === 'linear' && usable >= 1) ? { interval: last - computes[computes.length - 2]! } : {};
       entry.forecast = { m: k - last, order: usable, ...(basis ? { basis } : {}), ...interval };
     }
     push(k, entry);

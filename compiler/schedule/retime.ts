@@ -30,7 +30,24 @@ export function retimeSchedule(s: ScheduleIR, N: number): ScheduleIR {
     maxConsecutive: r.maxConsecutive >= S ? N : scaleSteps(r.maxConsecutive, S, N, 1),
     ...(r.maxReused !== undefined ? { maxReused: scaleSteps(r.maxReused, S, N, 0) } : {}),
   }));
-  return { ...s, steps: N, table: withUsableOrders(src.map((k) => s.table[k]!)), epsScale: src.map((k) => s.epsScale[k]!), dynamic };
+  return { ...s, steps: N, ...withoutUnusedRules(withUsableOrders(src.map((k) => s.table[k]!)), dynamic), epsScale: src.map((k) => s.epsScale[k]!) };
+}
+
+/**
+ * The dynamic rules some cell still refers to, renumbered. At a few steps a rule can lose every
+ * cell (TeaCache at 2 steps: the first and last compute), and a rule that decides nothing is not
+ * part of the schedule: the written file has no statement for it.
+ */
+function withoutUnusedRules(table: ScheduleIR['table'], dynamic: readonly DynamicRule[]): Pick<ScheduleIR, 'table' | 'dynamic'> {
+  const used = new Set<number>();
+  for (const row of table) for (const acts of Object.values(row)) for (const a of [acts.cond, acts.uncond]) if (a.kind === 'dynamic') used.add(a.rule);
+  if (used.size === dynamic.length) return { table, dynamic: [...dynamic] };
+  const renumber = new Map([...used].sort((a, b) => a - b).map((old, idx) => [old, idx]));
+  const fix = (a: Action): Action => (a.kind === 'dynamic' ? { kind: 'dynamic', rule: renumber.get(a.rule)! } : a);
+  return {
+    table: table.map((row) => Object.fromEntries(Object.entries(row).map(([path, acts]) => [path, { cond: fix(acts.cond), uncond: fix(acts.uncond) }]))),
+    dynamic: dynamic.filter((_, idx) => used.has(idx)),
+  };
 }
 
 /**
@@ -86,7 +103,8 @@ function actionText(a: Action): string {
       return 'reuse residual';
     case 'forecast':
       if (!a.basis) return `forecast taylor(${a.order})`;
-      return a.basis.form === 'hermite' ? `forecast hermite(${a.order}, ${a.basis.sigma})` : `forecast ${a.basis.form}`;
+      if (a.basis.form === 'hermite') return `forecast hermite(${a.order}, ${a.basis.sigma})`;
+      return a.basis.form === 'linear' ? `forecast linear(${a.basis.weight})` : `forecast ${a.basis.form}`;
     case 'tokens':
       return `compute tokens(${a.fraction}${a.by.form === 'cluster' ? `, by = cluster(${a.by.size})` : ''})`;
     case 'cfg_cache':

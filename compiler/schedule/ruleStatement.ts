@@ -18,6 +18,8 @@ export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, 
   const targets = resolveSelectors(s.targets, stepEnv(ctx, undefined, 'a selector'), ctx.u, ctx.diags);
   const when = stepsWhere(ctx, s.at);
   let action: Action | undefined;
+  // An action whose argument depends on the step (`forecast linear(1 - t)`): its value at step k.
+  let perStep: ((k: number) => Action | undefined) | undefined;
   switch (s.action.kind) {
     case 'compute':
     case 'reuse':
@@ -25,7 +27,12 @@ export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, 
       action = { kind: s.action.kind };
       break;
     case 'forecast':
-      action = forecastAction(ctx, s.action);
+      if (s.action.form === 'linear') {
+        perStep = linearForecastAction(ctx, s.action);
+        // The first selected step stands for the rule in the checks below (every step has the same kind).
+        const first = when?.indexOf(true) ?? -1;
+        action = perStep && first >= 0 ? perStep(first) : perStep ? { kind: 'forecast', order: 1, basis: { form: 'linear', weight: 0 } } : undefined;
+      } else action = forecastAction(ctx, s.action);
       break;
     case 'tokens':
       action = tokensAction(ctx, s.action);
@@ -50,7 +57,7 @@ export function applyRule(ctx: Ctx, s: Extract<ScheduleStmt, { kind: 'rule' }>, 
     warnNoChange(ctx, applyCells(ctx, targets, when, () => ({ kind: 'dynamic', rule: idx }), branches, s.span), s.span);
     return;
   }
-  warnNoChange(ctx, applyCells(ctx, targets, when, () => action, branches, s.span), s.span);
+  warnNoChange(ctx, applyCells(ctx, targets, when, perStep ?? (() => action), branches, s.span), s.span);
 }
 
 function dynamicRule(ctx: Ctx, w: Extract<WhenAst, { kind: 'rel_l1' }>, then: 'reuse' | 'reuse_residual', targets: readonly Target[]): DynamicRule | undefined {
@@ -122,13 +129,41 @@ function dependsOnStepInputs(g: Graph, id: number): boolean {
 
 /** The order FoCa's and the exponential forecast work at: both read the last three computes. */
 const TWO_DIFFERENCES = 2;
-const FORECAST_FORMS: readonly string[] = ['taylor', 'hermite', 'foca', 'exp'];
+const FORECAST_FORMS: readonly string[] = ['taylor', 'hermite', 'foca', 'exp', 'linear'];
+
+/** `forecast linear(w)`: FasterCache's feature reuse with weight w, which may depend on the step
+ *  (k, i, t), evaluated at each step the rule selects. An error is reported once, at the first step
+ *  that has it, and the rule then applies nowhere. */
+function linearForecastAction(ctx: Ctx, a: Extract<ActionAst, { kind: 'forecast' }>): ((k: number) => Action | undefined) | undefined {
+  if (!a.order) {
+    ctx.diags.error('`linear` needs its weight in parentheses: the last compute plus w times the change between the last two', a.span, { expected: 'forecast linear(0.5)' });
+    return undefined;
+  }
+  if (a.scale) {
+    ctx.diags.error('`linear(w)` takes one argument, the weight', a.scale.span, { expected: 'forecast linear(0.5)' });
+    return undefined;
+  }
+  const weightExpr = a.order;
+  let failed = false;
+  return (k) => {
+    if (failed) return undefined;
+    const weight = evalNumber(weightExpr, stepEnv(ctx, k, 'the linear forecast\'s weight'), ctx.diags, 'the linear forecast\'s weight');
+    if (weight !== undefined && !(Number.isFinite(weight) && weight >= 0)) {
+      ctx.diags.error(`the linear forecast's weight must be a finite number ≥ 0 (0 is reuse), got ${+weight.toPrecision(6)} at step ${k}`, weightExpr.span, { expected: 'forecast linear(0.5)' });
+    }
+    if (weight === undefined || !(Number.isFinite(weight) && weight >= 0)) {
+      failed = true;
+      return undefined;
+    }
+    return { kind: 'forecast', order: 1, basis: { form: 'linear', weight } };
+  };
+}
 
 /** `forecast taylor(k)`, `forecast hermite(k, σ)`, `forecast foca`, `forecast exp`: the order, and
  *  the basis with its scale. */
 function forecastAction(ctx: Ctx, a: Extract<ActionAst, { kind: 'forecast' }>): Action | undefined {
   if (!FORECAST_FORMS.includes(a.form)) {
-    ctx.diags.error(`unknown forecast form \`${a.form}\`; the forms are taylor(k), hermite(k, σ), foca and exp`, a.span, { expected: 'forecast taylor(2)' });
+    ctx.diags.error(`unknown forecast form \`${a.form}\`; the forms are taylor(k), hermite(k, σ), foca, exp and linear(w)`, a.span, { expected: 'forecast taylor(2)' });
     return undefined;
   }
   if (a.form === 'foca' || a.form === 'exp') {

@@ -15,7 +15,7 @@ import { retime } from '../../index.ts';
 
 const dit = loadProgram('models/dit.ditto');
 const graph = lowerModel(dit, { model: 'DiT-Tiny', batch: 2 });
-const SPECS = ['fora(N=3)', 'fastercache', 'taylorseer', 'foca', 'exp_forecast', 'ebcache_table', 'fora_cfg', 'dbcache', 'teacache', 'teacache_branches', 'magcache', 'pab', 'delta_dit'];
+const SPECS = ['fora(N=3)', 'fastercache', 'fastercache_attn', 'taylorseer', 'foca', 'exp_forecast', 'ebcache_table', 'fora_cfg', 'dbcache', 'teacache', 'teacache_branches', 'magcache', 'pab', 'delta_dit'];
 
 describe('retime', () => {
   it('maps every step to the nearest trajectory point, keeps the ends, and writes a file that resolves to the same schedule', () => {
@@ -60,6 +60,27 @@ describe('retime', () => {
       expect(forecasts.length, spec).toBeGreaterThan(0);
       if (spec === 'foca' || spec === 'exp_forecast') expect(scheduleText(r, { name: 'retimed', use: path.resolve('models/dit.ditto'), comment: [] })).toMatch(spec === 'foca' ? /forecast foca/ : /forecast exp/);
     }
+  });
+
+  it('writes each step\'s linear weight: a rising ramp retimed reads back as the same table', () => {
+    const r = retimeSchedule(resolveSchedule(dit, 'fastercache_attn', graph, {}), 30);
+    const text = scheduleText(r, { name: 'retimed', use: path.resolve('models/dit.ditto'), comment: [] });
+    const weights = [...text.matchAll(/forecast linear\(([\d.]+)\)/g)].map((m) => Number(m[1]));
+    expect(weights.length).toBeGreaterThan(3);
+    expect(weights.every((w, j) => j === 0 || w > weights[j - 1]!)).toBe(true);
+    const file = path.resolve('models/retimed_linear.ditto');
+    const back = resolveSchedule(loadProgram(file, { inline: new Map([[file, text]]) }), 'retimed', graph, {});
+    expect(back.table).toEqual(r.table);
+  });
+
+  it('drops a dynamic rule that no step is left to decide, and renumbers the rest', () => {
+    // TeaCache computes its first and last steps: at 2 steps its rule decides nothing.
+    const two = retimeSchedule(resolveSchedule(dit, 'teacache', graph, {}), 2);
+    expect(two.dynamic).toEqual([]);
+    expect(two.table.every((row) => Object.values(row).every((a) => a.cond.kind !== 'dynamic' && a.uncond.kind !== 'dynamic'))).toBe(true);
+    const four = retimeSchedule(resolveSchedule(dit, 'teacache', graph, {}), 4);
+    expect(four.dynamic).toHaveLength(1);
+    expect(four.table.some((row) => Object.values(row).some((a) => a.cond.kind === 'dynamic' && a.cond.rule === 0))).toBe(true);
   });
 
   it('scales the step counts of a dynamic rule and keeps its threshold', () => {

@@ -1,5 +1,5 @@
 /**
- * The shipped `fastercache` from the command line, without a GPU: `ditto check` accepts the file,
+ * The shipped `fastercache` (and `fastercache_attn`, which adds the attention forecast) from the command line, without a GPU: `ditto check` accepts the file,
  * `ditto compile --cfg` writes a plan that stores the bands with a lowpass dispatch and runs half
  * the batch on the cfg_cache steps, `ditto run --device cpu` computes what the reference executor
  * defines, and compiling without CFG is refused by name, exit 1, no plan written.
@@ -24,17 +24,22 @@ const SET = 'depth=2,hidden=32,heads=2,latent=8,channels=4,classes=10,patch=2';
 const SCHEDULE = 'fastercache(warm=4, tail=2)';
 
 describe('fastercache from the CLI', () => {
-  it('check, compile with CFG, run on the CPU plan interpreter ≡ reference', async () => {
+  // fastercache_attn adds the attention forecast (`linear`, its weight rising) on the same steps.
+  it.each([SCHEDULE, 'fastercache_attn(warm=4, tail=2)'])('%s: check, compile with CFG, run on the CPU plan interpreter ≡ reference', async (spec) => {
     expect(runDitto(['check', 'models/schedules/fastercache.ditto']).code).toBe(0);
-    const planFile = path.join(dir, 'plan.json');
-    const c = runDitto(['compile', 'models/dit.ditto', '--model', 'DiT', '--set', SET, '--schedule', SCHEDULE, '--steps', '12', '--batch', '2', '--cfg', '3', '--caps', 'lavapipe', '-o', planFile]);
+    const planFile = path.join(dir, `${spec.slice(0, spec.indexOf('('))}.json`);
+    const c = runDitto(['compile', 'models/dit.ditto', '--model', 'DiT', '--set', SET, '--schedule', spec, '--steps', '12', '--batch', '2', '--cfg', '3', '--caps', 'lavapipe', '-o', planFile]);
     expect(c.code, c.stderr).toBe(0);
     const plan = JSON.parse(readFileSync(planFile, 'utf8')) as Plan;
     expect(plan.kernels.some((k) => k.family === 'lowpass')).toBe(true);
     expect(plan.heatmap.uncond[5]).toMatch(/^d+b$/);
     expect(plan.cost.flopsRatio).toBeLessThan(1);
+    const forecasts = JSON.stringify(plan).match(/forecast blocks\[\d\]\.attn: 1 step\(s\) ahead, linear\([\d.]+\)/g) ?? [];
+    // Steps 5, 7, 9, each block's attention in the conditional half (the unconditional one is dead).
+    if (spec.startsWith('fastercache_attn')) expect(new Set(forecasts).size).toBe(6);
+    else expect(forecasts).toEqual([]);
 
-    const compiled = await compileSource('models/dit.ditto', { model: 'DiT', set: { depth: 2, hidden: 32, heads: 2, latent: 8, channels: 4, classes: 10, patch: 2 }, schedule: SCHEDULE, steps: 12, batch: 2, cfgScale: 3, sampler: 'ddpm', caps: LAVAPIPE_CAPS });
+    const compiled = await compileSource('models/dit.ditto', { model: 'DiT', set: { depth: 2, hidden: 32, heads: 2, latent: 8, channels: 4, classes: 10, patch: 2 }, schedule: spec, steps: 12, batch: 2, cfgScale: 3, sampler: 'ddpm', caps: LAVAPIPE_CAPS });
     const weights = randomWeights(graphWeights(compiled.model.graph), 7);
     const weightsFile = path.join(dir, 'w.safetensors');
     writeSafetensors(weightsFile, weights);

@@ -1,5 +1,5 @@
 /**
- * The forecast forms (`forecast taylor(k)`, `hermite(k, σ)`, `foca`, `exp`): each is one function
+ * The forecast forms (`forecast taylor(k)`, `hermite(k, σ)`, `foca`, `exp`, `linear(w)`): each is one function
  * in compiler/ir/rules.ts, and a compiled plan run by the CPU plan interpreter forecasts what the
  * reference executor does with it — random small DiTs, orders, scales, evenly and unevenly
  * spaced computes, CFG on and off, DDPM and DDIM. No GPU involved.
@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../compiler/pipeline.ts';
 import { HARDWARE_CAPS, LAVAPIPE_CAPS } from '../../compiler/plan/caps.ts';
 import type { ForecastBasis, ScheduleIR } from '../../compiler/ir/schedule.ts';
-import { EXP_FORECAST, forecastCoefficients, taylorForecastCoefficients, TaylorState } from '../../compiler/ir/rules.ts';
+import { EXP_FORECAST, forecastCoefficients, linearForecastCoefficients, taylorForecastCoefficients, TaylorState } from '../../compiler/ir/rules.ts';
 import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
 import { classesFor, cpuPlanError, maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
-import { configArb, HERMITE_STEPS, hermiteCaseArb, hermiteSchedule, taylorAt, twoDifferenceCaseArb, twoDifferenceSchedule } from '../helpers/randomSchedules.ts';
+import { configArb, HERMITE_STEPS, hermiteCaseArb, hermiteSchedule, linearCaseArb, linearSchedule, taylorAt, twoDifferenceCaseArb, twoDifferenceSchedule } from '../helpers/randomSchedules.ts';
 
 /** He_j(x), probabilists' Hermite polynomials, from their explicit sums (an independent definition). */
 function He(j: number, x: number): number {
@@ -195,5 +195,70 @@ describe('plan on the CPU ≡ reference executor, foca and exp forecasts', () =>
       expect(same, form).toBeLessThan(1e-5);
       expect(other, form).toBeGreaterThan(100 * same);
     }
+  }, 600_000);
+});
+
+describe('forecast linear(w): FasterCache\'s feature reuse', () => {
+  it('is the last compute plus w times the change between the last two, written out independently', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 12 }), fc.double({ min: 0, max: 2, noNaN: true }),
+        fc.double({ min: -4, max: 4, noNaN: true }), fc.double({ min: -4, max: 4, noNaN: true }),
+        (h, m, w, before, last) => {
+          const st = stateAt([0, h], (s) => [s === 0 ? before : last]);
+          const want = Math.fround(last) + w * (Math.fround(last) - Math.fround(before));
+          const got = st.forecast(h + m, 1, { form: 'linear', weight: w })[0]!;
+          expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want), Math.abs(before), Math.abs(last)));
+        },
+      ),
+      { numRuns: 300, seed: 20261203 },
+    );
+    expect(linearForecastCoefficients(1, 0.3, 2)).toEqual([1, 0.6]);
+    expect(forecastCoefficients(5, 1, { form: 'linear', weight: 0.3 }, 2)).toEqual([1, 0.6]);
+    expect(linearForecastCoefficients(0, 0.3, undefined)).toEqual([1]);
+    expect(() => linearForecastCoefficients(1, 0.3, undefined)).toThrow(/interval/);
+  });
+
+  it('does not grow with the steps since the compute; w = m/h is taylor(1), w = 0 is reuse, one compute is its value', () => {
+    const st = stateAt([0, 2, 4], (s) => [1 + 0.5 * s * s]);
+    const at = (k: number, weight: number) => st.forecast(k, 1, { form: 'linear', weight })[0]!;
+    expect(at(5, 0.4)).toBe(at(7, 0.4));
+    expect(at(5, 0.5)).toBeCloseTo(st.forecast(5, 1)[0]!, 5); // m = 1, h = 2
+    expect(at(7, 1.5)).toBeCloseTo(st.forecast(7, 1)[0]!, 5); // m = 3, h = 2
+    expect(at(6, 0)).toBe(st.d[0]![0]);
+    const one = stateAt([0], () => [2.5]);
+    expect(one.forecast(3, 1, { form: 'linear', weight: 0.7 })[0]).toBe(2.5);
+  });
+});
+
+describe('plan on the CPU ≡ reference executor, linear forecasts', () => {
+  it('over random small DiTs, weight ramps and compute patterns (rel 1e-4)', () => {
+    fc.assert(
+      fc.property(
+        configArb,
+        linearCaseArb,
+        fc.constantFrom(HARDWARE_CAPS, LAVAPIPE_CAPS),
+        (cfg, r, caps) => {
+          const s: Scenario = { cfg, batch: 1, steps: HERMITE_STEPS, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
+          const err = cpuPlanError(s, linearSchedule(cfg.depth, r), caps);
+          expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
+        },
+      ),
+      { numRuns: 10, seed: 20261203, endOnFailure: true },
+    );
+  }, 600_000);
+
+  it('the plan carries each step\'s weight: a constant-weight plan is far from the reference of a ramp', () => {
+    const s: Scenario = { cfg: TINY, batch: 1, steps: 16, sampler: 'ddpm', seed: 2, weightSeed: 4, cfgScale: 1.5 };
+    const computes = [0, 1, 2, 6, 10, 14];
+    const graph = tinyGraph(TINY, 2);
+    const weights = weightsFor(graph, s.weightSeed);
+    const run = (schedule: ScheduleIR) => runPlanOnCpu(compile(graph, schedule, { steps: s.steps, batch: 1, sampler: 'ddpm', caps: HARDWARE_CAPS, cfgScale: 1.5 }).plan, weights, { seed: s.seed, classes: classesFor(s) }).latents;
+    const ramp = taylorAt(TINY.depth, s.steps, computes, 1, (k) => ({ form: 'linear', weight: k / 15 }));
+    const want = sampleReference(graph, weights, ramp, { sampler: 'ddpm', classes: classesFor(s), seed: s.seed, cfgScale: 1.5 }).latents;
+    const same = maxRelativeError(run(ramp).data, want.data);
+    const constant = maxRelativeError(run(taylorAt(TINY.depth, s.steps, computes, 1, { form: 'linear', weight: 0.5 })).data, want.data);
+    expect(same).toBeLessThan(1e-5);
+    expect(constant).toBeGreaterThan(100 * same);
   }, 600_000);
 });

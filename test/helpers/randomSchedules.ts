@@ -50,12 +50,13 @@ export function scheduleFrom(depth: number, steps: number, choices: { c: Choice;
 }
 
 /** Taylor forecasts of every block's attention and MLP between computes at the given steps (uneven gaps). */
-export function taylorAt(depth: number, steps: number, computes: readonly number[], order: number, basis?: ForecastBasis): ScheduleIR {
+export function taylorAt(depth: number, steps: number, computes: readonly number[], order: number, basis?: ForecastBasis | ((k: number) => ForecastBasis)): ScheduleIR {
   const base = computeEverything('DiT', steps);
-  const f = { kind: 'forecast' as const, order, ...(basis ? { basis } : {}) };
   const table = base.table.map((_, k) => {
     const row: Record<string, BranchActions> = {};
     if (computes.includes(k)) return row;
+    const b = typeof basis === 'function' ? basis(k) : basis;
+    const f = { kind: 'forecast' as const, order, ...(b ? { basis: b } : {}) };
     for (let b = 0; b < depth; b++) for (const t of ['attn', 'mlp']) row[`blocks[${b}].${t}`] = { cond: f, uncond: f };
     return row;
   });
@@ -118,6 +119,22 @@ export const twoDifferenceCaseArb = fc.record({
 /** Every block's attn and mlp forecast with `foca` or `exp` between the case's computes. */
 export function twoDifferenceSchedule(depth: number, r: { form: 'foca' | 'exp'; uneven: boolean }): ScheduleIR {
   return taylorAt(depth, HERMITE_STEPS, r.uneven ? [0, 1, 2, 4, 8] : [0, 3, 6, 9], 2, { form: r.form });
+}
+
+/** A `linear` (FasterCache) forecast case: the weight at step 0 and its growth per step (a ramp, as
+ *  the paper raises it over the trajectory), even or uneven computes over 12 steps, CFG, sampler, seed. */
+export const linearCaseArb = fc.record({
+  weight: fc.double({ min: 0, max: 1.5, noNaN: true }),
+  slope: fc.double({ min: 0, max: 0.1, noNaN: true }),
+  uneven: fc.boolean(),
+  cfg: fc.boolean(),
+  sampler: fc.constantFrom<'ddpm' | 'ddim'>('ddpm', 'ddim'),
+  seed: fc.integer({ min: 0, max: 1000 }),
+});
+
+/** Every block's attn and mlp forecast with `linear(weight + slope·k)` between the case's computes. */
+export function linearSchedule(depth: number, r: { weight: number; slope: number; uneven: boolean }): ScheduleIR {
+  return taylorAt(depth, HERMITE_STEPS, r.uneven ? [0, 1, 2, 4, 8] : [0, 3, 6, 9], 1, (k) => ({ form: 'linear', weight: r.weight + r.slope * k }));
 }
 
 /** A token-level caching case: the fraction and order of the MLP's partial computes, the steps that

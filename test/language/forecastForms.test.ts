@@ -1,5 +1,5 @@
 /**
- * `forecast FORM(k, …)` and `forecast foca` / `forecast exp` in the language: the named forms resolve to one Schedule IR action with its
+ * `forecast FORM(k, …)`, `forecast foca` / `forecast exp` and `forecast linear(w)` in the language: the named forms resolve to one Schedule IR action with its
  * basis, print back as written, and a form given the wrong arguments is an error at its span.
  */
 import { describe, expect, it } from 'vitest';
@@ -19,12 +19,26 @@ describe('forecast forms', () => {
     expect(at(schedule('forecast taylor(2)'))).toEqual({ kind: 'forecast', order: 2 });
     expect(at(schedule('forecast foca'))).toEqual({ kind: 'forecast', order: 2, basis: { form: 'foca' } });
     expect(at(schedule('forecast exp'))).toEqual({ kind: 'forecast', order: 2, basis: { form: 'exp' } });
+    expect(at(schedule('forecast linear(0.25 * 2)'))).toEqual({ kind: 'forecast', order: 1, basis: { form: 'linear', weight: 0.5 } });
     const lib = scheduleFor(m, 'hicache(N=4, sigma=0.75)', 50);
     expect(lib.table[3]!['blocks[1].mlp']!.uncond).toEqual({ kind: 'forecast', order: 2, basis: { form: 'hermite', sigma: 0.75 } });
   });
 
+  it('linear(w) takes its weight at each step: an expression of k, i or t ramps it', () => {
+    const opts = { model: 'DiT', set: { depth: 2, hidden: 32, heads: 2, latent: 8 }, batch: 1, cfg: false } as const;
+    const ir = scheduleFor(openModel({ text: schedule('forecast linear(1 - t)'), path: FILE }, opts), 's', 12);
+    const weights = ir.table.map((row) => row['blocks[1].attn']?.cond).map((a) => (a?.kind === 'forecast' && a.basis?.form === 'linear' ? a.basis.weight : undefined));
+    // `not every 4`: steps 0, 4, 8 compute; t = i/S with i = S − 1 − k.
+    expect(weights[0]).toBeUndefined();
+    expect(weights[1]).toBeCloseTo(1 - 10 / 12, 12);
+    expect(weights[11]).toBeCloseTo(1, 12);
+    const defined = weights.filter((w): w is number => w !== undefined);
+    expect(defined).toHaveLength(9);
+    expect(defined.every((w, j) => j === 0 || w > defined[j - 1]!)).toBe(true);
+  });
+
   it('prints a form as it was written', () => {
-    for (const action of ['forecast hermite(2, 0.5)', 'forecast taylor(3)', 'forecast foca', 'forecast exp']) {
+    for (const action of ['forecast hermite(2, 0.5)', 'forecast taylor(3)', 'forecast foca', 'forecast exp', 'forecast linear(0.5)', 'forecast linear(1 - t)']) {
       const ast = parseSource(FILE, schedule(action)).ast!;
       expect(printProgram(ast)).toContain(action);
     }
@@ -39,7 +53,12 @@ describe('forecast forms', () => {
       ['forecast foca(2)', /`foca` takes no arguments: it is BDF2 with a Heun calibration/, '2'],
       ['forecast exp(1)', /`exp` takes no arguments: it is an exponential fit/, '1'],
       ['forecast taylor', /`taylor` needs its order in parentheses/, 'taylor'],
-      ['forecast legendre(2)', /unknown forecast form `legendre`; the forms are taylor\(k\), hermite\(k, σ\), foca and exp/, 'legendre'],
+      ['forecast legendre(2)', /unknown forecast form `legendre`; the forms are taylor\(k\), hermite\(k, σ\), foca, exp and linear\(w\)/, 'legendre'],
+      ['forecast linear', /`linear` needs its weight in parentheses/, 'linear'],
+      ['forecast linear(0.5, 1)', /`linear\(w\)` takes one argument, the weight/, '1'],
+      ['forecast linear(-0.5)', /weight must be a finite number ≥ 0 \(0 is reuse\), got -0.5 at step 1/, '-0.5'],
+      ['forecast linear(t - 0.5)', /weight must be a finite number ≥ 0 \(0 is reuse\), got -0.0833333 at step 6/, 't - 0.5'],
+      ['forecast linear(nope)', /nope/, 'nope'],
       ['forecast hermite', /`hermite` needs its order in parentheses/, 'hermite'],
     ];
     for (const [action, message, at] of cases) {
