@@ -13,7 +13,7 @@ import { EXP_FORECAST, forecastCoefficients, linearForecastCoefficients, taylorF
 import { runPlanOnCpu } from '../../runtime/cpu/planInterpreter.ts';
 import { sampleReference } from '../../runtime/reference/sample.ts';
 import { classesFor, cpuPlanError, maxRelativeError, TINY, tinyGraph, weightsFor, type Scenario } from '../runtime/harness.ts';
-import { configArb, HERMITE_STEPS, hermiteCaseArb, hermiteSchedule, linearCaseArb, linearSchedule, taylorAt, twoDifferenceCaseArb, twoDifferenceSchedule } from '../helpers/randomSchedules.ts';
+import { configArb, forecastScenario, type ForecastCase, hermiteCaseArb, hermiteSchedule, linearCaseArb, linearSchedule, taylorAt, twoDifferenceCaseArb, twoDifferenceSchedule } from '../helpers/randomSchedules.ts';
 
 /** He_j(x), probabilists' Hermite polynomials, from their explicit sums (an independent definition). */
 function He(j: number, x: number): number {
@@ -21,6 +21,31 @@ function He(j: number, x: number): number {
   const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
   for (let i = 0; 2 * i <= j; i++) s += ((-1) ** i * x ** (j - 2 * i)) / (fact(i) * fact(j - 2 * i) * 2 ** i);
   return fact(j) * s;
+}
+
+/** The compiled plan, run by the CPU plan interpreter, against the reference executor over random
+ *  small DiTs and cases of one forecast form, on both capability profiles. */
+function cpuMatchesReference<R extends ForecastCase>(caseArb: fc.Arbitrary<R>, scheduleOf: (depth: number, r: R) => ScheduleIR, numRuns: number, seed: number): void {
+  fc.assert(
+    fc.property(configArb, caseArb, fc.constantFrom(HARDWARE_CAPS, LAVAPIPE_CAPS), (cfg, r, caps) => {
+      const err = cpuPlanError(forecastScenario(cfg, r), scheduleOf(cfg.depth, r), caps);
+      expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
+    }),
+    { numRuns, seed, endOnFailure: true },
+  );
+}
+
+/** On 16 steps with uneven computes, where the forms differ: the error of a schedule's plan against
+ *  its own reference (`same`), and of another schedule's plan against that reference (`other`). */
+function carriedForm(schedule: (computes: number[]) => ScheduleIR, otherSchedule: (computes: number[]) => ScheduleIR): { same: number; other: number } {
+  const s: Scenario = { cfg: TINY, batch: 1, steps: 16, sampler: 'ddpm', seed: 2, weightSeed: 4, cfgScale: 1.5 };
+  const computes = [0, 1, 2, 6, 10, 14];
+  const graph = tinyGraph(TINY, 2);
+  const weights = weightsFor(graph, s.weightSeed);
+  const run = (sch: ScheduleIR) => runPlanOnCpu(compile(graph, sch, { steps: s.steps, batch: 1, sampler: 'ddpm', caps: HARDWARE_CAPS, cfgScale: 1.5 }).plan, weights, { seed: s.seed, classes: classesFor(s) }).latents;
+  const wanted = schedule(computes);
+  const want = sampleReference(graph, weights, wanted, { sampler: 'ddpm', classes: classesFor(s), seed: s.seed, cfgScale: 1.5 }).latents;
+  return { same: maxRelativeError(run(wanted).data, want.data), other: maxRelativeError(run(otherSchedule(computes)).data, want.data) };
 }
 
 describe('forecast coefficients', () => {
@@ -59,33 +84,11 @@ describe('forecast coefficients', () => {
 
 describe('plan on the CPU ≡ reference executor, Hermite forecasts', () => {
   it('over random small DiTs, orders, scales and compute patterns (rel 1e-4)', () => {
-    fc.assert(
-      fc.property(
-        configArb,
-        hermiteCaseArb,
-        fc.constantFrom(HARDWARE_CAPS, LAVAPIPE_CAPS),
-        (cfg, r, caps) => {
-          const steps = HERMITE_STEPS;
-          const schedule = hermiteSchedule(cfg.depth, r);
-          const s: Scenario = { cfg, batch: 1, steps, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
-          const err = cpuPlanError(s, schedule, caps);
-          expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
-        },
-      ),
-      { numRuns: 12, seed: 20261202, endOnFailure: true },
-    );
+    cpuMatchesReference(hermiteCaseArb, hermiteSchedule, 12, 20261202);
   }, 600_000);
 
   it('the plan carries the Hermite coefficients: on a pattern where they matter, a Taylor plan is far from the Hermite reference', () => {
-    const s: Scenario = { cfg: TINY, batch: 1, steps: 16, sampler: 'ddpm', seed: 2, weightSeed: 4, cfgScale: 1.5 };
-    const computes = [0, 1, 2, 6, 10, 14];
-    const hermite = taylorAt(TINY.depth, s.steps, computes, 2, { form: 'hermite', sigma: 1.5 });
-    const graph = tinyGraph(TINY, 2);
-    const weights = weightsFor(graph, s.weightSeed);
-    const want = sampleReference(graph, weights, hermite, { sampler: 'ddpm', classes: classesFor(s), seed: s.seed, cfgScale: 1.5 }).latents;
-    const run = (schedule: ScheduleIR) => runPlanOnCpu(compile(graph, schedule, { steps: s.steps, batch: 1, sampler: 'ddpm', caps: HARDWARE_CAPS, cfgScale: 1.5 }).plan, weights, { seed: s.seed, classes: classesFor(s) }).latents;
-    const same = maxRelativeError(run(hermite).data, want.data);
-    const other = maxRelativeError(run(taylorAt(TINY.depth, s.steps, computes, 2)).data, want.data);
+    const { same, other } = carriedForm((computes) => taylorAt(TINY.depth, 16, computes, 2, { form: 'hermite', sigma: 1.5 }), (computes) => taylorAt(TINY.depth, 16, computes, 2));
     expect(same).toBeLessThan(1e-5);
     expect(other).toBeGreaterThan(100 * same);
   }, 600_000);
@@ -164,34 +167,12 @@ describe('forecast exp: an exponential fit of the last three computes', () => {
 
 describe('plan on the CPU ≡ reference executor, foca and exp forecasts', () => {
   it('over random small DiTs, both forms and compute patterns (rel 1e-4)', () => {
-    fc.assert(
-      fc.property(
-        configArb,
-        twoDifferenceCaseArb,
-        fc.constantFrom(HARDWARE_CAPS, LAVAPIPE_CAPS),
-        (cfg, r, caps) => {
-          const steps = HERMITE_STEPS;
-          const schedule = twoDifferenceSchedule(cfg.depth, r);
-          const s: Scenario = { cfg, batch: 1, steps, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
-          const err = cpuPlanError(s, schedule, caps);
-          expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
-        },
-      ),
-      { numRuns: 12, seed: 20261202, endOnFailure: true },
-    );
+    cpuMatchesReference(twoDifferenceCaseArb, twoDifferenceSchedule, 12, 20261202);
   }, 600_000);
 
   it('the plan carries the form: on a pattern where it matters, a Taylor plan is far from the foca and exp references', () => {
-    const s: Scenario = { cfg: TINY, batch: 1, steps: 16, sampler: 'ddpm', seed: 2, weightSeed: 4, cfgScale: 1.5 };
-    const computes = [0, 1, 2, 6, 10, 14];
-    const graph = tinyGraph(TINY, 2);
-    const weights = weightsFor(graph, s.weightSeed);
-    const run = (schedule: ScheduleIR) => runPlanOnCpu(compile(graph, schedule, { steps: s.steps, batch: 1, sampler: 'ddpm', caps: HARDWARE_CAPS, cfgScale: 1.5 }).plan, weights, { seed: s.seed, classes: classesFor(s) }).latents;
     for (const form of ['foca', 'exp'] as const) {
-      const schedule = taylorAt(TINY.depth, s.steps, computes, 2, { form });
-      const want = sampleReference(graph, weights, schedule, { sampler: 'ddpm', classes: classesFor(s), seed: s.seed, cfgScale: 1.5 }).latents;
-      const same = maxRelativeError(run(schedule).data, want.data);
-      const other = maxRelativeError(run(taylorAt(TINY.depth, s.steps, computes, 2)).data, want.data);
+      const { same, other } = carriedForm((computes) => taylorAt(TINY.depth, 16, computes, 2, { form }), (computes) => taylorAt(TINY.depth, 16, computes, 2));
       expect(same, form).toBeLessThan(1e-5);
       expect(other, form).toBeGreaterThan(100 * same);
     }
@@ -233,32 +214,15 @@ describe('forecast linear(w): FasterCache\'s feature reuse', () => {
 
 describe('plan on the CPU ≡ reference executor, linear forecasts', () => {
   it('over random small DiTs, weight ramps and compute patterns (rel 1e-4)', () => {
-    fc.assert(
-      fc.property(
-        configArb,
-        linearCaseArb,
-        fc.constantFrom(HARDWARE_CAPS, LAVAPIPE_CAPS),
-        (cfg, r, caps) => {
-          const s: Scenario = { cfg, batch: 1, steps: HERMITE_STEPS, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
-          const err = cpuPlanError(s, linearSchedule(cfg.depth, r), caps);
-          expect(err, `max error ${err} relative to the result's scale`).toBeLessThan(1e-4);
-        },
-      ),
-      { numRuns: 10, seed: 20261203, endOnFailure: true },
-    );
+    cpuMatchesReference(linearCaseArb, linearSchedule, 10, 20261203);
   }, 600_000);
 
   it('the plan carries each step\'s weight: a constant-weight plan is far from the reference of a ramp', () => {
-    const s: Scenario = { cfg: TINY, batch: 1, steps: 16, sampler: 'ddpm', seed: 2, weightSeed: 4, cfgScale: 1.5 };
-    const computes = [0, 1, 2, 6, 10, 14];
-    const graph = tinyGraph(TINY, 2);
-    const weights = weightsFor(graph, s.weightSeed);
-    const run = (schedule: ScheduleIR) => runPlanOnCpu(compile(graph, schedule, { steps: s.steps, batch: 1, sampler: 'ddpm', caps: HARDWARE_CAPS, cfgScale: 1.5 }).plan, weights, { seed: s.seed, classes: classesFor(s) }).latents;
-    const ramp = taylorAt(TINY.depth, s.steps, computes, 1, (k) => ({ form: 'linear', weight: k / 15 }));
-    const want = sampleReference(graph, weights, ramp, { sampler: 'ddpm', classes: classesFor(s), seed: s.seed, cfgScale: 1.5 }).latents;
-    const same = maxRelativeError(run(ramp).data, want.data);
-    const constant = maxRelativeError(run(taylorAt(TINY.depth, s.steps, computes, 1, { form: 'linear', weight: 0.5 })).data, want.data);
+    const { same, other } = carriedForm(
+      (computes) => taylorAt(TINY.depth, 16, computes, 1, (k) => ({ form: 'linear', weight: k / 15 })),
+      (computes) => taylorAt(TINY.depth, 16, computes, 1, { form: 'linear', weight: 0.5 }),
+    );
     expect(same).toBeLessThan(1e-5);
-    expect(constant).toBeGreaterThan(100 * same);
+    expect(other).toBeGreaterThan(100 * same);
   }, 600_000);
 });

@@ -91,6 +91,18 @@ export function scenarioOf(cfg: TinyConfig, r: { batch: number; steps: number; c
   return { cfg, batch: r.batch, steps: r.steps, sampler: r.sampler, seed: r.seed, weightSeed: r.weightSeed, ...(r.cfg ? { cfgScale: 3 } : {}) };
 }
 
+/** What every forecast-form case draws besides its form's own arguments. */
+export interface ForecastCase {
+  cfg: boolean;
+  sampler: 'ddpm' | 'ddim';
+  seed: number;
+}
+
+/** A forecast case's scenario: the tiny DiT `cfg`, batch 1, HERMITE_STEPS steps, CFG 2.5 when the case has it. */
+export function forecastScenario(cfg: TinyConfig, r: ForecastCase): Scenario {
+  return { cfg, batch: 1, steps: HERMITE_STEPS, sampler: r.sampler, seed: r.seed, weightSeed: r.seed + 1, ...(r.cfg ? { cfgScale: 2.5 } : {}) };
+}
+
 /** A Hermite-forecast case: order, scale, even or uneven computes over 12 steps, CFG, sampler, seed. */
 export const hermiteCaseArb = fc.record({
   order: fc.integer({ min: 1, max: 3 }),
