@@ -24,6 +24,8 @@ import { isRows } from './lowerBody.ts';
 import { fuseImageOps } from './fuseImage.ts';
 import { contiguous, sameView } from './views.ts';
 
+const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
 export interface FuseContext {
   graph: Graph;
   values: Map<string, ValueInfo>;
@@ -179,29 +181,56 @@ function concatProjections(instrs: Instr[], ctx: FuseContext): Instr[] {
   const groups = projectionGroups(ctx);
   if (groups.size === 0) return instrs;
   const g = ctx.graph;
-  // Body instructions computing a member, by node.
-  const memberInstr = new Map<NodeId, number>();
+  // Body instructions computing a member, by CFG branch and node: at a split step (one half dead,
+  // or the halves lowered apart) each branch's projections form a group of their own.
+  const memberKey = (branch: Instr['branch'], node: NodeId) => `${branch ?? 'both'}|${node}`;
+  const memberInstr = new Map<string, number>();
   instrs.forEach((ins, i) => {
     if (ins.op.kind !== 'matmul' || ins.covers.length === 0) return;
     const node = ins.covers[ins.covers.length - 1]!;
-    if (groups.has(node) && g.nodes[node]!.op.kind === 'linear') memberInstr.set(node, i);
+    if (groups.has(node) && g.nodes[node]!.op.kind === 'linear') memberInstr.set(memberKey(ins.branch, node), i);
   });
+  // Each branch's members of a group, with whether they can fuse: same input view, transient
+  // outputs, each a row range [r0, r0 + m) of its value (the whole value, or one CFG half).
+  interface Candidate { i: number; branch: Instr['branch']; members: NodeId[]; present: Instr[]; r0: number; rows: number; ok: boolean }
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
+  for (const [key, i] of [...memberInstr].sort((a, b) => a[1] - b[1])) {
+    const branch = instrs[i]!.branch;
+    const members = groups.get(Number(key.slice(key.indexOf('|') + 1)))!;
+    const groupKey = memberKey(branch, members[0]!);
+    if (seen.has(groupKey)) continue;
+    seen.add(groupKey);
+    const present = members.map((m) => memberInstr.get(memberKey(branch, m))).filter((x): x is number => x !== undefined).map((x) => instrs[x]!);
+    const first = present[0]!;
+    const firstOp = first.op;
+    invariant(firstOp.kind === 'matmul', 'matmul');
+    const a = first.ins[0]!;
+    // A value as rows of its last dimension; a member writes rows r0 … r0 + m − 1 of it.
+    const rowsOf = (p: Instr) => numel(ctx.values.get(p.outs[0]!.value)!.shape) / (p.op as { n: number }).n;
+    const r0 = first.outs[0]!.view.offset / firstOp.n;
+    const ok = Number.isInteger(r0) && present.every((p) => {
+      const op = p.op;
+      if (op.kind !== 'matmul' || p.branch !== branch || op.gelu || op.gate || op.siluInput !== firstOp.siluInput || op.m !== firstOp.m) return false;
+      if (p.ins[0]!.value !== a.value || !sameView(p.ins[0]!.view, a.view) || !transient(ctx, p.outs[0]!.value)) return false;
+      // a member already writing a slice of a larger value (a concat) keeps its own matmul
+      const shape = ctx.values.get(p.outs[0]!.value)!.shape;
+      const view = p.outs[0]!.view;
+      return shape[shape.length - 1] === op.n && view.shape[view.shape.length - 1] === op.n && numel(view.shape) === op.m * op.n &&
+        rowsOf(p) === rowsOf(first) && r0 + op.m <= rowsOf(p) && sameView(view, contiguous(view.shape, r0 * op.n));
+    });
+    candidates.push({ i, branch, members, present, r0, rows: rowsOf(first), ok });
+  }
+  // A value is renamed for every reader, so it fuses only if every group writing it does (the
+  // other CFG half of a split step must not be left writing a value nobody reads).
+  const blocked = new Set(candidates.filter((c) => !c.ok).flatMap((c) => c.present.map((p) => p.outs[0]!.value)));
   const out: (Instr | null)[] = [...instrs];
   const renames = new Map<string, { value: string; col: number; width: number; total: number }>();
-  const done = new Set<NodeId[]>();
-  for (const [node, i] of [...memberInstr].sort((a, b) => a[1] - b[1])) {
-    const members = groups.get(node)!;
-    if (done.has(members)) continue;
-    done.add(members);
-    const present = members.filter((m) => memberInstr.has(m)).map((m) => instrs[memberInstr.get(m)!]!);
+  for (const { i, branch, members, present, r0, rows, ok } of candidates) {
+    if (!ok || present.some((p) => blocked.has(p.outs[0]!.value))) continue;
     const first = present[0]!;
     invariant(first.op.kind === 'matmul', 'matmul');
     const a = first.ins[0]!;
-    const ok = present.every((p) => p.op.kind === 'matmul' && !p.branch && !p.op.gelu && !p.op.gate && p.op.siluInput === (first.op as { siluInput: boolean }).siluInput &&
-      p.ins[0]!.value === a.value && sameView(p.ins[0]!.view, a.view) && transient(ctx, p.outs[0]!.value) &&
-      // a member already writing a slice of a larger value (a concat) keeps its own matmul
-      sameView(p.outs[0]!.view, contiguous(ctx.values.get(p.outs[0]!.value)!.shape)));
-    if (!ok) continue;
     const total = members.reduce((s, m) => s + (g.nodes[m]!.op as { outFeatures: number }).outFeatures, 0);
     const K = first.op.k;
     const M = first.op.m;
@@ -209,23 +238,23 @@ function concatProjections(instrs: Instr[], ctx: FuseContext): Instr[] {
     const wSources = [];
     const bSources = [];
     let col = 0;
+    const tag = `${g.nodes[members[0]!]!.weights[0]!.name}..${members.length}`;
+    const cat = `cat:${tag}`;
     for (const m of members) {
       const n = g.nodes[m]!;
       const width = (n.op as { outFeatures: number }).outFeatures;
       wSources.push({ name: n.weights[0]!.name, shape: [...n.weights[0]!.shape], offset: col * K });
       bSources.push({ name: n.weights[1]!.name, shape: [...n.weights[1]!.shape], offset: col });
-      const instrIdx = memberInstr.get(m);
-      if (instrIdx !== undefined) renames.set(instrs[instrIdx]!.outs[0]!.value, { value: '', col, width, total });
+      const instrIdx = memberInstr.get(memberKey(branch, m));
+      if (instrIdx !== undefined) renames.set(instrs[instrIdx]!.outs[0]!.value, { value: cat, col, width, total });
       col += width;
     }
-    const tag = `${g.nodes[members[0]!]!.weights[0]!.name}..${members.length}`;
     const w = `wcat:${tag}.weight`;
     const bias = `wcat:${tag}.bias`;
-    const cat = `cat:${tag}`;
     ctx.values.set(w, { name: w, shape: [total, K], dtype, storage: 'fused_weight', sources: wSources });
     ctx.values.set(bias, { name: bias, shape: [total], dtype, storage: 'fused_weight', sources: bSources });
-    ctx.values.set(cat, { name: cat, shape: [M, total], dtype: 'f32', storage: 'transient' });
-    for (const r of renames.values()) if (r.value === '') r.value = cat;
+    // Rows as in the values it replaces: each CFG half of a split step writes its own rows.
+    ctx.values.set(cat, { name: cat, shape: [rows, total], dtype: 'f32', storage: 'transient' });
     const fusedCovers = members.flatMap((m) => [m]);
     // Members on different paths of a dynamic step merge into one that always runs: the
     // projections are pure, so computing a dead member's columns costs time, never correctness.
@@ -236,9 +265,9 @@ function concatProjections(instrs: Instr[], ctx: FuseContext): Instr[] {
       ...(guard ? { guard } : {}),
       op: { ...first.op, n: total },
       ins: [a, { value: w, view: { offset: 0, shape: [total, K], strides: [K, 1] } }, { value: bias, view: { offset: 0, shape: [total], strides: [1] } }],
-      outs: [{ value: cat, view: { offset: 0, shape: [M, total], strides: [total, 1] } }],
+      outs: [{ value: cat, view: { offset: r0 * total, shape: [M, total], strides: [total, 1] } }],
       covers: [...new Set([...present.flatMap((p) => p.covers), ...fusedCovers])],
-      note: `${members.length} projections of one input as one matmul`,
+      note: `${members.length} projections of one input as one matmul${branch ? ` (${branch} half)` : ''}`,
     };
     for (const p of present) {
       const idx = instrs.indexOf(p);

@@ -107,6 +107,29 @@ describe('CFG branches with different schedules', () => {
   });
 });
 
+describe('the adaLN projections at a split step', () => {
+  // Steps 2 and 3: the unconditional output comes from the stored bands, so only the cond half runs.
+  const cfgCache = schedule('cfg_cache', 4, (k) => (k < 2 ? {} : { out: { cond: C, uncond: { kind: 'cfg_cache', low: 1.1, high: 1.1, boundary: 0.5 } } }));
+  const { plan } = compile(graph(4), cfgCache, { steps: 4, cfgScale: 3, batch: 2 });
+  const projections = (b: PlanBody) => b.dispatches.filter((d) => plan.kernels[d.kernel]!.family === 'matmul' && /projections of one input/.test(d.note ?? ''));
+
+  it('are one matmul in the running half, as at an unsplit step', () => {
+    expect(projections(bodyAt(plan, 0)).map((d) => d.branch ?? 'both')).toEqual(['both']);
+    const split = projections(bodyAt(plan, 2));
+    expect(split.map((d) => d.branch)).toEqual(['cond']);
+    expect(split[0]!.note).toMatch(/\(cond half\)$/);
+    // Each block's own adaLN matmul is gone from the split body: depth + 1 members in one dispatch.
+    const ada = bodyAt(plan, 2).dispatches.filter((d) => d.covers.some((c) => /adaLN|\.ada$/.test(graph(4).nodes[c]!.path ?? '')));
+    expect(ada).toHaveLength(1);
+  });
+
+  it('leave the unfused weights unbound: only the concatenated copy is resident', () => {
+    const adaWeights = plan.buffers.filter((b) => b.kind === 'weight' && /adaLN_modulation/.test(b.name));
+    expect(adaWeights).toEqual([]);
+    expect(plan.buffers.some((b) => b.kind === 'fused_weight' && /adaLN_modulation/.test(b.name))).toBe(true);
+  });
+});
+
 describe('pipeline plumbing', () => {
   it('dumps the IR after any pass', () => {
     for (const name of PASS_NAMES) {
