@@ -135,8 +135,6 @@ function planKind(a: Action, schedule: ScheduleIR): PlanAct {
  */
 function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: StepSpec[], reuse: (StepSpec | undefined)[], schedule: string, live: Liveness): void {
   const S = acts.length;
-  let lastForecast = -1;
-  for (let k = 0; k < S; k++) if (acts[k]!.kind === 'forecast') lastForecast = k;
   const branchOrder = maxOrder(acts);
   info.taylorOrder = Math.max(info.taylorOrder, branchOrder);
   if (branchOrder > 0 && acts.some((a) => a.kind === 'dynamic')) {
@@ -154,6 +152,7 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
    *  so the reference executor neither computes it nor refreshes its history). */
   const runs = (k: number): 'both' | 'compute' | 'reuse' | undefined =>
     live.compute[k] ? (live.reuse[k] ? 'both' : 'compute') : live.reuse[k] ? 'reuse' : undefined;
+  const refreshOrders = forecastNeeds(acts, runs);
   const storesFor = (k: number) => {
     let storeValue = false;
     let storeResidual = false;
@@ -176,13 +175,14 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
       if (where === undefined) continue;
       // What reads this value before the next compute decides what is stored.
       const { storeValue, storeResidual, storeBands } = storesFor(k);
-      const taylor = k < lastForecast;
+      const needed = refreshOrders[k];
+      const taylor = needed !== undefined;
       const write = taylor || storeValue || storeResidual || storeBands;
       const entry: TargetStep = { target: info.path, action: 'compute', storeValue: storeValue || taylor, storeResidual, ...(storeBands ? { storeBands } : {}) };
       if (storeBands) info.bands = true;
       if (taylor) {
         const prev = computes[computes.length - 1];
-        entry.taylor = { orders: taylorRefreshOrders(branchOrder, computes.length), invDelta: taylorRefreshFactor(prev, k) };
+        entry.taylor = { orders: Math.min(taylorRefreshOrders(branchOrder, computes.length), needed), invDelta: taylorRefreshFactor(prev, k) };
       }
       tokens?.computeAll(k);
       if (write) {
@@ -232,6 +232,31 @@ function planTarget(info: TargetInfo, acts: PlanAct[], branch: Branch, steps: St
     }
     push(k, entry);
   }
+}
+
+/**
+ * Per compute step, the highest stored difference a later forecast reads through it (undefined: none,
+ * so the compute refreshes nothing). A forecast of usable order o after computes … c₋₂, c₋₁, c₀
+ * reads d₀ … d_o at c₀; d_o at c₀ is made from d_{o−1} at c₋₁, and so on back to d₀ at c₋ₒ. So
+ * c₋ᵢ needs orders up to o − i, and a compute no forecast reaches through (a warm-up before the
+ * first, one that more recent computes replace) skips its refresh. What a skipped refresh leaves
+ * stale is only ever read into orders that nothing needs either: the chain shortens by one per
+ * compute. Only steps where the target runs count, as in the reference executor.
+ */
+function forecastNeeds(acts: PlanAct[], runs: (k: number) => 'both' | 'compute' | 'reuse' | undefined): (number | undefined)[] {
+  const needed: (number | undefined)[] = new Array(acts.length).fill(undefined);
+  const computes: number[] = [];
+  for (let k = 0; k < acts.length; k++) {
+    const a = acts[k]!;
+    if (a.kind === 'compute' && runs(k) !== undefined) computes.push(k);
+    if (a.kind !== 'forecast' || runs(k) === undefined) continue;
+    const o = taylorUsableOrder(a.order, computes.length);
+    for (let i = 0; i <= o; i++) {
+      const c = computes[computes.length - 1 - i]!;
+      needed[c] = Math.max(needed[c] ?? 0, o - i);
+    }
+  }
+  return needed;
 }
 
 function maxOrder(acts: PlanAct[]): number {

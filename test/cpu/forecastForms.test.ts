@@ -226,3 +226,23 @@ describe('plan on the CPU ≡ reference executor, linear forecasts', () => {
     expect(other).toBeGreaterThan(100 * same);
   }, 600_000);
 });
+
+describe('refreshing the stored differences only where a forecast reads them', () => {
+  it('a compute no forecast reads through refreshes nothing, one c₋ᵢ back refreshes up to order o − i, and the plan equals the reference', () => {
+    const s: Scenario = { cfg: TINY, batch: 1, steps: 16, sampler: 'ddpm', seed: 3, weightSeed: 5, cfgScale: 1.5 };
+    // Order-2 forecasts at 7, 8 (from computes 4, 5, 6), 11, 12 (6, 9, 10) and 14, 15 (9, 10, 13).
+    const schedule = taylorAt(TINY.depth, s.steps, [0, 1, 2, 3, 4, 5, 6, 9, 10, 13], 2);
+    const graph = tinyGraph(TINY, 2);
+    const weights = weightsFor(graph, s.weightSeed);
+    const { plan } = compile(graph, schedule, { steps: s.steps, batch: 1, sampler: 'ddpm', caps: HARDWARE_CAPS, cfgScale: 1.5 });
+    const refreshes = (k: number) => plan.bodies[plan.stepBody[k]!]!.dispatches.filter((d) => /^Taylor refresh of blocks\[0\]\.mlp/.test(d.note ?? '')).map((d) => Number(/order (\d+)/.exec(d.note!)![1]));
+    for (const k of [0, 1, 2, 3]) expect(refreshes(k), `step ${k}`).toEqual([]);
+    expect(refreshes(4)).toEqual([0]);
+    expect(refreshes(5)).toEqual([1]);
+    expect(refreshes(6)).toEqual([2]);
+    expect(refreshes(13)).toEqual([2]);
+    const want = sampleReference(graph, weights, schedule, { sampler: 'ddpm', classes: classesFor(s), seed: s.seed, cfgScale: 1.5 }).latents;
+    const got = runPlanOnCpu(plan, weights, { seed: s.seed, classes: classesFor(s) }).latents;
+    expect(maxRelativeError(got.data, want.data)).toBeLessThan(1e-5);
+  }, 600_000);
+});
