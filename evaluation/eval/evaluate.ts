@@ -17,6 +17,7 @@ import type { Tensor } from '../../core/tensor.ts';
 import { createGpu } from '../../runtime/device.ts';
 import { gpuBackend, referenceBackend, type PreparedSampler, type SamplerBackend } from './samplers.ts';
 import { setupEval, type EvalSetup } from './setup.ts';
+import { clockStallNotes } from './clockStalls.ts';
 import { ProgressStore, settingsDifferences, weightsDigest, type ProgressSettings } from './progressStore.ts';
 import { graphHash, sha256 } from '../../compiler/plan/tables.ts';
 import { canonicalJson } from '../../compiler/kernels/common.ts';
@@ -117,6 +118,7 @@ export async function sampleRange(cfg: EvalConfig, range: BatchRange, opts: Samp
     const { first, end } = range;
     let parts: Tensor[][] = prepared.map(() => []);
     let seconds = prepared.map(() => 0);
+    let batchSeconds: (number | undefined)[][] = prepared.map(() => []);
     let next = first;
     let store: ProgressStore | undefined;
     if (cfg.resumeDir !== undefined) {
@@ -125,7 +127,7 @@ export async function sampleRange(cfg: EvalConfig, range: BatchRange, opts: Samp
       store = new ProgressStore(cfg.resumeDir, evalSettings(cfg, setup, backend.label), prepared.length, cfg.batch * c * h * w, [cfg.batch, c, h, w]);
       const saved = store.load();
       if (saved) {
-        ({ parts, seconds } = saved);
+        ({ parts, seconds, batchSeconds } = saved);
         next = saved.batches;
         if (next > 0) notes.push(`resumed from ${store.dir}: ${Math.min(next, end)} of ${end} batches were sampled by an earlier run (their seconds count in the speed-ups)`);
       } else store.start();
@@ -145,10 +147,12 @@ export async function sampleRange(cfg: EvalConfig, range: BatchRange, opts: Samp
         const r = await p.sample(cfg.seed + j, classes);
         parts[i]!.push(r.images);
         seconds[i]! += r.seconds;
+        batchSeconds[i]!.push(r.seconds);
       }
-      store?.append(parts.map((p) => p[j]!), j + 1, seconds);
+      store?.append(parts.map((p) => p[j]!), j + 1, seconds, batchSeconds);
     }
     progress({ phase: 'sample', done: total, total });
+    notes.push(...clockStallNotes(setup.rows.map((row, i) => ({ name: row.name, batches: batchSeconds[i]! }))));
     const count = Math.min(end * cfg.batch, cfg.samples) - first * cfg.batch;
     return {
       setup,

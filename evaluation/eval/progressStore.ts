@@ -29,6 +29,9 @@ export interface ResumedProgress {
   /** Per row, one [batch, C, H, W] tensor per complete batch. */
   parts: Tensor[][];
   seconds: number[];
+  /** Per row, the seconds of each complete batch (undefined where a file written before batch
+   *  times were kept does not say). */
+  batchSeconds: (number | undefined)[][];
 }
 
 interface ProgressFile {
@@ -36,6 +39,8 @@ interface ProgressFile {
   settings: ProgressSettings;
   batches: number;
   seconds: number[];
+  /** Per row, per complete batch (absent in files written before it was kept). */
+  batchSeconds?: number[][];
 }
 
 /** sha256 over tensors in name order: names, shapes and data, so any changed weight is seen. */
@@ -113,7 +118,10 @@ export class ProgressStore {
       const all = new Float32Array(buf.buffer, buf.byteOffset, bytes / 4);
       parts.push(Array.from({ length: saved.batches }, (_, j) => tensor([...this.batchShape], all.slice(j * this.batchFloats, (j + 1) * this.batchFloats))));
     }
-    return { batches: saved.batches, parts, seconds: saved.seconds.map(Number) };
+    const perBatch = saved.batchSeconds;
+    const batchSecondsOk = Array.isArray(perBatch) && perBatch.length === this.rows && perBatch.every((r) => Array.isArray(r) && r.length === saved.batches && r.every((t) => typeof t === 'number'));
+    const batchSeconds = batchSecondsOk ? perBatch.map((r) => r.map((t) => (t >= 0 ? t : undefined))) : Array.from({ length: this.rows }, () => new Array<number | undefined>(saved.batches).fill(undefined));
+    return { batches: saved.batches, parts, seconds: saved.seconds.map(Number), batchSeconds };
   }
 
   /** Starts an empty store (removing row files a fresh run would otherwise append to). */
@@ -123,11 +131,12 @@ export class ProgressStore {
       const file = this.rowFile(i);
       if (existsSync(file)) truncateSync(file, 0);
     }
-    this.writeJson(0, new Array<number>(this.rows).fill(0));
+    this.writeJson(0, new Array<number>(this.rows).fill(0), Array.from({ length: this.rows }, () => []));
   }
 
-  /** Appends batch `done - 1` (one tensor per row) and records `done` complete batches. */
-  append(images: Tensor[], done: number, seconds: number[]): void {
+  /** Appends batch `done - 1` (one tensor per row) and records `done` complete batches, the rows'
+   *  total seconds and each batch's (a time not known is written as -1, which no batch takes). */
+  append(images: Tensor[], done: number, seconds: number[], batchSeconds: readonly (readonly (number | undefined)[])[]): void {
     for (const [i, t] of images.entries()) {
       if (t.data.length !== this.batchFloats) throw new DittoError('E_INTERNAL', `progress: row ${i} batch has ${t.data.length} values, expected ${this.batchFloats}`);
       const f32 = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
@@ -137,7 +146,7 @@ export class ProgressStore {
         throw writeError(this.rowFile(i), e);
       }
     }
-    this.writeJson(done, seconds);
+    this.writeJson(done, seconds, batchSeconds.map((r) => r.map((t) => t ?? -1)));
   }
 
   private ensureDir(): void {
@@ -148,8 +157,8 @@ export class ProgressStore {
     }
   }
 
-  private writeJson(batches: number, seconds: number[]): void {
-    const body: ProgressFile = { version: VERSION, settings: this.settings, batches, seconds };
+  private writeJson(batches: number, seconds: number[], batchSeconds: number[][]): void {
+    const body: ProgressFile = { version: VERSION, settings: this.settings, batches, seconds, batchSeconds };
     writeFileAtomic(this.jsonFile, JSON.stringify(body, null, 1) + '\n');
   }
 }
