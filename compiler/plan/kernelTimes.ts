@@ -19,6 +19,7 @@ import { CAPS_PROFILES, HARDWARE_CAPS, type CompileCaps } from './caps.ts';
 import type { Plan, PlanDispatch } from './types.ts';
 import { DittoError } from '../../core/errors.ts';
 import { readTextOrThrow } from '../../core/files.ts';
+import { median } from '../../core/median.ts';
 
 export interface Line {
   /** ms per roofline ms. */
@@ -67,12 +68,6 @@ export interface TimedDispatch {
   family: string;
   roofMs: number;
   ms: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Least squares ms = a·roof + b, with a and b kept ≥ 0 (a constant where the roofline does not vary). */

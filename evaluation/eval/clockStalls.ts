@@ -5,6 +5,7 @@
  * row sample the same number of images with the same plan, so their times agree closely; a batch far
  * above its row's median is named in the report's notes instead of passing silently.
  */
+import { median } from '../../core/median.ts';
 
 /** How many times its row's median a batch may take before it is called a stall. */
 export const STALL_FACTOR = 4;
@@ -16,12 +17,6 @@ export interface RowBatchTimes {
   /** Seconds per batch in batch order; undefined where the time is not known (a progress file
    *  written before batch times were kept). */
   readonly batches: readonly (number | undefined)[];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** One note per row that has stalled batches, naming them, their times and the row's median. */
