@@ -52,6 +52,9 @@ export interface TargetStep {
   storeBands?: boolean;
   /** At a `cfg_cache` step: the band weights (compiler/ir/rules.ts `cfgCacheWeights`). */
   cfg?: { low: number; high: number };
+  /** Where the numbers above that change from step to step are read from: the first of their
+   *  columns in the step's params row, after the sampler's fields (passes/stepConstants.ts). */
+  constants?: number;
 }
 
 /** What a cache target is: a bound node (reuse/forecast its value) or a block (reuse its residual). */

@@ -24,6 +24,7 @@ import { dynamicState, dynamicStateLength, emitDecide, emitRateUpdate } from './
 import { emitNode } from './lowerOps.ts';
 import { partialCompute } from './lowerTokens.ts';
 import { sampler, stageInput } from './lowerSampler.ts';
+import { assignStepConstants, bodyShape } from './stepConstants.ts';
 import { contiguous } from './views.ts';
 
 export interface Lowered {
@@ -32,6 +33,8 @@ export interface Lowered {
   bodies: Body[];
   stepBody: number[];
   io: ModelIO;
+  /** Per step, the values of its cache work's params columns (passes/stepConstants.ts). */
+  stepConstants: number[][];
 }
 
 export function lowerSteps(graph: Graph, targets: Map<string, TargetInfo>, hoisted: Hoisted, opts: CompileOptions, dynamic: DynamicSignal[] = []): Lowered {
@@ -40,13 +43,14 @@ export function lowerSteps(graph: Graph, targets: Map<string, TargetInfo>, hoist
   const nodeTarget = new Map<NodeId, TargetInfo>();
   for (const t of targets.values()) nodeTarget.set(t.node, t);
   const ctx: Ctx = { graph, opts, io, values, nodeTarget, consumers: consumerCounts(graph), dynamic };
-  declareFixedValues(ctx);
+  const constants = assignStepConstants(hoisted.steps);
+  declareFixedValues(ctx, constants.columns);
 
   const prologue = lowerPrologue(ctx, hoisted.prologue);
   const bodies: Body[] = [];
   const stepBody: number[] = [];
   const memo = new Map<string, number>();
-  for (const step of hoisted.steps) {
+  for (const step of constants.steps) {
     const key = opts.dedup === false ? `step${step.k}` : stepSignature(step);
     let index = memo.get(key);
     if (index === undefined) {
@@ -56,13 +60,15 @@ export function lowerSteps(graph: Graph, targets: Map<string, TargetInfo>, hoist
     }
     stepBody.push(index);
   }
-  return { values, prologue, bodies, stepBody, io };
+  return { values, prologue, bodies, stepBody, io, stepConstants: constants.values };
 }
 
-/** Two steps with equal signatures lower to the same body. */
+/** Two steps with equal signatures lower to the same body: the numbers their cache work reads from
+ *  the params row may differ. */
 function stepSignature(s: StepSpec): string {
   const code = (st: NodeState[]) => st.map((x) => x[0]).join('');
-  const one = (w: StepSpec) => `${code(w.states!.cond)}|${code(w.states!.uncond)}|${JSON.stringify(w.targets)}`;
+  const work = (w: StepSpec) => JSON.stringify({ cond: w.targets.cond.map(bodyShape), uncond: w.targets.uncond.map(bodyShape) });
+  const one = (w: StepSpec) => `${code(w.states!.cond)}|${code(w.states!.uncond)}|${work(w)}`;
   return s.dynamic ? `${one(s)}|rule ${s.dynamic.rule}|${one(s.dynamic.reuse)}` : one(s);
 }
 
@@ -101,7 +107,9 @@ function nodeWork(ctx: Ctx, w: World, id: NodeId): string {
   const info = ctx.nodeTarget.get(id);
   const cfg = ctx.opts.cfgScale !== undefined;
   const brs: Branch[] = cfg ? ['cond', 'uncond'] : ['cond'];
-  return JSON.stringify(brs.map((br) => [w.states[br][id], info ? (w.step.targets[br].find((t) => t.target === info.path) ?? null) : null]));
+  // The same work with the same numbers, wherever either world keeps them in the params row.
+  const withoutColumns = (key: string, v: unknown) => (key === 'constants' ? undefined : v);
+  return JSON.stringify(brs.map((br) => [w.states[br][id], info ? (w.step.targets[br].find((t) => t.target === info.path) ?? null) : null]), withoutColumns);
 }
 
 function lowerStep(ctx: Ctx, step: StepSpec): Body {
@@ -241,7 +249,7 @@ function lowerNode(b: BodyBuilder, w: World, n: Node, value: string, direct: boo
         if (info && ts?.storeBands) storeBands(b, info, n, value);
         break;
       case 'bands':
-        fromBands(b, info!, n, value, ts!.cfg!);
+        fromBands(b, info!, n, value, ts!);
         break;
       case 'reuse':
         if (!direct) copyHalf(b, slot!, value, n, R, 'reuse', tag);

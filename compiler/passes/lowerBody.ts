@@ -77,7 +77,8 @@ export function declare(ctx: Ctx, v: ValueInfo): string {
   return v.name;
 }
 
-export function declareFixedValues(ctx: Ctx): void {
+/** `constantColumns`: the params row's columns after the sampler's fields (passes/stepConstants.ts). */
+export function declareFixedValues(ctx: Ctx, constantColumns = 0): void {
   const { io, opts } = ctx;
   for (const inp of ctx.graph.inputs) {
     const n = ctx.graph.nodes[inp.node]!;
@@ -85,7 +86,7 @@ export function declareFixedValues(ctx: Ctx): void {
   }
   declare(ctx, { name: 'latent', shape: [io.batch, ...io.latent], dtype: 'f32', storage: 'latent' });
   if (opts.sampler === 'ddpm') declare(ctx, { name: 'noise', shape: [io.batch, ...io.latent], dtype: 'f32', storage: 'noise' });
-  declare(ctx, { name: 'params', shape: [PARAM_FIELDS.length], dtype: 'f32', storage: 'params' });
+  declare(ctx, { name: 'params', shape: [PARAM_FIELDS.length + constantColumns], dtype: 'f32', storage: 'params' });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
   addValues(values.values(), used, kindOf, /^(w|wcat|in|hoist):/);
   const rowBytes = (v: ValueInfo) => numel(v.shape) * 4;
   const paramsStride = align(rowBytes(values.get('params')!), A);
-  byValue.set('params', add({ name: 'params', kind: 'params', bytes: S * paramsStride, dtype: 'f32', shape: [PARAM_FIELDS.length], rows: S, rowStride: paramsStride }));
+  byValue.set('params', add({ name: 'params', kind: 'params', bytes: S * paramsStride, dtype: 'f32', shape: [...values.get('params')!.shape], rows: S, rowStride: paramsStride }));
   let noiseStride = 0;
   if (values.has('noise')) {
     noiseStride = align(rowBytes(values.get('noise')!), A);
@@ -170,7 +170,7 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
       outChannels: io.outChannels,
       learnSigma: io.learnSigma,
     },
-    sampler: { kind: opts.sampler, fields: [...PARAM_FIELDS], rows: samplerParamRows(S, s.schedule.epsScale), params: byValue.get('params')! },
+    sampler: paramsSection(s, byValue.get('params')!),
     cfg: cfg ? { scale: opts.cfgScale!, condSamples: [0, opts.batch], uncondSamples: [opts.batch, 2 * opts.batch], guidedChannels: guided, nullClass } : null,
     noise: values.has('noise') ? { buffer: byValue.get('noise')!, order: 'initial-then-steps', rowShape: [...values.get('noise')!.shape] } : null,
     dynamic: dynamicSection(s, byValue),
@@ -194,6 +194,15 @@ export function buildPlan(s: PipelineState, baseline: PipelineState): Plan {
 }
 
 /** The plan's `dynamic` section: the rules, where their state lives, and the reuse counter. */
+/** The params rows: the sampler's fields (plan/sampler.ts), then the per-step numbers of the cache
+ *  work (passes/stepConstants.ts), zero where a step uses fewer columns than the row has. */
+function paramsSection(s: PipelineState, params: number): Plan['sampler'] {
+  const columns = numel(s.lowered!.values.get('params')!.shape) - PARAM_FIELDS.length;
+  const numbers = s.lowered!.stepConstants;
+  const rows = samplerParamRows(s.opts.steps, s.schedule.epsScale).map((r, k) => [...r, ...Array.from({ length: columns }, (_, j) => numbers[k]![j] ?? 0)]);
+  return { kind: s.opts.sampler, fields: [...PARAM_FIELDS, ...Array.from({ length: columns }, (_, j) => `cache_${j}`)], rows, params };
+}
+
 function dynamicSection(s: PipelineState, byValue: Map<string, number>): Plan['dynamic'] {
   const rules = s.dynamic ?? [];
   if (rules.length === 0) return null;

@@ -19,7 +19,7 @@ import { emitLowpass, selectLowpass } from '../kernels/lowpass.ts';
 import { emitDynamicDecide, emitDynamicRate, emitDynamicReset, selectDynamicDecide, type DynamicRateConfig, type GuardedDispatch } from '../kernels/dynamic.ts';
 import type { Instr, Operand, ValueInfo, View } from '../passes/ir.ts';
 import type { CompileCaps } from './caps.ts';
-import { PARAM_FIELDS } from './sampler.ts';
+import { numel } from '../../core/tensor.ts';
 
 export interface BoundOperand {
   value: string;
@@ -230,7 +230,9 @@ export function selectKernel(ins: Instr, values: Map<string, ValueInfo>, caps: C
         return { name: `o${j}`, view: { offset: bo.rest, strides: o.view.strides.map((s, k) => (o.view.shape[k] === 1 ? 0 : s)) }, expr: op.exprs[j]! };
       });
       if (ins.usesParams) binds.set('u', { value: 'params', rest: 0, byteOffset: 0 });
-      const config = selectElementwise({ shape: op.shape, inputs, outputs, uniforms: ins.usesParams ? PARAM_FIELDS.length : 0, label: op.label.replace(/[^a-z0-9_+]/gi, '_') }, caps);
+      // The whole row: the sampler's fields, then the cache work's per-step numbers (passes/stepConstants.ts).
+      const uniforms = ins.usesParams ? numel(values.get('params')!.shape) : 0;
+      const config = selectElementwise({ shape: op.shape, inputs, outputs, uniforms, label: op.label.replace(/[^a-z0-9_+]/gi, '_') }, caps);
       return { family: 'elementwise', config, kernel: emitElementwise(config), binds };
     }
   }

@@ -93,6 +93,43 @@ describe('residual reuse and forecasts', () => {
   });
 });
 
+describe('per-step numbers of the cache work', () => {
+  // Every block's MLP: computed at 0, 1, 2, then every fourth step; taylor(2) in between, so the
+  // forecasts sit 1, 2 and 3 steps after a compute and the refreshes 1 and 4 steps after the last.
+  const row = (k: number) => (k < 3 || k % 4 === 2 ? {} : Object.fromEntries(Array.from({ length: depth }, (_, i) => [`blocks[${i}].mlp`, both(F(2))])));
+  const plan = compile(graph(1), schedule('taylor2', 14, row), { steps: 14, batch: 1 }).plan;
+  const forecasts = (b: PlanBody) => b.dispatches.filter((d) => /^forecast /.test(d.note ?? ''));
+  const column = (note: string) => Number(/in params\[(\d+)…/.exec(note)![1]);
+
+  it('leave the body to the params row: forecasts 1, 2 and 3 steps ahead are one body', () => {
+    expect(new Set([3, 4, 5].map((k) => plan.stepBody[k]))).toEqual(new Set([plan.stepBody[7]]));
+    expect(new Set([7, 8, 9, 11, 12, 13].map((k) => plan.stepBody[k])).size).toBe(1);
+    // A compute whose refresh spans 1 step (step 2) and one spanning 4 (step 6): one body too.
+    expect(plan.stepBody[6]).toBe(plan.stepBody[10]);
+  });
+
+  it('carry each forecast\'s coefficients m and m²/2 in the row, one column pair for every block', () => {
+    const notes = forecasts(bodyAt(plan, 3)).map((d) => d.note!);
+    expect(notes).toHaveLength(depth);
+    const c = new Set(notes.map(column));
+    expect(c.size).toBe(1);
+    const first = [...c][0]!;
+    for (const [k, m] of [[3, 1], [4, 2], [5, 3], [7, 1], [13, 3]] as const) {
+      expect(plan.sampler.rows[k]!.slice(first, first + 2)).toEqual([m, (m * m) / 2]);
+    }
+    // The forecast kernel is one WGSL module for all blocks.
+    expect(new Set(forecasts(bodyAt(plan, 3)).map((d) => d.kernel)).size).toBe(1);
+  });
+
+  it('carry the refresh factor 1/Δ of the steps since the previous compute', () => {
+    const refresh = bodyAt(plan, 6).dispatches.find((d) => /^Taylor refresh/.test(d.note ?? ''))!;
+    const col = Number(/1\/Δ in params\[(\d+)\]/.exec(refresh.note!)![1]);
+    expect(plan.sampler.rows[2]![col]).toBe(1);
+    expect(plan.sampler.rows[6]![col]).toBe(0.25);
+    expect(plan.sampler.rows[10]![col]).toBe(0.25);
+  });
+});
+
 describe('CFG branches with different schedules', () => {
   it('splits the batch: the uncond half reuses while the cond half computes', () => {
     const s = schedule('split', 4, (k) => (k === 0 ? {} : { 'blocks[1].attn': { cond: C, uncond: R } }));

@@ -34,10 +34,23 @@ describe('fastercache from the CLI', () => {
     expect(plan.kernels.some((k) => k.family === 'lowpass')).toBe(true);
     expect(plan.heatmap.uncond[5]).toMatch(/^d+b$/);
     expect(plan.cost.flopsRatio).toBeLessThan(1);
-    const forecasts = JSON.stringify(plan).match(/forecast blocks\[\d\]\.attn: 1 step\(s\) ahead, linear\([\d.]+\)/g) ?? [];
-    // Steps 5, 7, 9, each block's attention in the conditional half (the unconditional one is dead).
-    if (spec.startsWith('fastercache_attn')) expect(new Set(forecasts).size).toBe(6);
-    else expect(forecasts).toEqual([]);
+    const forecasts = [...JSON.stringify(plan).matchAll(/forecast blocks\[(\d)\]\.attn: order 1, the coefficients of d₁…d1 in params\[(\d+)\]/g)];
+    if (spec.startsWith('fastercache_attn')) {
+      // Steps 5, 7, 9: each block's attention in the conditional half (the unconditional one is
+      // dead), one body for the three, the coefficient w·h in the step's params row, the same for
+      // both blocks: w = 0.3 + 0.4·(1 − t), t = (S − 1 − k)/S, and h the steps between the last two
+      // computes (1 at step 5, after the warm-up's 3 and 4; then 2).
+      expect(new Set(forecasts.map((f) => f[1])).size).toBe(2);
+      const columns = new Set(forecasts.map((f) => Number(f[2])));
+      expect(columns.size).toBe(1);
+      const column = [...columns][0]!;
+      expect(plan.sampler.fields[column]).toMatch(/^cache_/);
+      expect(new Set([5, 7, 9].map((k) => plan.stepBody[k])).size).toBe(1);
+      const w = (k: number) => 0.3 + 0.4 * (1 - (12 - 1 - k) / 12);
+      expect(plan.sampler.rows[5]![column]).toBeCloseTo(w(5) * 1, 6);
+      expect(plan.sampler.rows[7]![column]).toBeCloseTo(w(7) * 2, 6);
+      expect(plan.sampler.rows[9]![column]).toBeCloseTo(w(9) * 2, 6);
+    } else expect(forecasts).toEqual([]);
 
     const compiled = await compileSource('models/dit.ditto', { model: 'DiT', set: { depth: 2, hidden: 32, heads: 2, latent: 8, channels: 4, classes: 10, patch: 2 }, schedule: spec, steps: 12, batch: 2, cfgScale: 3, sampler: 'ddpm', caps: LAVAPIPE_CAPS });
     const weights = randomWeights(graphWeights(compiled.model.graph), 7);
