@@ -25,7 +25,7 @@ export interface StepConstants {
 }
 
 /** The numbers an entry's kernel reads, in column order (none: nothing per step). */
-export function entryConstants(ts: TargetStep): number[] {
+function entryConstants(ts: TargetStep): number[] {
   if (ts.taylor && ts.taylor.orders >= 1) return [ts.taylor.invDelta];
   if (ts.forecast && !bakedForecast(ts.forecast)) {
     const { m, order, basis, interval } = ts.forecast;
