@@ -28,6 +28,25 @@ describe('compute tokens(…)', () => {
     expect(lib.table[0]!['blocks[1].mlp']).toBeUndefined();
   });
 
+  it('duca alternates a whole reuse and a partial compute between full computes, the reuse first', () => {
+    const m = openModel('models/dit.ditto', { model: 'DiT', set: SET, batch: 1, cfg: false });
+    for (const N of [2, 3, 4, 5]) {
+      const table = scheduleFor(m, `duca(N=${N}, fraction=0.5)`, 50).table;
+      let since = 0;
+      for (let k = 0; k < 50; k++) {
+        const i = 49 - k;
+        const full = i === 49 || i % N === 0;
+        since = full ? 0 : since + 1;
+        const got = [table[k]!['blocks[0].attn'], table[k]!['blocks[1].mlp']].map((a) => a?.cond);
+        // The reference count: a full compute (no entry), then steps 1, 3, … after it reuse whole
+        // and steps 2, 4, … compute half their tokens, stalest first.
+        const want = full ? undefined : since % 2 === 1 ? { kind: 'reuse' } : { kind: 'tokens', fraction: 0.5, by: { form: 'staleness' } };
+        expect(got, `N=${N} k=${k}`).toEqual([want, want]);
+      }
+    }
+    expect(() => scheduleFor(m, 'duca(N=1)', 50)).toThrow(/requires N >= 2 and N % 1 == 0, but N = 1: N is the interval, in steps, between full computations \(at least 2\)/);
+  });
+
   it('prints as it was written', () => {
     for (const action of ['compute tokens(0.25)', 'compute tokens(f, by = cluster(2))', 'compute tokens(0.5, by = staleness)']) {
       const ast = parseSource(FILE, schedule(action)).ast!;
